@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# CMake does the building into out/ (binaries in out/bin); this file wraps it,
+# and carries the build-<LogicalId> targets that `sam build` calls (functions/sam.mk).
+
+JOBS    ?= 2
+CMAKE   ?= cmake
+OUT     := out
+
+.PHONY: all build asan test test-fast run deps clean fuzz bench
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(OUT)/build/CMakeCache.txt:
+	@$(CMAKE) -S . -B $(OUT)/build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/bin >/dev/null
+
+build: deps $(OUT)/build/CMakeCache.txt
+	@$(CMAKE) --build $(OUT)/build -j$(JOBS)
+
+$(OUT)/asan/CMakeCache.txt:
+	@$(CMAKE) -S . -B $(OUT)/asan -DCMAKE_BUILD_TYPE=Debug -DSFN_SANITIZE=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/asan/bin >/dev/null
+
+asan: deps $(OUT)/asan/CMakeCache.txt
+	@$(CMAKE) --build $(OUT)/asan -j$(JOBS)
+
+# Every test in the normal build, then the unit, ASL, conformance and fuzz-replay
+# tests again under ASan+UBSan.
+test: build asan
+	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
+	cd $(OUT)/asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -L 'unit|asl|conformance|fuzz'
+
+# The normal build's tests only.
+test-fast: build
+	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
+
+run: build
+	@bash scripts/run-saga.sh $(ARGS)
+
+fuzz:
+	@$(CMAKE) -S . -B $(OUT)/fuzz -DCMAKE_C_COMPILER=clang -DSFN_FUZZ=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/fuzz/bin >/dev/null
+	@$(CMAKE) --build $(OUT)/fuzz -j$(JOBS)
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(OUT)
+
+-include functions/sam.mk

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, and only what is missing.
+# Debian/Ubuntu packages with apt-get; the Python test tools (boto3, moto, awscli,
+# cfn-lint) with pip only when they are absent. Asks nothing.
+set -eu
+
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libjansson-dev libcmocka-dev libsqlite3-dev libyaml-dev libcurl4-openssl-dev
+      sqlite3 python3 python3-pip curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # clang-rt-14 only exists where clang 14 is the default; skip it elsewhere.
+  if ! apt-cache show libclang-rt-14-dev >/dev/null 2>&1; then
+    missing=("${missing[@]/libclang-rt-14-dev}")
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
+fi
+
+py_missing=()
+python3 -c 'import boto3' 2>/dev/null || py_missing+=(boto3)
+python3 -c 'import moto' 2>/dev/null || py_missing+=("moto[server]")
+command -v aws >/dev/null 2>&1 || py_missing+=(awscli)
+command -v cfn-lint >/dev/null 2>&1 || py_missing+=(cfn-lint)
+if [ ${#py_missing[@]} -gt 0 ]; then
+  echo "deps: pip installing ${py_missing[*]}" >&2
+  python3 -m pip install -q "${py_missing[@]}" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages "${py_missing[@]}"
+fi

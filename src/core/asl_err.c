@@ -1,0 +1,55 @@
+/*
+ * asl_err.c - ASL error values, the random stream and compact JSON text.
+ * Small helpers shared by every core module; no I/O.
+ */
+#include "asl_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
+{
+    if (e == NULL || e->error != NULL)
+        return;
+    e->error = strdup(error);
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&e->cause, fmt, ap) < 0)
+            e->cause = NULL;
+        va_end(ap);
+    }
+}
+
+void asl_err_set_str(asl_err *e, const char *error, const char *cause)
+{
+    if (e == NULL || e->error != NULL)
+        return;
+    e->error = strdup(error ? error : "");
+    e->cause = cause ? strdup(cause) : NULL;
+}
+
+void asl_err_clear(asl_err *e)
+{
+    if (e == NULL)
+        return;
+    free(e->error);
+    free(e->cause);
+    e->error = NULL;
+    e->cause = NULL;
+}
+
+uint64_t asl_rng_next(asl_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double asl_rng_double(asl_rng *r)
+{
+    return (double)(asl_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}

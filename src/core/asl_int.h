@@ -1,0 +1,65 @@
+/*
+ * asl_int.h - internals shared by the modules of the ASL core (src/core).
+ *
+ * Not part of the public API (asl.h). No I/O, no clock, no rand() here: the
+ * random stream is seeded by the caller so that a replayed execution draws
+ * the same numbers (MathRandom, UUID, jitter) as the original run.
+ */
+#ifndef ASL_INT_H
+#define ASL_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- ASL runtime errors ------------------------------------------------
+ * An ASL error is data ({Error, Cause}) that Retry/Catch match; it is not a
+ * C failure. Both strings are heap-allocated; first failure wins.           */
+typedef struct asl_err {
+    char *error; /* e.g. "States.Runtime"; NULL when no error is set */
+    char *cause; /* AWS's text; may be NULL */
+} asl_err;
+
+/* Set the error unless one is already set. cause is printf-formatted. */
+void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Set error/cause from plain strings (cause may be NULL), unless set. */
+void asl_err_set_str(asl_err *e, const char *error, const char *cause);
+void asl_err_clear(asl_err *e);
+static inline int asl_err_isset(const asl_err *e) { return e->error != NULL; }
+
+/* ---- deterministic random stream (splitmix64) -------------------------- */
+typedef struct asl_rng {
+    uint64_t s;
+} asl_rng;
+uint64_t asl_rng_next(asl_rng *r);
+/* Uniform double in [0, 1). */
+double asl_rng_double(asl_rng *r);
+
+/* ---- evaluation scope ----------------------------------------------------
+ * What a path or intrinsic can see besides the state input ($):
+ *   $$      -> context (the context object, borrowed)
+ *   $name   -> variables: lookup(ud, name) returns a borrowed value or NULL
+ * rng feeds States.UUID and States.MathRandom.                             */
+typedef struct asl_scope {
+    json_t *context;                                 /* $$; may be NULL */
+    json_t *(*var_lookup)(void *ud, const char *name); /* may be NULL */
+    void *var_ud;
+    asl_rng *rng;                                    /* may be NULL: no random */
+} asl_scope;
+
+/* Render JSON compactly the way AWS prints it in causes, history and
+ * States.JsonToString (no spaces, keys in insertion order, numbers in their
+ * shortest round-trip form). Returns malloc'd text (asl_json.c). */
+char *asl_json_text(const json_t *v);
+/* Parse JSON text bounded in size and nesting depth (ASL_MAX_DEPTH); any
+ * JSON value at top level. Returns: new, or NULL with a message in err. */
+json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
+
+/* JSON size limit of a payload: 256 KiB of UTF-8 (AWS "payload size"). */
+#define ASL_MAX_PAYLOAD 262144
+/* Bounds on what we accept at all (depth of nesting, definition size). */
+#define ASL_MAX_DEPTH 512
+#define ASL_MAX_DEFINITION (1024 * 1024)
+
+#endif
