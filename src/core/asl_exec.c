@@ -1,0 +1,2118 @@
+/*
+ * asl_exec.c - running one execution of a compiled machine.
+ *
+ * An execution is a tree of threads of control: the root runs the machine's
+ * states; a Parallel state runs one child thread per branch, a Map one per
+ * item. Threads wait on the outside world only (a task, a timer); every
+ * wait has an id, and the caller answers through asl_exec_feed. The core
+ * emits history events (in AWS's shapes, built lazily from small structs)
+ * and commands. It must not read the clock, do I/O or call rand(): time and
+ * task results come in with each input, random numbers from a seeded
+ * stream, so a replay of the same inputs rebuilds the same execution.
+ */
+#include "asl_machine_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- history event types ------------------------------------------------ */
+#define EVENT_TYPES(X)                                                                                \
+    X(ExecutionStarted) X(ExecutionSucceeded) X(ExecutionFailed) X(ExecutionAborted)                  \
+    X(ExecutionTimedOut) X(TaskStateEntered) X(TaskStateExited) X(PassStateEntered)                   \
+    X(PassStateExited) X(ChoiceStateEntered) X(ChoiceStateExited) X(WaitStateEntered)                 \
+    X(WaitStateExited) X(SucceedStateEntered) X(SucceedStateExited) X(FailStateEntered)               \
+    X(ParallelStateEntered) X(ParallelStateExited) X(MapStateEntered) X(MapStateExited)               \
+    X(TaskScheduled) X(TaskStarted) X(TaskSucceeded) X(TaskFailed) X(TaskTimedOut)                    \
+    X(LambdaFunctionScheduled) X(LambdaFunctionStarted) X(LambdaFunctionSucceeded)                   \
+    X(LambdaFunctionFailed) X(LambdaFunctionTimedOut) X(ActivityScheduled) X(ActivityStarted)        \
+    X(ActivitySucceeded) X(ActivityFailed) X(ActivityTimedOut) X(TaskSubmitted)                       \
+    X(ParallelStateStarted) X(ParallelStateSucceeded) X(ParallelStateFailed)                          \
+    X(ParallelStateAborted) X(MapStateStarted) X(MapStateSucceeded) X(MapStateFailed)                 \
+    X(MapStateAborted) X(MapIterationStarted) X(MapIterationSucceeded) X(MapIterationFailed)          \
+    X(MapIterationAborted) X(MapRunStarted) X(MapRunSucceeded) X(MapRunFailed) X(TaskStateAborted)    \
+    X(WaitStateAborted)
+
+enum {
+#define X(n) E_##n,
+    EVENT_TYPES(X)
+#undef X
+    E__COUNT
+};
+
+static const char *const event_names[] = {
+#define X(n) #n,
+    EVENT_TYPES(X)
+#undef X
+};
+
+typedef struct ev {
+    int type;
+    int64_t ts;
+    uint32_t prev;
+    const state *st;   /* the state it belongs to, if any */
+    json_t *a;         /* input/output/parameters payload */
+    json_t *assigned;  /* StateExited: assigned variables */
+    char *err, *cause;
+    int64_t n;         /* map index / length */
+    int64_t timeout_s, heartbeat_s;
+} ev;
+
+/* ---- threads and waits ---------------------------------------------------- */
+enum phase { PH_READY = 0, PH_TASK, PH_WAIT, PH_BACKOFF, PH_CHILDREN, PH_DONE };
+
+typedef struct thr thr;
+struct thr {
+    const prog *p;
+    thr *parent;
+    int slot;          /* branch or item index in the parent */
+    int cur;           /* current state index */
+    int phase;
+    int silent;        /* distributed map iteration: no events in this history */
+    json_t *input;     /* the state's raw input */
+    json_t *eff;       /* effective input (after InputPath [+ Parameters]) */
+    uint64_t wait_id;  /* task or timer awaited */
+    uint64_t to_timer, hb_timer;
+    int *rcount;
+    int retry_count;
+    int64_t entered_ms;
+    uint32_t entered_id;
+    uint32_t last;     /* previousEventId chain */
+    /* children */
+    thr **kids;
+    int nkids, active, next_kid, done_kids, failed_kids;
+    json_t *results;
+    json_t *items;
+    int max_conc;
+    int tol_count;     /* -1: none */
+    double tol_pct;    /* < 0: none */
+    /* scope */
+    json_t *vars;
+    int map_idx;       /* iteration index, -1 if none */
+    json_t *map_val;
+    /* end */
+    int ended, failed;
+    json_t *out;
+    char *err, *cause;
+};
+
+enum wait_kind { W_TASK = 1, W_WAIT, W_BACKOFF, W_TIMEOUT, W_HEARTBEAT, W_EXEC_TIMEOUT };
+
+typedef struct wait {
+    uint64_t id;
+    int kind;
+    thr *t;
+    asl_cmd cmd;       /* the command that armed it (for asl_exec_pending) */
+    json_t *payload;   /* owned */
+    char *function;    /* owned */
+    char *token;       /* owned */
+    int started;       /* TaskStarted emitted */
+} wait;
+
+struct asl_exec {
+    const asl_machine *m;
+    char *arn, *name, *sm_arn, *sm_name, *role;
+    int64_t start_ms;
+    int redrive_count;
+    asl_rng rng;
+    json_t *input;
+    int64_t now;
+    int status;
+    json_t *output;
+    char *error, *cause;
+    int64_t stop_ms;
+    uint64_t transitions;
+    uint64_t next_id;
+    thr *root;
+
+    ev *evs; size_t nev, capev;
+    wait *waits; size_t nwait, capwait;
+    asl_cmd *cmds; size_t ncmd, capcmd;
+    asl_cmd *pend; size_t capend;
+    thr **runq; size_t rq_head, rq_len, rq_cap;
+    thr **all; size_t nall, capall; /* every thread, freed at the end */
+    uint64_t *unstarted; size_t nunstarted, capunstarted;
+};
+
+/* ---- small utilities ----------------------------------------------------- */
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*p, nc * elem);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+/* Serialized size of v, stopping early once above limit. */
+static size_t jsize(const json_t *v, size_t limit);
+static size_t jsize_str(const char *s, size_t n)
+{
+    size_t r = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        r += (ch == '"' || ch == '\\') ? 2 : (ch < 0x20 ? 6 : 1);
+    }
+    return r;
+}
+static size_t jsize(const json_t *v, size_t limit)
+{
+    size_t r = 0;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        r = 2;
+        json_object_foreach((json_t *)v, k, x) {
+            r += jsize_str(k, strlen(k)) + 2 + jsize(x, limit);
+            if (r > limit)
+                return r;
+        }
+        return r;
+    }
+    case JSON_ARRAY: {
+        r = 2;
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            r += jsize(x, limit) + 1;
+            if (r > limit)
+                return r;
+        }
+        return r;
+    }
+    case JSON_STRING:
+        return jsize_str(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return 24;
+    default:
+        return 5;
+    }
+}
+
+static int too_big(const json_t *v)
+{
+    return v != NULL && jsize(v, ASL_MAX_PAYLOAD) > ASL_MAX_PAYLOAD;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+static ev *emit(asl_exec *x, thr *t, int type, const state *st)
+{
+    if (t && t->silent)
+        return NULL;
+    if (grow((void **)&x->evs, &x->capev, x->nev + 1, sizeof *x->evs) != 0)
+        return NULL;
+    ev *e = &x->evs[x->nev++];
+    memset(e, 0, sizeof *e);
+    e->type = type;
+    e->ts = x->now;
+    e->st = st;
+    uint32_t id = (uint32_t)x->nev;
+    if (t) {
+        e->prev = t->last;
+        t->last = id;
+    } else {
+        e->prev = x->nev > 1 ? (uint32_t)(x->nev - 1) : 0;
+    }
+    return e;
+}
+
+static void ev_payload(ev *e, json_t *v)
+{
+    if (e)
+        e->a = json_incref(v);
+}
+
+/* ---- variables and context -------------------------------------------------- */
+static json_t *var_lookup(void *ud, const char *name)
+{
+    for (thr *t = ud; t; t = t->parent) {
+        json_t *v = t->vars ? json_object_get(t->vars, name) : NULL;
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+static void fmt_ts(int64_t ms, char *buf)
+{
+    asl_timestamp_format(ms, buf);
+}
+
+static json_t *build_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token)
+{
+    char ts[40], ets[40];
+    fmt_ts(x->start_ms, ts);
+    fmt_ts(t->entered_ms, ets);
+    json_t *c = json_object();
+    json_t *exe = json_object();
+    json_object_set_new(exe, "Id", json_string(x->arn));
+    json_object_set(exe, "Input", x->input);
+    json_object_set_new(exe, "Name", json_string(x->name));
+    json_object_set_new(exe, "RoleArn", json_string(x->role));
+    json_object_set_new(exe, "StartTime", json_string(ts));
+    json_object_set_new(exe, "RedriveCount", json_integer(x->redrive_count));
+    json_object_set_new(c, "Execution", exe);
+    json_t *stj = json_object();
+    json_object_set_new(stj, "EnteredTime", json_string(ets));
+    json_object_set_new(stj, "Name", json_string(st ? st->name : ""));
+    json_object_set_new(stj, "RetryCount", json_integer(t->retry_count));
+    json_object_set_new(c, "State", stj);
+    json_t *sm = json_object();
+    json_object_set_new(sm, "Id", json_string(x->sm_arn));
+    json_object_set_new(sm, "Name", json_string(x->sm_name));
+    json_object_set_new(c, "StateMachine", sm);
+    if (token) {
+        json_t *task = json_object();
+        json_object_set_new(task, "Token", json_string(token));
+        json_object_set_new(c, "Task", task);
+    }
+    if (with_item && t->map_idx >= 0) {
+        json_t *item = json_object();
+        json_object_set_new(item, "Index", json_integer(t->map_idx));
+        json_object_set(item, "Value", t->map_val ? t->map_val : json_null());
+        json_t *map = json_object();
+        json_object_set_new(map, "Item", item);
+        json_object_set_new(c, "Map", map);
+    }
+    return c;
+}
+
+typedef struct scope_buf {
+    asl_scope sc;
+    json_t *ctx;
+} scope_buf;
+
+static void scope_init(scope_buf *b, asl_exec *x, thr *t, const state *st, int with_item, const char *token)
+{
+    b->ctx = (st == NULL || st->uses_ctx || with_item) ? build_context(x, t, st, with_item, token) : NULL;
+    b->sc.context = b->ctx;
+    b->sc.var_lookup = var_lookup;
+    b->sc.var_ud = t;
+    b->sc.rng = &x->rng;
+}
+
+static void scope_cleanup(scope_buf *b)
+{
+    json_decref(b->ctx);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+static char *runtime_cause(asl_exec *x, thr *t, const state *st, const char *msg)
+{
+    if (msg && strncmp(msg, "An error occurred while executing the state", 43) == 0)
+        return strdup(msg);
+    (void)x;
+    return xprintf("An error occurred while executing the state '%s' (entered at the event id #%u). %s",
+                   st ? st->name : "", t->entered_id, msg ? msg : "");
+}
+
+/* "$.a.b" -> "$['a']['b']" as AWS quotes paths in "No results for path". */
+static char *canon_path(const char *p)
+{
+    size_t n = strlen(p);
+    char *out = malloc(n * 4 + 8);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    size_t i = 0;
+    if (p[0] == '$')
+        out[o++] = p[i++];
+    while (i < n) {
+        if (p[i] == '.') {
+            i++;
+            size_t s = i;
+            while (i < n && p[i] != '.' && p[i] != '[')
+                i++;
+            o += (size_t)sprintf(out + o, "['%.*s']", (int)(i - s), p + s);
+        } else {
+            out[o++] = p[i++];
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* ---- forward declarations ---------------------------------------------------- */
+static void thr_run(asl_exec *x, thr *t);
+static void thr_fail(asl_exec *x, thr *t, const char *err, const char *cause);
+static void thr_succeed(asl_exec *x, thr *t, json_t *out);
+static void state_error(asl_exec *x, thr *t, const char *err, const char *cause);
+static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned);
+static void abort_thr(asl_exec *x, thr *t);
+
+static void enqueue(asl_exec *x, thr *t)
+{
+    if (x->rq_len == x->rq_cap) {
+        size_t nc = x->rq_cap ? x->rq_cap * 2 : 16;
+        thr **nq = malloc(nc * sizeof *nq);
+        if (nq == NULL)
+            return;
+        for (size_t i = 0; i < x->rq_len; i++)
+            nq[i] = x->runq[(x->rq_head + i) % x->rq_cap];
+        free(x->runq);
+        x->runq = nq;
+        x->rq_cap = nc;
+        x->rq_head = 0;
+    }
+    x->runq[(x->rq_head + x->rq_len) % x->rq_cap] = t;
+    x->rq_len++;
+}
+
+static thr *thr_new(asl_exec *x, const prog *p, thr *parent, int slot, json_t *input)
+{
+    thr *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    if (grow((void **)&x->all, &x->capall, x->nall + 1, sizeof *x->all) != 0) {
+        free(t);
+        return NULL;
+    }
+    x->all[x->nall++] = t;
+    t->p = p;
+    t->parent = parent;
+    t->slot = slot;
+    t->cur = p ? p->start : -1;
+    t->input = json_incref(input);
+    t->map_idx = -1;
+    t->tol_count = -1;
+    t->tol_pct = -1;
+    if (parent) {
+        t->last = parent->last;
+        t->silent = parent->silent;
+    }
+    return t;
+}
+
+static void thr_reset_state(thr *t)
+{
+    json_decref(t->eff);
+    t->eff = NULL;
+    free(t->rcount);
+    t->rcount = NULL;
+    t->retry_count = 0;
+    t->phase = PH_READY;
+}
+
+static void thr_free(thr *t)
+{
+    json_decref(t->input);
+    json_decref(t->eff);
+    free(t->rcount);
+    free(t->kids);
+    json_decref(t->results);
+    json_decref(t->items);
+    json_decref(t->vars);
+    json_decref(t->map_val);
+    json_decref(t->out);
+    free(t->err);
+    free(t->cause);
+    free(t);
+}
+
+/* ---- waits ------------------------------------------------------------------- */
+static wait *wait_add(asl_exec *x, thr *t, int kind)
+{
+    if (grow((void **)&x->waits, &x->capwait, x->nwait + 1, sizeof *x->waits) != 0)
+        return NULL;
+    wait *w = &x->waits[x->nwait++];
+    memset(w, 0, sizeof *w);
+    w->id = ++x->next_id;
+    w->kind = kind;
+    w->t = t;
+    return w;
+}
+
+static wait *wait_find(asl_exec *x, uint64_t id)
+{
+    for (size_t i = 0; i < x->nwait; i++)
+        if (x->waits[i].id == id)
+            return &x->waits[i];
+    return NULL;
+}
+
+static void wait_remove(asl_exec *x, uint64_t id)
+{
+    for (size_t i = 0; i < x->nwait; i++) {
+        if (x->waits[i].id == id) {
+            json_decref(x->waits[i].payload);
+            free(x->waits[i].function);
+            free(x->waits[i].token);
+            x->waits[i] = x->waits[x->nwait - 1];
+            x->nwait--;
+            return;
+        }
+    }
+}
+
+static void cmd_push(asl_exec *x, const asl_cmd *c)
+{
+    if (grow((void **)&x->cmds, &x->capcmd, x->ncmd + 1, sizeof *x->cmds) != 0)
+        return;
+    x->cmds[x->ncmd++] = *c;
+}
+
+static uint64_t timer_arm(asl_exec *x, thr *t, int kind, int64_t due)
+{
+    wait *w = wait_add(x, t, kind);
+    if (w == NULL)
+        return 0;
+    w->cmd.kind = ASL_CMD_TIMER;
+    w->cmd.id = w->id;
+    w->cmd.due_ms = due;
+    cmd_push(x, &w->cmd);
+    return w->id;
+}
+
+/* Drop every wait of thread t (aborted or finished). */
+static void waits_drop_thr(asl_exec *x, thr *t)
+{
+    for (size_t i = 0; i < x->nwait;) {
+        if (x->waits[i].t == t)
+            wait_remove(x, x->waits[i].id);
+        else
+            i++;
+    }
+}
+
+/* ---- state helpers ----------------------------------------------------------- */
+static const state *cur_state(thr *t)
+{
+    return (t->cur >= 0 && t->cur < t->p->n) ? &t->p->s[t->cur] : NULL;
+}
+
+static int ev_entered_type(int st)
+{
+    switch (st) {
+    case ST_TASK: return E_TaskStateEntered;
+    case ST_PASS: return E_PassStateEntered;
+    case ST_CHOICE: return E_ChoiceStateEntered;
+    case ST_WAIT: return E_WaitStateEntered;
+    case ST_SUCCEED: return E_SucceedStateEntered;
+    case ST_FAIL: return E_FailStateEntered;
+    case ST_PARALLEL: return E_ParallelStateEntered;
+    default: return E_MapStateEntered;
+    }
+}
+
+static int ev_exited_type(int st)
+{
+    switch (st) {
+    case ST_TASK: return E_TaskStateExited;
+    case ST_PASS: return E_PassStateExited;
+    case ST_CHOICE: return E_ChoiceStateExited;
+    case ST_WAIT: return E_WaitStateExited;
+    case ST_SUCCEED: return E_SucceedStateExited;
+    case ST_PARALLEL: return E_ParallelStateExited;
+    default: return E_MapStateExited;
+    }
+}
+
+/* InputPath. Returns new ref or NULL with a runtime failure raised. */
+static json_t *apply_input_path(asl_exec *x, thr *t, const state *st, scope_buf *sb)
+{
+    if (st->input_null)
+        return json_object();
+    if (st->input_path == NULL)
+        return json_incref(t->input);
+    json_t *out = NULL;
+    if (asl_path_eval(st->input_path, t->input, &sb->sc, &out) != 0) {
+        char *cp = canon_path(asl_path_text(st->input_path));
+        char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->input_path),
+                            cp ? cp : "");
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(cp);
+        free(msg);
+        free(cause);
+        return NULL;
+    }
+    return out;
+}
+
+static json_t *apply_output_path(asl_exec *x, thr *t, const state *st, json_t *v, scope_buf *sb)
+{
+    if (st->output_null)
+        return json_object();
+    if (st->output_path == NULL)
+        return json_incref(v);
+    json_t *out = NULL;
+    if (asl_path_eval(st->output_path, v, &sb->sc, &out) != 0) {
+        char *cp = canon_path(asl_path_text(st->output_path));
+        char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->output_path),
+                            cp ? cp : "");
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(cp);
+        free(msg);
+        free(cause);
+        return NULL;
+    }
+    return out;
+}
+
+/* Raise an ASL error coming out of a template/path evaluation. */
+static void raise_err(asl_exec *x, thr *t, const state *st, asl_err *e, int catchable)
+{
+    const char *err = e->error ? e->error : "States.Runtime";
+    char *cause = NULL;
+    if (strcmp(err, "States.Runtime") == 0)
+        cause = runtime_cause(x, t, st, e->cause);
+    else
+        cause = xstrdup(e->cause);
+    if (catchable)
+        state_error(x, t, err, cause);
+    else
+        thr_fail(x, t, err, cause);
+    free(cause);
+    asl_err_clear(e);
+}
+
+static json_t *eval_tmpl(asl_exec *x, thr *t, const state *st, const asl_tmpl *tm, json_t *in, scope_buf *sb,
+                         int catchable)
+{
+    json_t *out = NULL;
+    asl_err e = {0};
+    if (asl_tmpl_eval(tm, in, &sb->sc, &out, &e) != 0) {
+        raise_err(x, t, st, &e, catchable);
+        return NULL;
+    }
+    return out;
+}
+
+/* ResultPath: merge result into the state input. */
+static json_t *apply_result_path(asl_exec *x, thr *t, const state *st, const asl_path *rp, int rnull,
+                                 json_t *result, int catchable)
+{
+    if (rnull)
+        return json_incref(t->input);
+    if (rp == NULL)
+        return json_incref(result);
+    json_t *out = NULL;
+    asl_err e = {0};
+    if (asl_path_set(rp, t->input, result, &out, &e) != 0) {
+        raise_err(x, t, st, &e, catchable);
+        return NULL;
+    }
+    return out;
+}
+
+/* Assign: evaluate against v, then publish into the thread's scope. On
+ * success *assigned is the evaluated object (new) for the history event. */
+static int do_assign(asl_exec *x, thr *t, const state *st, const asl_tmpl *tm, json_t *v, scope_buf *sb,
+                     json_t **assigned)
+{
+    if (tm == NULL)
+        return 0;
+    json_t *vals = eval_tmpl(x, t, st, tm, v, sb, 0);
+    if (vals == NULL)
+        return -1;
+    if (too_big(vals)) {
+        thr_fail(x, t, "States.Runtime",
+                 "The assigned variables exceed the maximum size of 256 KiB");
+        json_decref(vals);
+        return -1;
+    }
+    if (t->vars == NULL)
+        t->vars = json_object();
+    else if (t->vars->refcount > 1) {
+        json_t *c = json_copy(t->vars);
+        json_decref(t->vars);
+        t->vars = c;
+    }
+    json_object_update(t->vars, vals);
+    if (assigned)
+        *assigned = vals;
+    else
+        json_decref(vals);
+    return 0;
+}
+
+static void set_data_limit(asl_exec *x, thr *t, const state *st)
+{
+    char *cause = xprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
+                          "bytes service limit.",
+                          st->name);
+    thr_fail(x, t, "States.DataLimitExceeded", cause);
+    free(cause);
+}
+
+/* ---- state exit / next --------------------------------------------------------- */
+static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned)
+{
+    const state *st = cur_state(t);
+    ev *e = emit(x, t, ev_exited_type(st->type), st);
+    if (e) {
+        e->a = json_incref(out);
+        e->assigned = assigned ? json_incref(assigned) : NULL;
+    }
+    x->transitions++;
+    if (next < 0) {
+        thr_succeed(x, t, out);
+        return;
+    }
+    json_decref(t->input);
+    t->input = json_incref(out);
+    t->cur = next;
+    thr_reset_state(t);
+    enqueue(x, t);
+}
+
+/* ---- error handling: Retry and Catch ------------------------------------------- */
+static int err_matches(char **errs, int n, const char *err)
+{
+    int terminal = strcmp(err, "States.Runtime") == 0 || strcmp(err, "States.DataLimitExceeded") == 0;
+    for (int i = 0; i < n; i++) {
+        const char *e = errs[i];
+        if (strcmp(e, err) == 0)
+            return strcmp(err, "States.Runtime") != 0;
+        if (terminal)
+            continue;
+        if (strcmp(e, "States.ALL") == 0)
+            return 1;
+        if (strcmp(e, "States.TaskFailed") == 0 && strcmp(err, "States.Timeout") != 0 &&
+            strncmp(err, "States.", 7) != 0)
+            return 1;
+        if (strcmp(e, "States.TaskFailed") == 0 && strcmp(err, "States.Timeout") != 0 &&
+            (strcmp(err, "States.HeartbeatTimeout") == 0 || strcmp(err, "States.Permissions") == 0 ||
+             strcmp(err, "States.IntrinsicFailure") == 0 || strcmp(err, "States.BranchFailed") == 0))
+            return 1;
+    }
+    return 0;
+}
+
+static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
+{
+    const state *st = cur_state(t);
+    if (st == NULL || (st->type != ST_TASK && st->type != ST_PARALLEL && st->type != ST_MAP)) {
+        thr_fail(x, t, err, cause);
+        return;
+    }
+    for (int i = 0; i < st->nretry; i++) {
+        const retrier *r = &st->retry[i];
+        if (!err_matches(r->errs, r->nerrs, err))
+            continue;
+        if (t->rcount == NULL)
+            t->rcount = calloc((size_t)st->nretry, sizeof *t->rcount);
+        if (t->rcount == NULL)
+            break;
+        if (t->rcount[i] >= r->max_attempts)
+            break; /* the first matching retrier decides; exhausted: go to Catch */
+        double delay = r->interval * pow(r->backoff, t->rcount[i]);
+        if (r->max_delay > 0 && delay > r->max_delay)
+            delay = r->max_delay;
+        if (r->jitter_full)
+            delay = asl_rng_double(&x->rng) * delay;
+        t->rcount[i]++;
+        t->retry_count++;
+        t->phase = PH_BACKOFF;
+        t->wait_id = timer_arm(x, t, W_BACKOFF, x->now + (int64_t)llround(delay * 1000.0));
+        return;
+    }
+    for (int i = 0; i < st->ncatch; i++) {
+        const catcher *c = &st->catch[i];
+        if (!err_matches(c->errs, c->nerrs, err))
+            continue;
+        json_t *eo = json_object();
+        json_object_set_new(eo, "Error", json_string(err));
+        json_object_set_new(eo, "Cause", cause ? json_string(cause) : json_null());
+        if (json_object_get(eo, "Cause") == NULL)
+            json_object_set_new(eo, "Cause", json_string(""));
+        scope_buf sb;
+        scope_init(&sb, x, t, st, 0, NULL);
+        json_t *assigned = NULL;
+        if (do_assign(x, t, st, c->assign, eo, &sb, &assigned) != 0) {
+            scope_cleanup(&sb);
+            json_decref(eo);
+            return;
+        }
+        json_t *out = apply_result_path(x, t, st, c->result_path, c->result_null, eo, 0);
+        scope_cleanup(&sb);
+        json_decref(eo);
+        if (out == NULL) {
+            json_decref(assigned);
+            return;
+        }
+        state_exit(x, t, out, c->next, assigned);
+        json_decref(out);
+        json_decref(assigned);
+        return;
+    }
+    thr_fail(x, t, err, cause);
+}
+
+/* ---- tasks ------------------------------------------------------------------- */
+static int path_int(asl_exec *x, thr *t, const state *st, const asl_path *p, json_t *in, scope_buf *sb,
+                    const char *field, int *out)
+{
+    json_t *v = NULL;
+    if (asl_path_eval(p, in, &sb->sc, &v) != 0 || !json_is_integer(v) || json_integer_value(v) < 1) {
+        char *msg = xprintf("The %s parameter does not reference a valid positive integer: %s", field,
+                            asl_path_text(p));
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(msg);
+        free(cause);
+        json_decref(v);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    json_decref(v);
+    return 0;
+}
+
+static char *make_token(asl_exec *x, uint64_t id)
+{
+    uint64_t a = asl_rng_next(&x->rng), b = asl_rng_next(&x->rng);
+    return xprintf("%016llx%016llx-%llu", (unsigned long long)a, (unsigned long long)b, (unsigned long long)id);
+}
+
+static void task_dispatch(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    json_t *params = t->eff;
+    wait *w = wait_add(x, t, W_TASK);
+    if (w == NULL)
+        return;
+    int timeout = st->timeout_s, hb = st->heartbeat_s;
+    scope_buf sb;
+    scope_init(&sb, x, t, st, 0, NULL);
+    if (st->timeout_path && path_int(x, t, st, st->timeout_path, t->input, &sb, "TimeoutSecondsPath", &timeout))
+        goto out;
+    if (st->heartbeat_path &&
+        path_int(x, t, st, st->heartbeat_path, t->input, &sb, "HeartbeatSecondsPath", &hb))
+        goto out;
+    w = wait_find(x, t->wait_id = w->id);
+    w->cmd.kind = ASL_CMD_INVOKE;
+    w->cmd.id = w->id;
+    w->cmd.resource = st->resource;
+    w->cmd.timeout_s = timeout;
+    w->cmd.heartbeat_s = hb;
+    w->cmd.wait_for_token = st->wait_token;
+    if (st->task_kind == TK_LAMBDA_INVOKE) {
+        const char *fn = json_string_value(json_object_get(params, "FunctionName"));
+        w->function = xstrdup(fn);
+        json_t *pl = json_object_get(params, "Payload");
+        w->payload = json_incref(pl ? pl : json_object());
+    } else {
+        if (st->task_kind == TK_LAMBDA_ARN)
+            w->function = xstrdup(st->resource);
+        w->payload = json_incref(params);
+    }
+    if (st->wait_token) {
+        w->token = make_token(x, w->id);
+        /* the token reaches the payload through $$.Task.Token in Parameters:
+         * re-evaluate Parameters with the token in the context */
+        if (st->parameters) {
+            scope_buf tb;
+            scope_init(&tb, x, t, st, 0, w->token);
+            tb.sc.context = tb.ctx = tb.ctx ? tb.ctx : build_context(x, t, st, 0, w->token);
+            json_t *in = NULL;
+            if (st->input_path == NULL && !st->input_null)
+                in = json_incref(t->input);
+            else if (st->input_null)
+                in = json_object();
+            else if (asl_path_eval(st->input_path, t->input, &tb.sc, &in) != 0)
+                in = json_object();
+            json_t *np = NULL;
+            asl_err e = {0};
+            if (asl_tmpl_eval(st->parameters, in, &tb.sc, &np, &e) == 0) {
+                json_decref(t->eff);
+                t->eff = np;
+                params = np;
+                json_decref(w->payload);
+                if (st->task_kind == TK_LAMBDA_INVOKE) {
+                    json_t *pl = json_object_get(np, "Payload");
+                    w->payload = json_incref(pl ? pl : json_object());
+                } else {
+                    w->payload = json_incref(np);
+                }
+            }
+            asl_err_clear(&e);
+            json_decref(in);
+            scope_cleanup(&tb);
+        }
+    }
+    w->cmd.function = w->function;
+    w->cmd.payload = w->payload;
+    w->cmd.token = w->token;
+
+    ev *e;
+    if (st->task_kind == TK_LAMBDA_ARN) {
+        e = emit(x, t, E_LambdaFunctionScheduled, st);
+        ev_payload(e, params);
+    } else if (st->task_kind == TK_ACTIVITY) {
+        e = emit(x, t, E_ActivityScheduled, st);
+        ev_payload(e, params);
+    } else {
+        e = emit(x, t, E_TaskScheduled, st);
+        ev_payload(e, params);
+    }
+    if (e) {
+        e->timeout_s = timeout;
+        e->heartbeat_s = hb;
+    }
+    cmd_push(x, &w->cmd);
+    if (grow((void **)&x->unstarted, &x->capunstarted, x->nunstarted + 1, sizeof *x->unstarted) == 0)
+        x->unstarted[x->nunstarted++] = w->id;
+    t->phase = PH_TASK;
+    uint64_t task_id = w->id;
+    if (timeout > 0) {
+        t->to_timer = timer_arm(x, t, W_TIMEOUT, x->now + (int64_t)timeout * 1000);
+        wait *tw = wait_find(x, t->to_timer);
+        if (tw)
+            tw->cmd.id = tw->id;
+    }
+    if (hb > 0)
+        t->hb_timer = timer_arm(x, t, W_HEARTBEAT, x->now + (int64_t)hb * 1000);
+    t->wait_id = task_id;
+out:
+    scope_cleanup(&sb);
+}
+
+static void task_started(asl_exec *x, wait *w)
+{
+    if (w->started)
+        return;
+    w->started = 1;
+    thr *t = w->t;
+    const state *st = cur_state(t);
+    int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionStarted
+               : st->task_kind == TK_ACTIVITY ? E_ActivityStarted
+                                              : E_TaskStarted;
+    emit(x, t, type, st);
+}
+
+static void task_timers_drop(asl_exec *x, thr *t)
+{
+    if (t->to_timer)
+        wait_remove(x, t->to_timer);
+    if (t->hb_timer)
+        wait_remove(x, t->hb_timer);
+    t->to_timer = t->hb_timer = 0;
+}
+
+static json_t *lambda_wrap(asl_exec *x, json_t *payload)
+{
+    char rid[40];
+    uint64_t a = asl_rng_next(&x->rng), b = asl_rng_next(&x->rng);
+    snprintf(rid, sizeof rid, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
+             (unsigned)a & 0xfff, (unsigned)((b >> 48) & 0x3fff) | 0x8000,
+             (unsigned long long)(b & 0xffffffffffffULL));
+    char *text = asl_json_text(payload);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    char lenbuf[32], date[40];
+    snprintf(lenbuf, sizeof lenbuf, "%zu", len);
+    fmt_ts(x->now, date);
+    json_t *hdr = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Connection", "keep-alive", "Content-Length", lenbuf,
+                            "Content-Type", "application/json", "Date", date, "X-Amz-Executed-Version", "$LATEST",
+                            "x-amzn-Remapped-Content-Length", "0", "x-amzn-RequestId", rid);
+    json_t *all = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(hdr, k, v) json_object_set_new(all, k, json_pack("[O]", v));
+    json_t *w = json_object();
+    json_object_set_new(w, "ExecutedVersion", json_string("$LATEST"));
+    json_object_set(w, "Payload", payload);
+    json_t *meta = json_object();
+    json_object_set_new(meta, "AllHttpHeaders", all);
+    json_object_set_new(meta, "HttpHeaders", hdr);
+    json_object_set_new(meta, "HttpStatusCode", json_integer(200));
+    json_object_set_new(w, "SdkHttpMetadata", meta);
+    json_object_set_new(w, "SdkResponseMetadata", json_pack("{s:s}", "RequestId", rid));
+    json_object_set_new(w, "StatusCode", json_integer(200));
+    return w;
+}
+
+/* A task's result arrived: ResultSelector, Assign, ResultPath, OutputPath. */
+static void task_finish(asl_exec *x, thr *t, json_t *result)
+{
+    const state *st = cur_state(t);
+    scope_buf sb;
+    scope_init(&sb, x, t, st, 0, NULL);
+    json_t *res = json_incref(result), *out = NULL, *out2 = NULL, *assigned = NULL;
+    if (st->result_selector) {
+        json_t *r2 = eval_tmpl(x, t, st, st->result_selector, res, &sb, 0);
+        json_decref(res);
+        if ((res = r2) == NULL)
+            goto done;
+    }
+    if (do_assign(x, t, st, st->assign, res, &sb, &assigned) != 0)
+        goto done;
+    if ((out = apply_result_path(x, t, st, st->result_path, st->result_null, res, 0)) == NULL)
+        goto done;
+    if ((out2 = apply_output_path(x, t, st, out, &sb)) == NULL)
+        goto done;
+    if (too_big(out2)) {
+        set_data_limit(x, t, st);
+        goto done;
+    }
+    state_exit(x, t, out2, st->next, assigned);
+done:
+    json_decref(res);
+    json_decref(out);
+    json_decref(out2);
+    json_decref(assigned);
+    scope_cleanup(&sb);
+}
+
+/* ---- Parallel and Map ------------------------------------------------------------ */
+static void kid_start(asl_exec *x, thr *t, int i)
+{
+    const state *st = cur_state(t);
+    thr *k = t->kids[i];
+    if (st->type == ST_MAP) {
+        ev *e = emit(x, t, E_MapIterationStarted, st);
+        if (e)
+            e->n = i;
+        k->last = t->last;
+    }
+    t->active++;
+    enqueue(x, k);
+}
+
+static void children_start(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    int limit = t->max_conc > 0 ? t->max_conc : t->nkids;
+    while (t->next_kid < t->nkids && t->active < limit)
+        kid_start(x, t, t->next_kid++);
+    if (t->nkids == 0) {
+        /* nothing to run */
+        if (st->type == ST_MAP) {
+            if (st->distributed)
+                emit(x, t, E_MapRunSucceeded, st);
+            emit(x, t, E_MapStateSucceeded, st);
+        } else {
+            emit(x, t, E_ParallelStateSucceeded, st);
+        }
+        json_t *res = json_incref(t->results);
+        task_finish(x, t, res);
+        json_decref(res);
+    }
+}
+
+static void children_free(asl_exec *x, thr *t)
+{
+    (void)x;
+    free(t->kids);
+    t->kids = NULL;
+    t->nkids = t->active = t->next_kid = t->done_kids = t->failed_kids = 0;
+    json_decref(t->results);
+    t->results = NULL;
+}
+
+static void abort_kids(asl_exec *x, thr *t, int except)
+{
+    const state *st = cur_state(t);
+    for (int i = 0; i < t->next_kid; i++) {
+        thr *k = t->kids[i];
+        if (i == except || k->ended)
+            continue;
+        abort_thr(x, k);
+        if (st->type == ST_MAP) {
+            ev *e = emit(x, t, E_MapIterationAborted, st);
+            if (e)
+                e->n = i;
+        }
+    }
+}
+
+static void kid_done(asl_exec *x, thr *k)
+{
+    thr *t = k->parent;
+    const state *st = cur_state(t);
+    if (t->phase != PH_CHILDREN)
+        return;
+    t->active--;
+    t->done_kids++;
+    if (!k->failed) {
+        if (st->type == ST_MAP) {
+            ev *e = emit(x, t, E_MapIterationSucceeded, st);
+            if (e)
+                e->n = k->slot;
+        }
+        json_array_set(t->results, (size_t)k->slot, k->out ? k->out : json_null());
+    } else {
+        if (st->type == ST_MAP) {
+            ev *e = emit(x, t, E_MapIterationFailed, st);
+            if (e)
+                e->n = k->slot;
+            t->failed_kids++;
+            int tolerated = 0;
+            if (t->tol_count >= 0 && t->failed_kids <= t->tol_count)
+                tolerated = 1;
+            if (t->tol_pct >= 0 && t->nkids > 0 && 100.0 * t->failed_kids / t->nkids <= t->tol_pct)
+                tolerated = 1;
+            if (!tolerated) {
+                int has_tol = t->tol_count >= 0 || t->tol_pct >= 0;
+                char *err = xstrdup(has_tol ? "States.ExceedToleratedFailureThreshold" : k->err);
+                char *cause = has_tol ? xstrdup("The specified tolerated failure threshold was exceeded")
+                                      : xstrdup(k->cause);
+                abort_kids(x, t, k->slot);
+                if (st->distributed) {
+                    ev *re = emit(x, t, E_MapRunFailed, st);
+                    if (re) {
+                        re->err = xstrdup(err);
+                        re->cause = xstrdup(cause);
+                    }
+                }
+                emit(x, t, E_MapStateFailed, st);
+                children_free(x, t);
+                t->phase = PH_READY;
+                state_error(x, t, err ? err : "States.Runtime", cause);
+                free(err);
+                free(cause);
+                return;
+            }
+            json_array_set(t->results, (size_t)k->slot, json_null());
+        } else {
+            char *err = xstrdup(k->err), *cause = xstrdup(k->cause);
+            abort_kids(x, t, k->slot);
+            emit(x, t, E_ParallelStateFailed, st);
+            children_free(x, t);
+            t->phase = PH_READY;
+            state_error(x, t, err ? err : "States.BranchFailed", cause);
+            free(err);
+            free(cause);
+            return;
+        }
+    }
+    if (t->done_kids == t->nkids) {
+        if (st->type == ST_MAP) {
+            if (st->distributed)
+                emit(x, t, E_MapRunSucceeded, st);
+            emit(x, t, E_MapStateSucceeded, st);
+        }
+        json_t *res = json_incref(t->results);
+        children_free(x, t);
+        t->phase = PH_READY;
+        task_finish(x, t, res);
+        json_decref(res);
+        return;
+    }
+    int limit = t->max_conc > 0 ? t->max_conc : t->nkids;
+    while (t->next_kid < t->nkids && t->active < limit)
+        kid_start(x, t, t->next_kid++);
+}
+
+static void parallel_begin(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    emit(x, t, E_ParallelStateStarted, st);
+    t->nkids = st->nbranches;
+    t->kids = calloc((size_t)t->nkids + 1, sizeof *t->kids);
+    t->results = json_array();
+    for (int i = 0; i < t->nkids; i++) {
+        json_array_append_new(t->results, json_null());
+        t->kids[i] = thr_new(x, st->branches[i], t, i, t->eff);
+    }
+    t->active = 0;
+    t->next_kid = 0;
+    t->max_conc = 0;
+    t->phase = PH_CHILDREN;
+    children_start(x, t);
+}
+
+static int map_int_path(asl_exec *x, thr *t, const state *st, const asl_path *p, scope_buf *sb, const char *field,
+                        int *out, int allow_real)
+{
+    json_t *v = NULL;
+    if (asl_path_eval(p, t->eff, &sb->sc, &v) != 0) {
+        char *msg = xprintf("The %s field refers to value \"null\" which is not a valid integer: %s", field,
+                            asl_path_text(p));
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(msg);
+        free(cause);
+        return -1;
+    }
+    if (!json_is_integer(v) && !(allow_real && json_is_number(v))) {
+        char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+        char *msg = xprintf("The %s field refers to value \"%s\" which is not a valid integer: %s", field, text,
+                            asl_path_text(p));
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(text);
+        free(msg);
+        free(cause);
+        json_decref(v);
+        return -1;
+    }
+    *out = (int)json_number_value(v);
+    json_decref(v);
+    return 0;
+}
+
+static void map_begin(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    scope_buf sb;
+    scope_init(&sb, x, t, st, 0, NULL);
+    json_t *items = NULL;
+    if (st->items_path) {
+        if (asl_path_eval(st->items_path, t->eff, &sb.sc, &items) != 0) {
+            char *cp = canon_path(asl_path_text(st->items_path));
+            char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->items_path),
+                                cp ? cp : "");
+            char *cause = runtime_cause(x, t, st, msg);
+            thr_fail(x, t, "States.Runtime", cause);
+            free(cp);
+            free(msg);
+            free(cause);
+            goto out;
+        }
+    } else {
+        items = json_incref(t->eff);
+    }
+    if (!json_is_array(items)) {
+        char *text = asl_json_text(items);
+        char *msg = xprintf("Invalid path '%s' : The input '%s' is not a JSON array",
+                            st->items_path ? asl_path_text(st->items_path) : "$", text);
+        /* AWS: "Map state input must be an array" family */
+        char *cause = runtime_cause(x, t, st, msg);
+        thr_fail(x, t, "States.Runtime", cause);
+        free(text);
+        free(msg);
+        free(cause);
+        json_decref(items);
+        goto out;
+    }
+    t->max_conc = st->max_conc;
+    if (st->max_conc_path &&
+        map_int_path(x, t, st, st->max_conc_path, &sb, "MaxConcurrencyPath", &t->max_conc, 0) != 0) {
+        json_decref(items);
+        goto out;
+    }
+    t->tol_count = st->has_tol_count ? st->tol_count : -1;
+    if (st->tol_count_path &&
+        map_int_path(x, t, st, st->tol_count_path, &sb, "ToleratedFailureCountPath", &t->tol_count, 0) != 0) {
+        json_decref(items);
+        goto out;
+    }
+    if (t->tol_count < -1 || (st->tol_count_path && t->tol_count < 0)) {
+        char *cause = runtime_cause(x, t, st, "ToleratedFailureCount cannot be negative.");
+        thr_fail(x, t, "States.Runtime", cause);
+        free(cause);
+        json_decref(items);
+        goto out;
+    }
+    t->tol_pct = st->has_tol_pct ? st->tol_pct : -1;
+    if (st->tol_pct_path) {
+        int pct = 0;
+        if (map_int_path(x, t, st, st->tol_pct_path, &sb, "ToleratedFailurePercentagePath", &pct, 1) != 0) {
+            json_decref(items);
+            goto out;
+        }
+        t->tol_pct = pct;
+    }
+    {
+        ev *e = emit(x, t, E_MapStateStarted, st);
+        if (e)
+            e->n = (int64_t)json_array_size(items);
+    }
+    if (st->distributed) {
+        ev *e = emit(x, t, E_MapRunStarted, st);
+        (void)e;
+    }
+    size_t n = json_array_size(items);
+    t->nkids = (int)n;
+    t->kids = calloc(n + 1, sizeof *t->kids);
+    t->results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(items, i);
+        json_t *in = NULL;
+        if (st->parameters) {
+            t->map_idx = (int)i;
+            json_decref(t->map_val);
+            t->map_val = json_incref(item);
+            scope_buf ib;
+            scope_init(&ib, x, t, st, 1, NULL);
+            in = eval_tmpl(x, t, st, st->parameters, t->eff, &ib, 0);
+            scope_cleanup(&ib);
+            t->map_idx = -1;
+            json_decref(t->map_val);
+            t->map_val = NULL;
+            if (in == NULL) {
+                json_decref(items);
+                goto out;
+            }
+        } else {
+            in = json_incref(item);
+        }
+        json_array_append_new(t->results, json_null());
+        thr *k = thr_new(x, st->iter, t, (int)i, in);
+        json_decref(in);
+        if (k == NULL)
+            break;
+        k->map_idx = (int)i;
+        k->map_val = json_incref(item);
+        if (st->distributed)
+            k->silent = 1;
+        t->kids[i] = k;
+    }
+    json_decref(t->items);
+    t->items = items;
+    t->phase = PH_CHILDREN;
+    t->active = 0;
+    t->next_kid = 0;
+    children_start(x, t);
+out:
+    scope_cleanup(&sb);
+}
+
+/* ---- Wait -------------------------------------------------------------------------- */
+static void wait_begin(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    int64_t due = x->now;
+    if (st->wait_kind == 1) {
+        due = x->now + st->seconds * 1000;
+    } else if (st->wait_kind == 2) {
+        due = st->ts_ms;
+    } else if (st->wait_kind == 3 || st->wait_kind == 4) {
+        scope_buf sb;
+        scope_init(&sb, x, t, st, 0, NULL);
+        json_t *v = NULL;
+        const char *pt = asl_path_text(st->wait_path);
+        char *msg = NULL;
+        if (asl_path_eval(st->wait_path, t->eff, &sb.sc, &v) != 0) {
+            msg = xprintf("The %s parameter does not reference an input value: %s",
+                          st->wait_kind == 3 ? "SecondsPath" : "TimestampPath", pt);
+        } else if (st->wait_kind == 3) {
+            if (!json_is_integer(v)) {
+                char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+                msg = xprintf("The SecondsPath parameter cannot be parsed as a long value: %s == %s", pt, text);
+                free(text);
+            } else if (json_integer_value(v) < 0) {
+                msg = xprintf("The SecondsPath parameter references a negative value: %s == %" JSON_INTEGER_FORMAT,
+                              pt, json_integer_value(v));
+            } else if (json_integer_value(v) > 99999999) {
+                msg = strdup("Wait state delay is too long.");
+            } else {
+                due = x->now + json_integer_value(v) * 1000;
+            }
+        } else {
+            int64_t ms = 0;
+            if (!json_is_string(v) || asl_timestamp_parse(json_string_value(v), &ms) != 0) {
+                char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+                msg = xprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+                              "date-time format string: %s == %s",
+                              pt, text);
+                free(text);
+            } else if (ms - x->now > 99999999LL * 1000) {
+                msg = strdup("Wait state delay is too long.");
+            } else {
+                due = ms;
+            }
+        }
+        json_decref(v);
+        scope_cleanup(&sb);
+        if (msg) {
+            char *cause = runtime_cause(x, t, st, msg);
+            thr_fail(x, t, "States.Runtime", cause);
+            free(cause);
+            free(msg);
+            return;
+        }
+    }
+    if (st->wait_kind == 1 && st->seconds > 99999999) {
+        char *cause = runtime_cause(x, t, st, "Wait state delay is too long.");
+        thr_fail(x, t, "States.Runtime", cause);
+        free(cause);
+        return;
+    }
+    if (due < x->now)
+        due = x->now;
+    t->phase = PH_WAIT;
+    t->wait_id = timer_arm(x, t, W_WAIT, due);
+}
+
+static void wait_finish(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    scope_buf sb;
+    scope_init(&sb, x, t, st, 0, NULL);
+    json_t *assigned = NULL;
+    if (do_assign(x, t, st, st->assign, t->eff, &sb, &assigned) == 0) {
+        json_t *out = apply_output_path(x, t, st, t->eff, &sb);
+        if (out) {
+            state_exit(x, t, out, st->next, assigned);
+            json_decref(out);
+        }
+    }
+    json_decref(assigned);
+    scope_cleanup(&sb);
+}
+
+/* ---- entering a state ---------------------------------------------------------------- */
+static void state_begin(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    scope_buf sb;
+    scope_init(&sb, x, t, st, 0, NULL);
+    switch (st->type) {
+    case ST_PASS: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        json_t *res = eff, *assigned = NULL, *out = NULL, *out2 = NULL;
+        if (st->parameters) {
+            res = eval_tmpl(x, t, st, st->parameters, eff, &sb, 0);
+            json_decref(eff);
+            if (res == NULL)
+                break;
+        }
+        if (st->result) {
+            json_decref(res);
+            res = json_incref(st->result);
+        }
+        if (do_assign(x, t, st, st->assign, res, &sb, &assigned) == 0 &&
+            (out = apply_result_path(x, t, st, st->result_path, st->result_null, res, 0)) != NULL &&
+            (out2 = apply_output_path(x, t, st, out, &sb)) != NULL) {
+            if (too_big(out2))
+                set_data_limit(x, t, st);
+            else
+                state_exit(x, t, out2, st->next, assigned);
+        }
+        json_decref(res);
+        json_decref(out);
+        json_decref(out2);
+        json_decref(assigned);
+        break;
+    }
+    case ST_TASK:
+    case ST_PARALLEL: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        if (st->parameters) {
+            json_t *p = eval_tmpl(x, t, st, st->parameters, eff, &sb, 0);
+            json_decref(eff);
+            if (p == NULL)
+                break;
+            eff = p;
+        }
+        t->eff = eff;
+        if (st->type == ST_TASK)
+            task_dispatch(x, t);
+        else
+            parallel_begin(x, t);
+        break;
+    }
+    case ST_MAP: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        t->eff = eff;
+        map_begin(x, t);
+        break;
+    }
+    case ST_CHOICE: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        int next = -1, which = -1;
+        for (int i = 0; i < st->nchoices; i++) {
+            int matched = 0;
+            asl_err e = {0};
+            if (asl_choice_eval(st->rules[i], eff, &sb.sc, &matched, &e) != 0) {
+                raise_err(x, t, st, &e, 0);
+                json_decref(eff);
+                goto out;
+            }
+            if (matched) {
+                next = st->rule_next[i];
+                which = i;
+                break;
+            }
+        }
+        if (which < 0) {
+            if (st->default_next < 0) {
+                thr_fail(x, t, "States.NoChoiceMatched",
+                         "No Matches!");
+                json_decref(eff);
+                break;
+            }
+            next = st->default_next;
+        }
+        json_t *assigned = NULL, *a2 = NULL;
+        if (do_assign(x, t, st, st->assign, eff, &sb, &assigned) != 0 ||
+            (which >= 0 && do_assign(x, t, st, st->rule_assign[which], eff, &sb, &a2) != 0)) {
+            json_decref(assigned);
+            json_decref(eff);
+            break;
+        }
+        if (a2) {
+            if (assigned == NULL)
+                assigned = a2;
+            else {
+                json_object_update(assigned, a2);
+                json_decref(a2);
+            }
+        }
+        json_t *out = apply_output_path(x, t, st, eff, &sb);
+        if (out)
+            state_exit(x, t, out, next, assigned);
+        json_decref(out);
+        json_decref(assigned);
+        json_decref(eff);
+        break;
+    }
+    case ST_WAIT: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        t->eff = eff;
+        wait_begin(x, t);
+        break;
+    }
+    case ST_SUCCEED: {
+        json_t *eff = apply_input_path(x, t, st, &sb);
+        if (eff == NULL)
+            break;
+        json_t *out = apply_output_path(x, t, st, eff, &sb);
+        if (out)
+            state_exit(x, t, out, -1, NULL);
+        json_decref(out);
+        json_decref(eff);
+        break;
+    }
+    case ST_FAIL: {
+        char *err = xstrdup(st->error), *cause = xstrdup(st->cause);
+        const asl_path *paths[2] = {st->error_path, st->cause_path};
+        const char *fields[2] = {"ErrorPath", "CausePath"};
+        char **dst[2] = {&err, &cause};
+        int bad = 0;
+        for (int i = 0; i < 2 && !bad; i++) {
+            if (paths[i] == NULL)
+                continue;
+            json_t *v = NULL;
+            if (asl_path_eval(paths[i], t->input, &sb.sc, &v) != 0 || !json_is_string(v)) {
+                char *text = asl_json_text(t->input);
+                char *msg = xprintf("The JSONPath '%s' specified for the field '%s' could not be found in the input "
+                                    "'%s'",
+                                    asl_path_text(paths[i]), fields[i], text);
+                char *c = runtime_cause(x, t, st, msg);
+                thr_fail(x, t, "States.Runtime", c);
+                free(text);
+                free(msg);
+                free(c);
+                bad = 1;
+            } else {
+                free(*dst[i]);
+                *dst[i] = strdup(json_string_value(v));
+            }
+            json_decref(v);
+        }
+        if (!bad)
+            thr_fail(x, t, err, cause);
+        free(err);
+        free(cause);
+        break;
+    }
+    }
+out:
+    scope_cleanup(&sb);
+}
+
+/* Run one thread until it waits or ends. */
+static void thr_run(asl_exec *x, thr *t)
+{
+    if (t->ended || t->phase != PH_READY)
+        return;
+    const state *st = cur_state(t);
+    if (st == NULL) {
+        thr_fail(x, t, "States.Runtime", "Unknown state");
+        return;
+    }
+    t->entered_ms = x->now;
+    ev *e = emit(x, t, ev_entered_type(st->type), st);
+    if (e) {
+        e->a = json_incref(t->input);
+        t->entered_id = (uint32_t)x->nev;
+    }
+    if (t->silent)
+        t->entered_id = 0;
+    state_begin(x, t);
+}
+
+/* ---- thread ends ---------------------------------------------------------------------- */
+static void exec_end(asl_exec *x, int status, json_t *out, const char *err, const char *cause)
+{
+    x->status = status;
+    x->stop_ms = x->now;
+    x->output = json_incref(out);
+    x->error = xstrdup(err);
+    x->cause = xstrdup(cause);
+}
+
+static void exec_clear_waits(asl_exec *x)
+{
+    while (x->nwait > 0)
+        wait_remove(x, x->waits[0].id);
+}
+
+static void thr_succeed(asl_exec *x, thr *t, json_t *out)
+{
+    t->ended = 1;
+    t->phase = PH_DONE;
+    t->out = json_incref(out);
+    waits_drop_thr(x, t);
+    if (t->parent == NULL) {
+        ev *e = emit(x, NULL, E_ExecutionSucceeded, NULL);
+        if (e) {
+            e->a = json_incref(out);
+            e->prev = t->last;
+        }
+        exec_clear_waits(x);
+        exec_end(x, ASL_SUCCEEDED, out, NULL, NULL);
+        return;
+    }
+    kid_done(x, t);
+}
+
+static void thr_fail(asl_exec *x, thr *t, const char *err, const char *cause)
+{
+    if (t->ended)
+        return;
+    t->ended = 1;
+    t->failed = 1;
+    t->phase = PH_DONE;
+    t->err = xstrdup(err);
+    t->cause = xstrdup(cause);
+    waits_drop_thr(x, t);
+    if (t->parent == NULL) {
+        ev *e = emit(x, NULL, E_ExecutionFailed, NULL);
+        if (e) {
+            e->err = xstrdup(err);
+            e->cause = xstrdup(cause);
+            e->prev = t->last;
+        }
+        exec_clear_waits(x);
+        exec_end(x, ASL_FAILED, NULL, err, cause);
+        return;
+    }
+    kid_done(x, t);
+}
+
+/* Abort a thread and everything under it (StopExecution, a failed sibling). */
+static void abort_thr(asl_exec *x, thr *t)
+{
+    if (t->ended)
+        return;
+    const state *st = cur_state(t);
+    t->ended = 1;
+    t->phase = PH_DONE;
+    if (st) {
+        if (t->kids) {
+            abort_kids(x, t, -1);
+            if (st->type == ST_MAP)
+                emit(x, t, E_MapStateAborted, st);
+            else if (st->type == ST_PARALLEL)
+                emit(x, t, E_ParallelStateAborted, st);
+        } else if (st->type == ST_TASK && t->wait_id) {
+            emit(x, t, E_TaskStateAborted, st);
+        } else if (st->type == ST_WAIT && t->wait_id) {
+            emit(x, t, E_WaitStateAborted, st);
+        }
+    }
+    waits_drop_thr(x, t);
+}
+
+/* ---- driving --------------------------------------------------------------------------- */
+/* AWS: a Standard execution's history holds at most 25,000 events. */
+#define ASL_MAX_EVENTS 25000
+
+static void exec_terminate(asl_exec *x, int type, int status, const char *err, const char *cause);
+
+static void run_queue(asl_exec *x)
+{
+    while (x->rq_len > 0 && x->status == ASL_RUNNING) {
+        if (x->nev >= ASL_MAX_EVENTS) {
+            x->rq_len = 0;
+            exec_terminate(x, E_ExecutionFailed, ASL_FAILED, "States.Runtime",
+                           "The execution reached the maximum number of history events (25000).");
+            return;
+        }
+        thr *t = x->runq[x->rq_head];
+        x->rq_head = (x->rq_head + 1) % x->rq_cap;
+        x->rq_len--;
+        thr_run(x, t);
+    }
+    x->rq_len = 0;
+    /* Tasks dispatched in this step have started by now. */
+    for (size_t i = 0; i < x->nunstarted; i++) {
+        wait *w = wait_find(x, x->unstarted[i]);
+        if (w && x->status == ASL_RUNNING)
+            task_started(x, w);
+    }
+    x->nunstarted = 0;
+}
+
+asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t *input)
+{
+    asl_exec *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    x->m = m;
+    x->arn = xstrdup(info->execution_arn ? info->execution_arn : "");
+    x->name = xstrdup(info->execution_name ? info->execution_name : "");
+    x->sm_arn = xstrdup(info->state_machine_arn ? info->state_machine_arn : "");
+    x->sm_name = xstrdup(info->state_machine_name ? info->state_machine_name : "");
+    x->role = xstrdup(info->role_arn ? info->role_arn : "");
+    x->start_ms = info->start_ms;
+    x->now = info->start_ms;
+    x->redrive_count = info->redrive_count;
+    x->rng.s = info->seed;
+    x->input = json_incref(input ? input : json_object());
+    x->status = ASL_RUNNING;
+
+    ev *e = emit(x, NULL, E_ExecutionStarted, NULL);
+    if (e) {
+        e->a = json_incref(x->input);
+        e->prev = 0;
+    }
+    if (m->jsonata || m->root == NULL) {
+        ev *f = emit(x, NULL, E_ExecutionFailed, NULL);
+        if (f) {
+            f->err = strdup("States.Runtime");
+            f->cause = strdup("JSONata query language is not supported by this engine yet");
+        }
+        exec_end(x, ASL_FAILED, NULL, "States.Runtime", "JSONata query language is not supported by this engine yet");
+        return x;
+    }
+    x->root = thr_new(x, m->root, NULL, 0, x->input);
+    if (x->root == NULL) {
+        asl_exec_free(x);
+        return NULL;
+    }
+    if (m->timeout_s > 0)
+        timer_arm(x, x->root, W_EXEC_TIMEOUT, x->start_ms + (int64_t)m->timeout_s * 1000);
+    enqueue(x, x->root);
+    run_queue(x);
+    return x;
+}
+
+static void exec_terminate(asl_exec *x, int type, int status, const char *err, const char *cause)
+{
+    abort_thr(x, x->root);
+    ev *e = emit(x, NULL, type, NULL);
+    if (e) {
+        e->err = xstrdup(err);
+        e->cause = xstrdup(cause);
+    }
+    exec_clear_waits(x);
+    exec_end(x, status, NULL, err, cause);
+}
+
+int asl_exec_feed(asl_exec *x, const asl_input *in)
+{
+    if (x->status != ASL_RUNNING)
+        return SFN_ESTATE;
+    x->ncmd = 0;
+    if (in->now_ms > x->now)
+        x->now = in->now_ms;
+    if (in->kind == ASL_IN_STOP) {
+        exec_terminate(x, E_ExecutionAborted, ASL_ABORTED, in->error, in->cause);
+        return SFN_OK;
+    }
+    wait *w = wait_find(x, in->id);
+    if (w == NULL)
+        return SFN_ENOENT;
+    thr *t = w->t;
+    const state *st = cur_state(t);
+    switch (in->kind) {
+    case ASL_IN_TASK_SUCCEEDED:
+    case ASL_IN_TASK_FAILED: {
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        task_started(x, w);
+        task_timers_drop(x, t);
+        wait_remove(x, in->id);
+        t->wait_id = 0;
+        if (in->kind == ASL_IN_TASK_SUCCEEDED) {
+            json_t *res = in->result ? in->result : json_null();
+            json_t *wrapped = st->task_kind == TK_LAMBDA_INVOKE ? lambda_wrap(x, res) : json_incref(res);
+            int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionSucceeded
+                       : st->task_kind == TK_ACTIVITY ? E_ActivitySucceeded
+                                                      : E_TaskSucceeded;
+            ev *e = emit(x, t, type, st);
+            ev_payload(e, wrapped);
+            if (too_big(wrapped)) {
+                set_data_limit(x, t, st);
+            } else {
+                t->phase = PH_READY;
+                task_finish(x, t, wrapped);
+            }
+            json_decref(wrapped);
+        } else {
+            int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionFailed
+                       : st->task_kind == TK_ACTIVITY ? E_ActivityFailed
+                                                      : E_TaskFailed;
+            ev *e = emit(x, t, type, st);
+            if (e) {
+                e->err = xstrdup(in->error);
+                e->cause = xstrdup(in->cause);
+            }
+            t->phase = PH_READY;
+            state_error(x, t, in->error ? in->error : "States.TaskFailed", in->cause);
+        }
+        break;
+    }
+    case ASL_IN_HEARTBEAT: {
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        if (t->hb_timer) {
+            wait_remove(x, t->hb_timer);
+            t->hb_timer = timer_arm(x, t, W_HEARTBEAT, x->now + (int64_t)w->cmd.heartbeat_s * 1000);
+        }
+        break;
+    }
+    case ASL_IN_TIMER: {
+        int kind = w->kind;
+        wait_remove(x, in->id);
+        switch (kind) {
+        case W_WAIT:
+            t->wait_id = 0;
+            wait_finish(x, t);
+            break;
+        case W_BACKOFF:
+            t->wait_id = 0;
+            t->phase = PH_READY;
+            if (st->type == ST_TASK)
+                task_dispatch(x, t);
+            else if (st->type == ST_PARALLEL)
+                parallel_begin(x, t);
+            else
+                map_begin(x, t);
+            break;
+        case W_TIMEOUT:
+        case W_HEARTBEAT: {
+            wait *tw = wait_find(x, t->wait_id);
+            if (tw)
+                task_started(x, tw);
+            const char *err = kind == W_TIMEOUT ? "States.Timeout" : "States.HeartbeatTimeout";
+            int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionTimedOut
+                       : st->task_kind == TK_ACTIVITY ? E_ActivityTimedOut
+                                                      : E_TaskTimedOut;
+            ev *e = emit(x, t, type, st);
+            if (e)
+                e->err = strdup(err);
+            t->to_timer = t->hb_timer = 0;
+            task_timers_drop(x, t);
+            if (t->wait_id)
+                wait_remove(x, t->wait_id);
+            t->wait_id = 0;
+            t->phase = PH_READY;
+            state_error(x, t, err, NULL);
+            break;
+        }
+        case W_EXEC_TIMEOUT:
+            exec_terminate(x, E_ExecutionTimedOut, ASL_TIMED_OUT, "States.Timeout", NULL);
+            return SFN_OK;
+        default:
+            return SFN_ENOENT;
+        }
+        break;
+    }
+    default:
+        return SFN_EINVAL;
+    }
+    run_queue(x);
+    return SFN_OK;
+}
+
+size_t asl_exec_cmds(const asl_exec *x, const asl_cmd **cmds)
+{
+    *cmds = x->cmds;
+    return x->status == ASL_RUNNING ? x->ncmd : 0;
+}
+
+size_t asl_exec_pending(asl_exec *x, const asl_cmd **cmds)
+{
+    if (grow((void **)&x->pend, &x->capend, x->nwait + 1, sizeof *x->pend) != 0) {
+        *cmds = NULL;
+        return 0;
+    }
+    for (size_t i = 0; i < x->nwait; i++)
+        x->pend[i] = x->waits[i].cmd;
+    *cmds = x->pend;
+    return x->nwait;
+}
+
+void asl_exec_free(asl_exec *x)
+{
+    if (x == NULL)
+        return;
+    exec_clear_waits(x);
+    for (size_t i = 0; i < x->nall; i++)
+        thr_free(x->all[i]);
+    free(x->all);
+    for (size_t i = 0; i < x->nev; i++) {
+        json_decref(x->evs[i].a);
+        json_decref(x->evs[i].assigned);
+        free(x->evs[i].err);
+        free(x->evs[i].cause);
+    }
+    free(x->evs);
+    free(x->waits);
+    free(x->cmds);
+    free(x->pend);
+    free(x->runq);
+    free(x->unstarted);
+    json_decref(x->input);
+    json_decref(x->output);
+    free(x->error);
+    free(x->cause);
+    free(x->arn);
+    free(x->name);
+    free(x->sm_arn);
+    free(x->sm_name);
+    free(x->role);
+    free(x);
+}
+
+const char *asl_status_name(int status)
+{
+    static const char *const n[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"};
+    return status >= 0 && status <= ASL_ABORTED ? n[status] : "UNKNOWN";
+}
+
+int asl_exec_status(const asl_exec *x) { return x->status; }
+json_t *asl_exec_output_get(const asl_exec *x) { return x->output; }
+const char *asl_exec_error(const asl_exec *x) { return x->error; }
+const char *asl_exec_cause(const asl_exec *x) { return x->cause; }
+int64_t asl_exec_stop_ms(const asl_exec *x) { return x->stop_ms; }
+uint64_t asl_exec_transitions(const asl_exec *x) { return x->transitions; }
+size_t asl_exec_event_count(const asl_exec *x) { return x->nev; }
+
+const char *asl_exec_event_type(const asl_exec *x, size_t i)
+{
+    return i < x->nev ? event_names[x->evs[i].type] : NULL;
+}
+
+/* ---- history events as JSON ------------------------------------------------------------ */
+static void set_payload(json_t *d, const char *key, const char *detkey, json_t *v, int include_data)
+{
+    if (!include_data)
+        return;
+    char *text = asl_json_text(v ? v : json_null());
+    json_object_set_new(d, key, json_string(text ? text : "null"));
+    free(text);
+    json_object_set_new(d, detkey, json_pack("{s:b}", "truncated", 0));
+}
+
+static void set_err(json_t *d, const ev *e)
+{
+    if (e->cause)
+        json_object_set_new(d, "cause", json_string(e->cause));
+    if (e->err)
+        json_object_set_new(d, "error", json_string(e->err));
+}
+
+static const char *region_of(const char *arn)
+{
+    static __thread char buf[64];
+    /* arn:aws:states:REGION:... */
+    const char *p = arn;
+    for (int i = 0; i < 3 && p; i++) {
+        p = strchr(p, ':');
+        if (p)
+            p++;
+    }
+    if (p == NULL)
+        return "us-east-1";
+    const char *q = strchr(p, ':');
+    size_t n = q ? (size_t)(q - p) : strlen(p);
+    if (n == 0 || n >= sizeof buf)
+        return "us-east-1";
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return buf;
+}
+
+json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data)
+{
+    if (i >= x->nev)
+        return NULL;
+    const ev *e = &x->evs[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer((json_int_t)i + 1));
+    json_object_set_new(o, "previousEventId", json_integer(e->prev));
+    json_object_set_new(o, "timestamp", json_real((double)e->ts / 1000.0));
+    json_object_set_new(o, "type", json_string(event_names[e->type]));
+    json_t *d = json_object();
+    const char *dkey = NULL;
+    const state *st = e->st;
+    switch (e->type) {
+    case E_ExecutionStarted:
+        dkey = "executionStartedEventDetails";
+        set_payload(d, "input", "inputDetails", e->a, include_data);
+        json_object_set_new(d, "roleArn", json_string(x->role));
+        break;
+    case E_ExecutionSucceeded:
+        dkey = "executionSucceededEventDetails";
+        set_payload(d, "output", "outputDetails", e->a, include_data);
+        break;
+    case E_ExecutionFailed:
+        dkey = "executionFailedEventDetails";
+        set_err(d, e);
+        break;
+    case E_ExecutionAborted:
+        dkey = "executionAbortedEventDetails";
+        set_err(d, e);
+        break;
+    case E_ExecutionTimedOut:
+        dkey = "executionTimedOutEventDetails";
+        set_err(d, e);
+        break;
+    case E_TaskStateEntered: case E_PassStateEntered: case E_ChoiceStateEntered: case E_WaitStateEntered:
+    case E_SucceedStateEntered: case E_FailStateEntered: case E_ParallelStateEntered: case E_MapStateEntered:
+        dkey = "stateEnteredEventDetails";
+        json_object_set_new(d, "name", json_string(st->name));
+        set_payload(d, "input", "inputDetails", e->a, include_data);
+        break;
+    case E_TaskStateExited: case E_PassStateExited: case E_ChoiceStateExited: case E_WaitStateExited:
+    case E_SucceedStateExited: case E_ParallelStateExited: case E_MapStateExited:
+        dkey = "stateExitedEventDetails";
+        json_object_set_new(d, "name", json_string(st->name));
+        set_payload(d, "output", "outputDetails", e->a, include_data);
+        if (e->assigned && include_data) {
+            json_t *av = json_object();
+            const char *k;
+            json_t *v;
+            json_object_foreach(e->assigned, k, v) {
+                char *text = asl_json_text(v);
+                json_object_set_new(av, k, json_string(text ? text : "null"));
+                free(text);
+            }
+            json_object_set_new(d, "assignedVariables", av);
+            json_object_set_new(d, "assignedVariablesDetails", json_pack("{s:b}", "truncated", 0));
+        }
+        break;
+    case E_TaskScheduled: {
+        dkey = "taskScheduledEventDetails";
+        char *text = asl_json_text(e->a);
+        json_object_set_new(d, "parameters", json_string(text ? text : "{}"));
+        free(text);
+        json_object_set_new(d, "region", json_string(region_of(x->sm_arn)));
+        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
+        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        if (e->timeout_s > 0)
+            json_object_set_new(d, "timeoutInSeconds", json_integer(e->timeout_s));
+        if (e->heartbeat_s > 0)
+            json_object_set_new(d, "heartbeatInSeconds", json_integer(e->heartbeat_s));
+        break;
+    }
+    case E_TaskStarted:
+        dkey = "taskStartedEventDetails";
+        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
+        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        break;
+    case E_TaskSucceeded:
+        dkey = "taskSucceededEventDetails";
+        set_payload(d, "output", "outputDetails", e->a, include_data);
+        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
+        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        break;
+    case E_TaskFailed:
+    case E_TaskTimedOut:
+        dkey = e->type == E_TaskFailed ? "taskFailedEventDetails" : "taskTimedOutEventDetails";
+        set_err(d, e);
+        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
+        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        break;
+    case E_LambdaFunctionScheduled:
+    case E_ActivityScheduled:
+        dkey = e->type == E_LambdaFunctionScheduled ? "lambdaFunctionScheduledEventDetails"
+                                                    : "activityScheduledEventDetails";
+        set_payload(d, "input", "inputDetails", e->a, include_data);
+        json_object_set_new(d, "resource", json_string(st->resource));
+        if (e->timeout_s > 0)
+            json_object_set_new(d, "timeoutInSeconds", json_integer(e->timeout_s));
+        if (e->heartbeat_s > 0 && e->type == E_ActivityScheduled)
+            json_object_set_new(d, "heartbeatInSeconds", json_integer(e->heartbeat_s));
+        break;
+    case E_LambdaFunctionSucceeded:
+    case E_ActivitySucceeded:
+        dkey = e->type == E_LambdaFunctionSucceeded ? "lambdaFunctionSucceededEventDetails"
+                                                    : "activitySucceededEventDetails";
+        set_payload(d, "output", "outputDetails", e->a, include_data);
+        break;
+    case E_LambdaFunctionFailed:
+        dkey = "lambdaFunctionFailedEventDetails";
+        set_err(d, e);
+        break;
+    case E_LambdaFunctionTimedOut:
+        dkey = "lambdaFunctionTimedOutEventDetails";
+        set_err(d, e);
+        break;
+    case E_ActivityFailed:
+        dkey = "activityFailedEventDetails";
+        set_err(d, e);
+        break;
+    case E_ActivityTimedOut:
+        dkey = "activityTimedOutEventDetails";
+        set_err(d, e);
+        break;
+    case E_MapStateStarted:
+        dkey = "mapStateStartedEventDetails";
+        json_object_set_new(d, "length", json_integer(e->n));
+        break;
+    case E_MapIterationStarted: case E_MapIterationSucceeded: case E_MapIterationFailed:
+    case E_MapIterationAborted: {
+        static const char *const k[] = {"mapIterationStartedEventDetails", "mapIterationSucceededEventDetails",
+                                        "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"};
+        dkey = k[e->type - E_MapIterationStarted];
+        json_object_set_new(d, "index", json_integer(e->n));
+        json_object_set_new(d, "name", json_string(st->name));
+        break;
+    }
+    case E_MapRunStarted: {
+        dkey = "mapRunStartedEventDetails";
+        char *arn = xprintf("%s/%s:%s", x->arn, st->label ? st->label : st->name, "map-run");
+        json_object_set_new(d, "mapRunArn", json_string(arn ? arn : ""));
+        free(arn);
+        break;
+    }
+    case E_MapRunFailed:
+        dkey = "mapRunFailedEventDetails";
+        set_err(d, e);
+        break;
+    default:
+        break;
+    }
+    if (dkey)
+        json_object_set_new(o, dkey, d);
+    else
+        json_decref(d);
+    return o;
+}

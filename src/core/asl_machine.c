@@ -1,0 +1,560 @@
+/*
+ * asl_machine.c - compile a validated ASL definition into an immutable
+ * asl_machine: states indexed, Next resolved to indices, paths, templates
+ * and Choice rules compiled once. Executions only point at it.
+ *
+ * Validation with AWS's messages is asl_validate's job (asl_validate.c);
+ * compile still refuses anything it cannot represent, never crashes.
+ */
+#include "asl_machine_int.h"
+
+/* Locations are for messages only: a truncated one is harmless. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cctx {
+    asl_diags *diags;
+    int failed;
+} cctx;
+
+static void cfail(cctx *c, const char *loc, const char *fmt, const char *arg)
+{
+    if (c->failed)
+        return;
+    c->failed = 1;
+    if (c->diags == NULL)
+        return;
+    if (c->diags->n < ASL_MAX_DIAGS) {
+        asl_diag *d = &c->diags->d[c->diags->n++];
+        snprintf(d->severity, sizeof d->severity, "ERROR");
+        snprintf(d->code, sizeof d->code, "SCHEMA_VALIDATION_FAILED");
+        snprintf(d->message, sizeof d->message, fmt, arg ? arg : "");
+        snprintf(d->location, sizeof d->location, "%s", loc);
+    }
+}
+
+static const char *sget(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static asl_path *cpath(cctx *c, const json_t *o, const char *k, int flags, int *is_null, const char *loc)
+{
+    json_t *v = json_object_get(o, k);
+    if (is_null)
+        *is_null = 0;
+    if (v == NULL)
+        return NULL;
+    if (json_is_null(v)) {
+        if (is_null)
+            *is_null = 1;
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        cfail(c, loc, "The value for the field '%s' must be a STRING", k);
+        return NULL;
+    }
+    asl_path *p = NULL;
+    char err[256];
+    if (asl_path_compile(json_string_value(v), flags, &p, err, sizeof err) != 0) {
+        cfail(c, loc, "The value for the field '%s' must be a valid JSONPath", k);
+        return NULL;
+    }
+    return p;
+}
+
+static asl_tmpl *ctmpl(cctx *c, const json_t *v, const char *field, const char *loc)
+{
+    if (v == NULL)
+        return NULL;
+    asl_tmpl *t = NULL;
+    char err[512];
+    if (asl_tmpl_compile(v, field, &t, err, sizeof err) != 0) {
+        cfail(c, loc, "%s", err);
+        return NULL;
+    }
+    return t;
+}
+
+static int cint(const json_t *o, const char *k, int dflt)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_integer(v))
+        return (int)json_integer_value(v);
+    if (json_is_real(v))
+        return (int)json_real_value(v);
+    return dflt;
+}
+
+static double cnum(const json_t *o, const char *k, double dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static int find_state(const json_t *states, const char *name)
+{
+    int i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)states, k, v) {
+        if (strcmp(k, name) == 0)
+            return i;
+        i++;
+    }
+    return -1;
+}
+
+static int resolve_next(cctx *c, const json_t *states, const char *name, const char *loc)
+{
+    if (name == NULL)
+        return -1;
+    int i = find_state(states, name);
+    if (i < 0)
+        cfail(c, loc, "Missing 'Next' target: %s", name);
+    return i;
+}
+
+static char **cerrs(const json_t *arr, int *n)
+{
+    *n = 0;
+    if (!json_is_array(arr))
+        return NULL;
+    size_t len = json_array_size(arr);
+    char **e = calloc(len ? len : 1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        e[(*n)++] = strdup(s ? s : "");
+    }
+    return e;
+}
+
+static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth);
+static void prog_free(prog *p);
+
+/* Which history events a Resource produces (AWS-FACTS 3.6). */
+static void classify_resource(state *s)
+{
+    const char *r = s->resource;
+    s->task_kind = TK_OTHER;
+    if (strncmp(r, "arn:", 4) != 0)
+        return;
+    /* arn:partition:service:region:account:... */
+    const char *p = r;
+    int colons = 0;
+    const char *svc = NULL, *rest = NULL;
+    for (; *p; p++) {
+        if (*p == ':') {
+            colons++;
+            if (colons == 2)
+                svc = p + 1;
+            if (colons == 5) {
+                rest = p + 1;
+                break;
+            }
+        }
+    }
+    if (svc == NULL)
+        return;
+    if (strncmp(svc, "lambda:", 7) == 0) {
+        s->task_kind = TK_LAMBDA_ARN;
+        return;
+    }
+    if (strncmp(svc, "states:", 7) == 0 && rest != NULL) {
+        if (strncmp(rest, "activity:", 9) == 0) {
+            s->task_kind = TK_ACTIVITY;
+            return;
+        }
+        /* arn:aws:states:::service:action[.pattern] */
+        const char *colon = strchr(rest, ':');
+        if (colon == NULL)
+            return;
+        s->res_type = strndup(rest, (size_t)(colon - rest));
+        s->res_name = strdup(colon + 1);
+        if (strstr(colon + 1, ".waitForTaskToken") != NULL)
+            s->wait_token = 1;
+        if (strcmp(s->res_type, "lambda") == 0 && strncmp(colon + 1, "invoke", 6) == 0)
+            s->task_kind = TK_LAMBDA_INVOKE;
+    }
+}
+
+static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc)
+{
+    json_t *retry = json_object_get(js, "Retry");
+    if (json_is_array(retry) && json_array_size(retry) > 0) {
+        s->nretry = (int)json_array_size(retry);
+        s->retry = calloc((size_t)s->nretry, sizeof *s->retry);
+        for (int i = 0; s->retry && i < s->nretry; i++) {
+            json_t *r = json_array_get(retry, (size_t)i);
+            retrier *rt = &s->retry[i];
+            rt->errs = cerrs(json_object_get(r, "ErrorEquals"), &rt->nerrs);
+            rt->interval = cnum(r, "IntervalSeconds", 1);
+            rt->max_attempts = cint(r, "MaxAttempts", 3);
+            rt->backoff = cnum(r, "BackoffRate", 2.0);
+            rt->max_delay = cnum(r, "MaxDelaySeconds", 0);
+            const char *j = sget(r, "JitterStrategy");
+            rt->jitter_full = j && strcmp(j, "FULL") == 0;
+        }
+    }
+    json_t *catch = json_object_get(js, "Catch");
+    if (json_is_array(catch) && json_array_size(catch) > 0) {
+        s->ncatch = (int)json_array_size(catch);
+        s->catch = calloc((size_t)s->ncatch, sizeof *s->catch);
+        for (int i = 0; s->catch && i < s->ncatch; i++) {
+            json_t *k = json_array_get(catch, (size_t)i);
+            catcher *ct = &s->catch[i];
+            ct->errs = cerrs(json_object_get(k, "ErrorEquals"), &ct->nerrs);
+            ct->next = resolve_next(c, states, sget(k, "Next"), loc);
+            ct->result_path = cpath(c, k, "ResultPath", ASL_PATH_REFERENCE, &ct->result_null, loc);
+            ct->assign = ctmpl(c, json_object_get(k, "Assign"), "Assign", loc);
+        }
+    }
+}
+
+static int parse_ts(const char *s, int64_t *ms)
+{
+    return asl_timestamp_parse(s, ms);
+}
+
+static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const json_t *states,
+                          const char *loc, int depth)
+{
+    s->name = strdup(name);
+    s->next = -1;
+    s->default_next = -1;
+    const char *type = sget(js, "Type");
+    if (type == NULL) {
+        cfail(c, loc, "The field 'Type' is required but was missing", NULL);
+        return;
+    }
+    static const struct { const char *n; int t; } types[] = {
+        {"Task", ST_TASK}, {"Pass", ST_PASS}, {"Choice", ST_CHOICE}, {"Wait", ST_WAIT},
+        {"Succeed", ST_SUCCEED}, {"Fail", ST_FAIL}, {"Parallel", ST_PARALLEL}, {"Map", ST_MAP},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i].n) == 0)
+            s->type = types[i].t;
+    if (s->type == 0) {
+        cfail(c, loc, "Unknown state type: %s", type);
+        return;
+    }
+    if (s->type != ST_CHOICE && s->type != ST_SUCCEED && s->type != ST_FAIL)
+        s->next = resolve_next(c, states, sget(js, "Next"), loc);
+
+    char *text = json_dumps(js, JSON_COMPACT);
+    s->uses_ctx = text && strstr(text, "$$") != NULL;
+    free(text);
+
+    s->input_path = cpath(c, js, "InputPath", ASL_PATH_ANY, &s->input_null, loc);
+    s->output_path = cpath(c, js, "OutputPath", ASL_PATH_ANY, &s->output_null, loc);
+    s->result_path = cpath(c, js, "ResultPath", ASL_PATH_REFERENCE, &s->result_null, loc);
+    s->assign = ctmpl(c, json_object_get(js, "Assign"), "Assign", loc);
+    s->result_selector = ctmpl(c, json_object_get(js, "ResultSelector"), "ResultSelector", loc);
+
+    switch (s->type) {
+    case ST_PASS:
+        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+        s->result = json_incref(json_object_get(js, "Result"));
+        break;
+    case ST_TASK: {
+        const char *r = sget(js, "Resource");
+        s->resource = strdup(r ? r : "");
+        classify_resource(s);
+        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+        s->timeout_s = cint(js, "TimeoutSeconds", 0);
+        s->heartbeat_s = cint(js, "HeartbeatSeconds", 0);
+        s->timeout_path = cpath(c, js, "TimeoutSecondsPath", ASL_PATH_ANY, NULL, loc);
+        s->heartbeat_path = cpath(c, js, "HeartbeatSecondsPath", ASL_PATH_ANY, NULL, loc);
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    case ST_CHOICE: {
+        json_t *ch = json_object_get(js, "Choices");
+        s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
+        s->rules = calloc((size_t)s->nchoices + 1, sizeof *s->rules);
+        s->rule_next = calloc((size_t)s->nchoices + 1, sizeof *s->rule_next);
+        s->rule_assign = calloc((size_t)s->nchoices + 1, sizeof *s->rule_assign);
+        for (int i = 0; s->rules && s->rule_next && s->rule_assign && i < s->nchoices; i++) {
+            json_t *rule = json_array_get(ch, (size_t)i);
+            char rloc[600], err[1024];
+            snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
+            if (asl_choice_compile(rule, 1, rloc, &s->rules[i], err, sizeof err) != 0) {
+                cfail(c, rloc, "%s", err);
+                return;
+            }
+            s->rule_next[i] = resolve_next(c, states, sget(rule, "Next"), rloc);
+            s->rule_assign[i] = ctmpl(c, json_object_get(rule, "Assign"), "Assign", rloc);
+        }
+        const char *d = sget(js, "Default");
+        if (d)
+            s->default_next = resolve_next(c, states, d, loc);
+        break;
+    }
+    case ST_WAIT: {
+        json_t *v;
+        if ((v = json_object_get(js, "Seconds")) != NULL) {
+            s->wait_kind = 1;
+            s->seconds = json_is_integer(v) ? json_integer_value(v) : (int64_t)json_number_value(v);
+        } else if ((v = json_object_get(js, "Timestamp")) != NULL) {
+            s->wait_kind = 2;
+            if (!json_is_string(v) || parse_ts(json_string_value(v), &s->ts_ms) != 0)
+                cfail(c, loc, "String does not match RFC3339 timestamp", NULL);
+        } else if (json_object_get(js, "SecondsPath")) {
+            s->wait_kind = 3;
+            s->wait_path = cpath(c, js, "SecondsPath", ASL_PATH_ANY, NULL, loc);
+        } else if (json_object_get(js, "TimestampPath")) {
+            s->wait_kind = 4;
+            s->wait_path = cpath(c, js, "TimestampPath", ASL_PATH_ANY, NULL, loc);
+        }
+        break;
+    }
+    case ST_FAIL: {
+        const char *e = sget(js, "Error"), *ca = sget(js, "Cause");
+        s->error = e ? strdup(e) : NULL;
+        s->cause = ca ? strdup(ca) : NULL;
+        s->error_path = cpath(c, js, "ErrorPath", ASL_PATH_ANY, NULL, loc);
+        s->cause_path = cpath(c, js, "CausePath", ASL_PATH_ANY, NULL, loc);
+        break;
+    }
+    case ST_PARALLEL: {
+        json_t *br = json_object_get(js, "Branches");
+        s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
+        s->branches = calloc((size_t)s->nbranches + 1, sizeof *s->branches);
+        for (int i = 0; s->branches && i < s->nbranches; i++) {
+            char bloc[600];
+            snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
+            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1);
+        }
+        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    case ST_MAP: {
+        json_t *ip = json_object_get(js, "ItemProcessor");
+        if (ip == NULL)
+            ip = json_object_get(js, "Iterator");
+        char iloc[600];
+        snprintf(iloc, sizeof iloc, "%s/%s", loc, json_object_get(js, "ItemProcessor") ? "ItemProcessor" : "Iterator");
+        s->iter = compile_prog(c, ip, iloc, depth + 1);
+        const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
+        s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
+        s->items_path = cpath(c, js, "ItemsPath", ASL_PATH_ANY, NULL, loc);
+        json_t *sel = json_object_get(js, "ItemSelector");
+        if (sel == NULL)
+            sel = json_object_get(js, "Parameters");
+        s->parameters = ctmpl(c, sel, "ItemSelector", loc);
+        s->max_conc = cint(js, "MaxConcurrency", 0);
+        s->max_conc_path = cpath(c, js, "MaxConcurrencyPath", ASL_PATH_ANY, NULL, loc);
+        json_t *tc = json_object_get(js, "ToleratedFailureCount");
+        if (tc) {
+            s->has_tol_count = 1;
+            s->tol_count = cint(js, "ToleratedFailureCount", 0);
+        }
+        s->tol_count_path = cpath(c, js, "ToleratedFailureCountPath", ASL_PATH_ANY, NULL, loc);
+        if (json_object_get(js, "ToleratedFailurePercentage")) {
+            s->has_tol_pct = 1;
+            s->tol_pct = cnum(js, "ToleratedFailurePercentage", 0);
+        }
+        s->tol_pct_path = cpath(c, js, "ToleratedFailurePercentagePath", ASL_PATH_ANY, NULL, loc);
+        const char *label = sget(js, "Label");
+        s->label = label ? strdup(label) : NULL;
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth)
+{
+    if (depth > 64) {
+        cfail(c, loc, "State machine nesting is too deep", NULL);
+        return NULL;
+    }
+    json_t *states = json_object_get(def, "States");
+    const char *start = sget(def, "StartAt");
+    if (!json_is_object(states) || start == NULL) {
+        cfail(c, loc[0] ? loc : "/", "These fields are required: [States, StartAt]", NULL);
+        return NULL;
+    }
+    prog *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->n = (int)json_object_size(states);
+    p->s = calloc((size_t)p->n + 1, sizeof *p->s);
+    if (p->s == NULL) {
+        free(p);
+        return NULL;
+    }
+    p->start = find_state(states, start);
+    if (p->start < 0)
+        cfail(c, loc[0] ? loc : "/", "Missing 'StartAt' target: %s", start);
+    int i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(states, k, v) {
+        char sloc[700];
+        snprintf(sloc, sizeof sloc, "%s/States/%s", loc, k);
+        compile_state(c, &p->s[i], k, v, states, sloc, depth);
+        i++;
+        if (c->failed)
+            break;
+    }
+    return p;
+}
+
+static void free_strs(char **s, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
+static void state_cleanup(state *s)
+{
+    free(s->name);
+    asl_path_free(s->input_path);
+    asl_path_free(s->output_path);
+    asl_path_free(s->result_path);
+    asl_tmpl_free(s->parameters);
+    asl_tmpl_free(s->result_selector);
+    asl_tmpl_free(s->assign);
+    json_decref(s->result);
+    free(s->resource);
+    free(s->res_type);
+    free(s->res_name);
+    asl_path_free(s->timeout_path);
+    asl_path_free(s->heartbeat_path);
+    for (int i = 0; s->retry && i < s->nretry; i++)
+        free_strs(s->retry[i].errs, s->retry[i].nerrs);
+    free(s->retry);
+    for (int i = 0; s->catch && i < s->ncatch; i++) {
+        free_strs(s->catch[i].errs, s->catch[i].nerrs);
+        asl_path_free(s->catch[i].result_path);
+        asl_tmpl_free(s->catch[i].assign);
+    }
+    free(s->catch);
+    for (int i = 0; s->rules && i < s->nchoices; i++) {
+        asl_choice_free(s->rules[i]);
+        if (s->rule_assign)
+            asl_tmpl_free(s->rule_assign[i]);
+    }
+    free(s->rules);
+    free(s->rule_next);
+    free(s->rule_assign);
+    asl_path_free(s->wait_path);
+    free(s->error);
+    free(s->cause);
+    asl_path_free(s->error_path);
+    asl_path_free(s->cause_path);
+    for (int i = 0; s->branches && i < s->nbranches; i++)
+        prog_free(s->branches[i]);
+    free(s->branches);
+    prog_free(s->iter);
+    asl_path_free(s->items_path);
+    json_decref(s->items);
+    asl_path_free(s->max_conc_path);
+    asl_path_free(s->tol_count_path);
+    asl_path_free(s->tol_pct_path);
+    free(s->label);
+}
+
+static void prog_free(prog *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < p->n; i++)
+        state_cleanup(&p->s[i]);
+    free(p->s);
+    free(p);
+}
+
+static int uses_jsonata(const json_t *def)
+{
+    char *text = json_dumps(def, JSON_COMPACT);
+    int r = text && strstr(text, "\"QueryLanguage\":\"JSONata\"") != NULL;
+    free(text);
+    return r;
+}
+
+int asl_machine_compile(const json_t *definition, int type, asl_machine **out, asl_diags *diags)
+{
+    asl_diags local;
+    if (diags == NULL)
+        diags = &local;
+    memset(diags, 0, sizeof *diags);
+    *out = NULL;
+    if (!json_is_object(definition)) {
+        cctx c = {diags, 0};
+        cfail(&c, "/", "The definition must be a JSON object", NULL);
+        return SFN_EINVAL;
+    }
+    if (asl_validate(definition, type, diags) != 0)
+        return SFN_EINVAL;
+    asl_machine *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return SFN_ENOMEM;
+    m->def = json_incref((json_t *)definition);
+    m->type = type;
+    m->timeout_s = cint(definition, "TimeoutSeconds", 0);
+    m->jsonata = uses_jsonata(definition);
+    cctx c = {diags, 0};
+    if (!m->jsonata)
+        m->root = compile_prog(&c, definition, "", 0);
+    if (c.failed || (!m->jsonata && m->root == NULL)) {
+        asl_machine_free(m);
+        return SFN_EINVAL;
+    }
+    *out = m;
+    return SFN_OK;
+}
+
+int asl_machine_compile_text(const char *text, size_t len, int type, asl_machine **out, asl_diags *diags)
+{
+    char err[256];
+    asl_diags local;
+    if (diags == NULL)
+        diags = &local;
+    memset(diags, 0, sizeof *diags);
+    *out = NULL;
+    if (len > ASL_MAX_DEFINITION) {
+        cctx c = {diags, 0};
+        cfail(&c, "/", "The definition is too large", NULL);
+        return SFN_EINVAL;
+    }
+    json_t *def = asl_json_parse(text, len, err, sizeof err);
+    if (def == NULL) {
+        diags->n = 1;
+        asl_diag *d = &diags->d[0];
+        snprintf(d->severity, sizeof d->severity, "ERROR");
+        snprintf(d->code, sizeof d->code, "INVALID_JSON_DESCRIPTION");
+        snprintf(d->message, sizeof d->message, "%s", err);
+        d->location[0] = 0;
+        return SFN_EINVAL;
+    }
+    int rc = asl_machine_compile(def, type, out, diags);
+    json_decref(def);
+    return rc;
+}
+
+void asl_machine_free(asl_machine *m)
+{
+    if (m == NULL)
+        return;
+    prog_free(m->root);
+    json_decref(m->def);
+    free(m);
+}
+
+json_t *asl_machine_definition_get(const asl_machine *m)
+{
+    return m->def;
+}
