@@ -306,7 +306,9 @@ static int cmd_run_jsonl(const char *path, int virtual_clock, int with_history, 
             res = invalid_result(&diags);
         } else {
             int64_t now = wall_ms();
-            asl_exec *x = start_exec(m, input ? input : json_object(), now, "sfn-run");
+            json_t *empty = json_object();
+            asl_exec *x = start_exec(m, input ? input : empty, now, "sfn-run");
+            json_decref(empty);
             if (x) {
                 drive(&d, x, now);
                 res = result_json(x, with_history);
