@@ -93,6 +93,7 @@ struct thr {
     int map_idx;       /* iteration index, -1 if none */
     json_t *map_val;
     /* end */
+    int fail_event;    /* Map/ParallelStateFailed, emitted unless retried */
     int ended, failed;
     json_t *out;
     char *err, *cause;
@@ -282,7 +283,8 @@ static json_t *build_context(asl_exec *x, thr *t, const state *st, int with_item
     json_t *stj = json_object();
     json_object_set_new(stj, "EnteredTime", json_string(ets));
     json_object_set_new(stj, "Name", json_string(st ? st->name : ""));
-    json_object_set_new(stj, "RetryCount", json_integer(t->retry_count));
+    if (st && (st->type == ST_TASK || st->type == ST_PARALLEL || st->type == ST_MAP))
+        json_object_set_new(stj, "RetryCount", json_integer(t->retry_count));
     json_object_set_new(c, "State", stj);
     json_t *sm = json_object();
     json_object_set_new(sm, "Id", json_string(x->sm_arn));
@@ -731,9 +733,14 @@ static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
             delay = asl_rng_double(&x->rng) * delay;
         t->rcount[i]++;
         t->retry_count++;
+        t->fail_event = 0;
         t->phase = PH_BACKOFF;
         t->wait_id = timer_arm(x, t, W_BACKOFF, x->now + (int64_t)llround(delay * 1000.0));
         return;
+    }
+    if (t->fail_event) {
+        emit(x, t, t->fail_event, st);
+        t->fail_event = 0;
     }
     for (int i = 0; i < st->ncatch; i++) {
         const catcher *c = &st->catch[i];
@@ -988,7 +995,7 @@ static void kid_start(asl_exec *x, thr *t, int i)
 {
     const state *st = cur_state(t);
     thr *k = t->kids[i];
-    if (st->type == ST_MAP) {
+    if (st->type == ST_MAP && !st->distributed) {
         ev *e = emit(x, t, E_MapIterationStarted, st);
         if (e)
             e->n = i;
@@ -1037,7 +1044,7 @@ static void abort_kids(asl_exec *x, thr *t, int except)
         if (i == except || k->ended)
             continue;
         abort_thr(x, k);
-        if (st->type == ST_MAP) {
+        if (st->type == ST_MAP && !st->distributed) {
             ev *e = emit(x, t, E_MapIterationAborted, st);
             if (e)
                 e->n = i;
@@ -1054,7 +1061,7 @@ static void kid_done(asl_exec *x, thr *k)
     t->active--;
     t->done_kids++;
     if (!k->failed) {
-        if (st->type == ST_MAP) {
+        if (st->type == ST_MAP && !st->distributed) {
             ev *e = emit(x, t, E_MapIterationSucceeded, st);
             if (e)
                 e->n = k->slot;
@@ -1062,9 +1069,11 @@ static void kid_done(asl_exec *x, thr *k)
         json_array_set(t->results, (size_t)k->slot, k->out ? k->out : json_null());
     } else {
         if (st->type == ST_MAP) {
-            ev *e = emit(x, t, E_MapIterationFailed, st);
-            if (e)
-                e->n = k->slot;
+            if (!st->distributed) {
+                ev *e = emit(x, t, E_MapIterationFailed, st);
+                if (e)
+                    e->n = k->slot;
+            }
             t->failed_kids++;
             int tolerated = 0;
             if (t->tol_count >= 0 && t->failed_kids <= t->tol_count)
@@ -1084,7 +1093,7 @@ static void kid_done(asl_exec *x, thr *k)
                         re->cause = xstrdup(cause);
                     }
                 }
-                emit(x, t, E_MapStateFailed, st);
+                t->fail_event = E_MapStateFailed;
                 children_free(x, t);
                 t->phase = PH_READY;
                 state_error(x, t, err ? err : "States.Runtime", cause);
@@ -1096,7 +1105,7 @@ static void kid_done(asl_exec *x, thr *k)
         } else {
             char *err = xstrdup(k->err), *cause = xstrdup(k->cause);
             abort_kids(x, t, k->slot);
-            emit(x, t, E_ParallelStateFailed, st);
+            t->fail_event = E_ParallelStateFailed;
             children_free(x, t);
             t->phase = PH_READY;
             state_error(x, t, err ? err : "States.BranchFailed", cause);
@@ -1153,6 +1162,16 @@ static int map_int_path(asl_exec *x, thr *t, const state *st, const asl_path *p,
         free(msg);
         free(cause);
         return -1;
+    }
+    if (json_is_string(v)) {
+        char *end = NULL;
+        const char *sv = json_string_value(v);
+        long long n = strtoll(sv, &end, 10);
+        if (*sv && end && *end == 0) {
+            *out = (int)n;
+            json_decref(v);
+            return 0;
+        }
     }
     if (!json_is_integer(v) && !(allow_real && json_is_number(v))) {
         char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
@@ -1211,6 +1230,11 @@ static void map_begin(asl_exec *x, thr *t)
         json_decref(items);
         goto out;
     }
+    {
+        ev *e = emit(x, t, E_MapStateStarted, st);
+        if (e)
+            e->n = (int64_t)json_array_size(items);
+    }
     t->tol_count = st->has_tol_count ? st->tol_count : -1;
     if (st->tol_count_path &&
         map_int_path(x, t, st, st->tol_count_path, &sb, "ToleratedFailureCountPath", &t->tol_count, 0) != 0) {
@@ -1232,11 +1256,6 @@ static void map_begin(asl_exec *x, thr *t)
             goto out;
         }
         t->tol_pct = pct;
-    }
-    {
-        ev *e = emit(x, t, E_MapStateStarted, st);
-        if (e)
-            e->n = (int64_t)json_array_size(items);
     }
     if (st->distributed) {
         ev *e = emit(x, t, E_MapRunStarted, st);
