@@ -105,6 +105,9 @@ enum asl_input_kind {
                                   TimeoutSeconds; a stale id is ignored */
     ASL_IN_HEARTBEAT,          /* id = task id: SendTaskHeartbeat */
     ASL_IN_STOP,               /* StopExecution: error, cause (may be NULL) */
+    ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
+                                  ABORTED execution: it runs again from the
+                                  state that failed (ExecutionRedriven) */
 };
 
 typedef struct asl_input {
@@ -119,7 +122,7 @@ typedef struct asl_input {
 /* Feed one input and run until the execution waits again or ends.
  * Returns SFN_OK, SFN_ENOENT for a task id that is not outstanding (a late
  * duplicate: ignored, nothing changes), SFN_ESTATE when the execution has
- * already ended. */
+ * already ended (or, for ASL_IN_REDRIVE, is not in a redrivable state). */
 int asl_exec_feed(asl_exec *x, const asl_input *in);
 
 /* ---- commands: what the caller must do ----------------------------------- */
@@ -157,6 +160,7 @@ size_t asl_exec_pending(asl_exec *x, const asl_cmd **cmds);
 
 /* ---- results ---------------------------------------------------------- */
 int asl_exec_status(const asl_exec *x);
+int asl_exec_redrive_count(const asl_exec *x);
 json_t *asl_exec_output_get(const asl_exec *x);   /* borrowed; NULL unless SUCCEEDED */
 const char *asl_exec_error(const asl_exec *x);     /* NULL unless failed */
 const char *asl_exec_cause(const asl_exec *x);

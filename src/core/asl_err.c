@@ -2,6 +2,9 @@
  * asl_err.c - ASL error values, the random stream and compact JSON text.
  * Small helpers shared by every core module; no I/O.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf */
+#endif
 #include "asl_int.h"
 
 #include <stdarg.h>

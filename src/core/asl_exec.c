@@ -33,7 +33,7 @@
     X(ParallelStateAborted) X(MapStateStarted) X(MapStateSucceeded) X(MapStateFailed)                 \
     X(MapStateAborted) X(MapIterationStarted) X(MapIterationSucceeded) X(MapIterationFailed)          \
     X(MapIterationAborted) X(MapRunStarted) X(MapRunSucceeded) X(MapRunFailed) X(TaskStateAborted)    \
-    X(WaitStateAborted)
+    X(WaitStateAborted) X(ExecutionRedriven)
 
 enum {
 #define X(n) E_##n,
@@ -335,32 +335,6 @@ static char *runtime_cause(asl_exec *x, thr *t, const state *st, const char *msg
                    st ? st->name : "", t->entered_id, msg ? msg : "");
 }
 
-/* "$.a.b" -> "$['a']['b']" as AWS quotes paths in "No results for path". */
-static char *canon_path(const char *p)
-{
-    size_t n = strlen(p);
-    char *out = malloc(n * 4 + 8);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    size_t i = 0;
-    if (p[0] == '$')
-        out[o++] = p[i++];
-    while (i < n) {
-        if (p[i] == '.') {
-            i++;
-            size_t s = i;
-            while (i < n && p[i] != '.' && p[i] != '[')
-                i++;
-            o += (size_t)sprintf(out + o, "['%.*s']", (int)(i - s), p + s);
-        } else {
-            out[o++] = p[i++];
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
 /* ---- forward declarations ---------------------------------------------------- */
 static void thr_run(asl_exec *x, thr *t);
 static void thr_fail(asl_exec *x, thr *t, const char *err, const char *cause);
@@ -545,12 +519,11 @@ static json_t *apply_input_path(asl_exec *x, thr *t, const state *st, scope_buf 
         return json_incref(t->input);
     json_t *out = NULL;
     if (asl_path_eval(st->input_path, t->input, &sb->sc, &out) != 0) {
-        char *cp = canon_path(asl_path_text(st->input_path));
+        const char *cp = asl_path_normalized(st->input_path);
         char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->input_path),
                             cp ? cp : "");
         char *cause = runtime_cause(x, t, st, msg);
         thr_fail(x, t, "States.Runtime", cause);
-        free(cp);
         free(msg);
         free(cause);
         return NULL;
@@ -566,12 +539,11 @@ static json_t *apply_output_path(asl_exec *x, thr *t, const state *st, json_t *v
         return json_incref(v);
     json_t *out = NULL;
     if (asl_path_eval(st->output_path, v, &sb->sc, &out) != 0) {
-        char *cp = canon_path(asl_path_text(st->output_path));
+        const char *cp = asl_path_normalized(st->output_path);
         char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->output_path),
                             cp ? cp : "");
         char *cause = runtime_cause(x, t, st, msg);
         thr_fail(x, t, "States.Runtime", cause);
-        free(cp);
         free(msg);
         free(cause);
         return NULL;
@@ -1198,12 +1170,11 @@ static void map_begin(asl_exec *x, thr *t)
     json_t *items = NULL;
     if (st->items_path) {
         if (asl_path_eval(st->items_path, t->eff, &sb.sc, &items) != 0) {
-            char *cp = canon_path(asl_path_text(st->items_path));
+            const char *cp = asl_path_normalized(st->items_path);
             char *msg = xprintf("Invalid path '%s' : No results for path: %s", asl_path_text(st->items_path),
                                 cp ? cp : "");
             char *cause = runtime_cause(x, t, st, msg);
             thr_fail(x, t, "States.Runtime", cause);
-            free(cp);
             free(msg);
             free(cause);
             goto out;
@@ -1752,8 +1723,47 @@ static void exec_terminate(asl_exec *x, int type, int status, const char *err, c
     exec_end(x, status, NULL, err, cause);
 }
 
+/* Redrive: the root thread runs again from the state it failed in, with the
+ * input it had there (AWS re-runs only what did not succeed). */
+static int exec_redrive(asl_exec *x, const asl_input *in)
+{
+    thr *t = x->root;
+    if (t == NULL || x->status == ASL_RUNNING || x->status == ASL_SUCCEEDED || cur_state(t) == NULL)
+        return SFN_ESTATE;
+    x->ncmd = 0;
+    if (in->now_ms > x->now)
+        x->now = in->now_ms;
+    x->redrive_count++;
+    ev *e = emit(x, NULL, E_ExecutionRedriven, NULL);
+    if (e)
+        e->n = x->redrive_count;
+    x->status = ASL_RUNNING;
+    json_decref(x->output);
+    x->output = NULL;
+    free(x->error);
+    free(x->cause);
+    x->error = x->cause = NULL;
+    x->stop_ms = 0;
+    t->ended = t->failed = 0;
+    free(t->err);
+    free(t->cause);
+    t->err = t->cause = NULL;
+    t->last = (uint32_t)x->nev;
+    children_free(x, t);
+    thr_reset_state(t);
+    if (x->m->timeout_s > 0)
+        timer_arm(x, t, W_EXEC_TIMEOUT, x->now + (int64_t)x->m->timeout_s * 1000);
+    enqueue(x, t);
+    run_queue(x);
+    return SFN_OK;
+}
+
+int asl_exec_redrive_count(const asl_exec *x) { return x->redrive_count; }
+
 int asl_exec_feed(asl_exec *x, const asl_input *in)
 {
+    if (in->kind == ASL_IN_REDRIVE)
+        return exec_redrive(x, in);
     if (x->status != ASL_RUNNING)
         return SFN_ESTATE;
     x->ncmd = 0;
@@ -2125,6 +2135,10 @@ json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data)
     case E_MapRunFailed:
         dkey = "mapRunFailedEventDetails";
         set_err(d, e);
+        break;
+    case E_ExecutionRedriven:
+        dkey = "executionRedrivenEventDetails";
+        json_object_set_new(d, "redriveCount", json_integer(e->n));
         break;
     default:
         break;

@@ -62,4 +62,10 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
 #define ASL_MAX_DEPTH 512
 #define ASL_MAX_DEFINITION (1024 * 1024)
 
+/* Evaluate an intrinsic inside a template field (field names the ".$" key in
+ * causes). Internal to asl_tmpl.c / asl_intrinsic.c. */
+struct asl_intrinsic;
+int asl__intrinsic_eval(const struct asl_intrinsic *f, json_t *input, const asl_scope *scope, const char *field,
+                        json_t **out, asl_err *e);
+
 #endif

@@ -40,6 +40,9 @@ const char *asl_path_text(const asl_path *p); /* Returns: borrowed */
 int asl_path_is_definite(const asl_path *p);
 int asl_path_is_context(const asl_path *p);  /* starts with $$ */
 int asl_path_is_variable(const asl_path *p); /* starts with $name */
+/* The path in Jayway's normalized form, e.g. "$['a'][0]", as AWS prints it
+ * in "No results for path" causes. Returns: borrowed. */
+const char *asl_path_normalized(const asl_path *p);
 
 /* Evaluate against input ($). Returns 0 and *out (new reference; for an
  * indefinite path an array of the matches, possibly empty), or -1 when a

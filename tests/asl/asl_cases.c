@@ -1,5 +1,5 @@
 /*
- * asl_cases.c - data-driven ASL cases of our own (tests/asl/cases/*.json),
+ * asl_cases.c - data-driven ASL cases of our own (tests/asl/cases/NAME.json),
  * for what the AWS-recorded corpus does not cover: Retry back-off
  * arithmetic, MaxDelaySeconds, jitter bounds, Catch ResultPath, task
  * timeouts and heartbeats, Lambda error shapes, stop, replay.

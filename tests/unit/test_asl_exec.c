@@ -1,0 +1,319 @@
+/*
+ * test_asl_exec.c - the execution API of the core: start, commands, feed,
+ * duplicates and late inputs, pending work for recovery, deterministic
+ * replay, history event shapes, compile errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "asl.h"
+#include "asl_int.h"
+
+static const asl_exec_info INFO = {
+    .execution_arn = "arn:aws:states:us-east-1:123456789012:execution:m:e1",
+    .execution_name = "e1",
+    .state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+    .state_machine_name = "m",
+    .role_arn = "arn:aws:iam::123456789012:role/r",
+    .start_ms = 1700000000000LL,
+    .seed = 7,
+};
+
+static asl_machine *compile(const char *text)
+{
+    asl_machine *m = NULL;
+    asl_diags d;
+    int rc = asl_machine_compile_text(text, strlen(text), ASL_STANDARD, &m, &d);
+    if (rc != SFN_OK)
+        fail_msg("compile failed: %s", d.n ? d.d[0].message : "?");
+    return m;
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+    assert_non_null(v);
+    return v;
+}
+
+#define TASK_DEF                                                                                         \
+    "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\","                                            \
+    "\"Resource\":\"arn:aws:lambda:us-east-1:123456789012:function:F\",\"ResultPath\":\"$.r\",\"End\":true}}}"
+
+static void test_task_roundtrip(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = parse("{\"a\":1}");
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    assert_int_equal(asl_exec_status(x), ASL_RUNNING);
+    const asl_cmd *c;
+    size_t n = asl_exec_cmds(x, &c);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].kind, ASL_CMD_INVOKE);
+    assert_string_equal(c[0].function, "arn:aws:lambda:us-east-1:123456789012:function:F");
+    assert_true(json_equal(c[0].payload, in));
+    uint64_t id = c[0].id;
+
+    json_t *res = parse("{\"booked\":true}");
+    asl_input i = {.kind = ASL_IN_TASK_SUCCEEDED, .id = id, .now_ms = INFO.start_ms + 5, .result = res};
+    assert_int_equal(asl_exec_feed(x, &i), SFN_OK);
+    assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED);
+    json_t *want = parse("{\"a\":1,\"r\":{\"booked\":true}}");
+    assert_true(json_equal(asl_exec_output_get(x), want));
+    /* the input document is shared, never modified */
+    json_t *orig = parse("{\"a\":1}");
+    assert_true(json_equal(in, orig));
+    /* a duplicate delivery after the end changes nothing */
+    assert_int_equal(asl_exec_feed(x, &i), SFN_ESTATE);
+    assert_int_equal(asl_exec_stop_ms(x), INFO.start_ms + 5);
+    json_decref(orig);
+    json_decref(want);
+    json_decref(res);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+static void test_unknown_task_id_ignored(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = json_object();
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    size_t before = asl_exec_event_count(x);
+    asl_input i = {.kind = ASL_IN_TASK_SUCCEEDED, .id = 999, .now_ms = INFO.start_ms, .result = in};
+    assert_int_equal(asl_exec_feed(x, &i), SFN_ENOENT);
+    assert_int_equal(asl_exec_event_count(x), before);
+    assert_int_equal(asl_exec_status(x), ASL_RUNNING);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+static void test_pending_lists_outstanding_work(void **state)
+{
+    (void)state;
+    asl_machine *m = compile("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"End\":true,\"Branches\":["
+                             "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":"
+                             "\"arn:aws:lambda:us-east-1:123456789012:function:A\",\"End\":true}}},"
+                             "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":30,\"End\":true}}}]}}}");
+    json_t *in = json_object();
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    size_t n = asl_exec_pending(x, &c);
+    assert_int_equal(n, 2);
+    int invokes = 0, timers = 0;
+    uint64_t timer_id = 0, task_id = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (c[k].kind == ASL_CMD_INVOKE) {
+            invokes++;
+            task_id = c[k].id;
+        } else {
+            timers++;
+            timer_id = c[k].id;
+            assert_int_equal(c[k].due_ms, INFO.start_ms + 30000);
+        }
+    }
+    assert_int_equal(invokes, 1);
+    assert_int_equal(timers, 1);
+    asl_input t = {.kind = ASL_IN_TIMER, .id = timer_id, .now_ms = INFO.start_ms + 30000};
+    assert_int_equal(asl_exec_feed(x, &t), SFN_OK);
+    n = asl_exec_pending(x, &c);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].id, task_id);
+    json_t *r = json_string("a");
+    asl_input ok = {.kind = ASL_IN_TASK_SUCCEEDED, .id = task_id, .now_ms = INFO.start_ms + 31000, .result = r};
+    assert_int_equal(asl_exec_feed(x, &ok), SFN_OK);
+    assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED);
+    json_t *want = parse("[\"a\",{}]");
+    assert_true(json_equal(asl_exec_output_get(x), want));
+    assert_int_equal(asl_exec_pending(x, &c), 0);
+    json_decref(want);
+    json_decref(r);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+/* Replaying the same inputs into a fresh execution rebuilds the same history,
+ * random draws included (UUID, jitter): that is what crash recovery relies on. */
+static void test_replay_is_deterministic(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(
+        "{\"StartAt\":\"U\",\"States\":{\"U\":{\"Type\":\"Pass\",\"Parameters\":{\"id.$\":\"States.UUID()\"},"
+        "\"Next\":\"T\"},\"T\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:123456789012:function:F\","
+        "\"Retry\":[{\"ErrorEquals\":[\"States.ALL\"],\"JitterStrategy\":\"FULL\",\"MaxAttempts\":3}],\"End\":true}}}");
+    json_t *in = json_object();
+    asl_exec *a = asl_exec_start(m, &INFO, in);
+    asl_input log[8];
+    int nlog = 0;
+    int64_t now = INFO.start_ms;
+    for (int step = 0; step < 6 && asl_exec_status(a) == ASL_RUNNING; step++) {
+        const asl_cmd *c;
+        size_t n = asl_exec_pending(a, &c);
+        assert_int_equal(n, 1);
+        asl_input i = {.id = c[0].id, .now_ms = now};
+        if (c[0].kind == ASL_CMD_TIMER) {
+            i.kind = ASL_IN_TIMER;
+            i.now_ms = now = c[0].due_ms;
+        } else if (step < 3) {
+            i.kind = ASL_IN_TASK_FAILED;
+            i.error = "Boom";
+            i.cause = "x";
+        } else {
+            i.kind = ASL_IN_TASK_SUCCEEDED;
+            i.result = in;
+        }
+        log[nlog++] = i;
+        assert_int_equal(asl_exec_feed(a, &i), SFN_OK);
+    }
+    asl_exec *b = asl_exec_start(m, &INFO, in);
+    for (int k = 0; k < nlog; k++)
+        assert_int_equal(asl_exec_feed(b, &log[k]), SFN_OK);
+    assert_int_equal(asl_exec_event_count(a), asl_exec_event_count(b));
+    for (size_t k = 0; k < asl_exec_event_count(a); k++) {
+        json_t *ea = asl_exec_event_json(a, k, 1), *eb = asl_exec_event_json(b, k, 1);
+        assert_true(json_equal(ea, eb));
+        json_decref(ea);
+        json_decref(eb);
+    }
+    assert_int_equal(asl_exec_status(a), asl_exec_status(b));
+    json_decref(in);
+    asl_exec_free(a);
+    asl_exec_free(b);
+    asl_machine_free(m);
+}
+
+static void test_event_shapes(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = parse("{\"a\":1}");
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    asl_exec_cmds(x, &c);
+    asl_input f = {.kind = ASL_IN_TASK_FAILED, .id = c[0].id, .now_ms = INFO.start_ms + 1500, .error = "Bad",
+                   .cause = "why"};
+    asl_exec_feed(x, &f);
+    assert_int_equal(asl_exec_status(x), ASL_FAILED);
+    assert_string_equal(asl_exec_error(x), "Bad");
+    assert_string_equal(asl_exec_cause(x), "why");
+    size_t n = asl_exec_event_count(x);
+    const char *types[] = {"ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                           "LambdaFunctionStarted", "LambdaFunctionFailed", "ExecutionFailed"};
+    assert_int_equal(n, 6);
+    for (size_t k = 0; k < n; k++)
+        assert_string_equal(asl_exec_event_type(x, k), types[k]);
+    json_t *e0 = asl_exec_event_json(x, 0, 1);
+    json_t *d0 = json_object_get(e0, "executionStartedEventDetails");
+    assert_string_equal(json_string_value(json_object_get(d0, "input")), "{\"a\":1}");
+    assert_string_equal(json_string_value(json_object_get(d0, "roleArn")), INFO.role_arn);
+    assert_true(json_is_false(json_object_get(json_object_get(d0, "inputDetails"), "truncated")));
+    json_t *e2 = asl_exec_event_json(x, 2, 1);
+    json_t *d2 = json_object_get(e2, "lambdaFunctionScheduledEventDetails");
+    assert_string_equal(json_string_value(json_object_get(d2, "resource")),
+                        "arn:aws:lambda:us-east-1:123456789012:function:F");
+    assert_int_equal(json_integer_value(json_object_get(e2, "previousEventId")), 2);
+    json_t *e5 = asl_exec_event_json(x, 5, 1);
+    json_t *d5 = json_object_get(e5, "executionFailedEventDetails");
+    assert_string_equal(json_string_value(json_object_get(d5, "error")), "Bad");
+    assert_string_equal(json_string_value(json_object_get(d5, "cause")), "why");
+    assert_true(json_real_value(json_object_get(e5, "timestamp")) > 1700000001.4);
+    /* without data: no payloads */
+    json_t *e0n = asl_exec_event_json(x, 0, 0);
+    assert_null(json_object_get(json_object_get(e0n, "executionStartedEventDetails"), "input"));
+    json_decref(e0);
+    json_decref(e0n);
+    json_decref(e2);
+    json_decref(e5);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+static void test_compile_errors(void **state)
+{
+    (void)state;
+    asl_machine *m = NULL;
+    asl_diags d;
+    const char *bad_json = "{\"StartAt\":";
+    assert_int_equal(asl_machine_compile_text(bad_json, strlen(bad_json), ASL_STANDARD, &m, &d), SFN_EINVAL);
+    assert_null(m);
+    assert_true(d.n >= 1);
+    const char *missing = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Pass\",\"Next\":\"Nope\"}}}";
+    assert_int_equal(asl_machine_compile_text(missing, strlen(missing), ASL_STANDARD, &m, &d), SFN_EINVAL);
+    char cause[2048];
+    asl_diags_cause(&d, cause, sizeof cause);
+    assert_non_null(strstr(cause, "Invalid State Machine Definition"));
+    assert_non_null(strstr(cause, "Nope"));
+}
+
+static void test_stop_ends_running_tasks(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = json_object();
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    asl_exec_cmds(x, &c);
+    uint64_t id = c[0].id;
+    asl_input s = {.kind = ASL_IN_STOP, .now_ms = INFO.start_ms + 10, .error = "Ops", .cause = "manual"};
+    assert_int_equal(asl_exec_feed(x, &s), SFN_OK);
+    assert_int_equal(asl_exec_status(x), ASL_ABORTED);
+    size_t n = asl_exec_event_count(x);
+    assert_string_equal(asl_exec_event_type(x, n - 1), "ExecutionAborted");
+    assert_string_equal(asl_exec_event_type(x, n - 2), "TaskStateAborted");
+    /* the late result of the aborted task is refused: exactly one terminal event */
+    asl_input late = {.kind = ASL_IN_TASK_SUCCEEDED, .id = id, .now_ms = INFO.start_ms + 20, .result = in};
+    assert_int_equal(asl_exec_feed(x, &late), SFN_ESTATE);
+    assert_int_equal(asl_exec_event_count(x), n);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+static void test_data_limit(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = json_object();
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    asl_exec_cmds(x, &c);
+    char *big = malloc(300000);
+    memset(big, 'a', 299999);
+    big[299999] = 0;
+    json_t *r = json_string(big);
+    asl_input i = {.kind = ASL_IN_TASK_SUCCEEDED, .id = c[0].id, .now_ms = INFO.start_ms, .result = r};
+    asl_exec_feed(x, &i);
+    assert_int_equal(asl_exec_status(x), ASL_FAILED);
+    assert_string_equal(asl_exec_error(x), "States.DataLimitExceeded");
+    free(big);
+    json_decref(r);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_task_roundtrip),
+        cmocka_unit_test(test_unknown_task_id_ignored),
+        cmocka_unit_test(test_pending_lists_outstanding_work),
+        cmocka_unit_test(test_replay_is_deterministic),
+        cmocka_unit_test(test_event_shapes),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_stop_ends_running_tasks),
+        cmocka_unit_test(test_data_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
