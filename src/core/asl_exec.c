@@ -798,7 +798,7 @@ static void task_dispatch(asl_exec *x, thr *t)
         const char *fn = json_string_value(json_object_get(params, "FunctionName"));
         w->function = xstrdup(fn);
         json_t *pl = json_object_get(params, "Payload");
-        w->payload = json_incref(pl ? pl : json_object());
+        w->payload = pl ? json_incref(pl) : json_object();
     } else {
         if (st->task_kind == TK_LAMBDA_ARN)
             w->function = xstrdup(st->resource);
@@ -828,7 +828,7 @@ static void task_dispatch(asl_exec *x, thr *t)
                 json_decref(w->payload);
                 if (st->task_kind == TK_LAMBDA_INVOKE) {
                     json_t *pl = json_object_get(np, "Payload");
-                    w->payload = json_incref(pl ? pl : json_object());
+                    w->payload = pl ? json_incref(pl) : json_object();
                 } else {
                     w->payload = json_incref(np);
                 }
