@@ -1,0 +1,231 @@
+/*
+ * trip.c - what the six handlers share: reading and checking the trip
+ * event, failure injection, and turning store results into the function's
+ * output or error type (saga_fn.h lists the types).
+ *
+ * Every check and every injected failure happens before the store is
+ * written, so a failed book has booked nothing. Must not decide anything
+ * the store's atomic writes decide (booked/cancelled rules live there).
+ */
+#define _GNU_SOURCE /* strptime */
+#include "saga_fn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TRIP_ID_MAX 256
+#define FIELD_MAX 1024
+
+/* One kind's view of the trip event. */
+typedef struct kind_spec {
+    const char *book_step;     /* "BookHotel" */
+    const char *cancel_step;   /* "CancelHotel" */
+    const char *fail_book;     /* the injection flags */
+    const char *fail_cancel;
+    const char *fields[4];     /* what a booking needs, in details order */
+    int nfields;
+    const char *from, *to;     /* the interval that must not run backwards */
+} kind_spec;
+
+static const kind_spec specs[3] = {
+    [BOOKING_HOTEL] = {"BookHotel", "CancelHotel", "failBookHotel", "failCancelHotel",
+                       {"hotel", "checkIn", "checkOut"}, 3, "checkIn", "checkOut"},
+    [BOOKING_FLIGHT] = {"BookFlight", "CancelFlight", "failBookFlight", "failCancelFlight",
+                        {"depart", "departAt", "arrive", "arriveAt"}, 4, "departAt", "arriveAt"},
+    [BOOKING_CAR] = {"BookCar", "CancelCar", "failBookCar", "failCancelCar",
+                     {"car", "carFrom", "carTo"}, 3, "carFrom", "carTo"},
+};
+
+/* Parse an RFC 3339 timestamp ("2017-07-10T06:00:00.000Z", or with an
+ * offset) to epoch seconds; -1 when malformed. */
+static int parse_time(const char *s, long long *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1)
+        return -1;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm, n = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 || hh > 23 || mm > 59)
+            return -1;
+        off = (hh * 60L + mm) * 60L * (*p == '+' ? 1 : -1);
+        p += 1 + n;
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    *out = (long long)timegm(&tm) - off;
+    return 0;
+}
+
+/* The trip id, or NULL when missing or malformed (why in *why). */
+static const char *trip_id_of(const json_t *event, const char **why)
+{
+    const char *id = json_string_value(json_object_get(event, "tripId"));
+    if (!json_is_object(event)) {
+        *why = "the event is not a JSON object";
+        return NULL;
+    }
+    if (!id) {
+        *why = "tripId is missing or not a string";
+        return NULL;
+    }
+    size_t n = strlen(id);
+    if (n == 0 || n > TRIP_ID_MAX) {
+        *why = "tripId must be 1 to 256 characters";
+        return NULL;
+    }
+    for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            *why = "tripId contains control characters";
+            return NULL;
+        }
+    return id;
+}
+
+/* The details a booking of this kind records; NULL with err set when the
+ * event lacks them. Returns: new. */
+static json_t *details_of(const json_t *event, const kind_spec *k, lrt_error *err)
+{
+    json_t *d = json_object();
+    if (!d) {
+        lrt_fail(err, "StoreUnavailable", "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < k->nfields; i++) {
+        const char *f = k->fields[i];
+        const char *v = json_string_value(json_object_get(event, f));
+        if (!v || !*v || strlen(v) > FIELD_MAX) {
+            lrt_fail(err, "InvalidTrip", "%s: field '%s' is missing, empty or not a string",
+                     k->book_step, f);
+            goto bad;
+        }
+        json_object_set_new(d, f, json_string(v));
+    }
+    long long from, to;
+    const char *a = json_string_value(json_object_get(d, k->from));
+    const char *b = json_string_value(json_object_get(d, k->to));
+    if (parse_time(a, &from) < 0 || parse_time(b, &to) < 0) {
+        lrt_fail(err, "InvalidTrip", "%s: '%s' and '%s' must be ISO-8601 timestamps such as "
+                 "2017-07-10T06:00:00.000Z", k->book_step, k->from, k->to);
+        goto bad;
+    }
+    if (to < from) {
+        lrt_fail(err, "InvalidTrip", "%s: '%s' (%s) is before '%s' (%s)", k->book_step, k->to, b,
+                 k->from, a);
+        goto bad;
+    }
+    return d;
+bad:
+    json_decref(d);
+    return NULL;
+}
+
+/* true for JSON true or a non-zero number. */
+static int truthy(const json_t *v)
+{
+    return json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0) ||
+           (json_is_real(v) && json_real_value(v) != 0.0);
+}
+
+static json_t *store_failed(lrt_error *err, const char *step, const booking_err *be)
+{
+    return lrt_fail(err, "StoreUnavailable", "%s: the booking store failed: %s", step, be->msg);
+}
+
+json_t *saga_fn_book(const json_t *event, booking_kind kind, booking_store *store, lrt_error *err)
+{
+    const kind_spec *k = &specs[kind];
+    const char *why = NULL;
+    const char *id = trip_id_of(event, &why);
+    if (!id)
+        return lrt_fail(err, "InvalidTrip", "%s: %s", k->book_step, why);
+    json_t *details = details_of(event, k, err);
+    if (!details)
+        return NULL;
+    /* Injected failure: before the write, so nothing is booked. */
+    if (truthy(json_object_get(event, k->fail_book))) {
+        json_decref(details);
+        return lrt_fail(err, "BookingFailed", "%s failed for trip %s (failure injected by %s)",
+                        k->book_step, id, k->fail_book);
+    }
+    json_t *record = NULL;
+    booking_err be = {{0}};
+    int rc = booking_book(store, id, kind, details, &record, &be);
+    json_decref(details);
+    if (rc == BOOKING_ECANCELLED) {
+        json_decref(record);
+        return lrt_fail(err, "BookingCancelled",
+                        "%s refused for trip %s: its %s booking was already cancelled",
+                        k->book_step, id, booking_kind_name(kind));
+    }
+    if (rc < 0)
+        return store_failed(err, k->book_step, &be);
+    return record;
+}
+
+json_t *saga_fn_cancel(const json_t *event, booking_kind kind, booking_store *store, lrt_error *err)
+{
+    const kind_spec *k = &specs[kind];
+    const char *why = NULL;
+    const char *id = trip_id_of(event, &why);
+    booking_err be = {{0}};
+    if (!id) {
+        /* No book can have written anything without a valid trip id (book
+         * checks it first), so there is nothing to undo: a compensation
+         * must succeed as a no-op rather than fail forever. */
+        return json_pack("{s:n, s:s, s:s, s:s}", "tripId", "kind", booking_kind_name(kind),
+                         "status", "NOTHING_TO_CANCEL", "reason", why);
+    }
+    json_t *inject = json_object_get(event, k->fail_cancel);
+    if (json_is_true(inject) || (json_is_integer(inject) && json_integer_value(inject) > 0)) {
+        long attempts = 0;
+        if (booking_count_cancel_attempt(store, id, kind, &attempts, &be) < 0)
+            return store_failed(err, k->cancel_step, &be);
+        if (json_is_true(inject))
+            return lrt_fail(err, "CancelFailed",
+                            "%s failed for trip %s (failure injected by %s=true, attempt %ld)",
+                            k->cancel_step, id, k->fail_cancel, attempts);
+        if (attempts <= json_integer_value(inject))
+            return lrt_fail(err, "CancelFailed",
+                            "%s failed transiently for trip %s (failure injected by %s, "
+                            "attempt %ld of %lld failing)",
+                            k->cancel_step, id, k->fail_cancel, attempts,
+                            (long long)json_integer_value(inject));
+    }
+    json_t *record = NULL;
+    if (booking_cancel(store, id, kind, &record, &be) < 0)
+        return store_failed(err, k->cancel_step, &be);
+    return record;
+}
+
+int saga_fn_init(void **user, lrt_error *err)
+{
+    booking_store *s = NULL;
+    booking_err be = {{0}};
+    if (booking_store_open_env(&s, &be) < 0) {
+        lrt_fail(err, "Runtime.InitError", "cannot open the booking store: %s", be.msg);
+        return -1;
+    }
+    *user = s;
+    return 0;
+}
+
+void saga_fn_cleanup(void *user)
+{
+    booking_store_free(user);
+}

@@ -1,0 +1,438 @@
+/*
+ * test_booking.c - the booking store, both backends.
+ *
+ * The same semantic checks run against SQLite (a temp dir) and against
+ * DynamoDB as served by moto on 127.0.0.1 (started and stopped here;
+ * skipped when moto is not installed). SQLite also gets concurrent writers:
+ * forked processes racing on one trip, as function processes do.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "booking.h"
+
+static char tmpdir[256];
+static char dbpath[512];
+
+static const char *status_of(const json_t *rec)
+{
+    const char *s = json_string_value(json_object_get(rec, "status"));
+    return s ? s : "(none)";
+}
+
+static json_t *hotel_details(void)
+{
+    return json_pack("{s:s, s:s, s:s}", "hotel", "holiday inn", "checkIn",
+                     "2017-07-10T12:00:00.000Z", "checkOut", "2017-07-12T14:00:00.000Z");
+}
+
+/* ---- the semantics, whatever the backend -------------------------------- */
+
+static void check_semantics(booking_store *s, const char *prefix)
+{
+    char trip[128], trip2[128], trip3[128];
+    booking_err err = {{0}};
+    json_t *rec = NULL, *rec2 = NULL;
+    json_t *d = hotel_details();
+    snprintf(trip, sizeof trip, "%s-trip-1", prefix);
+    snprintf(trip2, sizeof trip2, "%s-trip-2", prefix);
+    snprintf(trip3, sizeof trip3, "%s-trip-3", prefix);
+
+    /* absent */
+    assert_int_equal(booking_get(s, trip, BOOKING_HOTEL, &rec, &err), BOOKING_ENOENT);
+
+    /* book, then book again: one booking, same first bookedAt */
+    assert_int_equal(booking_book(s, trip, BOOKING_HOTEL, d, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "BOOKED");
+    assert_string_equal(json_string_value(json_object_get(rec, "kind")), "HOTEL");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "details"), "hotel")),
+                        "holiday inn");
+    json_t *other = json_pack("{s:s}", "hotel", "another");
+    assert_int_equal(booking_book(s, trip, BOOKING_HOTEL, other, &rec2, &err), BOOKING_OK);
+    json_decref(other);
+    assert_string_equal(json_string_value(json_object_get(rec, "bookedAt")),
+                        json_string_value(json_object_get(rec2, "bookedAt")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec2, "details"), "hotel")),
+                        "holiday inn");
+    json_decref(rec);
+    json_decref(rec2);
+
+    /* kinds are separate items */
+    assert_int_equal(booking_get(s, trip, BOOKING_FLIGHT, &rec, &err), BOOKING_ENOENT);
+
+    /* cancel a booking; cancel again: still CANCELLED, same cancelledAt */
+    assert_int_equal(booking_cancel(s, trip, BOOKING_HOTEL, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    assert_int_equal(booking_cancel(s, trip, BOOKING_HOTEL, &rec2, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec2), "CANCELLED");
+    assert_string_equal(json_string_value(json_object_get(rec, "cancelledAt")),
+                        json_string_value(json_object_get(rec2, "cancelledAt")));
+    json_decref(rec);
+    json_decref(rec2);
+
+    /* a booking after its cancel is refused and writes nothing */
+    rec = NULL;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(booking_book(s, trip, BOOKING_HOTEL, d, &rec, &err), BOOKING_ECANCELLED);
+    assert_non_null(strstr(err.msg, "already cancelled"));
+    json_decref(rec);
+    assert_int_equal(booking_get(s, trip, BOOKING_HOTEL, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    json_decref(rec);
+
+    /* late booking: cancel first (nothing booked -> tombstone), book later */
+    assert_int_equal(booking_cancel(s, trip2, BOOKING_CAR, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    assert_true(json_is_null(json_object_get(rec, "bookedAt")));
+    json_decref(rec);
+    json_t *car = json_pack("{s:s}", "car", "Volvo");
+    assert_int_equal(booking_book(s, trip2, BOOKING_CAR, car, NULL, &err), BOOKING_ECANCELLED);
+    json_decref(car);
+    assert_int_equal(booking_get(s, trip2, BOOKING_CAR, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    assert_true(json_is_null(json_object_get(rec, "bookedAt")));
+    json_decref(rec);
+
+    /* counted cancel attempts: durable, and they do not block a booking */
+    long n = 0;
+    assert_int_equal(booking_count_cancel_attempt(s, trip3, BOOKING_FLIGHT, &n, &err), BOOKING_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(booking_count_cancel_attempt(s, trip3, BOOKING_FLIGHT, &n, &err), BOOKING_OK);
+    assert_int_equal(n, 2);
+    json_t *fl = json_pack("{s:s}", "depart", "London");
+    assert_int_equal(booking_book(s, trip3, BOOKING_FLIGHT, fl, &rec, &err), BOOKING_OK);
+    json_decref(fl);
+    assert_string_equal(status_of(rec), "BOOKED");
+    assert_int_equal(json_integer_value(json_object_get(rec, "cancelAttempts")), 2);
+    json_decref(rec);
+    assert_int_equal(booking_cancel(s, trip3, BOOKING_FLIGHT, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    json_decref(rec);
+
+    /* bad arguments */
+    assert_int_equal(booking_book(s, "", BOOKING_HOTEL, d, NULL, &err), BOOKING_EINVAL);
+    json_decref(d);
+}
+
+/* ---- SQLite ------------------------------------------------------------- */
+
+static int sqlite_setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_booking.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(dbpath, sizeof dbpath, "%s/bookings.sqlite", tmpdir);
+    return 0;
+}
+
+static int sqlite_teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_sqlite_semantics(void **state)
+{
+    (void)state;
+    booking_store *s = NULL;
+    booking_err err = {{0}};
+    assert_int_equal(booking_store_open_sqlite(dbpath, &s, &err), BOOKING_OK);
+    check_semantics(s, "sql");
+    booking_store_free(s);
+
+    /* durable: a new handle (a new function process) sees the same items */
+    assert_int_equal(booking_store_open_sqlite(dbpath, &s, &err), BOOKING_OK);
+    json_t *rec = NULL;
+    assert_int_equal(booking_get(s, "sql-trip-1", BOOKING_HOTEL, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    json_decref(rec);
+    booking_store_free(s);
+}
+
+static void test_open_env(void **state)
+{
+    (void)state;
+    booking_store *s = NULL;
+    booking_err err = {{0}};
+    char path[600];
+    setenv("SFN_LOCAL_STORE_DIR", tmpdir, 1);
+    unsetenv("BOOKINGS_TABLE");
+    assert_int_equal(booking_store_open_env(&s, &err), BOOKING_EINVAL);
+    setenv("BOOKINGS_TABLE", "TripBookings", 1);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(booking_store_open_env(&s, &err), BOOKING_OK);
+    snprintf(path, sizeof path, "%s/TripBookings.sqlite", tmpdir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    booking_store_free(s);
+    setenv("BOOKINGS_TABLE", "../escape", 1);
+    assert_int_equal(booking_store_open_env(&s, &err), BOOKING_EINVAL);
+    unsetenv("SFN_LOCAL_STORE_DIR");
+    unsetenv("BOOKINGS_TABLE");
+}
+
+#define WRITERS 6
+#define ROUNDS 25
+
+/* Child: open its own store and race. Exit code = number of failures. */
+static int writer(int id)
+{
+    booking_store *s = NULL;
+    booking_err err = {{0}};
+    int bad = 0;
+    if (booking_store_open_sqlite(dbpath, &s, &err) < 0)
+        return 100;
+    json_t *d = hotel_details();
+    for (int i = 0; i < ROUNDS; i++) {
+        long n;
+        /* everybody books the flight of trip race-1: one booking */
+        if (booking_book(s, "race-1", BOOKING_FLIGHT, d, NULL, &err) != BOOKING_OK)
+            bad++;
+        /* everybody counts attempts on race-1 CAR: none may be lost */
+        if (booking_count_cancel_attempt(s, "race-1", BOOKING_CAR, &n, &err) != BOOKING_OK)
+            bad++;
+        /* half book race-2's hotel while the other half cancel it */
+        if (id % 2 == 0) {
+            int rc = booking_book(s, "race-2", BOOKING_HOTEL, d, NULL, &err);
+            if (rc != BOOKING_OK && rc != BOOKING_ECANCELLED)
+                bad++;
+        } else if (booking_cancel(s, "race-2", BOOKING_HOTEL, NULL, &err) != BOOKING_OK) {
+            bad++;
+        }
+    }
+    json_decref(d);
+    booking_store_free(s);
+    if (bad)
+        fprintf(stderr, "writer %d: %d failures, last: %s\n", id, bad, err.msg);
+    return bad;
+}
+
+static void test_sqlite_concurrent_writers(void **state)
+{
+    (void)state;
+    pid_t pids[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0)
+            _exit(writer(i));
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    booking_store *s = NULL;
+    booking_err err = {{0}};
+    json_t *rec = NULL;
+    assert_int_equal(booking_store_open_sqlite(dbpath, &s, &err), BOOKING_OK);
+    assert_int_equal(booking_get(s, "race-1", BOOKING_FLIGHT, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "BOOKED");
+    json_decref(rec);
+    assert_int_equal(booking_get(s, "race-1", BOOKING_CAR, &rec, &err), BOOKING_OK);
+    assert_int_equal(json_integer_value(json_object_get(rec, "cancelAttempts")), WRITERS * ROUNDS);
+    json_decref(rec);
+    /* cancel and book commute: whatever the interleaving, it ends cancelled */
+    assert_int_equal(booking_get(s, "race-2", BOOKING_HOTEL, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    json_decref(rec);
+    booking_store_free(s);
+}
+
+/* ---- DynamoDB via moto -------------------------------------------------- */
+
+static pid_t moto_pid = -1;
+static int moto_port;
+static char moto_url[64];
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return s * n;
+}
+
+/* POST a DynamoDB call with curl directly (to create the table); HTTP status. */
+static long ddb_raw(const char *op, const char *body)
+{
+    char target[128];
+    long status = 0;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    snprintf(target, sizeof target, "X-Amz-Target: DynamoDB_20120810.%s", op);
+    hl = curl_slist_append(hl, "Content-Type: application/x-amz-json-1.0");
+    hl = curl_slist_append(hl, target);
+    curl_easy_setopt(h, CURLOPT_URL, moto_url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:dynamodb");
+    curl_easy_setopt(h, CURLOPT_USERPWD, "testing:testing");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+static int moto_setup(void **state)
+{
+    (void)state;
+    const char *py = getenv("PYTHON3") ? getenv("PYTHON3") : "python3";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' -c 'import moto.server, flask' >/dev/null 2>&1", py);
+    if (system(cmd) != 0)
+        return 0; /* moto_pid stays -1: the test skips */
+    moto_port = free_port();
+    if (moto_port <= 0)
+        return -1;
+    snprintf(moto_url, sizeof moto_url, "http://127.0.0.1:%d/", moto_port);
+    moto_pid = fork();
+    if (moto_pid < 0)
+        return -1;
+    if (moto_pid == 0) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", moto_port);
+        int null = open("/dev/null", 1);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        setpgid(0, 0);
+        execlp(py, py, "-m", "moto.server", "-H", "127.0.0.1", "-p", port, (char *)NULL);
+        _exit(127);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+    setenv("AWS_SESSION_TOKEN", "testing-session-token", 1);
+    /* Wait (bounded) for the server to answer, then create the table. */
+    const char *create =
+        "{\"TableName\":\"TripBookings\",\"BillingMode\":\"PAY_PER_REQUEST\","
+        "\"AttributeDefinitions\":[{\"AttributeName\":\"tripId\",\"AttributeType\":\"S\"},"
+        "{\"AttributeName\":\"kind\",\"AttributeType\":\"S\"}],"
+        "\"KeySchema\":[{\"AttributeName\":\"tripId\",\"KeyType\":\"HASH\"},"
+        "{\"AttributeName\":\"kind\",\"KeyType\":\"RANGE\"}]}";
+    for (int i = 0; i < 300; i++) {
+        long st = ddb_raw("CreateTable", create);
+        if (st == 200)
+            return 0;
+        if (st != 0)
+            return -1;
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static int moto_teardown(void **state)
+{
+    (void)state;
+    if (moto_pid > 0) {
+        kill(-moto_pid, SIGTERM);
+        kill(moto_pid, SIGTERM);
+        waitpid(moto_pid, NULL, 0);
+        curl_global_cleanup();
+    }
+    return 0;
+}
+
+static void test_dynamodb_semantics(void **state)
+{
+    (void)state;
+    if (moto_pid <= 0) {
+        fprintf(stderr, "SKIP: moto is not installed\n");
+        skip();
+    }
+    booking_store *s = NULL;
+    booking_err err = {{0}};
+    assert_int_equal(booking_store_open_dynamodb("TripBookings", "us-east-1", moto_url, &s, &err),
+                     BOOKING_OK);
+    check_semantics(s, "ddb");
+    booking_store_free(s);
+
+    /* the environment picks DynamoDB when SFN_LOCAL_STORE_DIR is unset */
+    unsetenv("SFN_LOCAL_STORE_DIR");
+    setenv("BOOKINGS_TABLE", "TripBookings", 1);
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_url, 1);
+    assert_int_equal(booking_store_open_env(&s, &err), BOOKING_OK);
+    json_t *rec = NULL;
+    assert_int_equal(booking_get(s, "ddb-trip-1", BOOKING_HOTEL, &rec, &err), BOOKING_OK);
+    assert_string_equal(status_of(rec), "CANCELLED");
+    json_decref(rec);
+
+    /* a missing table is a store failure, not a refusal */
+    booking_store_free(s);
+    assert_int_equal(booking_store_open_dynamodb("NoSuchTable", "us-east-1", moto_url, &s, &err),
+                     BOOKING_OK);
+    json_t *d = hotel_details();
+    memset(&err, 0, sizeof err);
+    assert_int_equal(booking_book(s, "x", BOOKING_HOTEL, d, NULL, &err), BOOKING_EIO);
+    assert_non_null(strstr(err.msg, "ResourceNotFound"));
+    json_decref(d);
+    booking_store_free(s);
+
+    /* no credentials: refused before any request */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    assert_int_equal(booking_store_open_dynamodb("TripBookings", "us-east-1", moto_url, &s, &err),
+                     BOOKING_OK);
+    assert_int_equal(booking_cancel(s, "x", BOOKING_HOTEL, NULL, &err), BOOKING_EINVAL);
+    booking_store_free(s);
+    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+    unsetenv("BOOKINGS_TABLE");
+    unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
+}
+
+int main(void)
+{
+    const struct CMUnitTest sqlite_tests[] = {
+        cmocka_unit_test(test_sqlite_semantics),
+        cmocka_unit_test(test_open_env),
+        cmocka_unit_test(test_sqlite_concurrent_writers),
+    };
+    const struct CMUnitTest ddb_tests[] = {
+        cmocka_unit_test(test_dynamodb_semantics),
+    };
+    int failed = cmocka_run_group_tests_name("booking_sqlite", sqlite_tests, sqlite_setup,
+                                             sqlite_teardown);
+    failed += cmocka_run_group_tests_name("booking_dynamodb", ddb_tests, moto_setup, moto_teardown);
+    return failed;
+}

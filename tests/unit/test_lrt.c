@@ -1,0 +1,450 @@
+/*
+ * test_lrt.c - the Runtime API client against a fake Runtime API.
+ *
+ * The fake is a tiny HTTP/1.1 server on 127.0.0.1 in a thread: it hands
+ * out scripted events on GET /next and records every POST. Each test
+ * scripts what the API does (answers, 500s, closed connections) and checks
+ * what the client sent and what lrt_run returned.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lrt.h"
+
+#define MAX_POSTS 16
+
+typedef struct post {
+    char path[256];
+    char error_type[128]; /* Lambda-Runtime-Function-Error-Type */
+    char *body;
+    size_t len;
+} post;
+
+typedef struct fake {
+    int lfd, port;
+    pthread_t th;
+    /* script */
+    const char *events[4];   /* bodies handed out by GET /next, in order */
+    size_t event_len[4];     /* 0 = strlen */
+    int nevents;
+    int close_next;          /* close the connection on the first N GET /next */
+    int post_status;         /* answer to posts; 0 = 202 */
+    char deadline[32];       /* Lambda-Runtime-Deadline-Ms, "" = none */
+    /* record */
+    int nexts, connections;
+    post posts[MAX_POSTS];
+    int nposts;
+} fake;
+
+static fake F;
+
+static int read_exact(int fd, char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* One request; -1 when the connection is gone. */
+static int serve_one(int fd)
+{
+    char head[8192];
+    size_t len = 0;
+    while (len < sizeof head - 1) {
+        ssize_t r = recv(fd, head + len, 1, 0);
+        if (r <= 0)
+            return -1;
+        len++;
+        if (len >= 4 && memcmp(head + len - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    head[len] = '\0';
+    char method[8], path[256];
+    if (sscanf(head, "%7s %255s", method, path) != 2)
+        return -1;
+    size_t clen = 0;
+    char etype[128] = "";
+    for (char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+        char *l = line + 2;
+        if (strncasecmp(l, "Content-Length:", 15) == 0)
+            clen = strtoul(l + 15, NULL, 10);
+        if (strncasecmp(l, "Lambda-Runtime-Function-Error-Type:", 35) == 0)
+            sscanf(l + 35, " %127[^\r]", etype);
+    }
+    char *body = malloc(clen + 1);
+    if (!body || read_exact(fd, body, clen) < 0) {
+        free(body);
+        return -1;
+    }
+    body[clen] = '\0';
+
+    char hdr[1024];
+    if (strcmp(method, "GET") == 0 && strcmp(path, "/2018-06-01/runtime/invocation/next") == 0) {
+        free(body);
+        int i = F.nexts++;
+        if (i < F.close_next)
+            return -1; /* close without a word */
+        i -= F.close_next;
+        if (i >= F.nevents) {
+            const char *r = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
+            send_all(fd, r, strlen(r));
+            return 0;
+        }
+        size_t blen = F.event_len[i] ? F.event_len[i] : strlen(F.events[i]);
+        int n = snprintf(hdr, sizeof hdr,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         "Lambda-Runtime-Aws-Request-Id: id-%d\r\n"
+                         "%s%s%s"
+                         "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
+                         "Lambda-Runtime-Trace-Id: Root=1-abc;Parent=def;Sampled=1\r\n"
+                         "Lambda-Runtime-Client-Context: {\"c\":1}\r\n"
+                         "Lambda-Runtime-Cognito-Identity: {\"i\":2}\r\n"
+                         "Content-Length: %zu\r\n\r\n",
+                         i + 1, F.deadline[0] ? "Lambda-Runtime-Deadline-Ms: " : "", F.deadline,
+                         F.deadline[0] ? "\r\n" : "", blen);
+        send_all(fd, hdr, (size_t)n);
+        send_all(fd, F.events[i], blen);
+        return 0;
+    }
+    if (strcmp(method, "POST") == 0 && F.nposts < MAX_POSTS) {
+        post *p = &F.posts[F.nposts++];
+        snprintf(p->path, sizeof p->path, "%s", path);
+        snprintf(p->error_type, sizeof p->error_type, "%s", etype);
+        p->body = body;
+        p->len = clen;
+        int st = F.post_status ? F.post_status : 202;
+        int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\n{}", st);
+        send_all(fd, hdr, (size_t)n);
+        return 0;
+    }
+    free(body);
+    return -1;
+}
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd = accept(F.lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        F.connections++;
+        while (serve_one(fd) == 0) {
+        }
+        close(fd);
+    }
+}
+
+static char api[64];
+
+static int start(void **state)
+{
+    (void)state;
+    memset(&F, 0, sizeof F);
+    F.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (F.lfd < 0 || bind(F.lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(F.lfd, 16) < 0 ||
+        getsockname(F.lfd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    F.port = ntohs(a.sin_port);
+    snprintf(api, sizeof api, "127.0.0.1:%d", F.port);
+    return pthread_create(&F.th, NULL, serve, NULL) == 0 ? 0 : -1;
+}
+
+static void stop_server(void)
+{
+    shutdown(F.lfd, SHUT_RDWR);
+    close(F.lfd);
+    pthread_join(F.th, NULL);
+    F.lfd = -1;
+}
+
+static int stop(void **state)
+{
+    (void)state;
+    if (F.lfd >= 0)
+        stop_server();
+    for (int i = 0; i < F.nposts; i++)
+        free(F.posts[i].body);
+    return 0;
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static char seen_trace[256];
+static int64_t seen_remaining;
+static lrt_context seen_ctx;
+static char seen_strings[4][256];
+
+static json_t *echo(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
+{
+    (void)err;
+    (void)user;
+    const char *t = getenv("_X_AMZN_TRACE_ID");
+    snprintf(seen_trace, sizeof seen_trace, "%s", t ? t : "");
+    seen_remaining = lrt_context_remaining_ms(ctx);
+    seen_ctx = *ctx;
+    snprintf(seen_strings[0], 256, "%s", ctx->request_id);
+    snprintf(seen_strings[1], 256, "%s", ctx->invoked_function_arn);
+    snprintf(seen_strings[2], 256, "%s", ctx->client_context);
+    snprintf(seen_strings[3], 256, "%s", ctx->cognito_identity);
+    return json_deep_copy(event);
+}
+
+static json_t *failing(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
+{
+    (void)event;
+    (void)ctx;
+    (void)user;
+    return lrt_fail(err, "BookingFailed", "no rooms at the %s", "holiday inn");
+}
+
+static json_t *untyped(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
+{
+    (void)event;
+    (void)ctx;
+    (void)user;
+    (void)err;
+    return NULL;
+}
+
+static int run(lrt_handler h, int max)
+{
+    lrt_options o = {.api = api, .max_invocations = max, .max_retries = 2};
+    return lrt_run(h, NULL, &o);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_success(void **state)
+{
+    (void)state;
+    F.events[0] = "{\"tripId\":\"t1\",\"n\":[1,2,3]}";
+    F.events[1] = "\"just a string\"";
+    F.nevents = 2;
+    assert_int_equal(run(echo, 2), LRT_OK);
+    assert_int_equal(F.nposts, 2);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/invocation/id-1/response");
+    json_t *got = json_loads(F.posts[0].body, 0, NULL);
+    json_t *want = json_loads(F.events[0], 0, NULL);
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    assert_string_equal(F.posts[1].path, "/2018-06-01/runtime/invocation/id-2/response");
+    assert_string_equal(F.posts[1].body, "\"just a string\"");
+    assert_string_equal(F.posts[0].error_type, "");
+    /* the context, from the headers */
+    assert_string_equal(seen_strings[0], "id-2");
+    assert_string_equal(seen_strings[1], "arn:aws:lambda:us-east-1:123456789012:function:f");
+    assert_string_equal(seen_strings[2], "{\"c\":1}");
+    assert_string_equal(seen_strings[3], "{\"i\":2}");
+    assert_string_equal(seen_trace, "Root=1-abc;Parent=def;Sampled=1");
+    assert_int_equal(seen_ctx.deadline_ms, 0);
+    assert_true(seen_remaining == INT64_MAX);
+    /* one connection, kept alive */
+    assert_int_equal(F.connections, 1);
+}
+
+static void test_error_with_type(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.events[1] = "{}";
+    F.nevents = 2;
+    assert_int_equal(run(failing, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/invocation/id-1/error");
+    assert_string_equal(F.posts[0].error_type, "BookingFailed");
+    json_t *b = json_loads(F.posts[0].body, 0, NULL);
+    assert_non_null(b);
+    assert_string_equal(json_string_value(json_object_get(b, "errorType")), "BookingFailed");
+    assert_string_equal(json_string_value(json_object_get(b, "errorMessage")),
+                        "no rooms at the holiday inn");
+    assert_true(json_is_array(json_object_get(b, "stackTrace")));
+    assert_int_equal(json_array_size(json_object_get(b, "stackTrace")), 0);
+    json_decref(b);
+    /* a handler that forgot the type still reports an error */
+    assert_int_equal(run(untyped, 1), LRT_OK);
+    assert_string_equal(F.posts[1].error_type, "HandlerError");
+}
+
+static void test_init_error(void **state)
+{
+    (void)state;
+    lrt_options o = {.api = api};
+    assert_int_equal(lrt_init_error("Runtime.InitError", "cannot open the store", &o), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/init/error");
+    assert_string_equal(F.posts[0].error_type, "Runtime.InitError");
+    json_t *b = json_loads(F.posts[0].body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(b, "errorMessage")), "cannot open the store");
+    json_decref(b);
+}
+
+static void test_deadline(void **state)
+{
+    (void)state;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    snprintf(F.deadline, sizeof F.deadline, "%lld", now + 3000);
+    F.events[0] = "{}";
+    F.nevents = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(seen_ctx.deadline_ms, now + 3000);
+    assert_true(seen_remaining > 0 && seen_remaining <= 3000);
+}
+
+static char *big_event(size_t n)
+{
+    char *s = malloc(n + 1);
+    memset(s, 'x', n);
+    s[0] = '"';
+    s[n - 1] = '"';
+    s[n] = '\0';
+    return s;
+}
+
+static void test_large_payload(void **state)
+{
+    (void)state;
+    size_t n = 5u * 1024u * 1024u;
+    char *ev = big_event(n);
+    F.events[0] = ev;
+    F.event_len[0] = n;
+    F.nevents = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/invocation/id-1/response");
+    assert_int_equal(F.posts[0].len, n);
+    assert_memory_equal(F.posts[0].body, ev, n);
+    free(ev);
+}
+
+static void test_event_too_large(void **state)
+{
+    (void)state;
+    size_t n = LRT_MAX_PAYLOAD + 1000;
+    char *ev = big_event(n);
+    F.events[0] = ev;
+    F.event_len[0] = n;
+    F.nevents = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/invocation/id-1/error");
+    assert_string_equal(F.posts[0].error_type, "Runtime.PayloadTooLarge");
+    free(ev);
+}
+
+static void test_invalid_event(void **state)
+{
+    (void)state;
+    F.events[0] = "{not json";
+    F.nevents = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_string_equal(F.posts[0].path, "/2018-06-01/runtime/invocation/id-1/error");
+    assert_string_equal(F.posts[0].error_type, "Runtime.InvalidEvent");
+}
+
+static void test_api_500_on_next_exits(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.nevents = 1; /* the second GET /next gets a 500 */
+    assert_int_equal(run(echo, 0), LRT_EAPI);
+    assert_int_equal(F.nposts, 1);
+    assert_int_equal(F.nexts, 2);
+}
+
+static void test_api_500_on_response_exits(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.events[1] = "{}";
+    F.nevents = 2;
+    F.post_status = 500;
+    assert_int_equal(run(echo, 0), LRT_EAPI);
+    assert_int_equal(F.nexts, 1);
+}
+
+static void test_connection_closed_is_retried(void **state)
+{
+    (void)state;
+    F.events[0] = "{\"a\":1}";
+    F.nevents = 1;
+    F.close_next = 2; /* within the bounded retries (2) */
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].body, "{\"a\":1}");
+    assert_int_equal(F.connections, 3);
+}
+
+static void test_connection_always_closed_gives_up(void **state)
+{
+    (void)state;
+    F.close_next = 100;
+    assert_int_equal(run(echo, 0), LRT_EIO);
+    assert_int_equal(F.nexts, 3); /* 1 + 2 retries, then exit */
+    assert_int_equal(F.nposts, 0);
+}
+
+static void test_api_gone(void **state)
+{
+    (void)state;
+    stop_server(); /* nothing listens on the port any more */
+    assert_int_equal(run(echo, 0), LRT_EIO);
+    unsetenv("AWS_LAMBDA_RUNTIME_API");
+    assert_int_equal(lrt_run(echo, NULL, NULL), LRT_EINVAL);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_success, start, stop),
+        cmocka_unit_test_setup_teardown(test_error_with_type, start, stop),
+        cmocka_unit_test_setup_teardown(test_init_error, start, stop),
+        cmocka_unit_test_setup_teardown(test_deadline, start, stop),
+        cmocka_unit_test_setup_teardown(test_large_payload, start, stop),
+        cmocka_unit_test_setup_teardown(test_event_too_large, start, stop),
+        cmocka_unit_test_setup_teardown(test_invalid_event, start, stop),
+        cmocka_unit_test_setup_teardown(test_api_500_on_next_exits, start, stop),
+        cmocka_unit_test_setup_teardown(test_api_500_on_response_exits, start, stop),
+        cmocka_unit_test_setup_teardown(test_connection_closed_is_retried, start, stop),
+        cmocka_unit_test_setup_teardown(test_connection_always_closed_gives_up, start, stop),
+        cmocka_unit_test_setup_teardown(test_api_gone, start, stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
