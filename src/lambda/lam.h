@@ -1,0 +1,144 @@
+/*
+ * lam.h - local Lambda: the functions of the template run as real
+ * `bootstrap` processes that long-poll a local Runtime API, as on AWS.
+ *
+ * A registry of functions (name, ARN, bootstrap, environment, Timeout,
+ * MemorySize); per function a pool of warm processes started on demand and
+ * capped; each process gets its own Runtime API listener on 127.0.0.1 (its
+ * own port), so whatever happens to an invocation (crash, timeout, exit) is
+ * attributed to exactly the process that held it. Processes start without a
+ * shell (posix_spawn) in a clean environment (only the AWS_LAMBDA_* and
+ * friends that Lambda sets, plus the function's own Environment).
+ *
+ * Also the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations)
+ * as a handler the API router calls.
+ *
+ * Must not: know ASL or the store, block, run user code in-process.
+ *
+ * Threading: everything on the ev loop's thread.
+ *
+ * Errors: negative errno values; LAM_ENOTFOUND / LAM_ETOOLARGE for the two
+ * refusals that AWS reports as ResourceNotFoundException /
+ * RequestEntityTooLargeException.
+ */
+#ifndef SFN_LAM_H
+#define SFN_LAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "http.h"
+
+typedef struct lam lam;
+typedef struct lam_function lam_function;
+
+#define LAM_ENOTFOUND (-2)         /* -ENOENT: no such function / qualifier */
+#define LAM_ETOOLARGE (-7)         /* -E2BIG: payload > LAM_MAX_PAYLOAD */
+#define LAM_MAX_PAYLOAD 6291456    /* Invoke request and response cap (6 MB) */
+
+typedef struct lam_opts {
+    const char *region;        /* default: $AWS_REGION or "us-east-1" */
+    const char *account;       /* default "123456789012" */
+    int max_procs;             /* per function; 0 = 8 */
+    int kill_grace_ms;         /* lam_shutdown: SIGTERM, then SIGKILL after; 0 = 2000 */
+    const char *log_dir;       /* bootstrap stdout/stderr go to <log_dir>/<name>.log;
+                                  NULL: to our stderr, each line prefixed "[name] " */
+    int log_discard;           /* 1: to /dev/null (tests, benchmarks) */
+} lam_opts;
+
+typedef struct lam_function_def {
+    const char *name;          /* FunctionName, e.g. "trip-BookHotelFunction-ABC" */
+    const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT */
+    const char *handler;       /* _HANDLER (Handler:), default "bootstrap" */
+    const char *const *env;    /* the function's Environment: "KEY=VALUE", NULL-terminated; may be NULL */
+    int timeout_s;             /* Timeout; 0 = 3 (AWS default) */
+    int memory_mb;             /* MemorySize; 0 = 128 */
+} lam_function_def;
+
+/* Create the local Lambda on loop. opts may be NULL. NULL on ENOMEM. */
+lam *lam_create(ev_loop *loop, const lam_opts *opts);
+/* Kill (SIGKILL) and reap every process at once, drop queued invocations
+ * WITHOUT calling their callbacks, free everything. NULL is a no-op.
+ * For a graceful stop call lam_shutdown first and run the loop until done. */
+void lam_free(lam *l);
+/* Graceful stop: no new invocations (lam_invoke returns -ESHUTDOWN),
+ * SIGTERM to every process, SIGKILL after kill_grace_ms; when all have
+ * exited, done(ud) is called from the loop. In-flight invocations end with
+ * Runtime.ExitError as their process dies. */
+void lam_shutdown(lam *l, void (*done)(void *ud), void *ud);
+
+/* Register a function (all strings copied). Returns 0, -EEXIST (name
+ * taken), -EINVAL (bad name / no bootstrap), -ENOMEM. Processes start only
+ * when invoked. */
+int lam_function_add(lam *l, const lam_function_def *def);
+/* Find a function by name, full or partial ARN ("123456789012:function:N",
+ * "arn:aws:lambda:us-east-1:123456789012:function:N"), optionally with
+ * ":$LATEST" qualifier. Returns borrowed, or NULL. */
+lam_function *lam_function_find(lam *l, const char *name_or_arn);
+const char *lam_function_name(const lam_function *f);
+/* "arn:aws:lambda:<region>:<account>:function:<name>" */
+const char *lam_function_arn(const lam_function *f);
+/* Write the ARN a name would have (for error messages about unknown
+ * functions): returns snprintf's value. */
+int lam_arn_format(const lam *l, const char *name, char *buf, size_t len);
+
+/* ---- invoking ---------------------------------------------------------- */
+typedef enum lam_status {
+    LAM_OK = 0,           /* body: the function's response, as posted */
+    LAM_FUNCTION_ERROR,   /* body: the error JSON the runtime posted to /error */
+    LAM_TIMEOUT,          /* Sandbox.Timedout; the process was killed */
+    LAM_EXIT,             /* Runtime.ExitError: the process died mid-invocation */
+    LAM_INIT_ERROR,       /* init failed (posted /init/error, or died or could not start
+                             before its first /next): Runtime.InitError / ExitError /
+                             Runtime.InvalidEntrypoint */
+    LAM_TOO_LARGE,        /* Function.ResponseSizeTooLarge: response > 6 MB */
+} lam_status;
+
+typedef struct lam_result {
+    lam_status status;
+    const char *request_id;  /* the Lambda-Runtime-Aws-Request-Id (a UUID) */
+    const char *body;        /* LAM_OK: the response; otherwise the error JSON
+                                {"errorType","errorMessage",...}; NUL-terminated */
+    size_t len;
+    const char *error_type;  /* NULL for LAM_OK; else the body's errorType (e.g.
+                                "BookingFailed", "Sandbox.Timedout") */
+    int64_t duration_us;     /* dispatch to result */
+} lam_result;
+
+/* The invocation ended. r and its strings are valid during the call only.
+ * Every status except LAM_OK is what AWS's Invoke API reports with
+ * X-Amz-Function-Error: Unhandled. */
+typedef void lam_invoke_cb(void *ud, const lam_result *r);
+
+/* Invoke a function (RequestResponse semantics) with payload[0..len) (copied).
+ * Dispatched at once to an idle warm process, else a new process is started
+ * (up to max_procs), else queued FIFO. cb is called exactly once from the
+ * loop, never from inside lam_invoke. If request_id is not NULL it gets the
+ * request id (37 bytes incl. NUL).
+ * Returns 0, or (cb never called): LAM_ENOTFOUND, LAM_ETOOLARGE, -ESHUTDOWN,
+ * -ENOMEM. */
+int lam_invoke(lam *l, const char *function, const char *payload, size_t len,
+               lam_invoke_cb *cb, void *ud, char *request_id);
+
+/* ---- the Invoke HTTP API ---------------------------------------------- */
+/* Serve POST /2015-03-31/functions/{function}/invocations on req (the
+ * router matched the path and passes the {function} segment, still
+ * percent-encoded or not). Handles X-Amz-Invocation-Type RequestResponse
+ * (200 + result; function error: 200 + X-Amz-Function-Error: Unhandled),
+ * Event (202, result discarded), DryRun (204); ?Qualifier= ($LATEST only);
+ * unknown function 404 ResourceNotFoundException; payload > 6 MB 413
+ * RequestEntityTooLargeException. Always answers req (now or later). */
+void lam_http_invoke(lam *l, http_req *req, const char *function);
+
+/* ---- stats ------------------------------------------------------------ */
+typedef struct lam_stats {
+    uint64_t invocations;     /* dispatched */
+    uint64_t spawned;         /* processes started */
+    uint64_t queued;          /* invocations that had to wait */
+    int procs;                /* live processes now */
+    int busy;                 /* of which running an invocation */
+} lam_stats;
+void lam_stats_get(const lam *l, lam_stats *out);
+
+#endif

@@ -1,0 +1,502 @@
+/*
+ * test_lam.c - local Lambda with real child processes (the fixture
+ * bootstrap in tests/lambda_fixtures): success, function error, timeout,
+ * crash and exit mid-invocation, replacement, warm reuse, queueing beyond
+ * the cap, init failures, the clean environment, function lookup, the
+ * Runtime API's refusals and the Invoke HTTP API.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "http.h"
+#include "lam.h"
+
+#ifndef FIXTURE_BOOTSTRAP
+#error "FIXTURE_BOOTSTRAP must be defined"
+#endif
+
+typedef struct res {
+    int done;
+    lam_status status;
+    char id[40];
+    char *body;
+    char etype[64];
+} res;
+
+static void on_result(void *ud, const lam_result *r)
+{
+    res *x = ud;
+    assert_int_equal(x->done, 0); /* exactly once */
+    x->done = 1;
+    x->status = r->status;
+    snprintf(x->id, sizeof x->id, "%s", r->request_id);
+    x->body = strndup(r->body, r->len);
+    snprintf(x->etype, sizeof x->etype, "%s", r->error_type ? r->error_type : "");
+}
+
+static ev_loop *L;
+static lam *LM;
+
+static void setup(int max_procs)
+{
+    L = ev_create();
+    lam_opts o = {.max_procs = max_procs, .log_discard = 1, .region = "us-east-1"};
+    LM = lam_create(L, &o);
+    assert_non_null(LM);
+}
+
+static void add_fn(const char *name, const char *handler, int timeout)
+{
+    const char *env[] = {"TABLE_NAME=bookings", "AWS_REGION=eu-west-9", NULL};
+    lam_function_def d = {.name = name, .bootstrap = FIXTURE_BOOTSTRAP, .handler = handler,
+                          .env = env, .timeout_s = timeout, .memory_mb = 256};
+    assert_int_equal(lam_function_add(LM, &d), 0);
+}
+
+static void teardown(void)
+{
+    lam_free(LM);
+    ev_free(L);
+}
+
+static void run_until(int *flag, int ms)
+{
+    int64_t end = ev_now_ms() + ms;
+    while (!*flag && ev_now_ms() < end)
+        ev_run_once(L, 10);
+    assert_true(*flag);
+}
+
+static void invoke(const char *fn, const char *payload, res *r)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(lam_invoke(LM, fn, payload, strlen(payload), on_result, r, NULL), 0);
+    assert_int_equal(r->done, 0); /* never from inside lam_invoke */
+    run_until(&r->done, 5000);
+}
+
+static void test_success_and_warm(void **state)
+{
+    setup(4);
+    add_fn("echo", "echo", 3);
+    res r;
+    invoke("echo", "{\"op\":\"echo\",\"x\":[1,2]}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    assert_string_equal(r.body, "{\"op\":\"echo\",\"x\":[1,2]}");
+    assert_int_equal(strlen(r.id), 36);
+    free(r.body);
+    /* warm: the same process answers the next ones */
+    invoke("echo", "{\"op\":\"pid\"}", &r);
+    char first[64];
+    snprintf(first, sizeof first, "%s", r.body);
+    free(r.body);
+    for (int i = 0; i < 20; i++) {
+        invoke("arn:aws:lambda:us-east-1:123456789012:function:echo", "{\"op\":\"pid\"}", &r);
+        assert_string_equal(r.body, first);
+        free(r.body);
+    }
+    lam_stats st;
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.spawned, 1);
+    assert_int_equal(st.invocations, 22);
+    teardown();
+}
+
+static void test_function_error(void **state)
+{
+    setup(2);
+    add_fn("book", "fail", 3);
+    res r;
+    invoke("book", "{}", &r);
+    assert_int_equal(r.status, LAM_FUNCTION_ERROR);
+    assert_string_equal(r.etype, "BookingFailed");
+    assert_string_equal(r.body, "{\"errorMessage\":\"no rooms\",\"errorType\":\"BookingFailed\",\"stackTrace\":[]}");
+    free(r.body);
+    teardown();
+}
+
+static void test_timeout(void **state)
+{
+    setup(2);
+    add_fn("slow", "echo", 1);
+    res r;
+    int64_t t0 = ev_now_ms();
+    invoke("slow", "{\"op\":\"sleep\",\"ms\":10000}", &r);
+    int64_t took = ev_now_ms() - t0;
+    assert_true(took >= 1000 && took < 3000);
+    assert_int_equal(r.status, LAM_TIMEOUT);
+    assert_string_equal(r.etype, "Sandbox.Timedout");
+    char want[200];
+    snprintf(want, sizeof want,
+             "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: %s Error: Task timed out after 1.00 seconds\"}",
+             r.id);
+    assert_string_equal(r.body, want);
+    free(r.body);
+    /* the killed process is replaced: the next invocation works */
+    invoke("slow", "{\"op\":\"echo\"}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    lam_stats st;
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.spawned, 2);
+    assert_int_equal(st.procs, 1);
+    teardown();
+}
+
+static void test_crash_and_exit(void **state)
+{
+    setup(2);
+    add_fn("c", "echo", 3);
+    res r;
+    invoke("c", "{\"op\":\"crash\"}", &r);
+    assert_int_equal(r.status, LAM_EXIT);
+    assert_string_equal(r.etype, "Runtime.ExitError");
+    char want[200];
+    snprintf(want, sizeof want,
+             "{\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"RequestId: %s Error: Runtime exited with error: signal: killed\"}",
+             r.id);
+    assert_string_equal(r.body, want);
+    free(r.body);
+    invoke("c", "{\"op\":\"exit\",\"code\":1}", &r);
+    assert_int_equal(r.status, LAM_EXIT);
+    assert_non_null(strstr(r.body, "Runtime exited with error: exit status 1\"}"));
+    free(r.body);
+    invoke("c", "{\"op\":\"echo\"}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    lam_stats st;
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.spawned, 3);
+    teardown();
+}
+
+static void test_queue_beyond_cap(void **state)
+{
+    setup(2);
+    add_fn("q", "echo", 3);
+    res r[6];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 6; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "{\"op\":\"sleep\",\"ms\":100,\"i\":%d}", i);
+        assert_int_equal(lam_invoke(LM, "q", p, strlen(p), on_result, &r[i], NULL), 0);
+    }
+    int64_t t0 = ev_now_ms();
+    for (int i = 0; i < 6; i++)
+        run_until(&r[i].done, 5000);
+    int64_t took = ev_now_ms() - t0;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(r[i].status, LAM_OK);
+        char p[64];
+        snprintf(p, sizeof p, "\"i\":%d}", i);
+        assert_non_null(strstr(r[i].body, p));
+        free(r[i].body);
+    }
+    lam_stats st;
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.spawned, 2); /* capped */
+    assert_true(st.queued >= 4);
+    assert_true(took >= 300); /* 6 x 100 ms on 2 processes */
+    teardown();
+}
+
+static void test_init_errors(void **state)
+{
+    setup(2);
+    add_fn("if", "initfail", 3);
+    add_fn("ic", "initcrash", 3);
+    lam_function_def d = {.name = "missing", .bootstrap = "/nonexistent/dir/bootstrap"};
+    assert_int_equal(lam_function_add(LM, &d), 0);
+    res r;
+    invoke("if", "{}", &r);
+    assert_int_equal(r.status, LAM_INIT_ERROR);
+    assert_string_equal(r.etype, "Runtime.BadConfig");
+    free(r.body);
+    invoke("ic", "{}", &r);
+    assert_int_equal(r.status, LAM_INIT_ERROR);
+    assert_string_equal(r.etype, "Runtime.ExitError");
+    assert_non_null(strstr(r.body, "exit status 2"));
+    free(r.body);
+    invoke("missing", "{}", &r);
+    assert_int_equal(r.status, LAM_INIT_ERROR);
+    assert_string_equal(r.etype, "Runtime.InvalidEntrypoint");
+    assert_non_null(strstr(r.body, "fork/exec /nonexistent/dir/bootstrap"));
+    free(r.body);
+    teardown();
+}
+
+static void test_clean_env(void **state)
+{
+    setenv("SFND_SECRET_SHOULD_NOT_LEAK", "1", 1);
+    setup(1);
+    add_fn("envfn", "env", 7);
+    res r;
+    invoke("envfn", "{}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    json_t *env = json_object_get(j, "env");
+    static const char *const want[] = {
+        "AWS_LAMBDA_RUNTIME_API=127.0.0.1:", "AWS_LAMBDA_FUNCTION_NAME=envfn",
+        "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+        "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/envfn", "AWS_LAMBDA_LOG_STREAM_NAME=",
+        "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand", "AWS_REGION=us-east-1",
+        "AWS_DEFAULT_REGION=us-east-1", "AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023",
+        "_HANDLER=env", "LAMBDA_TASK_ROOT=/", "LAMBDA_RUNTIME_DIR=", "TZ=:UTC",
+        "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin", "AWS_ACCESS_KEY_ID=",
+        "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "TABLE_NAME=bookings", NULL};
+    size_t nwant = 0;
+    for (; want[nwant]; nwant++) {
+        int found = 0;
+        for (size_t i = 0; i < json_array_size(env); i++)
+            if (strncmp(json_string_value(json_array_get(env, i)), want[nwant], strlen(want[nwant])) == 0)
+                found++;
+        if (found != 1)
+            fail_msg("env %s found %d times in %s", want[nwant], found, r.body);
+    }
+    /* nothing else: not sfnd's environment, and the reserved AWS_REGION not overridden */
+    assert_int_equal(json_array_size(env), nwant);
+    assert_null(strstr(r.body, "SFND_SECRET"));
+    assert_null(strstr(r.body, "eu-west-9"));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", FIXTURE_BOOTSTRAP);
+    *strrchr(dir, '/') = 0;
+    char *real = realpath(dir, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "cwd")), real);
+    char root[4200];
+    snprintf(root, sizeof root, "LAMBDA_TASK_ROOT=%s", real);
+    assert_non_null(strstr(r.body, root));
+    free(real);
+    json_decref(j);
+    free(r.body);
+    teardown();
+}
+
+static void test_lookup(void **state)
+{
+    setup(1);
+    add_fn("Fn-1", "echo", 3);
+    lam_function *f = lam_function_find(LM, "Fn-1");
+    assert_non_null(f);
+    assert_string_equal(lam_function_arn(f), "arn:aws:lambda:us-east-1:123456789012:function:Fn-1");
+    assert_ptr_equal(lam_function_find(LM, "Fn-1:$LATEST"), f);
+    assert_ptr_equal(lam_function_find(LM, "123456789012:function:Fn-1"), f);
+    assert_ptr_equal(lam_function_find(LM, "arn:aws:lambda:us-east-1:123456789012:function:Fn-1:$LATEST"), f);
+    assert_null(lam_function_find(LM, "Fn-1:7"));
+    assert_null(lam_function_find(LM, "fn-1"));
+    assert_null(lam_function_find(LM, "arn:aws:lambda:eu-west-1:123456789012:function:Fn-1"));
+    assert_null(lam_function_find(LM, "arn:aws:lambda:us-east-1:999999999999:function:Fn-1"));
+    assert_null(lam_function_find(LM, "arn:aws:lambda:us-east-1:123456789012:function:Fn-1:$LATEST:x"));
+    res r = {0};
+    assert_int_equal(lam_invoke(LM, "nope", "{}", 2, on_result, &r, NULL), LAM_ENOTFOUND);
+    static char big[LAM_MAX_PAYLOAD + 1];
+    assert_int_equal(lam_invoke(LM, "Fn-1", big, sizeof big, on_result, &r, NULL), LAM_ETOOLARGE);
+    lam_function_def d = {.name = "Fn-1", .bootstrap = FIXTURE_BOOTSTRAP};
+    assert_int_equal(lam_function_add(LM, &d), -EEXIST);
+    d.name = "bad name";
+    assert_int_equal(lam_function_add(LM, &d), -EINVAL);
+    teardown();
+}
+
+/* ---- a blocking HTTP client driven alongside the loop ------------------- */
+static char cbuf[1 << 16];
+static size_t clen;
+
+static int http_call(int port, const char *req, size_t reqlen, char *head, size_t headsz, char **body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    size_t off = 0;
+    clen = 0;
+    int64_t end = ev_now_ms() + 5000;
+    while (ev_now_ms() < end) {
+        if (off < reqlen) {
+            ssize_t w = send(fd, req + off, reqlen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0)
+                off += (size_t)w;
+        }
+        ev_run_once(L, 2);
+        ssize_t r = recv(fd, cbuf + clen, sizeof cbuf - clen - 1, MSG_DONTWAIT);
+        if (r > 0) {
+            clen += (size_t)r;
+            cbuf[clen] = 0;
+        }
+        char *e = strstr(cbuf, "\r\n\r\n");
+        if (e) {
+            char *cl = strcasestr(cbuf, "Content-Length: ");
+            size_t n = cl ? strtoul(cl + 16, NULL, 10) : 0;
+            size_t hl = (size_t)(e + 4 - cbuf);
+            if (clen >= hl + n) {
+                snprintf(head, headsz, "%.*s", (int)hl, cbuf);
+                if (body)
+                    *body = strndup(cbuf + hl, n);
+                close(fd);
+                return atoi(cbuf + 9);
+            }
+        }
+    }
+    close(fd);
+    return -1;
+}
+
+static void route(http_req *req, void *ud)
+{
+    const char *p = http_req_path(req);
+    const char *pre = "/2015-03-31/functions/";
+    char name[256];
+    snprintf(name, sizeof name, "%s", p + strlen(pre));
+    *strchr(name, '/') = 0;
+    lam_http_invoke(LM, req, name);
+}
+
+static void test_invoke_api(void **state)
+{
+    setup(2);
+    add_fn("echo", "echo", 3);
+    add_fn("fail", "fail", 3);
+    http_server_opts so = {.port = 0, .max_body = LAM_MAX_PAYLOAD + 4096};
+    http_server *srv = http_server_create(L, &so, route, NULL, NULL);
+    assert_non_null(srv);
+    int port = http_server_port(srv);
+    char head[2048], req[1024];
+    char *body = NULL;
+
+    const char *payload = "{\"hello\":\"world\"}";
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n"
+             "X-Amz-Invocation-Type: RequestResponse\r\nContent-Length: %zu\r\n\r\n%s", strlen(payload), payload);
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 200);
+    assert_string_equal(body, payload);
+    assert_non_null(strstr(head, "X-Amz-Executed-Version: $LATEST\r\n"));
+    assert_non_null(strstr(head, "x-amzn-RequestId: "));
+    assert_null(strstr(head, "X-Amz-Function-Error"));
+    free(body);
+
+    /* by ARN, percent-encoded, with ?Qualifier=$LATEST: a function error */
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/arn%%3Aaws%%3Alambda%%3Aus-east-1%%3A123456789012%%3Afunction%%3Afail/invocations?Qualifier=%%24LATEST HTTP/1.1\r\n"
+             "Content-Length: 2\r\n\r\n{}");
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 200);
+    assert_non_null(strstr(head, "X-Amz-Function-Error: Unhandled\r\n"));
+    assert_non_null(strstr(body, "\"errorType\":\"BookingFailed\""));
+    free(body);
+
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/nosuch/invocations HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 404);
+    assert_non_null(strstr(head, "x-amzn-ErrorType: ResourceNotFoundException\r\n"));
+    assert_string_equal(body, "{\"Type\":\"User\",\"message\":\"Function not found: arn:aws:lambda:us-east-1:123456789012:function:nosuch\"}");
+    free(body);
+
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
+             "X-Amz-Invocation-Type: Event\r\nContent-Length: 2\r\n\r\n{}");
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 202);
+    assert_string_equal(body, "");
+    free(body);
+
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\n"
+             "X-Amz-Invocation-Type: DryRun\r\nContent-Length: 2\r\n\r\n{}");
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 204);
+    free(body);
+
+    snprintf(req, sizeof req, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nContent-Length: 3\r\n\r\n{x}");
+    assert_int_equal(http_call(port, req, strlen(req), head, sizeof head, &body), 400);
+    assert_non_null(strstr(head, "InvalidRequestContentException"));
+    free(body);
+
+    /* 6 MB + 1: RequestEntityTooLargeException */
+    size_t n = LAM_MAX_PAYLOAD + 1;
+    char *big = malloc(n + 200);
+    int hl = snprintf(big, 200, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    memset(big + hl, ' ', n);
+    assert_int_equal(http_call(port, big, (size_t)hl + n, head, sizeof head, &body), 413);
+    assert_non_null(strstr(head, "x-amzn-ErrorType: RequestEntityTooLargeException\r\n"));
+    free(body);
+    free(big);
+
+    http_server_free(srv);
+    teardown();
+}
+
+static void test_runtime_api_refusals(void **state)
+{
+    setup(1);
+    add_fn("envfn", "env", 3);
+    res r;
+    invoke("envfn", "{}", &r);
+    char *p = strstr(r.body, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:");
+    assert_non_null(p);
+    int port = atoi(p + strlen("AWS_LAMBDA_RUNTIME_API=127.0.0.1:"));
+    free(r.body);
+    /* let the fixture park its next GET /next, so our GET below is a second one */
+    for (int64_t end = ev_now_ms() + 100; ev_now_ms() < end;)
+        ev_run_once(L, 5);
+    char head[1024], *body;
+    const char *q1 = "POST /2018-06-01/runtime/invocation/00000000-0000-0000-0000-000000000000/response HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    assert_int_equal(http_call(port, q1, strlen(q1), head, sizeof head, &body), 400);
+    assert_non_null(strstr(body, "InvalidRequestID"));
+    free(body);
+    const char *q2 = "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    assert_int_equal(http_call(port, q2, strlen(q2), head, sizeof head, &body), 403);
+    free(body);
+    const char *q3 = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n"; /* already polling */
+    assert_int_equal(http_call(port, q3, strlen(q3), head, sizeof head, &body), 403);
+    free(body);
+    const char *q4 = "GET /2018-06-01/nothing HTTP/1.1\r\n\r\n";
+    assert_int_equal(http_call(port, q4, strlen(q4), head, sizeof head, &body), 404);
+    free(body);
+    /* the process is still fine */
+    invoke("envfn", "{}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    teardown();
+}
+
+static int shut_done;
+static void on_shut(void *ud) { shut_done = 1; }
+
+static void test_shutdown(void **state)
+{
+    setup(2);
+    add_fn("s", "echo", 3);
+    res r;
+    invoke("s", "{}", &r);
+    free(r.body);
+    shut_done = 0;
+    lam_shutdown(LM, on_shut, NULL);
+    assert_int_equal(lam_invoke(LM, "s", "{}", 2, on_result, &r, NULL), -ESHUTDOWN);
+    run_until(&shut_done, 5000);
+    lam_stats st;
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.procs, 0);
+    teardown();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_success_and_warm), cmocka_unit_test(test_function_error),
+        cmocka_unit_test(test_timeout),          cmocka_unit_test(test_crash_and_exit),
+        cmocka_unit_test(test_queue_beyond_cap), cmocka_unit_test(test_init_errors),
+        cmocka_unit_test(test_clean_env),        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_invoke_api),       cmocka_unit_test(test_runtime_api_refusals),
+        cmocka_unit_test(test_shutdown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
