@@ -347,10 +347,14 @@ static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, i
         fprintf(stderr, "sfn: cannot read %s: %s\n", defpath, strerror(errno));
         return 2;
     }
+    char *sub = sfn_tasks_substitute(tasks, text);
+    free(text);
+    if (sub == NULL)
+        return 1;
     asl_machine *m = NULL;
     asl_diags diags;
-    int rc = asl_machine_compile_text(text, len, ASL_STANDARD, &m, &diags);
-    free(text);
+    int rc = asl_machine_compile_text(sub, strlen(sub), ASL_STANDARD, &m, &diags);
+    free(sub);
     if (rc != SFN_OK) {
         char cause[2048];
         asl_diags_cause(&diags, cause, sizeof cause);
@@ -401,10 +405,16 @@ static int cmd_validate(const char *defpath)
         fprintf(stderr, "sfn: cannot read %s: %s\n", defpath, strerror(errno));
         return 2;
     }
+    /* a DefinitionUri file's ${...} placeholders are filled with placeholder
+     * ARNs, as SAM would fill them with real ones */
+    char *sub = sfn_tasks_substitute(NULL, text);
+    free(text);
+    if (sub == NULL)
+        return 1;
     asl_machine *m = NULL;
     asl_diags diags;
-    int rc = asl_machine_compile_text(text, len, ASL_STANDARD, &m, &diags);
-    free(text);
+    int rc = asl_machine_compile_text(sub, strlen(sub), ASL_STANDARD, &m, &diags);
+    free(sub);
     json_t *diag = json_array();
     for (int i = 0; rc != SFN_OK && i < diags.n; i++)
         json_array_append_new(diag, json_pack("{s:s,s:s,s:s,s:s}", "severity", diags.d[i].severity, "code",

@@ -27,5 +27,10 @@ void sfn_tasks_free(sfn_tasks *t);
 void sfn_tasks_invoke(sfn_tasks *t, const char *resource, const char *function, json_t *payload, int timeout_s,
                       sfn_task_result *r);
 void sfn_task_result_cleanup(sfn_task_result *r);
+/* Replace DefinitionSubstitutions placeholders (${Key}) in a definition's
+ * text: with the template's function ARNs/names when t has a template, else
+ * with placeholder Lambda ARNs (so a DefinitionUri file validates on its
+ * own). t may be NULL. Returns malloc'd text. */
+char *sfn_tasks_substitute(const sfn_tasks *t, const char *text);
 
 #endif
