@@ -23,13 +23,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
 fi
 
+# Python test tools: the real clients (boto3, the AWS CLI) come from Debian
+# when they are missing; moto and cfn-lint (not packaged by Debian) from pip,
+# best effort: the tests that need them skip with a message without them.
+apt_py=()
+python3 -c 'import boto3' 2>/dev/null || apt_py+=(python3-boto3)
+command -v aws >/dev/null 2>&1 || apt_py+=(awscli)
+if [ ${#apt_py[@]} -gt 0 ]; then
+  echo "deps: installing ${apt_py[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends "${apt_py[@]}" >/dev/null ||
+    python3 -m pip install -q boto3 awscli 2>/dev/null || true
+fi
 py_missing=()
-python3 -c 'import boto3' 2>/dev/null || py_missing+=(boto3)
 python3 -c 'import moto' 2>/dev/null || py_missing+=("moto[server]")
-command -v aws >/dev/null 2>&1 || py_missing+=(awscli)
 command -v cfn-lint >/dev/null 2>&1 || py_missing+=(cfn-lint)
 if [ ${#py_missing[@]} -gt 0 ]; then
-  echo "deps: pip installing ${py_missing[*]}" >&2
+  echo "deps: pip installing ${py_missing[*]} (optional: tests that need them skip without)" >&2
   python3 -m pip install -q "${py_missing[@]}" 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages "${py_missing[@]}"
+    python3 -m pip install -q --break-system-packages "${py_missing[@]}" 2>/dev/null ||
+    echo "deps: could not install ${py_missing[*]}; continuing" >&2
 fi
