@@ -33,7 +33,7 @@ if [ ${#apt_py[@]} -gt 0 ]; then
   echo "deps: installing ${apt_py[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends "${apt_py[@]}" >/dev/null ||
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${apt_py[@]}" >/dev/null; } ||
     python3 -m pip install -q boto3 awscli 2>/dev/null || true
 fi
 py_missing=()
