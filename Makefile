@@ -35,8 +35,10 @@ test: build asan
 test-fast: build
 	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
 
+# make run                      the seed's two events
+# make run EVENT=events/x.json  one event file;  make run EVENT=all  every file in events/
 run: build
-	@bash scripts/run-saga.sh $(ARGS)
+	@bash scripts/run-saga.sh $(EVENT)
 
 fuzz:
 	@$(CMAKE) -S . -B $(OUT)/fuzz -DCMAKE_C_COMPILER=clang -DSFN_FUZZ=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/fuzz/bin >/dev/null
