@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TRIP_ID_MAX 256
 #define FIELD_MAX 1024
@@ -24,6 +26,8 @@ typedef struct kind_spec {
     const char *cancel_step;   /* "CancelHotel" */
     const char *fail_book;     /* the injection flags */
     const char *fail_cancel;
+    const char *crash_after;   /* test injection after the write (see below) */
+    const char *hang_after;
     const char *fields[4];     /* what a booking needs, in details order */
     int nfields;
     const char *from, *to;     /* the interval that must not run backwards */
@@ -31,11 +35,11 @@ typedef struct kind_spec {
 
 static const kind_spec specs[3] = {
     [BOOKING_HOTEL] = {"BookHotel", "CancelHotel", "failBookHotel", "failCancelHotel",
-                       {"hotel", "checkIn", "checkOut"}, 3, "checkIn", "checkOut"},
+                       "crashAfterBookHotel", "hangAfterBookHotel", {"hotel", "checkIn", "checkOut"}, 3, "checkIn", "checkOut"},
     [BOOKING_FLIGHT] = {"BookFlight", "CancelFlight", "failBookFlight", "failCancelFlight",
-                        {"depart", "departAt", "arrive", "arriveAt"}, 4, "departAt", "arriveAt"},
+                        "crashAfterBookFlight", "hangAfterBookFlight", {"depart", "departAt", "arrive", "arriveAt"}, 4, "departAt", "arriveAt"},
     [BOOKING_CAR] = {"BookCar", "CancelCar", "failBookCar", "failCancelCar",
-                     {"car", "carFrom", "carTo"}, 3, "carFrom", "carTo"},
+                     "crashAfterBookCar", "hangAfterBookCar", {"car", "carFrom", "carTo"}, 3, "carFrom", "carTo"},
 };
 
 /* Parse an RFC 3339 timestamp ("2017-07-10T06:00:00.000Z", or with an
@@ -175,6 +179,16 @@ json_t *saga_fn_book(const json_t *event, booking_kind kind, booking_store *stor
     }
     if (rc < 0)
         return store_failed(err, k->book_step, &be);
+    /* Test injection for the saga verification: the booking is in the store,
+     * then the invocation fails the way a crash (crashAfterBookX: the process
+     * dies, Runtime.ExitError) or a hang (hangAfterBookX: killed at the
+     * function's Timeout, Sandbox.Timedout) looks from outside. The state
+     * machine must still compensate it. Only meaningful in a bootstrap. */
+    if (truthy(json_object_get(event, k->crash_after)))
+        kill(getpid(), SIGKILL);
+    if (truthy(json_object_get(event, k->hang_after)))
+        for (;;)
+            pause();
     return record;
 }
 
