@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""sfnd_bench.py - saga executions per second through sfnd, with the real
+bootstrap functions, the SQLite store and fsync on.
+
+Starts its own sfnd (temporary --data) on a free port, then:
+  1. invoke: the cost of one function invocation through the local Runtime
+     API, as the Lambda Invoke API sees it (sequential, keep-alive), for a
+     call that returns before touching the store and for a real booking;
+  2. saga: C concurrent keep-alive connections (raw HTTP, no SDK) each loop
+     StartExecution(TripSagaStateMachine, a fresh tripId) then
+     Sfnd.WaitExecution (a long poll answered when the execution ended);
+     latency is from sending StartExecution to the terminal answer.
+Prints one JSON line. Usage:
+  bench/sfnd_bench.py [--sfnd out/bin/sfnd] [--seconds 10] [--concurrency 64]
+                      [--input success|fail] [--max-procs N]
+"""
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SM = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def start_sfnd(binary, data, port, max_procs):
+    args = [binary, "--template", os.path.join(ROOT, "template.yaml"), "--data", data,
+            "--port", str(port), "--quiet"]
+    if max_procs:
+        args += ["--max-procs", str(max_procs)]
+    log = open(os.path.join(data, "sfnd.out"), "wb")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return p
+        except OSError:
+            time.sleep(0.02)
+    p.kill()
+    raise SystemExit("sfnd did not start")
+
+
+def bench_invoke(port, n):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    out = {}
+    for label, payload in (("invoke_noop", b"{}"),
+                           ("invoke_booking", None)):
+        lat = []
+        for i in range(n + 5):
+            body = payload or json.dumps({"tripId": str(uuid.uuid4()), "hotel": "h",
+                                          "checkIn": "a", "checkOut": "b"}).encode()
+            t0 = time.perf_counter()
+            c.request("POST", "/2015-03-31/functions/BookHotelFunction/invocations", body=body)
+            r = c.getresponse()
+            r.read()
+            if i >= 5:  # the first calls start the warm processes
+                lat.append((time.perf_counter() - t0) * 1e6)
+        out[label + "_us_p50"] = round(pct(lat, 0.5))
+        out[label + "_us_p99"] = round(pct(lat, 0.99))
+    c.close()
+    return out
+
+
+async def worker(port, deadline, inp, lat, statuses):
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+
+    async def call(target, body):
+        data = json.dumps(body).encode()
+        w.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                b"X-Amz-Target: " + target.encode() + b"\r\nContent-Length: " + str(len(data)).encode()
+                + b"\r\n\r\n" + data)
+        head = await r.readuntil(b"\r\n\r\n")
+        n = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+        return json.loads(await r.readexactly(n))
+
+    while time.perf_counter() < deadline:
+        d = dict(inp)
+        d["tripId"] = str(uuid.uuid4())
+        t0 = time.perf_counter()
+        x = await call("AWSStepFunctions.StartExecution", {"stateMachineArn": SM, "input": json.dumps(d)})
+        arn = x["executionArn"]
+        while True:
+            res = await call("Sfnd.WaitExecution", {"executionArn": arn, "timeoutSeconds": 30})
+            if res.get("status") != "RUNNING":
+                break
+        lat.append((time.perf_counter() - t0) * 1000)
+        statuses[res["status"]] = statuses.get(res["status"], 0) + 1
+    w.close()
+
+
+async def bench_saga(port, seconds, conc, inp):
+    lat, statuses = [], {}
+    # warm-up: let the pools start
+    await asyncio.gather(*[worker(port, time.perf_counter() + 1.0, inp, [], {}) for _ in range(conc)])
+    t0 = time.perf_counter()
+    await asyncio.gather(*[worker(port, t0 + seconds, inp, lat, statuses) for _ in range(conc)])
+    el = time.perf_counter() - t0
+    return {"n": len(lat), "seconds": round(el, 2), "exec_per_s": round(len(lat) / el, 1),
+            "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2), "statuses": statuses}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sfnd", default=os.path.join(ROOT, "out", "bin", "sfnd"))
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--input", choices=["success", "fail"], default="success")
+    ap.add_argument("--max-procs", type=int, default=0)
+    ap.add_argument("--invokes", type=int, default=300)
+    a = ap.parse_args()
+    with open(os.path.join(ROOT, "events", "success.json" if a.input == "success" else "fail-book-flight.json")) as f:
+        inp = json.load(f)
+    data = tempfile.mkdtemp(prefix="sfnd-bench-")
+    port = free_port()
+    p = start_sfnd(a.sfnd, data, port, a.max_procs)
+    try:
+        res = {"input": a.input, "concurrency": a.concurrency}
+        res.update(bench_invoke(port, a.invokes))
+        res.update(asyncio.run(bench_saga(port, a.seconds, a.concurrency, inp)))
+        print(json.dumps(res), flush=True)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
