@@ -80,6 +80,7 @@ struct thr {
     int64_t entered_ms;
     uint32_t entered_id;
     uint32_t last;     /* previousEventId chain */
+    size_t in_sz;      /* upper bound of the serialized size of input */
     /* children */
     thr **kids;
     int nkids, active, next_kid, done_kids, failed_kids;
@@ -142,7 +143,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
+    /* first block just under 1 KiB: larger requests make glibc consolidate */
+    size_t nc = *cap ? *cap * 2 : (elem < 960 ? 960 / elem : 1);
     while (nc < need)
         nc *= 2;
     void *np = realloc(*p, nc * elem);
@@ -174,11 +176,19 @@ static char *xprintf(const char *fmt, ...)
 static size_t jsize(const json_t *v, size_t limit);
 static size_t jsize_str(const char *s, size_t n)
 {
-    size_t r = 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        r += (ch == '"' || ch == '\\') ? 2 : (ch < 0x20 ? 6 : 1);
+    /* bytes that print as more than themselves: '"', '\\' (2) and controls (6) */
+    static unsigned char extra[256];
+    static int ready;
+    if (!ready) {
+        for (int c = 0; c < 0x20; c++)
+            extra[c] = 5;
+        extra['"'] = extra['\\'] = 1;
+        ready = 1;
     }
+    size_t r = 2 + n;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        r += extra[p[i]];
     return r;
 }
 static size_t jsize(const json_t *v, size_t limit)
@@ -187,10 +197,11 @@ static size_t jsize(const json_t *v, size_t limit)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
+        size_t klen;
         json_t *x;
         r = 2;
-        json_object_foreach((json_t *)v, k, x) {
-            r += jsize_str(k, strlen(k)) + 2 + jsize(x, limit);
+        json_object_keylen_foreach((json_t *)v, k, klen, x) {
+            r += jsize_str(k, klen) + 2 + jsize(x, limit);
             if (r > limit)
                 return r;
         }
@@ -220,6 +231,24 @@ static size_t jsize(const json_t *v, size_t limit)
 static int too_big(const json_t *v)
 {
     return v != NULL && jsize(v, ASL_MAX_PAYLOAD) > ASL_MAX_PAYLOAD;
+}
+
+/* Serialized size, capped just above the payload limit. */
+static size_t msize(const json_t *v)
+{
+    size_t n = v ? jsize(v, ASL_MAX_PAYLOAD) : 4;
+    return n > ASL_MAX_PAYLOAD ? ASL_MAX_PAYLOAD + 1 : n;
+}
+
+/* An upper bound of the size of ResultPath's output, so that the document is
+ * walked only when it might be over the limit (AWS-FACTS 3.8). */
+static size_t out_bound(const asl_path *rp, int rnull, size_t in_sz, size_t res_sz)
+{
+    if (rnull)
+        return in_sz;
+    if (rp == NULL)
+        return res_sz;
+    return in_sz + res_sz + 2 * strlen(asl_path_text(rp)) + 16;
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -340,7 +369,7 @@ static void thr_run(asl_exec *x, thr *t);
 static void thr_fail(asl_exec *x, thr *t, const char *err, const char *cause);
 static void thr_succeed(asl_exec *x, thr *t, json_t *out);
 static void state_error(asl_exec *x, thr *t, const char *err, const char *cause);
-static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned);
+static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned, size_t out_sz);
 static void abort_thr(asl_exec *x, thr *t);
 
 static void enqueue(asl_exec *x, thr *t)
@@ -376,6 +405,7 @@ static thr *thr_new(asl_exec *x, const prog *p, thr *parent, int slot, json_t *i
     t->slot = slot;
     t->cur = p ? p->start : -1;
     t->input = json_incref(input);
+    t->in_sz = msize(input);
     t->map_idx = -1;
     t->tol_count = -1;
     t->tol_pct = -1;
@@ -638,7 +668,7 @@ static void set_data_limit(asl_exec *x, thr *t, const state *st)
 }
 
 /* ---- state exit / next --------------------------------------------------------- */
-static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned)
+static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned, size_t out_sz)
 {
     const state *st = cur_state(t);
     ev *e = emit(x, t, ev_exited_type(st->type), st);
@@ -653,6 +683,7 @@ static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assig
     }
     json_decref(t->input);
     t->input = json_incref(out);
+    t->in_sz = out_sz;
     t->cur = next;
     thr_reset_state(t);
     enqueue(x, t);
@@ -732,13 +763,21 @@ static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
             return;
         }
         json_t *out = apply_result_path(x, t, st, c->result_path, c->result_null, eo, 0);
+        size_t eo_sz = msize(eo);
         scope_cleanup(&sb);
         json_decref(eo);
         if (out == NULL) {
             json_decref(assigned);
             return;
         }
-        state_exit(x, t, out, c->next, assigned);
+        size_t osz = out_bound(c->result_path, c->result_null, t->in_sz, eo_sz);
+        if (osz > ASL_MAX_PAYLOAD && (osz = msize(out)) > ASL_MAX_PAYLOAD) {
+            set_data_limit(x, t, st);
+            json_decref(out);
+            json_decref(assigned);
+            return;
+        }
+        state_exit(x, t, out, c->next, assigned, osz);
         json_decref(out);
         json_decref(assigned);
         return;
@@ -931,7 +970,7 @@ static json_t *lambda_wrap(asl_exec *x, json_t *payload)
 }
 
 /* A task's result arrived: ResultSelector, Assign, ResultPath, OutputPath. */
-static void task_finish(asl_exec *x, thr *t, json_t *result)
+static void task_finish(asl_exec *x, thr *t, json_t *result, size_t res_sz)
 {
     const state *st = cur_state(t);
     scope_buf sb;
@@ -942,6 +981,7 @@ static void task_finish(asl_exec *x, thr *t, json_t *result)
         json_decref(res);
         if ((res = r2) == NULL)
             goto done;
+        res_sz = msize(res);
     }
     if (do_assign(x, t, st, st->assign, res, &sb, &assigned) != 0)
         goto done;
@@ -949,11 +989,12 @@ static void task_finish(asl_exec *x, thr *t, json_t *result)
         goto done;
     if ((out2 = apply_output_path(x, t, st, out, &sb)) == NULL)
         goto done;
-    if (too_big(out2)) {
+    size_t osz = out_bound(st->result_path, st->result_null, t->in_sz, res_sz);
+    if (osz > ASL_MAX_PAYLOAD && (osz = msize(out2)) > ASL_MAX_PAYLOAD) {
         set_data_limit(x, t, st);
         goto done;
     }
-    state_exit(x, t, out2, st->next, assigned);
+    state_exit(x, t, out2, st->next, assigned, osz);
 done:
     json_decref(res);
     json_decref(out);
@@ -993,7 +1034,7 @@ static void children_start(asl_exec *x, thr *t)
             emit(x, t, E_ParallelStateSucceeded, st);
         }
         json_t *res = json_incref(t->results);
-        task_finish(x, t, res);
+        task_finish(x, t, res, msize(res));
         json_decref(res);
     }
 }
@@ -1095,7 +1136,7 @@ static void kid_done(asl_exec *x, thr *k)
         json_t *res = json_incref(t->results);
         children_free(x, t);
         t->phase = PH_READY;
-        task_finish(x, t, res);
+        task_finish(x, t, res, msize(res));
         json_decref(res);
         return;
     }
@@ -1354,7 +1395,7 @@ static void wait_finish(asl_exec *x, thr *t)
     if (do_assign(x, t, st, st->assign, t->eff, &sb, &assigned) == 0) {
         json_t *out = apply_output_path(x, t, st, t->eff, &sb);
         if (out) {
-            state_exit(x, t, out, st->next, assigned);
+            state_exit(x, t, out, st->next, assigned, t->in_sz);
             json_decref(out);
         }
     }
@@ -1374,23 +1415,27 @@ static void state_begin(asl_exec *x, thr *t)
         if (eff == NULL)
             break;
         json_t *res = eff, *assigned = NULL, *out = NULL, *out2 = NULL;
+        size_t res_sz = t->in_sz;
         if (st->parameters) {
             res = eval_tmpl(x, t, st, st->parameters, eff, &sb, 0);
             json_decref(eff);
             if (res == NULL)
                 break;
+            res_sz = msize(res);
         }
         if (st->result) {
             json_decref(res);
             res = json_incref(st->result);
+            res_sz = msize(res);
         }
         if (do_assign(x, t, st, st->assign, res, &sb, &assigned) == 0 &&
             (out = apply_result_path(x, t, st, st->result_path, st->result_null, res, 0)) != NULL &&
             (out2 = apply_output_path(x, t, st, out, &sb)) != NULL) {
-            if (too_big(out2))
+            size_t osz = out_bound(st->result_path, st->result_null, t->in_sz, res_sz);
+            if (osz > ASL_MAX_PAYLOAD && (osz = msize(out2)) > ASL_MAX_PAYLOAD)
                 set_data_limit(x, t, st);
             else
-                state_exit(x, t, out2, st->next, assigned);
+                state_exit(x, t, out2, st->next, assigned, osz);
         }
         json_decref(res);
         json_decref(out);
@@ -1470,7 +1515,7 @@ static void state_begin(asl_exec *x, thr *t)
         }
         json_t *out = apply_output_path(x, t, st, eff, &sb);
         if (out)
-            state_exit(x, t, out, next, assigned);
+            state_exit(x, t, out, next, assigned, t->in_sz);
         json_decref(out);
         json_decref(assigned);
         json_decref(eff);
@@ -1490,7 +1535,7 @@ static void state_begin(asl_exec *x, thr *t)
             break;
         json_t *out = apply_output_path(x, t, st, eff, &sb);
         if (out)
-            state_exit(x, t, out, -1, NULL);
+            state_exit(x, t, out, -1, NULL, t->in_sz);
         json_decref(out);
         json_decref(eff);
         break;
@@ -1522,6 +1567,7 @@ static void state_begin(asl_exec *x, thr *t)
             }
             json_decref(v);
         }
+        x->transitions++;
         if (!bad)
             thr_fail(x, t, err, cause);
         free(err);
@@ -1795,11 +1841,12 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
                                                       : E_TaskSucceeded;
             ev *e = emit(x, t, type, st);
             ev_payload(e, wrapped);
-            if (too_big(wrapped)) {
+            size_t wsz = msize(wrapped);
+            if (wsz > ASL_MAX_PAYLOAD) {
                 set_data_limit(x, t, st);
             } else {
                 t->phase = PH_READY;
-                task_finish(x, t, wrapped);
+                task_finish(x, t, wrapped, wsz);
             }
             json_decref(wrapped);
         } else {
