@@ -1,0 +1,267 @@
+/*
+ * sfnd_main.c - sfnd: the local Step Functions + Lambda service.
+ *
+ *   sfnd --template template.yaml [--data DIR] [--port 8083] [--host 127.0.0.1]
+ *        [--time-scale N] [--max-procs N] [--quiet]
+ *
+ * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
+ * template's functions), runner (recovers what was running), API + HTTP.
+ * Names: state machines and functions keep their template names (Name /
+ * FunctionName) or else their logical IDs, in account 123456789012 and
+ * $AWS_REGION (default us-east-1); the ARNs are printed at start-up.
+ * --time-scale N (or $SFN_TIME_SCALE) makes Waits, retry back-off and
+ * timeouts N times shorter (tests); the default is real time.
+ * SIGTERM/SIGINT: stop accepting, let invocations in flight finish (5 s),
+ * commit, stop the functions, exit 0. SIGKILL loses nothing committed.
+ *
+ * Must not: hold logic that tests cannot reach through the libraries.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "ev.h"
+#include "http.h"
+#include "lam.h"
+#include "run.h"
+#include "store.h"
+#include "tpl.h"
+
+typedef struct sfnd {
+    ev_loop *loop;
+    http_server *srv;
+    lam *lam;
+    run *run;
+    int stopping;
+} sfnd;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: sfnd --template template.yaml [--data DIR] [--port 8083] "
+                    "[--host 127.0.0.1] [--time-scale N] [--max-procs N] [--quiet]\n");
+    exit(2);
+}
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void on_lam_done(void *ud)
+{
+    sfnd *s = ud;
+    ev_stop(s->loop);
+}
+
+static void on_drained(void *ud)
+{
+    sfnd *s = ud;
+    lam_shutdown(s->lam, on_lam_done, s);
+}
+
+static void on_signal(ev_loop *loop, int signo, void *ud)
+{
+    (void)loop;
+    sfnd *s = ud;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    fprintf(stderr, "sfnd: signal %d: draining\n", signo);
+    http_server_free(s->srv);
+    s->srv = NULL;
+    run_drain(s->run, 5000, on_drained, s);
+}
+
+int main(int argc, char **argv)
+{
+    const char *template = NULL, *data = "./.sfn", *host = "127.0.0.1";
+    int port = 8083, max_procs = 0, quiet = 0;
+    double scale = 1.0;
+    const char *env_scale = getenv("SFN_TIME_SCALE");
+    if (env_scale && *env_scale)
+        scale = atof(env_scale);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--template") && v)
+            template = argv[++i];
+        else if (!strcmp(a, "--data") && v)
+            data = argv[++i];
+        else if (!strcmp(a, "--port") && v)
+            port = atoi(argv[++i]);
+        else if (!strcmp(a, "--host") && v)
+            host = argv[++i];
+        else if (!strcmp(a, "--time-scale") && v)
+            scale = atof(argv[++i]);
+        else if (!strcmp(a, "--max-procs") && v)
+            max_procs = atoi(argv[++i]);
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
+        else
+            usage();
+    }
+    if (template == NULL || port < 0 || port > 65535)
+        usage();
+    if (scale < 1.0)
+        scale = 1.0;
+    signal(SIGPIPE, SIG_IGN);
+
+    char tables[PATH_MAX + 16], logs[PATH_MAX + 16], dbpath[PATH_MAX + 16], datadir[PATH_MAX];
+    if (mkdirs(data) != 0 || realpath(data, datadir) == NULL) {
+        fprintf(stderr, "sfnd: %s: %s\n", data, strerror(errno));
+        return 1;
+    }
+    snprintf(tables, sizeof tables, "%s/tables", datadir);
+    snprintf(logs, sizeof logs, "%s/logs", datadir);
+    snprintf(dbpath, sizeof dbpath, "%s/sfnd.db", datadir);
+    if (mkdirs(tables) != 0 || mkdirs(logs) != 0) {
+        fprintf(stderr, "sfnd: %s: %s\n", datadir, strerror(errno));
+        return 1;
+    }
+
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    const char *bin_dir = n > 0 ? dirname(exe) : ".";
+
+    const char *region = getenv("AWS_REGION");
+    if (region == NULL || *region == '\0')
+        region = "us-east-1";
+    const char *account = "123456789012";
+
+    char err[1024];
+    tpl_opts to = {.region = region, .account = account, .bin_dir = bin_dir, .store_dir = tables};
+    tpl *t = NULL;
+    if (tpl_load(template, &to, &t, err, sizeof err) != 0) {
+        fprintf(stderr, "sfnd: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < tpl_unsupported_count(t); i++)
+        fprintf(stderr, "sfnd: resource %s is not provided locally\n", tpl_unsupported_at(t, i));
+
+    store *st = NULL;
+    if (store_open(dbpath, 1, &st, err, sizeof err) != STORE_OK) {
+        fprintf(stderr, "sfnd: %s\n", err);
+        tpl_free(t);
+        return 1;
+    }
+    sfnd s = {0};
+    s.loop = ev_create();
+    lam_opts lo = {.region = region, .account = account, .max_procs = max_procs, .log_dir = logs};
+    s.lam = s.loop ? lam_create(s.loop, &lo) : NULL;
+    if (s.lam == NULL) {
+        fprintf(stderr, "sfnd: cannot create the loop or the local Lambda\n");
+        return 1;
+    }
+    for (size_t i = 0; i < tpl_function_count(t); i++) {
+        const tpl_function *f = tpl_function_at(t, i);
+        if (f->bootstrap == NULL) {
+            fprintf(stderr,
+                    "sfnd: function %s: no bootstrap found (looked in %s/functions/%s/ and "
+                    "build/%s/ next to the template); its tasks will fail\n",
+                    f->logical_id, bin_dir, f->logical_id, f->logical_id);
+            continue;
+        }
+        lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .handler = f->handler,
+                               .env = f->env, .timeout_s = f->timeout_s,
+                               .memory_mb = f->memory_mb};
+        int rc = lam_function_add(s.lam, &fd);
+        if (rc != 0) {
+            fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
+            continue;
+        }
+        printf("function      %-28s %s\n", f->logical_id, f->arn);
+    }
+    run_opts ro = {.loop = s.loop, .st = st, .lam = s.lam, .region = region, .account = account,
+                   .time_scale = scale, .quiet = quiet};
+    s.run = run_create(&ro);
+    api_opts ao = {.run = s.run, .st = st, .loop = s.loop, .lam = s.lam, .region = region,
+                   .account = account};
+    api *a = s.run ? api_create(&ao) : NULL;
+    if (a == NULL) {
+        fprintf(stderr, "sfnd: out of memory\n");
+        return 1;
+    }
+    int status = 0;
+    for (size_t i = 0; i < tpl_state_machine_count(t); i++) {
+        const tpl_state_machine *m = tpl_state_machine_at(t, i);
+        char *def = json_dumps(m->definition, JSON_INDENT(2));
+        char *arn = NULL;
+        int rc = def ? api_sm_from_template(a, m->name, def, m->type, m->role_arn, &arn, err,
+                                            sizeof err)
+                     : -ENOMEM;
+        free(def);
+        if (rc != 0) {
+            fprintf(stderr, "sfnd: state machine %s: %s\n", m->logical_id, err);
+            status = 1;
+            goto out;
+        }
+        printf("state machine %-28s %s\n", m->logical_id, arn);
+        free(arn);
+    }
+    for (size_t i = 0; i < tpl_table_count(t); i++)
+        printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(t, i)->logical_id, tables,
+               tpl_table_at(t, i)->name);
+    run_flush(s.run);
+
+    int recovered = run_recover(s.run, err, sizeof err);
+    if (recovered < 0) {
+        fprintf(stderr, "sfnd: recovery failed: %s\n", err);
+        status = 1;
+        goto out;
+    }
+    if (recovered > 0)
+        printf("recovered %d running execution%s\n", recovered, recovered == 1 ? "" : "s");
+
+    http_server_opts ho = {.host = host, .port = port, .max_body = 2 * 1024 * 1024};
+    int herr = 0;
+    s.srv = http_server_create(s.loop, &ho, api_http_handle, a, &herr);
+    if (s.srv == NULL) {
+        fprintf(stderr, "sfnd: cannot listen on %s:%d: %s\n", host, port, strerror(-herr));
+        status = 1;
+        goto out;
+    }
+    ev_signal_watch(s.loop, SIGTERM, on_signal, &s);
+    ev_signal_watch(s.loop, SIGINT, on_signal, &s);
+    printf("sfnd: listening on http://%s:%d (data %s)\n", host, http_server_port(s.srv), datadir);
+    fflush(stdout);
+    ev_run(s.loop);
+    run_stats rs;
+    run_stats_get(s.run, &rs);
+    fprintf(stderr,
+            "sfnd: stopped: %llu executions started, %llu finished here, %llu commits, "
+            "%llu invocations, %llu inputs, %llu events\n",
+            (unsigned long long)rs.started, (unsigned long long)rs.finished,
+            (unsigned long long)rs.commits, (unsigned long long)rs.invokes,
+            (unsigned long long)rs.inputs, (unsigned long long)rs.events);
+
+out:
+    http_server_free(s.srv);
+    run_free(s.run);
+    api_free(a);
+    lam_free(s.lam);
+    ev_free(s.loop);
+    store_close(st);
+    tpl_free(t);
+    return status;
+}

@@ -1,0 +1,1133 @@
+/*
+ * run.c - the runner (see run.h): step -> persist -> dispatch; recovery.
+ *
+ * The one rule this file exists to keep: nothing an execution step decided
+ * leaves the process (a Lambda invocation, a timer, a reply) before the
+ * events of that step are committed. Steps write into the store's open
+ * transaction; run_flush (the loop's before-sleep hook) commits, then runs
+ * the queue of deferred actions. If a commit fails, the process exits: the
+ * store is the truth and the next start recovers from it.
+ *
+ * Must not: block, parse HTTP, invent history (only the core makes events).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- a small string-keyed hash map ------------------------------------- */
+typedef struct hent {
+    char *key;
+    void *val;
+    struct hent *next;
+} hent;
+
+typedef struct hmap {
+    hent **b;
+    size_t nb, n;
+} hmap;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void *hmap_get(const hmap *m, const char *key)
+{
+    if (m->nb == 0)
+        return NULL;
+    for (hent *e = m->b[hash_str(key) & (m->nb - 1)]; e; e = e->next)
+        if (!strcmp(e->key, key))
+            return e->val;
+    return NULL;
+}
+
+static int hmap_put(hmap *m, const char *key, void *val)
+{
+    if (m->n + 1 > m->nb) {
+        size_t nb = m->nb ? m->nb * 2 : 64;
+        hent **b = calloc(nb, sizeof *b);
+        if (b == NULL)
+            return RUN_ENOMEM;
+        for (size_t i = 0; i < m->nb; i++) {
+            for (hent *e = m->b[i], *nx; e; e = nx) {
+                nx = e->next;
+                size_t j = hash_str(e->key) & (nb - 1);
+                e->next = b[j];
+                b[j] = e;
+            }
+        }
+        free(m->b);
+        m->b = b;
+        m->nb = nb;
+    }
+    hent *e = malloc(sizeof *e);
+    if (e == NULL || (e->key = strdup(key)) == NULL) {
+        free(e);
+        return RUN_ENOMEM;
+    }
+    size_t j = hash_str(key) & (m->nb - 1);
+    e->val = val;
+    e->next = m->b[j];
+    m->b[j] = e;
+    m->n++;
+    return 0;
+}
+
+static void *hmap_del(hmap *m, const char *key)
+{
+    if (m->nb == 0)
+        return NULL;
+    for (hent **p = &m->b[hash_str(key) & (m->nb - 1)]; *p; p = &(*p)->next) {
+        if (!strcmp((*p)->key, key)) {
+            hent *e = *p;
+            void *v = e->val;
+            *p = e->next;
+            free(e->key);
+            free(e);
+            m->n--;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void hmap_cleanup(hmap *m, void (*free_val)(void *))
+{
+    for (size_t i = 0; i < m->nb; i++) {
+        for (hent *e = m->b[i], *nx; e; e = nx) {
+            nx = e->next;
+            if (free_val)
+                free_val(e->val);
+            free(e->key);
+            free(e);
+        }
+    }
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- types -------------------------------------------------------------- */
+typedef struct tslot {        /* an armed timer of an execution */
+    run *r;
+    struct rexec *e;
+    uint64_t id;
+    int64_t due_ms;
+    ev_timer *t;
+    struct tslot *next;
+} tslot;
+
+typedef struct waiter {
+    run_done_cb *cb;
+    void *ud;
+    struct waiter *next;
+} waiter;
+
+typedef struct rexec {
+    int64_t id;               /* store rowid; 0 for EXPRESS */
+    char *arn;
+    asl_exec *x;
+    int express;
+    int done;                 /* terminal; finishing is queued */
+    int64_t next_seq;         /* next input seq */
+    size_t nev_saved;         /* events already in the store */
+    int64_t last_now;         /* keeps fed times monotonic (time_scale) */
+    tslot *timers;
+    char **tokens;            /* task tokens this execution waits on */
+    size_t ntokens;
+    waiter *waiters;
+} rexec;
+
+typedef struct tokref {
+    char *arn;
+    uint64_t task;
+} tokref;
+
+typedef struct action {
+    void (*fn)(run *r, void *arg);
+    void *arg;
+} action;
+
+typedef struct dispatch {     /* a command copied out of the core */
+    char *arn;
+    int kind;
+    uint64_t id;
+    char *function;
+    char *resource;
+    char *payload;
+    char *token;
+    int wait_for_token;
+    int64_t due_ms;
+} dispatch;
+
+typedef struct inv {          /* one Lambda invocation in flight */
+    run *r;
+    char *arn;
+    uint64_t task;
+    int wait_for_token;
+} inv;
+
+typedef struct cb_item {
+    void (*cb)(void *);
+    void *ud;
+} cb_item;
+
+struct run {
+    ev_loop *loop;
+    store *st;
+    lam *lam;
+    char *region, *account;
+    double scale;
+    int quiet;
+    hmap execs;               /* arn -> rexec */
+    hmap tokens;              /* token -> tokref */
+    hmap machines;            /* def id -> asl_machine */
+    action *q;
+    size_t nq, capq;
+    uint64_t rng;
+    int inflight;
+    int draining, ignore_results;
+    void (*drain_done)(void *);
+    void *drain_ud;
+    ev_timer *drain_timer;
+    run_stats stats;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(run *r, const char *fmt, ...)
+{
+    if (r->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sfnd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* The store is the truth: if it cannot take a write, carrying on would
+ * act on state that is not durable. Exit; the next start recovers. */
+static void die_db(run *r, const char *what)
+{
+    fprintf(stderr, "sfnd: fatal: store %s failed: %s\n", what, store_errmsg(r->st));
+    exit(70);
+}
+
+static uint64_t rng_next(run *r)
+{
+    uint64_t z = (r->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void uuid4(run *r, char out[37])
+{
+    uint64_t a = rng_next(r), b = rng_next(r);
+    a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
+    b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static int queue(run *r, void (*fn)(run *, void *), void *arg)
+{
+    if (r->nq == r->capq) {
+        size_t cap = r->capq ? r->capq * 2 : 256;
+        action *q = realloc(r->q, cap * sizeof *q);
+        if (q == NULL)
+            return RUN_ENOMEM;
+        r->q = q;
+        r->capq = cap;
+    }
+    r->q[r->nq].fn = fn;
+    r->q[r->nq].arg = arg;
+    r->nq++;
+    return 0;
+}
+
+static void begin(run *r)
+{
+    if (store_begin(r->st) != STORE_OK)
+        die_db(r, "begin");
+}
+
+static int64_t exec_now(rexec *e)
+{
+    int64_t now = ev_wall_ms();
+    if (now < e->last_now)
+        now = e->last_now;
+    e->last_now = now;
+    return now;
+}
+
+static char *dumps(const json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+}
+
+/* ---- execution lifetime -------------------------------------------------- */
+static void exec_free(run *r, rexec *e)
+{
+    for (tslot *s = e->timers, *nx; s; s = nx) {
+        nx = s->next;
+        ev_timer_cancel(r->loop, s->t);
+        free(s);
+    }
+    for (size_t i = 0; i < e->ntokens; i++) {
+        tokref *t = hmap_del(&r->tokens, e->tokens[i]);
+        if (t) {
+            free(t->arn);
+            free(t);
+        }
+        free(e->tokens[i]);
+    }
+    free(e->tokens);
+    asl_exec_free(e->x);
+    free(e->arn);
+    free(e);
+}
+
+static void fill_result(rexec *e, run_result *res, char **out_text)
+{
+    int st = asl_exec_status(e->x);
+    json_t *out = asl_exec_output_get(e->x);
+    *out_text = out ? dumps(out) : NULL;
+    res->arn = e->arn;
+    res->status = st;
+    res->output = *out_text;
+    res->error = asl_exec_error(e->x);
+    res->cause = asl_exec_cause(e->x);
+    res->start_ms = 0;
+    res->stop_ms = asl_exec_stop_ms(e->x);
+}
+
+/* After commit: tell the waiters, forget the execution. */
+static void act_finish(run *r, void *arg)
+{
+    char *arn = arg;
+    rexec *e = hmap_del(&r->execs, arn);
+    free(arn);
+    if (e == NULL)
+        return;
+    run_result res;
+    char *text;
+    fill_result(e, &res, &text);
+    for (waiter *w = e->waiters, *nx; w; w = nx) {
+        nx = w->next;
+        w->cb(w->ud, 0, &res);
+        free(w);
+    }
+    free(text);
+    r->stats.finished++;
+    exec_free(r, e);
+}
+
+static void dispatch_free(dispatch *d)
+{
+    free(d->arn);
+    free(d->function);
+    free(d->resource);
+    free(d->payload);
+    free(d->token);
+    free(d);
+}
+
+static void act_dispatch(run *r, void *arg);
+
+/* Write what the last start/feed produced, and queue its commands. */
+static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
+{
+    size_t n = asl_exec_event_count(e->x);
+    if (!e->express) {
+        for (size_t i = e->nev_saved; i < n; i++) {
+            json_t *j = asl_exec_event_json(e->x, i, 1);
+            char *text = j ? dumps(j) : NULL;
+            json_decref(j);
+            if (text == NULL)
+                die_db(r, "event encoding");
+            if (store_event_append(r->st, e->id, (int64_t)i + 1, asl_exec_event_type(e->x, i),
+                                   text) != STORE_OK)
+                die_db(r, "event append");
+            free(text);
+            r->stats.events++;
+        }
+    }
+    e->nev_saved = n;
+    int st = asl_exec_status(e->x);
+    if (st != ASL_RUNNING && !e->done) {
+        e->done = 1;
+        if (!e->express) {
+            json_t *out = asl_exec_output_get(e->x);
+            char *text = out ? dumps(out) : NULL;
+            if (store_exec_set_status(r->st, e->id, st, asl_exec_stop_ms(e->x), text,
+                                      asl_exec_error(e->x), asl_exec_cause(e->x)) != STORE_OK)
+                die_db(r, "status update");
+            free(text);
+        }
+        char *arn = strdup(e->arn);
+        if (arn == NULL || queue(r, act_finish, arn) != 0)
+            die_db(r, "queue (out of memory)");
+        return;
+    }
+    for (size_t i = 0; i < ncmds; i++) {
+        const asl_cmd *c = &cmds[i];
+        dispatch *d = calloc(1, sizeof *d);
+        if (d == NULL)
+            die_db(r, "queue (out of memory)");
+        d->arn = strdup(e->arn);
+        d->kind = c->kind;
+        d->id = c->id;
+        d->function = c->function ? strdup(c->function) : NULL;
+        d->resource = c->resource ? strdup(c->resource) : NULL;
+        d->payload = c->payload ? dumps(c->payload) : strdup("{}");
+        d->token = c->token ? strdup(c->token) : NULL;
+        d->wait_for_token = c->wait_for_token;
+        d->due_ms = c->due_ms;
+        if (queue(r, act_dispatch, d) != 0)
+            die_db(r, "queue (out of memory)");
+    }
+}
+
+/* Feed one input; log it (with its events) only if the core took it. */
+static void exec_feed(run *r, rexec *e, const asl_input *in)
+{
+    if (e->done)
+        return;
+    int rc = asl_exec_feed(e->x, in);
+    if (rc != SFN_OK)
+        return; /* a late duplicate, a stale timer, or already ended */
+    if (!e->express) {
+        begin(r);
+        char *result = in->result ? dumps(in->result) : NULL;
+        store_input si = {.seq = e->next_seq, .kind = in->kind, .id = in->id,
+                          .now_ms = in->now_ms, .result = result, .error = in->error,
+                          .cause = in->cause};
+        if (store_input_append(r->st, e->id, &si) != STORE_OK)
+            die_db(r, "input append");
+        free(result);
+        e->next_seq++;
+        r->stats.inputs++;
+    }
+    const asl_cmd *cmds;
+    size_t n = asl_exec_cmds(e->x, &cmds);
+    exec_after_step(r, e, cmds, n);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+static void on_timer(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    tslot *s = ud;
+    rexec *e = s->e;
+    run *r = s->r;
+    for (tslot **p = &e->timers; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    uint64_t id = s->id;
+    int64_t due = s->due_ms;
+    free(s);
+    if (r->draining)
+        return; /* stays pending in the store; re-armed at the next start */
+    int64_t now = exec_now(e);
+    if (now < due) {
+        /* time_scale fired it early: to the execution, the deadline has come */
+        now = due;
+        e->last_now = due;
+    }
+    asl_input in = {.kind = ASL_IN_TIMER, .id = id, .now_ms = now};
+    exec_feed(r, e, &in);
+}
+
+static void arm_timer(run *r, rexec *e, uint64_t id, int64_t due_ms)
+{
+    int64_t wall = ev_wall_ms();
+    int64_t delay = due_ms > wall ? due_ms - wall : 0;
+    if (r->scale > 1.0)
+        delay = (int64_t)((double)delay / r->scale);
+    tslot *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        die_db(r, "timer (out of memory)");
+    s->r = r;
+    s->e = e;
+    s->id = id;
+    s->t = ev_timer_add(r->loop, ev_now_ms() + delay, on_timer, s);
+    if (s->t == NULL)
+        die_db(r, "timer (out of memory)");
+    s->due_ms = due_ms;
+    s->next = e->timers;
+    e->timers = s;
+}
+
+/* ---- Lambda ------------------------------------------------------------- */
+static void check_drain(run *r);
+
+static void on_lambda(void *ud, const lam_result *res)
+{
+    inv *v = ud;
+    run *r = v->r;
+    r->inflight--;
+    rexec *e = hmap_get(&r->execs, v->arn);
+    if (e != NULL && !e->done && !r->ignore_results) {
+        asl_input in = {.id = v->task, .now_ms = exec_now(e)};
+        if (res->status == LAM_OK) {
+            if (!v->wait_for_token) {
+                json_error_t je;
+                json_t *out = json_loadb(res->body, res->len, JSON_DECODE_ANY, &je);
+                if (out == NULL)
+                    out = json_stringn(res->body, res->len);
+                if (out == NULL)
+                    out = json_null();
+                in.kind = ASL_IN_TASK_SUCCEEDED;
+                in.result = out;
+                exec_feed(r, e, &in);
+                json_decref(out);
+            }
+        } else {
+            in.kind = ASL_IN_TASK_FAILED;
+            in.error = res->error_type ? res->error_type : "Lambda.Unknown";
+            in.cause = res->body ? res->body : "";
+            exec_feed(r, e, &in);
+        }
+    }
+    free(v->arn);
+    free(v);
+    check_drain(r);
+}
+
+static void fail_task(run *r, rexec *e, uint64_t task, const char *error, const char *cause)
+{
+    asl_input in = {.kind = ASL_IN_TASK_FAILED, .id = task, .now_ms = exec_now(e),
+                    .error = error, .cause = cause};
+    exec_feed(r, e, &in);
+}
+
+static void invoke(run *r, rexec *e, dispatch *d)
+{
+    if (d->function == NULL) {
+        if (d->wait_for_token)
+            return; /* someone else delivers the token */
+        char cause[512];
+        snprintf(cause, sizeof cause, "The resource '%s' is not provided by the local engine",
+                 d->resource ? d->resource : "");
+        fail_task(r, e, d->id, "States.Runtime", cause);
+        return;
+    }
+    inv *v = calloc(1, sizeof *v);
+    if (v == NULL || (v->arn = strdup(e->arn)) == NULL)
+        die_db(r, "invoke (out of memory)");
+    v->r = r;
+    v->task = d->id;
+    v->wait_for_token = d->wait_for_token;
+    char rid[37];
+    int rc = r->lam ? lam_invoke(r->lam, d->function, d->payload, strlen(d->payload), on_lambda,
+                                 v, rid)
+                    : LAM_ENOTFOUND;
+    if (rc == 0) {
+        r->inflight++;
+        r->stats.invokes++;
+        return;
+    }
+    free(v->arn);
+    free(v);
+    if (rc == -ESHUTDOWN)
+        return; /* stays pending; re-invoked at the next start */
+    char cause[1024], req[37], arn[512];
+    uuid4(r, req);
+    if (rc == LAM_ENOTFOUND) {
+        if (strncmp(d->function, "arn:", 4) == 0 || r->lam == NULL)
+            snprintf(arn, sizeof arn, "%s", d->function);
+        else
+            lam_arn_format(r->lam, d->function, arn, sizeof arn);
+        snprintf(cause, sizeof cause,
+                 "Function not found: %s (Service: AWSLambda; Status Code: 404; Error Code: "
+                 "ResourceNotFoundException; Request ID: %s; Proxy: null)",
+                 arn, req);
+        fail_task(r, e, d->id, "Lambda.ResourceNotFoundException", cause);
+    } else if (rc == LAM_ETOOLARGE) {
+        snprintf(cause, sizeof cause,
+                 "Request must be smaller than 6291456 bytes for the InvokeFunction operation "
+                 "(Service: AWSLambda; Status Code: 413; Error Code: "
+                 "RequestEntityTooLargeException; Request ID: %s; Proxy: null)",
+                 req);
+        fail_task(r, e, d->id, "Lambda.RequestEntityTooLargeException", cause);
+    } else {
+        snprintf(cause, sizeof cause,
+                 "Service error (Service: AWSLambda; Status Code: 500; Error Code: "
+                 "ServiceException; Request ID: %s; Proxy: null)",
+                 req);
+        fail_task(r, e, d->id, "Lambda.ServiceException", cause);
+    }
+}
+
+static void act_dispatch(run *r, void *arg)
+{
+    dispatch *d = arg;
+    rexec *e = hmap_get(&r->execs, d->arn);
+    if (e == NULL || e->done || r->draining)
+        goto out;
+    if (d->kind == ASL_CMD_TIMER) {
+        arm_timer(r, e, d->id, d->due_ms);
+    } else if (d->kind == ASL_CMD_INVOKE) {
+        if (d->token) {
+            tokref *t = calloc(1, sizeof *t);
+            char **nt = realloc(e->tokens, (e->ntokens + 1) * sizeof *nt);
+            if (t == NULL || nt == NULL || (t->arn = strdup(e->arn)) == NULL)
+                die_db(r, "token (out of memory)");
+            e->tokens = nt;
+            t->task = d->id;
+            if (hmap_get(&r->tokens, d->token) == NULL &&
+                hmap_put(&r->tokens, d->token, t) == 0) {
+                e->tokens[e->ntokens++] = strdup(d->token);
+            } else {
+                free(t->arn);
+                free(t);
+            }
+        }
+        invoke(r, e, d);
+    }
+out:
+    dispatch_free(d);
+}
+
+/* ---- the hook ------------------------------------------------------------ */
+void run_flush(run *r)
+{
+    for (;;) {
+        if (store_in_txn(r->st)) {
+            if (store_commit(r->st) != STORE_OK)
+                die_db(r, "commit");
+            r->stats.commits++;
+        }
+        if (r->nq == 0)
+            break;
+        action *q = r->q;
+        size_t n = r->nq;
+        r->q = NULL;
+        r->nq = r->capq = 0;
+        for (size_t i = 0; i < n; i++)
+            q[i].fn(r, q[i].arg);
+        free(q);
+    }
+}
+
+static void before_sleep(ev_loop *loop, void *ud)
+{
+    (void)loop;
+    run_flush(ud);
+}
+
+static void act_cb(run *r, void *arg)
+{
+    (void)r;
+    cb_item *c = arg;
+    c->cb(c->ud);
+    free(c);
+}
+
+int run_after_commit(run *r, void (*cb)(void *ud), void *ud)
+{
+    cb_item *c = malloc(sizeof *c);
+    if (c == NULL)
+        return RUN_ENOMEM;
+    c->cb = cb;
+    c->ud = ud;
+    if (queue(r, act_cb, c) != 0) {
+        free(c);
+        return RUN_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- create / free ------------------------------------------------------- */
+run *run_create(const run_opts *o)
+{
+    run *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->loop = o->loop;
+    r->st = o->st;
+    r->lam = o->lam;
+    r->region = strdup(o->region ? o->region : "us-east-1");
+    r->account = strdup(o->account ? o->account : "123456789012");
+    r->scale = o->time_scale >= 1.0 ? o->time_scale : 1.0;
+    r->quiet = o->quiet;
+    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        uint64_t u;
+        if (read(fd, &u, sizeof u) == (ssize_t)sizeof u)
+            seed ^= u;
+        close(fd);
+    }
+    r->rng = seed;
+    if (r->region == NULL || r->account == NULL) {
+        free(r->region);
+        free(r->account);
+        free(r);
+        return NULL;
+    }
+    ev_set_before_sleep(r->loop, before_sleep, r);
+    return r;
+}
+
+static void free_machine(void *m)
+{
+    asl_machine_free(m);
+}
+
+static void free_tokref(void *p)
+{
+    tokref *t = p;
+    free(t->arn);
+    free(t);
+}
+
+void run_free(run *r)
+{
+    if (r == NULL)
+        return;
+    ev_set_before_sleep(r->loop, NULL, NULL);
+    if (r->drain_timer)
+        ev_timer_cancel(r->loop, r->drain_timer);
+    /* Waiters learn that their execution will not end here; their
+     * replies (queued below) and any reply still queued go out now: the
+     * caller drained (committed) before freeing. */
+    for (size_t i = 0; i < r->execs.nb; i++) {
+        for (hent *h = r->execs.b[i]; h; h = h->next) {
+            rexec *e = h->val;
+            for (waiter *w = e->waiters, *nx; w; w = nx) {
+                nx = w->next;
+                w->cb(w->ud, RUN_ESHUTDOWN, NULL);
+                free(w);
+            }
+            e->waiters = NULL;
+        }
+    }
+    while (r->nq > 0) {
+        action *q = r->q;
+        size_t n = r->nq;
+        r->q = NULL;
+        r->nq = r->capq = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (q[i].fn == act_cb)
+                act_cb(r, q[i].arg);
+            else if (q[i].fn == act_dispatch)
+                dispatch_free(q[i].arg);
+            else
+                free(q[i].arg); /* act_finish: its ARN */
+        }
+        free(q);
+    }
+    free(r->q);
+    /* exec_free removes tokens from r->tokens; free execs first */
+    for (size_t i = 0; i < r->execs.nb; i++)
+        for (hent *h = r->execs.b[i]; h; h = h->next)
+            exec_free(r, h->val);
+    hmap_cleanup(&r->execs, NULL);
+    hmap_cleanup(&r->tokens, free_tokref);
+    hmap_cleanup(&r->machines, free_machine);
+    free(r->region);
+    free(r->account);
+    free(r);
+}
+
+/* ---- machines ------------------------------------------------------------ */
+int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)def_id);
+    asl_machine *m = hmap_get(&r->machines, key);
+    if (m) {
+        *out = m;
+        return 0;
+    }
+    char *text = NULL;
+    int type = 0;
+    int rc = store_def_get(r->st, def_id, &text, &type);
+    if (rc == STORE_ENOENT)
+        return RUN_ENOENT;
+    if (rc != STORE_OK)
+        return RUN_EDB;
+    asl_diags d;
+    rc = asl_machine_compile_text(text, strlen(text), type, &m, diags ? diags : &d);
+    free(text);
+    if (rc != SFN_OK)
+        return RUN_EINVAL;
+    if (hmap_put(&r->machines, key, m) != 0) {
+        asl_machine_free(m);
+        return RUN_ENOMEM;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---- executions ------------------------------------------------------------ */
+static rexec *exec_new(run *r, const char *arn)
+{
+    rexec *e = calloc(1, sizeof *e);
+    if (e == NULL || (e->arn = strdup(arn)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->next_seq = 1;
+    (void)r;
+    return e;
+}
+
+/* "arn:aws:states:R:A:stateMachine:N" -> "arn:aws:states:R:A:<kind>:N:<name>" */
+static char *exec_arn(run *r, const char *sm_arn, const char *name, int express)
+{
+    const char *p = strstr(sm_arn, ":stateMachine:");
+    if (p == NULL)
+        return NULL;
+    char *out = NULL;
+    if (express) {
+        char u[37];
+        uuid4(r, u);
+        if (asprintf(&out, "%.*s:express:%s:%s:%s", (int)(p - sm_arn), sm_arn,
+                     p + strlen(":stateMachine:"), name, u) < 0)
+            out = NULL;
+    } else if (asprintf(&out, "%.*s:execution:%s:%s", (int)(p - sm_arn), sm_arn,
+                        p + strlen(":stateMachine:"), name) < 0) {
+        out = NULL;
+    }
+    return out;
+}
+
+int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char **arn_out,
+                   int64_t *start_ms_out)
+{
+    const asl_machine *m;
+    int rc = run_machine_get(r, s->sm->def_id, &m, NULL);
+    if (rc != 0)
+        return rc;
+    char *arn = exec_arn(r, s->sm->arn, s->name, s->express);
+    if (arn == NULL)
+        return RUN_ENOMEM;
+    if (hmap_get(&r->execs, arn)) {
+        free(arn);
+        return RUN_EEXIST;
+    }
+    rexec *e = exec_new(r, arn);
+    waiter *w = done ? calloc(1, sizeof *w) : NULL;
+    if (e == NULL || (done && w == NULL)) {
+        free(arn);
+        free(w);
+        if (e)
+            exec_free(r, e);
+        return RUN_ENOMEM;
+    }
+    e->express = s->express;
+    int64_t now = ev_wall_ms();
+    e->last_now = now;
+    uint64_t seed = rng_next(r);
+    if (!s->express) {
+        begin(r);
+        store_exec row = {.arn = arn, .sm_arn = s->sm->arn, .name = (char *)s->name,
+                          .input = (char *)s->input_text, .status = STORE_RUNNING,
+                          .start_ms = now, .seed = seed, .def_id = s->sm->def_id};
+        rc = store_exec_insert(r->st, &row);
+        if (rc == STORE_EEXIST) {
+            free(arn);
+            free(w);
+            exec_free(r, e);
+            return RUN_EEXIST;
+        }
+        if (rc != STORE_OK)
+            die_db(r, "execution insert");
+        e->id = row.id;
+    }
+    asl_exec_info info = {.execution_arn = arn, .execution_name = s->name,
+                          .state_machine_arn = s->sm->arn, .state_machine_name = s->sm->name,
+                          .role_arn = s->sm->role_arn, .start_ms = now, .seed = seed};
+    e->x = asl_exec_start(m, &info, s->input);
+    if (e->x == NULL)
+        die_db(r, "execution start (out of memory)");
+    if (hmap_put(&r->execs, arn, e) != 0)
+        die_db(r, "execution map (out of memory)");
+    if (w) {
+        w->cb = done;
+        w->ud = ud;
+        e->waiters = w;
+    }
+    r->stats.started++;
+    const asl_cmd *cmds;
+    size_t n = asl_exec_cmds(e->x, &cmds);
+    exec_after_step(r, e, cmds, n);
+    *arn_out = arn;
+    *start_ms_out = now;
+    return 0;
+}
+
+int run_exec_running(run *r, const char *arn)
+{
+    rexec *e = hmap_get(&r->execs, arn);
+    return e != NULL && !e->done;
+}
+
+int run_exec_stop(run *r, const char *arn, const char *error, const char *cause,
+                  int64_t *stop_ms)
+{
+    rexec *e = hmap_get(&r->execs, arn);
+    if (e == NULL || e->done)
+        return RUN_ENOENT;
+    asl_input in = {.kind = ASL_IN_STOP, .now_ms = exec_now(e), .error = error, .cause = cause};
+    exec_feed(r, e, &in);
+    *stop_ms = asl_exec_stop_ms(e->x);
+    return 0;
+}
+
+int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud)
+{
+    rexec *e = hmap_get(&r->execs, arn);
+    if (e == NULL)
+        return RUN_ENOENT;
+    waiter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return RUN_ENOMEM;
+    w->cb = done;
+    w->ud = ud;
+    w->next = e->waiters;
+    e->waiters = w;
+    return 0;
+}
+
+int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
+                  const char *cause)
+{
+    tokref *t = hmap_get(&r->tokens, token);
+    if (t == NULL)
+        return RUN_ENOENT;
+    rexec *e = hmap_get(&r->execs, t->arn);
+    if (e == NULL || e->done)
+        return RUN_ENOENT;
+    const asl_cmd *pend;
+    size_t np = asl_exec_pending(e->x, &pend), i;
+    for (i = 0; i < np; i++)
+        if (pend[i].kind == ASL_CMD_INVOKE && pend[i].id == t->task)
+            break;
+    if (i == np)
+        return RUN_ENOENT; /* timed out or already answered */
+    asl_input in = {.id = t->task, .now_ms = exec_now(e), .result = output, .error = error,
+                    .cause = cause};
+    in.kind = kind == RUN_TASK_SUCCESS   ? ASL_IN_TASK_SUCCEEDED
+              : kind == RUN_TASK_FAILURE ? ASL_IN_TASK_FAILED
+                                         : ASL_IN_HEARTBEAT;
+    exec_feed(r, e, &in);
+    return 0;
+}
+
+/* ---- recovery ------------------------------------------------------------- */
+typedef struct idlist {
+    int64_t *ids;
+    size_t n, cap;
+} idlist;
+
+static int collect_running(void *ctx, const store_exec *x)
+{
+    idlist *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *ids = realloc(l->ids, cap * sizeof *ids);
+        if (ids == NULL)
+            return RUN_ENOMEM;
+        l->ids = ids;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = x->id;
+    return 0;
+}
+
+typedef struct replay_ctx {
+    rexec *e;
+    int64_t last_seq;
+    int bad;
+} replay_ctx;
+
+static int replay_input(void *ctx, const store_input *si)
+{
+    replay_ctx *c = ctx;
+    json_t *result = NULL;
+    if (si->result) {
+        json_error_t je;
+        result = json_loads(si->result, JSON_DECODE_ANY, &je);
+        if (result == NULL) {
+            c->bad = 1;
+            return 1;
+        }
+    }
+    asl_input in = {.kind = si->kind, .id = si->id, .now_ms = si->now_ms, .result = result,
+                    .error = si->error, .cause = si->cause};
+    (void)asl_exec_feed(c->e->x, &in);
+    if (si->now_ms > c->e->last_now)
+        c->e->last_now = si->now_ms;
+    json_decref(result);
+    c->last_seq = si->seq;
+    return 0;
+}
+
+static int recover_one(run *r, int64_t id, char *err, size_t errlen)
+{
+    store_exec row;
+    if (store_exec_get_id(r->st, id, &row) != STORE_OK)
+        return RUN_EDB;
+    int rc = 0;
+    store_sm sm;
+    const asl_machine *m;
+    json_t *input = NULL;
+    rexec *e = NULL;
+    memset(&sm, 0, sizeof sm);
+    if (store_sm_get(r->st, row.sm_arn, &sm) != STORE_OK ||
+        run_machine_get(r, row.def_id, &m, NULL) != 0) {
+        snprintf(err, errlen, "%s: its state machine or definition is gone", row.arn);
+        rc = RUN_EINVAL;
+        goto out;
+    }
+    json_error_t je;
+    input = json_loads(row.input, JSON_DECODE_ANY, &je);
+    e = exec_new(r, row.arn);
+    if (input == NULL || e == NULL) {
+        snprintf(err, errlen, "%s: bad stored input", row.arn);
+        rc = RUN_EINVAL;
+        goto out;
+    }
+    e->id = row.id;
+    e->last_now = row.start_ms;
+    asl_exec_info info = {.execution_arn = row.arn, .execution_name = row.name,
+                          .state_machine_arn = row.sm_arn, .state_machine_name = sm.name,
+                          .role_arn = sm.role_arn, .start_ms = row.start_ms, .seed = row.seed,
+                          .redrive_count = row.redrive_count};
+    e->x = asl_exec_start(m, &info, input);
+    if (e->x == NULL) {
+        rc = RUN_ENOMEM;
+        goto out;
+    }
+    replay_ctx c = {.e = e};
+    if (store_input_each(r->st, row.id, replay_input, &c) < 0 || c.bad) {
+        snprintf(err, errlen, "%s: cannot read its input log", row.arn);
+        rc = RUN_EDB;
+        goto out;
+    }
+    e->next_seq = c.last_seq + 1;
+    int64_t stored = 0;
+    store_event_max(r->st, row.id, &stored);
+    size_t n = asl_exec_event_count(e->x);
+    if ((size_t)stored > n) {
+        /* The core replayed fewer events than were written: it is not
+         * deterministic for this execution. Keep the stored history and
+         * go on; never write an id twice. */
+        logf_(r, "warning: %s: replay produced %zu events, store has %lld", row.arn, n,
+              (long long)stored);
+        e->nev_saved = n;
+    } else {
+        e->nev_saved = (size_t)stored;
+    }
+    if (hmap_put(&r->execs, row.arn, e) != 0) {
+        rc = RUN_ENOMEM;
+        goto out;
+    }
+    const asl_cmd *pend;
+    size_t np = asl_exec_pending(e->x, &pend);
+    begin(r);
+    exec_after_step(r, e, pend, np);
+    e = NULL;
+out:
+    if (e)
+        exec_free(r, e);
+    json_decref(input);
+    store_sm_cleanup(&sm);
+    store_exec_cleanup(&row);
+    return rc;
+}
+
+int run_recover(run *r, char *err, size_t errlen)
+{
+    idlist l = {0};
+    int rc = store_exec_each_running(r->st, collect_running, &l);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot list running executions: %s", store_errmsg(r->st));
+        free(l.ids);
+        return RUN_EDB;
+    }
+    int n = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        char e[512] = "";
+        rc = recover_one(r, l.ids[i], e, sizeof e);
+        if (rc == 0) {
+            n++;
+        } else {
+            logf_(r, "cannot recover execution %lld: %s", (long long)l.ids[i], e);
+        }
+    }
+    free(l.ids);
+    run_flush(r);
+    return n;
+}
+
+/* ---- draining --------------------------------------------------------------- */
+static void finish_drain(run *r)
+{
+    if (r->drain_timer) {
+        ev_timer_cancel(r->loop, r->drain_timer);
+        r->drain_timer = NULL;
+    }
+    r->ignore_results = 1;
+    run_flush(r);
+    void (*done)(void *) = r->drain_done;
+    r->drain_done = NULL;
+    if (done)
+        done(r->drain_ud);
+}
+
+static void check_drain(run *r)
+{
+    if (r->draining && r->drain_done && r->inflight == 0)
+        finish_drain(r);
+}
+
+static void on_drain_timeout(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    run *r = ud;
+    r->drain_timer = NULL;
+    if (r->drain_done)
+        finish_drain(r);
+}
+
+void run_drain(run *r, int grace_ms, void (*done)(void *ud), void *ud)
+{
+    r->draining = 1;
+    r->drain_done = done;
+    r->drain_ud = ud;
+    if (r->inflight == 0) {
+        finish_drain(r);
+        return;
+    }
+    r->drain_timer = ev_timer_add(r->loop, ev_now_ms() + grace_ms, on_drain_timeout, r);
+}
+
+void run_stats_get(const run *r, run_stats *out)
+{
+    *out = r->stats;
+    out->running = (int)r->execs.n;
+}

@@ -1,0 +1,132 @@
+/*
+ * run.h - the runner: step -> persist -> dispatch, and recovery.
+ *
+ * Each running execution is an asl_exec in memory. Every input fed to it
+ * (task result, timer, heartbeat, stop) is appended to the store's input
+ * log together with the history events it produced, inside the store
+ * transaction of the current loop iteration; the loop's before-sleep hook
+ * commits that transaction (group commit: many executions, one fsync) and
+ * only then carries out what the steps asked for (invoke a function, arm a
+ * timer) and runs the callbacks queued with run_after_commit (the API's
+ * replies). After a crash, run_recover replays each RUNNING execution's
+ * inputs through the deterministic core, which regenerates the same state,
+ * and dispatches what it is waiting on again (tasks at least once, timers
+ * at their original deadlines).
+ *
+ * EXPRESS executions live in memory only (as on AWS they keep no history
+ * here); they are lost on a crash.
+ *
+ * Must not: parse HTTP, know the API's request shapes.
+ * Threading: everything on the loop's thread.
+ */
+#ifndef SFN_RUN_H
+#define SFN_RUN_H
+
+#include <stdint.h>
+
+#include "asl.h"
+#include "ev.h"
+#include "lam.h"
+#include "store.h"
+
+typedef struct run run;
+
+#define RUN_EEXIST (-17)   /* an execution with that ARN exists */
+#define RUN_ENOENT (-2)    /* no such running execution / task token */
+#define RUN_EDB (-5)       /* the store failed */
+#define RUN_ENOMEM (-12)
+#define RUN_EINVAL (-22)   /* definition does not compile */
+#define RUN_ESHUTDOWN (-108)
+
+typedef struct run_opts {
+    ev_loop *loop;
+    store *st;
+    lam *lam;             /* NULL: every Lambda task fails as ResourceNotFound */
+    const char *region;   /* for messages; default us-east-1 */
+    const char *account;  /* default 123456789012 */
+    double time_scale;    /* >= 1: timers (Wait, back-off, timeouts) fire this many
+                             times sooner than their deadlines; 1 = real time */
+    int quiet;            /* 1: no log lines on stderr */
+} run_opts;
+
+/* Create the runner and install its before-sleep hook on the loop.
+ * Returns NULL on ENOMEM. */
+run *run_create(const run_opts *o);
+/* Free everything in memory (nothing is written). Waiters get their
+ * callback with RUN_ESHUTDOWN. */
+void run_free(run *r);
+
+/* Rebuild every RUNNING execution from the store and dispatch what it
+ * waits on (after the recovery transaction commits). Returns the number of
+ * executions recovered, or a negative code with a message in err. */
+int run_recover(run *r, char *err, size_t errlen);
+
+/* Queue cb to run after the current iteration's transaction is committed
+ * (at once in the next before-sleep hook when nothing is pending). */
+int run_after_commit(run *r, void (*cb)(void *ud), void *ud);
+/* Commit and run the after-commit queue until both are empty (the hook
+ * calls this; tests and shutdown may too). */
+void run_flush(run *r);
+
+/* Compiled machine of a stored definition (cached, borrowed). Returns 0,
+ * RUN_ENOENT, RUN_EINVAL with diags (when diags is not NULL). */
+int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags);
+
+/* ---- executions -------------------------------------------------------- */
+typedef struct run_result {
+    const char *arn;
+    int status;           /* asl_status */
+    const char *output;   /* JSON text or NULL */
+    const char *error;
+    const char *cause;
+    int64_t start_ms;
+    int64_t stop_ms;
+} run_result;
+
+/* An execution ended (or rc = RUN_ESHUTDOWN: the runner is going away and
+ * the execution did not end). r is valid during the call only. */
+typedef void run_done_cb(void *ud, int rc, const run_result *res);
+
+typedef struct run_start {
+    const store_sm *sm;       /* the machine (its current definition is used) */
+    const char *name;         /* execution name (validated by the caller) */
+    const char *input_text;   /* the input as sent (kept verbatim) */
+    json_t *input;            /* borrowed: the same, parsed */
+    int express;              /* 1: in memory only, EXPRESS ARN */
+} run_start;
+
+/* Start an execution: its row and first events join the current
+ * transaction. *arn_out (malloc'd) and *start_ms_out are set. done (may be
+ * NULL) is called when it ends. Returns 0, RUN_EEXIST, RUN_EDB, RUN_EINVAL,
+ * RUN_ENOMEM. */
+int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char **arn_out,
+                   int64_t *start_ms_out);
+/* Nonzero when arn is running in memory. */
+int run_exec_running(run *r, const char *arn);
+/* StopExecution: abort a running execution. *stop_ms gets its stop time.
+ * Returns 0 or RUN_ENOENT (not running). */
+int run_exec_stop(run *r, const char *arn, const char *error, const char *cause,
+                  int64_t *stop_ms);
+/* Call done when arn ends. Returns 0, or RUN_ENOENT when it is not
+ * running (done is not called). */
+int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud);
+
+/* ---- .waitForTaskToken -------------------------------------------------- */
+enum run_task_kind { RUN_TASK_SUCCESS = 1, RUN_TASK_FAILURE, RUN_TASK_HEARTBEAT };
+/* Returns 0 or RUN_ENOENT (no task waits on this token). output borrowed. */
+int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
+                  const char *cause);
+
+/* ---- shutdown ---------------------------------------------------------- */
+/* Stop dispatching new work; when the invocations in flight have ended (or
+ * after grace_ms), commit, stop the functions and call done. Executions
+ * stay RUNNING in the store and resume at the next start. */
+void run_drain(run *r, int grace_ms, void (*done)(void *ud), void *ud);
+
+typedef struct run_stats {
+    uint64_t started, finished, commits, invokes, inputs, events;
+    int running;
+} run_stats;
+void run_stats_get(const run *r, run_stats *out);
+
+#endif

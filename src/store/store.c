@@ -1,0 +1,618 @@
+/*
+ * store.c - SQLite persistence for sfnd (see store.h).
+ *
+ * Every statement is prepared once and kept: at thousands of executions per
+ * second, preparing SQL would cost more than running it. This file must not
+ * decide anything about executions; it only keeps what the runner tells it.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_SM_PUT,
+    Q_SM_GET,
+    Q_SM_EACH,
+    Q_DEF_INSERT,
+    Q_DEF_GET,
+    Q_EXEC_INSERT,
+    Q_EXEC_GET,
+    Q_EXEC_GET_ID,
+    Q_EXEC_STATUS,
+    Q_EXEC_REDRIVE,
+    Q_EXEC_LIST,
+    Q_EXEC_LIST_STATUS,
+    Q_EXEC_RUNNING,
+    Q_EXEC_COUNT,
+    Q_IN_APPEND,
+    Q_IN_EACH,
+    Q_IN_MAX,
+    Q_EV_APPEND,
+    Q_EV_ASC,
+    Q_EV_DESC,
+    Q_EV_MAX,
+    Q__COUNT
+};
+
+static const char *const sql_text[Q__COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SM_PUT] = "INSERT OR REPLACE INTO state_machines(arn,name,role_arn,type,def_id,created_ms,"
+                 "updated_ms,from_template,deleted) VALUES(?,?,?,?,?,?,?,?,?)",
+    [Q_SM_GET] = "SELECT arn,name,role_arn,type,def_id,created_ms,updated_ms,from_template,deleted "
+                 "FROM state_machines WHERE arn=?",
+    [Q_SM_EACH] = "SELECT arn,name,role_arn,type,def_id,created_ms,updated_ms,from_template,deleted "
+                  "FROM state_machines WHERE deleted=0 ORDER BY arn",
+    [Q_DEF_INSERT] = "INSERT INTO definitions(sm_arn,definition,type) VALUES(?,?,?)",
+    [Q_DEF_GET] = "SELECT definition,type FROM definitions WHERE id=?",
+    [Q_EXEC_INSERT] = "INSERT INTO executions(arn,sm_arn,name,input,status,start_ms,stop_ms,seed,"
+                      "def_id,output,error,cause,redrive_count,redrive_ms) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+#define EXEC_COLS                                                                                  \
+    "id,arn,sm_arn,name,input,status,start_ms,stop_ms,seed,def_id,output,error,cause,"             \
+    "redrive_count,redrive_ms"
+    [Q_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions WHERE arn=?",
+    [Q_EXEC_GET_ID] = "SELECT " EXEC_COLS " FROM executions WHERE id=?",
+    [Q_EXEC_STATUS] = "UPDATE executions SET status=?,stop_ms=?,output=?,error=?,cause=? WHERE id=?",
+    [Q_EXEC_REDRIVE] = "UPDATE executions SET redrive_count=?,redrive_ms=? WHERE id=?",
+    [Q_EXEC_LIST] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn=? AND id<? "
+                    "ORDER BY id DESC LIMIT ?",
+    [Q_EXEC_LIST_STATUS] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn=? AND id<? "
+                           "AND status=? ORDER BY id DESC LIMIT ?",
+    [Q_EXEC_RUNNING] = "SELECT " EXEC_COLS " FROM executions WHERE status=0 ORDER BY id",
+    [Q_EXEC_COUNT] = "SELECT count(*) FROM executions WHERE sm_arn=?",
+    [Q_IN_APPEND] = "INSERT INTO inputs(exec_id,seq,kind,task_id,now_ms,result,error,cause) "
+                    "VALUES(?,?,?,?,?,?,?,?)",
+    [Q_IN_EACH] = "SELECT seq,kind,task_id,now_ms,result,error,cause FROM inputs WHERE exec_id=? "
+                  "ORDER BY seq",
+    [Q_IN_MAX] = "SELECT max(seq) FROM inputs WHERE exec_id=?",
+    [Q_EV_APPEND] = "INSERT INTO events(exec_id,id,type,body) VALUES(?,?,?,?)",
+    [Q_EV_ASC] = "SELECT id,type,body FROM events WHERE exec_id=? AND id>=? AND id<=? "
+                 "ORDER BY id LIMIT ?",
+    [Q_EV_DESC] = "SELECT id,type,body FROM events WHERE exec_id=? AND id>=? AND id<=? "
+                  "ORDER BY id DESC LIMIT ?",
+    [Q_EV_MAX] = "SELECT max(id) FROM events WHERE exec_id=?",
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS state_machines("
+    " arn TEXT PRIMARY KEY, name TEXT NOT NULL, role_arn TEXT, type INTEGER NOT NULL,"
+    " def_id INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " from_template INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS definitions("
+    " id INTEGER PRIMARY KEY, sm_arn TEXT NOT NULL, definition TEXT NOT NULL,"
+    " type INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS executions("
+    " id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, sm_arn TEXT NOT NULL, name TEXT NOT NULL,"
+    " input TEXT NOT NULL, status INTEGER NOT NULL, start_ms INTEGER NOT NULL,"
+    " stop_ms INTEGER NOT NULL, seed INTEGER NOT NULL, def_id INTEGER NOT NULL, output TEXT,"
+    " error TEXT, cause TEXT, redrive_count INTEGER NOT NULL DEFAULT 0,"
+    " redrive_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS executions_sm ON executions(sm_arn, id);"
+    "CREATE INDEX IF NOT EXISTS executions_running ON executions(status) WHERE status=0;"
+    "CREATE TABLE IF NOT EXISTS inputs("
+    " exec_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " task_id INTEGER NOT NULL, now_ms INTEGER NOT NULL, result TEXT, error TEXT, cause TEXT,"
+    " PRIMARY KEY(exec_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events("
+    " exec_id INTEGER NOT NULL, id INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,"
+    " PRIMARY KEY(exec_id, id)) WITHOUT ROWID;";
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    int in_txn;
+};
+
+static sqlite3_stmt *stmt(store *s, int which)
+{
+    sqlite3_stmt *st = s->q[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+/* Run a statement that returns no rows; leaves it reset. */
+static int run_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return STORE_EEXIST;
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen)
+{
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return STORE_EDB;
+    }
+    char *err = NULL;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
+        goto fail_db;
+    sqlite3_busy_timeout(s->db, 5000);
+    const char *pragmas = sync_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                      "PRAGMA foreign_keys=OFF;"
+                                    : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK)
+        goto fail_exec;
+    if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK)
+        goto fail_exec;
+    for (int i = 0; i < Q__COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
+                               NULL) != SQLITE_OK)
+            goto fail_db;
+    }
+    *out = s;
+    return STORE_OK;
+
+fail_exec:
+    snprintf(errbuf, errlen, "%s: %s", path, err ? err : "error");
+    sqlite3_free(err);
+    store_close(s);
+    return STORE_EDB;
+fail_db:
+    snprintf(errbuf, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    store_close(s);
+    return STORE_EDB;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_txn)
+        store_rollback(s);
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *store_errmsg(store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+int store_begin(store *s)
+{
+    if (s->in_txn)
+        return STORE_OK;
+    int rc = run_done(stmt(s, Q_BEGIN));
+    if (rc == STORE_OK)
+        s->in_txn = 1;
+    return rc;
+}
+
+int store_commit(store *s)
+{
+    if (!s->in_txn)
+        return STORE_OK;
+    int rc = run_done(stmt(s, Q_COMMIT));
+    if (rc == STORE_OK)
+        s->in_txn = 0;
+    return rc;
+}
+
+void store_rollback(store *s)
+{
+    if (!s->in_txn)
+        return;
+    run_done(stmt(s, Q_ROLLBACK));
+    s->in_txn = 0;
+}
+
+int store_in_txn(const store *s)
+{
+    return s->in_txn;
+}
+
+/* ---- state machines ---------------------------------------------------- */
+int store_sm_put(store *s, const store_sm *sm)
+{
+    sqlite3_stmt *st = stmt(s, Q_SM_PUT);
+    bind_text(st, 1, sm->arn);
+    bind_text(st, 2, sm->name);
+    bind_text(st, 3, sm->role_arn);
+    sqlite3_bind_int(st, 4, sm->type);
+    sqlite3_bind_int64(st, 5, sm->def_id);
+    sqlite3_bind_int64(st, 6, sm->created_ms);
+    sqlite3_bind_int64(st, 7, sm->updated_ms);
+    sqlite3_bind_int(st, 8, sm->from_template);
+    sqlite3_bind_int(st, 9, sm->deleted);
+    return run_done(st);
+}
+
+static void sm_from_row(sqlite3_stmt *st, store_sm *out, int dup)
+{
+    if (dup) {
+        out->arn = col_dup(st, 0);
+        out->name = col_dup(st, 1);
+        out->role_arn = col_dup(st, 2);
+    } else {
+        out->arn = (char *)sqlite3_column_text(st, 0);
+        out->name = (char *)sqlite3_column_text(st, 1);
+        out->role_arn = (char *)sqlite3_column_text(st, 2);
+    }
+    out->type = sqlite3_column_int(st, 3);
+    out->def_id = sqlite3_column_int64(st, 4);
+    out->created_ms = sqlite3_column_int64(st, 5);
+    out->updated_ms = sqlite3_column_int64(st, 6);
+    out->from_template = sqlite3_column_int(st, 7);
+    out->deleted = sqlite3_column_int(st, 8);
+}
+
+int store_sm_get(store *s, const char *arn, store_sm *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, Q_SM_GET);
+    bind_text(st, 1, arn);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        sm_from_row(st, out, 1);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_ENOENT : STORE_EDB;
+}
+
+void store_sm_cleanup(store_sm *sm)
+{
+    if (sm == NULL)
+        return;
+    free(sm->arn);
+    free(sm->name);
+    free(sm->role_arn);
+    memset(sm, 0, sizeof *sm);
+}
+
+int store_sm_each(store *s, int (*cb)(void *ctx, const store_sm *sm), void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, Q_SM_EACH);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_sm sm;
+        sm_from_row(st, &sm, 0);
+        int r = cb(ctx, &sm);
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int store_def_insert(store *s, const char *sm_arn, const char *definition, int type, int64_t *id)
+{
+    sqlite3_stmt *st = stmt(s, Q_DEF_INSERT);
+    bind_text(st, 1, sm_arn);
+    bind_text(st, 2, definition);
+    sqlite3_bind_int(st, 3, type);
+    int rc = run_done(st);
+    if (rc == STORE_OK)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+int store_def_get(store *s, int64_t id, char **definition, int *type)
+{
+    sqlite3_stmt *st = stmt(s, Q_DEF_GET);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *definition = col_dup(st, 0);
+        *type = sqlite3_column_int(st, 1);
+        sqlite3_reset(st);
+        return *definition ? STORE_OK : STORE_EDB;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_ENOENT : STORE_EDB;
+}
+
+/* ---- executions -------------------------------------------------------- */
+int store_exec_insert(store *s, store_exec *x)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_INSERT);
+    bind_text(st, 1, x->arn);
+    bind_text(st, 2, x->sm_arn);
+    bind_text(st, 3, x->name);
+    bind_text(st, 4, x->input);
+    sqlite3_bind_int(st, 5, x->status);
+    sqlite3_bind_int64(st, 6, x->start_ms);
+    sqlite3_bind_int64(st, 7, x->stop_ms);
+    sqlite3_bind_int64(st, 8, (int64_t)x->seed);
+    sqlite3_bind_int64(st, 9, x->def_id);
+    bind_text(st, 10, x->output);
+    bind_text(st, 11, x->error);
+    bind_text(st, 12, x->cause);
+    sqlite3_bind_int(st, 13, x->redrive_count);
+    sqlite3_bind_int64(st, 14, x->redrive_ms);
+    int rc = run_done(st);
+    if (rc == STORE_OK)
+        x->id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static void exec_from_row(sqlite3_stmt *st, store_exec *x, int dup)
+{
+    x->id = sqlite3_column_int64(st, 0);
+    char **strs[] = {&x->arn, &x->sm_arn, &x->name, &x->input};
+    for (int i = 0; i < 4; i++)
+        *strs[i] = dup ? col_dup(st, 1 + i) : (char *)sqlite3_column_text(st, 1 + i);
+    x->status = sqlite3_column_int(st, 5);
+    x->start_ms = sqlite3_column_int64(st, 6);
+    x->stop_ms = sqlite3_column_int64(st, 7);
+    x->seed = (uint64_t)sqlite3_column_int64(st, 8);
+    x->def_id = sqlite3_column_int64(st, 9);
+    char **strs2[] = {&x->output, &x->error, &x->cause};
+    for (int i = 0; i < 3; i++)
+        *strs2[i] = dup ? col_dup(st, 10 + i) : (char *)sqlite3_column_text(st, 10 + i);
+    x->redrive_count = sqlite3_column_int(st, 13);
+    x->redrive_ms = sqlite3_column_int64(st, 14);
+}
+
+static int exec_get(store *s, sqlite3_stmt *st, store_exec *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        exec_from_row(st, out, 1);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_ENOENT : STORE_EDB;
+}
+
+int store_exec_get(store *s, const char *arn, store_exec *out)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_GET);
+    bind_text(st, 1, arn);
+    return exec_get(s, st, out);
+}
+
+int store_exec_get_id(store *s, int64_t id, store_exec *out)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_GET_ID);
+    sqlite3_bind_int64(st, 1, id);
+    return exec_get(s, st, out);
+}
+
+void store_exec_cleanup(store_exec *x)
+{
+    if (x == NULL)
+        return;
+    free(x->arn);
+    free(x->sm_arn);
+    free(x->name);
+    free(x->input);
+    free(x->output);
+    free(x->error);
+    free(x->cause);
+    memset(x, 0, sizeof *x);
+}
+
+int store_exec_set_status(store *s, int64_t id, int status, int64_t stop_ms, const char *output,
+                          const char *error, const char *cause)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_STATUS);
+    sqlite3_bind_int(st, 1, status);
+    sqlite3_bind_int64(st, 2, stop_ms);
+    bind_text(st, 3, output);
+    bind_text(st, 4, error);
+    bind_text(st, 5, cause);
+    sqlite3_bind_int64(st, 6, id);
+    return run_done(st);
+}
+
+int store_exec_set_redrive(store *s, int64_t id, int redrive_count, int64_t redrive_ms)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_REDRIVE);
+    sqlite3_bind_int(st, 1, redrive_count);
+    sqlite3_bind_int64(st, 2, redrive_ms);
+    sqlite3_bind_int64(st, 3, id);
+    return run_done(st);
+}
+
+static int exec_walk(sqlite3_stmt *st, int limit, int (*cb)(void *, const store_exec *),
+                     void *ctx, int64_t *last_id, int *count)
+{
+    int rc;
+    *count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_exec x;
+        exec_from_row(st, &x, 0);
+        *last_id = x.id;
+        (*count)++;
+        int r = cb(ctx, &x);
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+        if (limit > 0 && *count >= limit)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+int store_exec_list(store *s, const char *sm_arn, int status, int64_t after, int limit,
+                    int (*cb)(void *ctx, const store_exec *x), void *ctx, int64_t *next_after)
+{
+    sqlite3_stmt *st = stmt(s, status < 0 ? Q_EXEC_LIST : Q_EXEC_LIST_STATUS);
+    bind_text(st, 1, sm_arn);
+    sqlite3_bind_int64(st, 2, after > 0 ? after : INT64_MAX);
+    /* One row more than asked tells whether another page exists. */
+    int fetch = limit > 0 ? limit + 1 : -1;
+    if (status < 0) {
+        sqlite3_bind_int(st, 3, fetch);
+    } else {
+        sqlite3_bind_int(st, 3, status);
+        sqlite3_bind_int(st, 4, fetch);
+    }
+    int64_t last = 0;
+    int count = 0, rc;
+    *next_after = 0;
+    for (;;) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+            break;
+        if (limit > 0 && count == limit) {
+            *next_after = last;
+            break;
+        }
+        store_exec x;
+        exec_from_row(st, &x, 0);
+        last = x.id;
+        count++;
+        int r = cb(ctx, &x);
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+int store_exec_each_running(store *s, int (*cb)(void *ctx, const store_exec *x), void *ctx)
+{
+    int64_t last;
+    int count;
+    return exec_walk(stmt(s, Q_EXEC_RUNNING), 0, cb, ctx, &last, &count);
+}
+
+int store_exec_count(store *s, const char *sm_arn, int64_t *n)
+{
+    sqlite3_stmt *st = stmt(s, Q_EXEC_COUNT);
+    bind_text(st, 1, sm_arn);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+/* ---- inputs ------------------------------------------------------------ */
+int store_input_append(store *s, int64_t exec_id, const store_input *in)
+{
+    sqlite3_stmt *st = stmt(s, Q_IN_APPEND);
+    sqlite3_bind_int64(st, 1, exec_id);
+    sqlite3_bind_int64(st, 2, in->seq);
+    sqlite3_bind_int(st, 3, in->kind);
+    sqlite3_bind_int64(st, 4, (int64_t)in->id);
+    sqlite3_bind_int64(st, 5, in->now_ms);
+    bind_text(st, 6, in->result);
+    bind_text(st, 7, in->error);
+    bind_text(st, 8, in->cause);
+    return run_done(st);
+}
+
+int store_input_each(store *s, int64_t exec_id, int (*cb)(void *ctx, const store_input *in),
+                     void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, Q_IN_EACH);
+    sqlite3_bind_int64(st, 1, exec_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_input in = {
+            .seq = sqlite3_column_int64(st, 0),
+            .kind = sqlite3_column_int(st, 1),
+            .id = (uint64_t)sqlite3_column_int64(st, 2),
+            .now_ms = sqlite3_column_int64(st, 3),
+            .result = (const char *)sqlite3_column_text(st, 4),
+            .error = (const char *)sqlite3_column_text(st, 5),
+            .cause = (const char *)sqlite3_column_text(st, 6),
+        };
+        int r = cb(ctx, &in);
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+static int max_of(store *s, int which, int64_t exec_id, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    sqlite3_bind_int64(st, 1, exec_id);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq)
+{
+    int64_t m;
+    int rc = max_of(s, Q_IN_MAX, exec_id, &m);
+    *seq = m + 1;
+    return rc;
+}
+
+/* ---- events ------------------------------------------------------------ */
+int store_event_append(store *s, int64_t exec_id, int64_t event_id, const char *type,
+                       const char *json)
+{
+    sqlite3_stmt *st = stmt(s, Q_EV_APPEND);
+    sqlite3_bind_int64(st, 1, exec_id);
+    sqlite3_bind_int64(st, 2, event_id);
+    bind_text(st, 3, type);
+    bind_text(st, 4, json);
+    return run_done(st);
+}
+
+int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, int reverse,
+                     int limit,
+                     int (*cb)(void *ctx, int64_t id, const char *type, const char *json),
+                     void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, reverse ? Q_EV_DESC : Q_EV_ASC);
+    sqlite3_bind_int64(st, 1, exec_id);
+    sqlite3_bind_int64(st, 2, from_id);
+    sqlite3_bind_int64(st, 3, to_id > 0 ? to_id : INT64_MAX);
+    sqlite3_bind_int(st, 4, limit > 0 ? limit : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                   (const char *)sqlite3_column_text(st, 2));
+        if (r != 0) {
+            sqlite3_reset(st);
+            return r;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int store_event_max(store *s, int64_t exec_id, int64_t *max_id)
+{
+    return max_of(s, Q_EV_MAX, exec_id, max_id);
+}

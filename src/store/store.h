@@ -1,0 +1,152 @@
+/*
+ * store.h - durable state of sfnd in one SQLite database (WAL, fsync on).
+ *
+ * What lives here: state machines (and every definition an execution ran
+ * with), executions, the log of inputs fed to each execution, and its
+ * history events. The runner writes an execution's inputs together with the
+ * events they produced inside one transaction it opens with store_begin and
+ * closes with store_commit, batching many executions per commit (group
+ * commit). The store knows nothing of ASL, of the loop or of HTTP: it stores
+ * text and numbers and gives them back.
+ *
+ * Strings handed to callbacks are borrowed and valid only during the call.
+ * Structs filled by _get functions own their strings: release them with the
+ * matching _cleanup. All calls are made from the loop thread.
+ */
+#ifndef SFN_STORE_H
+#define SFN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_OK 0
+#define STORE_EDB (-5)      /* SQLite failed (I/O, corruption, full disk) */
+#define STORE_ENOENT (-2)   /* no such row */
+#define STORE_EEXIST (-17)  /* unique key already taken */
+
+typedef struct store store;
+
+/* Open (creating if needed) the database file at path; ":memory:" for
+ * tests. sync_full: 1 = synchronous=FULL (the default for sfnd), 0 = NORMAL.
+ * Returns STORE_OK and *out, or STORE_EDB with a message in errbuf. */
+int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen);
+void store_close(store *s);
+/* The last SQLite error message (borrowed). */
+const char *store_errmsg(store *s);
+
+/* One write transaction; store_begin while one is open is a no-op that
+ * returns STORE_OK, so callers can open lazily. */
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+int store_in_txn(const store *s);
+
+/* ---- state machines ---------------------------------------------------- */
+typedef struct store_sm {
+    char *arn;
+    char *name;
+    char *role_arn;
+    int type;             /* 0 STANDARD, 1 EXPRESS */
+    int64_t def_id;       /* current definition (store_def_*) */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int from_template;    /* 1: created from the SAM template at start-up */
+    int deleted;          /* 1: DeleteStateMachine ran (executions remain) */
+} store_sm;
+
+/* Insert or replace the row for sm->arn (all fields written). */
+int store_sm_put(store *s, const store_sm *sm);
+/* Returns STORE_ENOENT when absent (deleted rows are returned too). */
+int store_sm_get(store *s, const char *arn, store_sm *out);
+void store_sm_cleanup(store_sm *sm);
+/* Calls cb for every machine not deleted, ordered by ARN; a nonzero return
+ * from cb stops the walk and is returned. */
+int store_sm_each(store *s, int (*cb)(void *ctx, const store_sm *sm), void *ctx);
+
+/* Definitions are immutable once written: executions point at the one
+ * they started with (DescribeStateMachineForExecution, recovery). */
+int store_def_insert(store *s, const char *sm_arn, const char *definition, int type,
+                     int64_t *id /* OUT */);
+/* *definition: malloc'd text, caller frees. */
+int store_def_get(store *s, int64_t id, char **definition /* OUT */, int *type /* OUT */);
+
+/* ---- executions -------------------------------------------------------- */
+enum store_status {
+    STORE_RUNNING = 0, /* same order as the core's asl_status */
+    STORE_SUCCEEDED,
+    STORE_FAILED,
+    STORE_TIMED_OUT,
+    STORE_ABORTED,
+    STORE_PENDING_REDRIVE,
+};
+
+typedef struct store_exec {
+    int64_t id;           /* rowid, set by store_exec_insert */
+    char *arn;
+    char *sm_arn;
+    char *name;
+    char *input;          /* JSON text */
+    int status;           /* enum store_status */
+    int64_t start_ms;
+    int64_t stop_ms;      /* 0 while running */
+    uint64_t seed;        /* the core's random stream: replay needs it */
+    int64_t def_id;
+    char *output;         /* JSON text or NULL */
+    char *error;
+    char *cause;
+    int redrive_count;
+    int64_t redrive_ms;   /* 0 = never redriven */
+} store_exec;
+
+/* Inserts; STORE_EEXIST when the ARN exists. Sets x->id. */
+int store_exec_insert(store *s, store_exec *x);
+int store_exec_get(store *s, const char *arn, store_exec *out);
+int store_exec_get_id(store *s, int64_t id, store_exec *out);
+void store_exec_cleanup(store_exec *x);
+/* Record the end (or a status change: redrive sets RUNNING again). */
+int store_exec_set_status(store *s, int64_t id, int status, int64_t stop_ms, const char *output,
+                          const char *error, const char *cause);
+int store_exec_set_redrive(store *s, int64_t id, int redrive_count, int64_t redrive_ms);
+
+/* Executions of sm_arn newest first, status < 0 for any, starting after
+ * the row with id `after` (0 = from the newest). Stops after `limit` rows
+ * (limit <= 0: no limit). *next_after gets the last id visited when more
+ * rows may follow, else 0. */
+int store_exec_list(store *s, const char *sm_arn, int status, int64_t after, int limit,
+                    int (*cb)(void *ctx, const store_exec *x), void *ctx,
+                    int64_t *next_after /* OUT */);
+/* Every RUNNING execution, oldest first (recovery). */
+int store_exec_each_running(store *s, int (*cb)(void *ctx, const store_exec *x), void *ctx);
+int store_exec_count(store *s, const char *sm_arn, int64_t *n /* OUT */);
+
+/* ---- the input log ----------------------------------------------------- */
+typedef struct store_input {
+    int64_t seq;          /* 1, 2, ... per execution */
+    int kind;             /* the core's asl_input_kind */
+    uint64_t id;          /* task or timer id */
+    int64_t now_ms;
+    const char *result;   /* JSON text or NULL */
+    const char *error;
+    const char *cause;
+} store_input;
+
+int store_input_append(store *s, int64_t exec_id, const store_input *in);
+/* In seq order. */
+int store_input_each(store *s, int64_t exec_id, int (*cb)(void *ctx, const store_input *in),
+                     void *ctx);
+/* The next seq (1 + the largest stored, 1 when none). */
+int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq /* OUT */);
+
+/* ---- history events ---------------------------------------------------- */
+/* json: the event as GetExecutionHistory returns it, data included. */
+int store_event_append(store *s, int64_t exec_id, int64_t event_id, const char *type,
+                       const char *json);
+/* Events with id in [from_id, to_id] (to_id <= 0: to the end), ascending or
+ * descending, at most limit (<= 0: all). */
+int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, int reverse,
+                     int limit, int (*cb)(void *ctx, int64_t id, const char *type,
+                                          const char *json),
+                     void *ctx);
+int store_event_max(store *s, int64_t exec_id, int64_t *max_id /* OUT */);
+
+#endif

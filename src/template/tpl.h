@@ -1,0 +1,88 @@
+/*
+ * tpl.h - the SAM template loader: what sfnd must create at start-up.
+ *
+ * Reads template.yaml with libyaml (CloudFormation's short forms !Ref,
+ * !GetAtt, !Sub, !Join, !If, !Select, !Split, !Equals, !Not, !And, !Or,
+ * !Condition are mapped to their long forms), applies Globals.Function, and
+ * resolves intrinsics against the local names:
+ *
+ *   AWS::Serverless::Function      name = FunctionName or the logical ID;
+ *                                  ARN arn:aws:lambda:<region>:<account>:function:<name>
+ *   AWS::Serverless::StateMachine  name = Name or the logical ID;
+ *                                  ARN arn:aws:states:<region>:<account>:stateMachine:<name>
+ *   AWS::DynamoDB::Table,
+ *   AWS::Serverless::SimpleTable   name = TableName or the logical ID
+ *
+ * (CloudFormation would append a random suffix to generated names; locally
+ * the logical ID is kept so the names are stable across restarts and easy
+ * to type.) Anything else is listed as not provided locally.
+ *
+ * Must not: start processes, touch the store, know the loop.
+ *
+ * Strings returned are borrowed from the tpl and live until tpl_free.
+ */
+#ifndef SFN_TPL_H
+#define SFN_TPL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct tpl tpl;
+
+typedef struct tpl_opts {
+    const char *region;      /* default $AWS_REGION or "us-east-1" */
+    const char *account;     /* default "123456789012" */
+    const char *stack_name;  /* AWS::StackName, default "sfnd" */
+    const char *bin_dir;     /* where <bin_dir>/functions/<LogicalId>/bootstrap is
+                                looked for first; NULL: only next to the template */
+    const char *store_dir;   /* when the template has a table, every function
+                                gets SFN_LOCAL_STORE_DIR=<store_dir>; NULL: not set */
+} tpl_opts;
+
+typedef struct tpl_function {
+    const char *logical_id;
+    const char *name;
+    const char *arn;
+    const char *bootstrap;   /* an existing executable, or NULL when none was found */
+    const char *handler;     /* Handler, default "bootstrap" */
+    const char *runtime;     /* Runtime, e.g. "provided.al2023" (may be NULL) */
+    const char *const *env;  /* "KEY=VALUE" ..., NULL-terminated */
+    int timeout_s;           /* Timeout, default 3 */
+    int memory_mb;           /* MemorySize, default 128 */
+} tpl_function;
+
+typedef struct tpl_state_machine {
+    const char *logical_id;
+    const char *name;
+    const char *arn;
+    const char *role_arn;
+    int type;                /* 0 STANDARD, 1 EXPRESS */
+    json_t *definition;      /* borrowed: substitutions applied */
+} tpl_state_machine;
+
+typedef struct tpl_table {
+    const char *logical_id;
+    const char *name;
+} tpl_table;
+
+/* Load path. Returns 0 and *out, or a negative code with a message
+ * ("template.yaml:12: ...") in err. */
+int tpl_load(const char *path, const tpl_opts *opts, tpl **out, char *err, size_t errlen);
+void tpl_free(tpl *t);
+
+size_t tpl_function_count(const tpl *t);
+const tpl_function *tpl_function_at(const tpl *t, size_t i);
+size_t tpl_state_machine_count(const tpl *t);
+const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i);
+size_t tpl_table_count(const tpl *t);
+const tpl_table *tpl_table_at(const tpl *t, size_t i);
+/* Resources not provided locally: "LogicalId (Type)". */
+size_t tpl_unsupported_count(const tpl *t);
+const char *tpl_unsupported_at(const tpl *t, size_t i);
+
+/* Parse YAML text into JSON with the short forms mapped to long forms
+ * ({"Ref": ...}, {"Fn::GetAtt": [...]} ...), unresolved. Exposed for tests
+ * and for YAML state machine definitions. Returns: new, or NULL with err. */
+json_t *tpl_yaml_to_json(const char *text, size_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * test_api.c - the Step Functions API over the runner and an in-memory (or
+ * temporary) store, without HTTP or Lambda processes: request parsing and
+ * AWS's errors, the state machine and execution life cycle, task tokens,
+ * sync EXPRESS executions, stop, history pagination, and recovery of a
+ * running execution by a fresh runner (replay of its input log).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+typedef struct env {
+    ev_loop *loop;
+    store *st;
+    run *run;
+    api *api;
+} env;
+
+typedef struct reply {
+    int done;
+    int status;
+    json_t *body;
+} reply;
+
+static void on_reply(void *ud, int status, const char *body, size_t len)
+{
+    reply *r = ud;
+    json_error_t je;
+    r->done = 1;
+    r->status = status;
+    r->body = json_loadb(body, len, 0, &je);
+}
+
+static void env_open(env *e, const char *path)
+{
+    char err[256];
+    memset(e, 0, sizeof *e);
+    e->loop = ev_create();
+    assert_non_null(e->loop);
+    assert_int_equal(store_open(path, 0, &e->st, err, sizeof err), 0);
+    run_opts ro = {.loop = e->loop, .st = e->st, .quiet = 1, .time_scale = 1000};
+    e->run = run_create(&ro);
+    api_opts ao = {.run = e->run, .st = e->st, .loop = e->loop};
+    e->api = api_create(&ao);
+    assert_non_null(e->api);
+}
+
+static void env_close(env *e)
+{
+    run_flush(e->run);
+    run_free(e->run);
+    api_free(e->api);
+    store_close(e->st);
+    ev_free(e->loop);
+}
+
+/* One call; pump the loop until the reply (bounded). Returns the body
+ * (owned by the caller) and the status. */
+static json_t *call_(env *e, const char *op, const char *body, int *status)
+{
+    char target[128];
+    snprintf(target, sizeof target, "%s%s", strchr(op, '.') ? "" : "AWSStepFunctions.", op);
+    reply r = {0};
+    api_call(e->api, target, body, strlen(body), on_reply, &r);
+    assert_int_equal(r.done, 0); /* never answered before the commit */
+    for (int i = 0; i < 2000 && !r.done; i++)
+        ev_run_once(e->loop, 5);
+    assert_true(r.done);
+    *status = r.status;
+    return r.body;
+}
+
+static json_t *ok(env *e, const char *op, const char *body)
+{
+    int status;
+    json_t *j = call_(e, op, body, &status);
+    if (status != 200)
+        fail_msg("%s %s -> %d %s", op, body, status, json_dumps(j, 0));
+    return j;
+}
+
+static void expect_err(env *e, const char *op, const char *body, const char *type)
+{
+    int status;
+    json_t *j = call_(e, op, body, &status);
+    assert_int_equal(status, 400);
+    const char *t = json_string_value(json_object_get(j, "__type"));
+    if (t == NULL || strcmp(t, type) != 0)
+        fail_msg("%s %s: want %s, got %s", op, body, type, t ? t : "(none)");
+    assert_non_null(json_string_value(json_object_get(j, "message")));
+    json_decref(j);
+}
+
+static char *create_sm(env *e, const char *name, const char *def, const char *type)
+{
+    json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "definition", def, "roleArn",
+                            "arn:aws:iam::123456789012:role/r", "type", type);
+    char *text = json_dumps(req, 0);
+    json_t *j = ok(e, "CreateStateMachine", text);
+    char *arn = strdup(json_string_value(json_object_get(j, "stateMachineArn")));
+    assert_true(json_is_number(json_object_get(j, "creationDate")));
+    json_decref(j);
+    json_decref(req);
+    free(text);
+    return arn;
+}
+
+static const char pass_def[] =
+    "{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"Result\":{\"x\":1},"
+    "\"ResultPath\":\"$.r\",\"End\":true}}}";
+
+static char *start(env *e, const char *sm, const char *name, const char *input)
+{
+    json_t *req = json_pack("{s:s}", "stateMachineArn", sm);
+    if (name)
+        json_object_set_new(req, "name", json_string(name));
+    if (input)
+        json_object_set_new(req, "input", json_string(input));
+    char *text = json_dumps(req, 0);
+    json_t *j = ok(e, "StartExecution", text);
+    char *arn = strdup(json_string_value(json_object_get(j, "executionArn")));
+    json_decref(j);
+    json_decref(req);
+    free(text);
+    return arn;
+}
+
+static json_t *describe(env *e, const char *arn)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", arn);
+    return ok(e, "DescribeExecution", body);
+}
+
+static void test_request_errors(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    expect_err(&e, "NoSuchOp", "{}", "UnknownOperationException");
+    expect_err(&e, "ListExecutions", "{not json", "SerializationException");
+    expect_err(&e, "ListExecutions", "[1,2]", "SerializationException");
+    expect_err(&e, "DescribeExecution", "{\"executionArn\":5}", "SerializationException");
+    expect_err(&e, "DescribeExecution", "{}", "ValidationException");
+    expect_err(&e, "DescribeExecution", "{\"executionArn\":\"nope\"}", "InvalidArn");
+    expect_err(&e, "DescribeExecution",
+               "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
+               "InvalidArn");
+    expect_err(&e, "DescribeExecution",
+               "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:x:y\"}",
+               "ExecutionDoesNotExist");
+    expect_err(&e, "StartExecution",
+               "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
+               "StateMachineDoesNotExist");
+    expect_err(&e, "CreateStateMachine",
+               "{\"name\":\"a\",\"definition\":\"{}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
+               "InvalidDefinition");
+    expect_err(&e, "CreateStateMachine",
+               "{\"name\":\"a b\",\"definition\":\"{}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
+               "InvalidName");
+    expect_err(&e, "ListStateMachines", "{\"nextToken\":\"garbage\"}", "InvalidToken");
+    expect_err(&e, "ListStateMachines", "{\"maxResults\":5000}", "ValidationException");
+    expect_err(&e, "SendTaskSuccess", "{\"taskToken\":\"x\",\"output\":\"{}\"}", "InvalidToken");
+    expect_err(&e, "SendTaskSuccess",
+               "{\"taskToken\":\"0123456789abcdef0123456789abcdef-7\",\"output\":\"{}\"}",
+               "TaskDoesNotExist");
+    expect_err(&e, "UpdateStateMachine",
+               "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
+               "MissingRequiredParameter");
+    env_close(&e);
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    char *sm = create_sm(&e, "pass", pass_def, "STANDARD");
+    assert_string_equal(sm, "arn:aws:states:us-east-1:123456789012:stateMachine:pass");
+    /* identical create is idempotent; a different one is refused */
+    free(create_sm(&e, "pass", pass_def, "STANDARD"));
+    expect_err(&e, "CreateStateMachine",
+               "{\"name\":\"pass\",\"definition\":\"{\\\"StartAt\\\":\\\"Q\\\",\\\"States\\\":"
+               "{\\\"Q\\\":{\\\"Type\\\":\\\"Succeed\\\"}}}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
+               "StateMachineAlreadyExists");
+
+    char body[2048];
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
+    json_t *d = ok(&e, "DescribeStateMachine", body);
+    assert_string_equal(json_string_value(json_object_get(d, "definition")), pass_def);
+    assert_string_equal(json_string_value(json_object_get(d, "type")), "STANDARD");
+    json_decref(d);
+
+    char *x = start(&e, sm, "one", "{\"a\":1}");
+    assert_string_equal(x, "arn:aws:states:us-east-1:123456789012:execution:pass:one");
+    json_t *desc = describe(&e, x);
+    assert_string_equal(json_string_value(json_object_get(desc, "status")), "SUCCEEDED");
+    json_t *out = json_loads(json_string_value(json_object_get(desc, "output")), 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "r"), "x")), 1);
+    assert_true(json_is_number(json_object_get(desc, "stopDate")));
+    json_decref(out);
+    json_decref(desc);
+
+    /* a name already used by an ended execution */
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"name\":\"one\",\"input\":\"{\\\"a\\\":1}\"}", sm);
+    expect_err(&e, "StartExecution", body, "ExecutionAlreadyExists");
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"input\":\"{bad\"}", sm);
+    expect_err(&e, "StartExecution", body, "InvalidExecutionInput");
+    char *big = malloc(300000);
+    memset(big, ' ', 299999);
+    big[0] = '"';
+    big[299998] = '"';
+    big[299999] = '\0';
+    json_t *req = json_pack("{s:s,s:s}", "stateMachineArn", sm, "input", big);
+    char *text = json_dumps(req, 0);
+    expect_err(&e, "StartExecution", text, "ValidationException");
+    free(text);
+    json_decref(req);
+    free(big);
+
+    /* history: ids 1..n, pagination both ways, data stripped on request */
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
+    json_t *h = ok(&e, "GetExecutionHistory", body);
+    json_t *evs = json_object_get(h, "events");
+    size_t n = json_array_size(evs);
+    assert_true(n >= 4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, i), "id")), (long long)i + 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 0), "type")),
+                        "ExecutionStarted");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, n - 1), "type")),
+                        "ExecutionSucceeded");
+    json_decref(h);
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":2,\"reverseOrder\":true,"
+                                "\"includeExecutionData\":false}", x);
+    h = ok(&e, "GetExecutionHistory", body);
+    evs = json_object_get(h, "events");
+    assert_int_equal(json_array_size(evs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "id")), (long long)n);
+    json_t *det = json_object_get(json_array_get(evs, 0), "executionSucceededEventDetails");
+    assert_null(json_object_get(det, "output"));
+    const char *tok = json_string_value(json_object_get(h, "nextToken"));
+    assert_non_null(tok);
+    char body2[2048];
+    snprintf(body2, sizeof body2, "{\"executionArn\":\"%s\",\"maxResults\":100,\"reverseOrder\":true,"
+                                  "\"nextToken\":\"%s\"}", x, tok);
+    json_t *h2 = ok(&e, "GetExecutionHistory", body2);
+    assert_int_equal(json_array_size(json_object_get(h2, "events")), n - 2);
+    assert_null(json_object_get(h2, "nextToken"));
+    json_decref(h2);
+    json_decref(h);
+
+    /* list with a status filter and pagination */
+    free(start(&e, sm, "two", NULL));
+    free(start(&e, sm, "three", NULL));
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"maxResults\":2,\"statusFilter\":\"SUCCEEDED\"}", sm);
+    json_t *l = ok(&e, "ListExecutions", body);
+    assert_int_equal(json_array_size(json_object_get(l, "executions")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(l, "executions"), 0), "name")), "three");
+    assert_non_null(json_object_get(l, "nextToken"));
+    json_decref(l);
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"statusFilter\":\"RUNNING\"}", sm);
+    l = ok(&e, "ListExecutions", body);
+    assert_int_equal(json_array_size(json_object_get(l, "executions")), 0);
+    json_decref(l);
+
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
+    json_t *f = ok(&e, "DescribeStateMachineForExecution", body);
+    assert_string_equal(json_string_value(json_object_get(f, "definition")), pass_def);
+    json_decref(f);
+
+    json_t *v = ok(&e, "ValidateStateMachineDefinition", "{\"definition\":\"{\\\"StartAt\\\":1}\"}");
+    assert_string_equal(json_string_value(json_object_get(v, "result")), "FAIL");
+    assert_true(json_array_size(json_object_get(v, "diagnostics")) > 0);
+    json_decref(v);
+
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
+    json_decref(ok(&e, "DeleteStateMachine", body));
+    expect_err(&e, "DescribeStateMachine", body, "StateMachineDoesNotExist");
+    free(x);
+    free(sm);
+    env_close(&e);
+}
+
+static const char token_def[] =
+    "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\","
+    "\"Resource\":\"arn:aws:states:::sqs:sendMessage.waitForTaskToken\","
+    "\"Parameters\":{\"QueueUrl\":\"q\",\"token.$\":\"$$.Task.Token\"},"
+    "\"End\":true}}}";
+
+static char *token_of(env *e, const char *x)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
+    json_t *h = ok(e, "GetExecutionHistory", body);
+    json_t *ev;
+    size_t i;
+    char *tok = NULL;
+    json_array_foreach(json_object_get(h, "events"), i, ev) {
+        json_t *d = json_object_get(ev, "taskScheduledEventDetails");
+        if (d) {
+            json_t *p = json_loads(json_string_value(json_object_get(d, "parameters")), 0, NULL);
+            tok = strdup(json_string_value(json_object_get(p, "token")));
+            json_decref(p);
+        }
+    }
+    json_decref(h);
+    assert_non_null(tok);
+    return tok;
+}
+
+static void test_task_token_and_stop(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    char *sm = create_sm(&e, "tok", token_def, "STANDARD");
+    char *x = start(&e, sm, "t1", NULL);
+    json_t *d = describe(&e, x);
+    if (strcmp(json_string_value(json_object_get(d, "status")), "RUNNING") != 0)
+        fail_msg("%s", json_dumps(d, 0));
+    json_decref(d);
+    char *tok = token_of(&e, x);
+    char body[1024];
+    snprintf(body, sizeof body, "{\"taskToken\":\"%s\"}", tok);
+    json_decref(ok(&e, "SendTaskHeartbeat", body));
+    snprintf(body, sizeof body, "{\"taskToken\":\"%s\",\"output\":\"{\\\"ok\\\":true}\"}", tok);
+    json_decref(ok(&e, "SendTaskSuccess", body));
+    d = describe(&e, x);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "SUCCEEDED");
+    assert_string_equal(json_string_value(json_object_get(d, "output")), "{\"ok\":true}");
+    json_decref(d);
+    /* the token is spent */
+    expect_err(&e, "SendTaskSuccess", body, "TaskDoesNotExist");
+
+    /* failure through the token */
+    char *x2 = start(&e, sm, "t2", NULL);
+    char *tok2 = token_of(&e, x2);
+    snprintf(body, sizeof body, "{\"taskToken\":\"%s\",\"error\":\"Boom\",\"cause\":\"why\"}", tok2);
+    json_decref(ok(&e, "SendTaskFailure", body));
+    d = describe(&e, x2);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "FAILED");
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "Boom");
+    json_decref(d);
+
+    /* stop a waiting execution */
+    char *x3 = start(&e, sm, "t3", NULL);
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"error\":\"E\",\"cause\":\"C\"}", x3);
+    json_t *s = ok(&e, "StopExecution", body);
+    assert_true(json_is_number(json_object_get(s, "stopDate")));
+    json_decref(s);
+    d = describe(&e, x3);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "ABORTED");
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "E");
+    json_decref(d);
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x3);
+    expect_err(&e, "RedriveExecution", body, "ExecutionNotRedrivable");
+    free(tok);
+    free(tok2);
+    free(x);
+    free(x2);
+    free(x3);
+    free(sm);
+    env_close(&e);
+}
+
+static void test_lambda_missing_and_sync(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    char *sm = create_sm(&e, "lam",
+                         "{\"StartAt\":\"L\",\"States\":{\"L\":{\"Type\":\"Task\",\"Resource\":"
+                         "\"arn:aws:lambda:us-east-1:123456789012:function:Nope\",\"End\":true}}}",
+                         "STANDARD");
+    char *x = start(&e, sm, NULL, NULL);
+    json_t *d = describe(&e, x);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "FAILED");
+    assert_string_equal(json_string_value(json_object_get(d, "error")),
+                        "Lambda.ResourceNotFoundException");
+    json_decref(d);
+
+    char *ex = create_sm(&e, "fast",
+                         "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":2,"
+                         "\"Next\":\"P\"},\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
+                         "EXPRESS");
+    char body[1024];
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"input\":\"{\\\"k\\\":2}\"}", ex);
+    json_t *r = ok(&e, "StartSyncExecution", body);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "SUCCEEDED");
+    assert_string_equal(json_string_value(json_object_get(r, "output")), "{\"k\":2}");
+    assert_non_null(strstr(json_string_value(json_object_get(r, "executionArn")), ":express:fast:"));
+    assert_non_null(json_object_get(r, "billingDetails"));
+    json_decref(r);
+    snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
+    expect_err(&e, "StartSyncExecution", body, "StateMachineTypeNotSupported");
+    free(x);
+    free(sm);
+    free(ex);
+    env_close(&e);
+}
+
+/* A Wait of an hour: the runner is thrown away (as by a crash after the
+ * commit), a new one recovers it from the store and it can be stopped;
+ * the history continues where it was, one terminal event. */
+static void test_recovery(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_api_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    env e;
+    env_open(&e, path);
+    char *sm = create_sm(&e, "waity",
+                         "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":3600000,"
+                         "\"Next\":\"P\"},\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
+                         "STANDARD");
+    char *x = start(&e, sm, "w", "{\"z\":1}");
+    /* idempotent start while running */
+    char *again = start(&e, sm, "w", "{\"z\":1}");
+    assert_string_equal(x, again);
+    free(again);
+    json_t *d0 = describe(&e, x);
+    if (strcmp(json_string_value(json_object_get(d0, "status")), "RUNNING") != 0)
+        fail_msg("%s", json_dumps(d0, 0));
+    json_decref(d0);
+    env_close(&e);
+
+    env_open(&e, path);
+    char err[256];
+    assert_int_equal(run_recover(e.run, err, sizeof err), 1);
+    json_t *d = describe(&e, x);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "RUNNING");
+    json_decref(d);
+    char body[1024];
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
+    json_decref(ok(&e, "StopExecution", body));
+    json_t *h = ok(&e, "GetExecutionHistory", body);
+    json_t *evs = json_object_get(h, "events"), *ev;
+    size_t i;
+    int terminal = 0;
+    json_array_foreach(evs, i, ev) {
+        assert_int_equal(json_integer_value(json_object_get(ev, "id")), (long long)i + 1);
+        assert_true(json_integer_value(json_object_get(ev, "previousEventId")) < (long long)i + 1);
+        const char *t = json_string_value(json_object_get(ev, "type"));
+        terminal += !strncmp(t, "Execution", 9) && strcmp(t, "ExecutionStarted") != 0;
+    }
+    assert_int_equal(terminal, 1);
+    json_decref(h);
+    env_close(&e);
+    env_open(&e, path);
+    assert_int_equal(run_recover(e.run, err, sizeof err), 0);
+    env_close(&e);
+    free(x);
+    free(sm);
+    char p2[64];
+    unlink(path);
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof p2, "%s-shm", path);
+    unlink(p2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_task_token_and_stop),
+        cmocka_unit_test(test_lambda_missing_and_sync),
+        cmocka_unit_test(test_recovery),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

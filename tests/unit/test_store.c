@@ -1,0 +1,304 @@
+/*
+ * test_store.c - the SQLite store: round trips, ordering, pagination, and
+ * that an uncommitted transaction leaves nothing behind (what recovery
+ * relies on).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static store *open_mem(void)
+{
+    store *s = NULL;
+    char err[256];
+    assert_int_equal(store_open(":memory:", 1, &s, err, sizeof err), STORE_OK);
+    return s;
+}
+
+static void test_sm_roundtrip(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    int64_t def_id = 0;
+    assert_int_equal(store_def_insert(s, "arn:sm:a", "{\"StartAt\":\"x\"}", 0, &def_id), 0);
+    assert_true(def_id > 0);
+    store_sm sm = {.arn = "arn:sm:a", .name = "a", .role_arn = "arn:role", .type = 1,
+                   .def_id = def_id, .created_ms = 1000, .updated_ms = 2000, .from_template = 1};
+    assert_int_equal(store_sm_put(s, &sm), 0);
+    store_sm got;
+    assert_int_equal(store_sm_get(s, "arn:sm:a", &got), 0);
+    assert_string_equal(got.name, "a");
+    assert_string_equal(got.role_arn, "arn:role");
+    assert_int_equal(got.type, 1);
+    assert_int_equal(got.def_id, def_id);
+    assert_int_equal(got.created_ms, 1000);
+    assert_int_equal(got.from_template, 1);
+    store_sm_cleanup(&got);
+    assert_int_equal(store_sm_get(s, "arn:sm:none", &got), STORE_ENOENT);
+
+    char *def = NULL;
+    int type = -1;
+    assert_int_equal(store_def_get(s, def_id, &def, &type), 0);
+    assert_string_equal(def, "{\"StartAt\":\"x\"}");
+    assert_int_equal(type, 0);
+    free(def);
+    assert_int_equal(store_def_get(s, 999, &def, &type), STORE_ENOENT);
+
+    /* deleted machines are hidden from the walk */
+    store_sm b = sm;
+    b.arn = "arn:sm:b";
+    b.name = "b";
+    b.deleted = 1;
+    assert_int_equal(store_sm_put(s, &b), 0);
+    store_close(s);
+}
+
+static int count_cb(void *ctx, const store_sm *sm)
+{
+    (void)sm;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_sm_each_skips_deleted(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    store_sm a = {.arn = "arn:a", .name = "a", .def_id = 1};
+    store_sm b = {.arn = "arn:b", .name = "b", .def_id = 1, .deleted = 1};
+    store_sm c = {.arn = "arn:c", .name = "c", .def_id = 1};
+    assert_int_equal(store_sm_put(s, &a), 0);
+    assert_int_equal(store_sm_put(s, &b), 0);
+    assert_int_equal(store_sm_put(s, &c), 0);
+    int n = 0;
+    assert_int_equal(store_sm_each(s, count_cb, &n), 0);
+    assert_int_equal(n, 2);
+    store_close(s);
+}
+
+static void insert_exec(store *s, const char *arn, int status, int64_t *id)
+{
+    store_exec x = {.arn = (char *)arn, .sm_arn = "arn:sm", .name = "n", .input = "{}",
+                    .status = status, .start_ms = 5, .seed = UINT64_C(0xfedcba9876543210),
+                    .def_id = 1};
+    assert_int_equal(store_exec_insert(s, &x), 0);
+    *id = x.id;
+}
+
+static void test_exec_roundtrip_and_duplicate(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    int64_t id;
+    insert_exec(s, "arn:x:1", STORE_RUNNING, &id);
+    store_exec x = {.arn = "arn:x:1", .sm_arn = "arn:sm", .name = "n", .input = "{}"};
+    assert_int_equal(store_exec_insert(s, &x), STORE_EEXIST);
+
+    store_exec got;
+    assert_int_equal(store_exec_get(s, "arn:x:1", &got), 0);
+    assert_int_equal(got.id, id);
+    /* the seed survives the signed SQLite integer */
+    assert_true(got.seed == UINT64_C(0xfedcba9876543210));
+    assert_null(got.output);
+    store_exec_cleanup(&got);
+
+    assert_int_equal(store_exec_set_status(s, id, STORE_FAILED, 99, NULL, "E", "C"), 0);
+    assert_int_equal(store_exec_get_id(s, id, &got), 0);
+    assert_int_equal(got.status, STORE_FAILED);
+    assert_int_equal(got.stop_ms, 99);
+    assert_string_equal(got.error, "E");
+    assert_string_equal(got.cause, "C");
+    store_exec_cleanup(&got);
+    assert_int_equal(store_exec_get(s, "arn:none", &got), STORE_ENOENT);
+    store_close(s);
+}
+
+struct list_ctx {
+    int n;
+    int64_t ids[16];
+};
+
+static int list_cb(void *ctx, const store_exec *x)
+{
+    struct list_ctx *l = ctx;
+    l->ids[l->n++] = x->id;
+    return 0;
+}
+
+static void test_exec_list_pages(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    int64_t ids[5];
+    char arn[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(arn, sizeof arn, "arn:x:%d", i);
+        insert_exec(s, arn, i % 2 ? STORE_SUCCEEDED : STORE_RUNNING, &ids[i]);
+    }
+    struct list_ctx l = {0};
+    int64_t next = 0;
+    assert_int_equal(store_exec_list(s, "arn:sm", -1, 0, 2, list_cb, &l, &next), 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.ids[0], ids[4]); /* newest first */
+    assert_int_equal(l.ids[1], ids[3]);
+    assert_int_equal(next, ids[3]);
+    assert_int_equal(store_exec_list(s, "arn:sm", -1, next, 2, list_cb, &l, &next), 0);
+    assert_int_equal(store_exec_list(s, "arn:sm", -1, next, 2, list_cb, &l, &next), 0);
+    assert_int_equal(l.n, 5);
+    assert_int_equal(next, 0); /* no further page */
+    assert_int_equal(l.ids[4], ids[0]);
+
+    struct list_ctx r = {0};
+    assert_int_equal(store_exec_list(s, "arn:sm", STORE_RUNNING, 0, 0, list_cb, &r, &next), 0);
+    assert_int_equal(r.n, 3);
+    struct list_ctx run = {0};
+    assert_int_equal(store_exec_each_running(s, list_cb, &run), 0);
+    assert_int_equal(run.n, 3);
+    assert_int_equal(run.ids[0], ids[0]); /* oldest first */
+    int64_t cnt;
+    assert_int_equal(store_exec_count(s, "arn:sm", &cnt), 0);
+    assert_int_equal(cnt, 5);
+    store_close(s);
+}
+
+struct in_ctx {
+    int n;
+    int64_t seq[8];
+    char result[8][32];
+};
+
+static int in_cb(void *ctx, const store_input *in)
+{
+    struct in_ctx *c = ctx;
+    c->seq[c->n] = in->seq;
+    snprintf(c->result[c->n], sizeof c->result[0], "%s", in->result ? in->result : "(null)");
+    c->n++;
+    return 0;
+}
+
+static void test_inputs_and_events(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    int64_t seq;
+    assert_int_equal(store_input_next_seq(s, 7, &seq), 0);
+    assert_int_equal(seq, 1);
+    store_input a = {.seq = 2, .kind = 1, .id = 3, .now_ms = 10, .result = "{\"a\":1}"};
+    store_input b = {.seq = 1, .kind = 3, .id = 4, .now_ms = 9};
+    assert_int_equal(store_input_append(s, 7, &a), 0);
+    assert_int_equal(store_input_append(s, 7, &b), 0);
+    assert_int_equal(store_input_append(s, 7, &b), STORE_EEXIST);
+    struct in_ctx c = {0};
+    assert_int_equal(store_input_each(s, 7, in_cb, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.seq[0], 1);
+    assert_string_equal(c.result[0], "(null)");
+    assert_string_equal(c.result[1], "{\"a\":1}");
+    assert_int_equal(store_input_next_seq(s, 7, &seq), 0);
+    assert_int_equal(seq, 3);
+
+    for (int i = 1; i <= 5; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "{\"id\":%d}", i);
+        assert_int_equal(store_event_append(s, 7, i, "T", body), 0);
+    }
+    assert_int_equal(store_event_append(s, 7, 3, "T", "{}"), STORE_EEXIST);
+    int64_t max;
+    assert_int_equal(store_event_max(s, 7, &max), 0);
+    assert_int_equal(max, 5);
+    assert_int_equal(store_event_max(s, 8, &max), 0);
+    assert_int_equal(max, 0);
+    store_close(s);
+}
+
+struct ev_ctx {
+    int n;
+    int64_t ids[8];
+};
+
+static int ev_cb(void *ctx, int64_t id, const char *type, const char *json)
+{
+    struct ev_ctx *c = ctx;
+    (void)type;
+    (void)json;
+    c->ids[c->n++] = id;
+    return 0;
+}
+
+static void test_events_order_and_range(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    for (int i = 1; i <= 6; i++)
+        assert_int_equal(store_event_append(s, 1, i, "T", "{}"), 0);
+    struct ev_ctx c = {0};
+    assert_int_equal(store_event_each(s, 1, 2, 0, 0, 3, ev_cb, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.ids[0], 2);
+    assert_int_equal(c.ids[2], 4);
+    struct ev_ctx d = {0};
+    assert_int_equal(store_event_each(s, 1, 1, 5, 1, 0, ev_cb, &d), 0);
+    assert_int_equal(d.n, 5);
+    assert_int_equal(d.ids[0], 5);
+    assert_int_equal(d.ids[4], 1);
+    store_close(s);
+}
+
+/* What recovery relies on: a transaction not committed before a crash
+ * leaves nothing; one committed survives a reopen. */
+static void test_txn_durability(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_begin(s), 0); /* nested begin is a no-op */
+    assert_true(store_in_txn(s));
+    assert_int_equal(store_event_append(s, 1, 1, "A", "{}"), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_false(store_in_txn(s));
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_event_append(s, 1, 2, "B", "{}"), 0);
+    store_close(s); /* without commit: rolled back */
+
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    int64_t max;
+    assert_int_equal(store_event_max(s, 1, &max), 0);
+    assert_int_equal(max, 1);
+    store_close(s);
+    char p2[300];
+    unlink(path);
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    unlink(p2);
+    snprintf(p2, sizeof p2, "%s-shm", path);
+    unlink(p2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sm_roundtrip),
+        cmocka_unit_test(test_sm_each_skips_deleted),
+        cmocka_unit_test(test_exec_roundtrip_and_duplicate),
+        cmocka_unit_test(test_exec_list_pages),
+        cmocka_unit_test(test_inputs_and_events),
+        cmocka_unit_test(test_events_order_and_range),
+        cmocka_unit_test(test_txn_durability),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

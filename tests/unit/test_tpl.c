@@ -1,0 +1,264 @@
+/*
+ * test_tpl.c - the SAM template loader: short forms, Globals, names/ARNs,
+ * DefinitionUri + DefinitionSubstitutions, bootstrap lookup, unsupported
+ * resources, and refusals.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tpl.h"
+
+static char dir[64];
+
+static void write_file(const char *name, const char *text, int mode)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, (mode_t)mode);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/test_tpl_XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    char p[256];
+    snprintf(p, sizeof p, "%s/bin", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/bin/functions", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/bin/functions/BookFn", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/build", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/build/CancelFn", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/sm", dir);
+    mkdir(p, 0755);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char saga_tpl[] =
+    "AWSTemplateFormatVersion: '2010-09-09'\n"
+    "Transform: AWS::Serverless-2016-10-31\n"
+    "Parameters:\n"
+    "  Stage: {Type: String, Default: dev}\n"
+    "Conditions:\n"
+    "  IsProd: !Equals [!Ref Stage, prod]\n"
+    "Globals:\n"
+    "  Function:\n"
+    "    Runtime: provided.al2023\n"
+    "    Timeout: 10\n"
+    "    MemorySize: 256\n"
+    "    Environment:\n"
+    "      Variables:\n"
+    "        BOOKINGS_TABLE: !Ref BookingsTable\n"
+    "        STAGE: !Ref Stage\n"
+    "Resources:\n"
+    "  BookFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties:\n"
+    "      Handler: bootstrap\n"
+    "      Timeout: 5\n"
+    "      Environment:\n"
+    "        Variables:\n"
+    "          STAGE: mine\n"
+    "          MODE: !If [IsProd, fast, safe]\n"
+    "          JOINED: !Join ['-', [a, !Ref Stage, !Sub '${AWS::Region}']]\n"
+    "  CancelFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties:\n"
+    "      FunctionName: !Sub '${AWS::StackName}-cancel'\n"
+    "  BookingsTable:\n"
+    "    Type: AWS::DynamoDB::Table\n"
+    "    Properties:\n"
+    "      TableName: !Sub 'bookings-${Stage}'\n"
+    "  SagaLogs:\n"
+    "    Type: AWS::Logs::LogGroup\n"
+    "  Saga:\n"
+    "    Type: AWS::Serverless::StateMachine\n"
+    "    Properties:\n"
+    "      DefinitionUri: sm/saga.asl.json\n"
+    "      DefinitionSubstitutions:\n"
+    "        BookArn: !GetAtt BookFn.Arn\n"
+    "        CancelName: !Ref CancelFn\n"
+    "        TableArn: !GetAtt [BookingsTable, Arn]\n"
+    "      Policies:\n"
+    "        - LambdaInvokePolicy: {FunctionName: !Ref BookFn}\n"
+    "  Express:\n"
+    "    Type: AWS::Serverless::StateMachine\n"
+    "    Properties:\n"
+    "      Name: fast-one\n"
+    "      Type: EXPRESS\n"
+    "      Definition:\n"
+    "        StartAt: P\n"
+    "        States:\n"
+    "          P: {Type: Pass, Result: {n: 3, f: 1.5, b: true, s: '3'}, End: true}\n";
+
+static const char saga_def[] =
+    "{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Task\",\"Resource\":\"${BookArn}\","
+    "\"Parameters\":{\"fn\":\"${CancelName}\",\"t\":\"x ${TableArn} ${Unknown}\"},"
+    "\"End\":true}}}";
+
+static const char *env_get(const tpl_function *f, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *const *e = f->env; *e; e++)
+        if (!strncmp(*e, key, kl) && (*e)[kl] == '=')
+            return *e + kl + 1;
+    return NULL;
+}
+
+static void test_saga_like_template(void **state)
+{
+    (void)state;
+    write_file("template.yaml", saga_tpl, 0644);
+    write_file("sm/saga.asl.json", saga_def, 0644);
+    write_file("bin/functions/BookFn/bootstrap", "#!/bin/sh\n", 0755);
+    write_file("build/CancelFn/bootstrap", "#!/bin/sh\n", 0755);
+
+    char path[256], bin[256], err[512];
+    snprintf(path, sizeof path, "%s/template.yaml", dir);
+    snprintf(bin, sizeof bin, "%s/bin", dir);
+    tpl_opts o = {.region = "eu-west-1", .bin_dir = bin, .store_dir = "/data/tables"};
+    tpl *t = NULL;
+    int rc = tpl_load(path, &o, &t, err, sizeof err);
+    if (rc != 0)
+        fail_msg("tpl_load: %s", err);
+
+    assert_int_equal(tpl_function_count(t), 2);
+    const tpl_function *book = tpl_function_at(t, 0);
+    const tpl_function *cancel = tpl_function_at(t, 1);
+    assert_string_equal(book->logical_id, "BookFn");
+    assert_string_equal(book->name, "BookFn");
+    assert_string_equal(book->arn, "arn:aws:lambda:eu-west-1:123456789012:function:BookFn");
+    assert_int_equal(book->timeout_s, 5);    /* own value wins over Globals */
+    assert_int_equal(book->memory_mb, 256);  /* from Globals */
+    assert_string_equal(book->runtime, "provided.al2023");
+    assert_non_null(book->bootstrap);
+    assert_non_null(strstr(book->bootstrap, "/bin/functions/BookFn/bootstrap"));
+    assert_string_equal(env_get(book, "BOOKINGS_TABLE"), "bookings-dev");
+    assert_string_equal(env_get(book, "STAGE"), "mine");
+    assert_string_equal(env_get(book, "MODE"), "safe");
+    assert_string_equal(env_get(book, "JOINED"), "a-dev-eu-west-1");
+    assert_string_equal(env_get(book, "SFN_LOCAL_STORE_DIR"), "/data/tables");
+
+    assert_string_equal(cancel->name, "sfnd-cancel");
+    assert_int_equal(cancel->timeout_s, 10);
+    assert_non_null(cancel->bootstrap); /* found in build/ next to the template */
+    assert_non_null(strstr(cancel->bootstrap, "/build/CancelFn/bootstrap"));
+    assert_string_equal(env_get(cancel, "STAGE"), "dev");
+
+    assert_int_equal(tpl_table_count(t), 1);
+    assert_string_equal(tpl_table_at(t, 0)->name, "bookings-dev");
+
+    assert_int_equal(tpl_state_machine_count(t), 2);
+    const tpl_state_machine *sm = tpl_state_machine_at(t, 0);
+    assert_string_equal(sm->name, "Saga");
+    assert_string_equal(sm->arn, "arn:aws:states:eu-west-1:123456789012:stateMachine:Saga");
+    assert_int_equal(sm->type, 0);
+    json_t *b = json_object_get(json_object_get(sm->definition, "States"), "B");
+    assert_string_equal(json_string_value(json_object_get(b, "Resource")), book->arn);
+    json_t *params = json_object_get(b, "Parameters");
+    assert_string_equal(json_string_value(json_object_get(params, "fn")), "sfnd-cancel");
+    assert_string_equal(json_string_value(json_object_get(params, "t")),
+                        "x arn:aws:dynamodb:eu-west-1:123456789012:table/bookings-dev ${Unknown}");
+
+    const tpl_state_machine *ex = tpl_state_machine_at(t, 1);
+    assert_string_equal(ex->name, "fast-one");
+    assert_int_equal(ex->type, 1);
+    json_t *res = json_object_get(
+        json_object_get(json_object_get(ex->definition, "States"), "P"), "Result");
+    assert_true(json_is_integer(json_object_get(res, "n")));
+    assert_true(json_is_real(json_object_get(res, "f")));
+    assert_true(json_is_true(json_object_get(res, "b")));
+    assert_true(json_is_string(json_object_get(res, "s"))); /* quoted stays a string */
+
+    assert_int_equal(tpl_unsupported_count(t), 1);
+    assert_string_equal(tpl_unsupported_at(t, 0), "SagaLogs (AWS::Logs::LogGroup)");
+    tpl_free(t);
+}
+
+static void test_short_forms(void **state)
+{
+    (void)state;
+    char err[256];
+    const char y[] = "a: !Ref X\nb: !GetAtt F.Arn\nc: !Sub 'x${Y}'\nd: !Select [0, [p]]\n"
+                     "e: !GetAtt [G, Name]\nf: !Condition C\n";
+    json_t *j = tpl_yaml_to_json(y, sizeof y - 1, err, sizeof err);
+    assert_non_null(j);
+    json_t *want = json_loads(
+        "{\"a\":{\"Ref\":\"X\"},\"b\":{\"Fn::GetAtt\":[\"F\",\"Arn\"]},\"c\":{\"Fn::Sub\":\"x${Y}\"},"
+        "\"d\":{\"Fn::Select\":[0,[\"p\"]]},\"e\":{\"Fn::GetAtt\":[\"G\",\"Name\"]},"
+        "\"f\":{\"Condition\":\"C\"}}",
+        0, NULL);
+    assert_true(json_equal(j, want));
+    json_decref(j);
+    json_decref(want);
+
+    const char bad[] = "a: [1, 2\n";
+    assert_null(tpl_yaml_to_json(bad, sizeof bad - 1, err, sizeof err));
+    assert_non_null(strstr(err, "line"));
+}
+
+static void expect_refusal(const char *yaml, const char *needle)
+{
+    write_file("bad.yaml", yaml, 0644);
+    char path[256], err[512];
+    snprintf(path, sizeof path, "%s/bad.yaml", dir);
+    tpl *t = NULL;
+    assert_int_not_equal(tpl_load(path, NULL, &t, err, sizeof err), 0);
+    assert_null(t);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' lacks '%s'", err, needle);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    expect_refusal("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+                   "      Environment: {Variables: {X: !Ref Nope}}\n",
+                   "Nope");
+    expect_refusal("Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                   "      DefinitionUri: missing.json\n",
+                   "cannot read");
+    expect_refusal("Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                   "      DefinitionUri: {Bucket: b, Key: k}\n",
+                   "S3");
+    expect_refusal("Foo: 1\n", "no Resources");
+    expect_refusal("Resources: [\n", "bad.yaml");
+    /* aliases that nest forever are cut off */
+    expect_refusal("a: &a [*a]\nResources: {}\n", "bad.yaml");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_saga_like_template),
+        cmocka_unit_test(test_short_forms),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
