@@ -1089,12 +1089,12 @@ static void op_redrive(call *c, json_t *req)
         CLIENT(c, "ExecutionNotRedrivable", "Execution is %s and cannot be redriven",
                status_name(x.status));
     } else {
-        /* The core has no way yet to resume an ended execution from its
-         * failed state; refuse rather than pretend. */
-        CLIENT(c, "ExecutionNotRedrivable",
-               "Execution '%s' cannot be redriven: redrive is not supported by the local "
-               "engine yet",
-               arn);
+        char err[256] = "";
+        int64_t when = 0;
+        if (run_exec_redrive(c->a->run, arn, &when, err, sizeof err) != 0)
+            CLIENT(c, "ExecutionNotRedrivable", "%s", err);
+        else
+            reply_json(c, json_pack("{s:o}", "redriveDate", ts(when)));
     }
     store_exec_cleanup(&x);
 }

@@ -95,6 +95,7 @@ struct thr {
     json_t *map_val;
     /* end */
     int fail_event;    /* Map/ParallelStateFailed, emitted unless retried */
+    char *token;       /* .waitForTaskToken: the current task token */
     int ended, failed;
     json_t *out;
     char *err, *cause;
@@ -428,6 +429,7 @@ static void thr_reset_state(thr *t)
 
 static void thr_free(thr *t)
 {
+    free(t->token);
     json_decref(t->input);
     json_decref(t->eff);
     free(t->rcount);
@@ -843,40 +845,8 @@ static void task_dispatch(asl_exec *x, thr *t)
             w->function = xstrdup(st->resource);
         w->payload = json_incref(params);
     }
-    if (st->wait_token) {
-        w->token = make_token(x, w->id);
-        /* the token reaches the payload through $$.Task.Token in Parameters:
-         * re-evaluate Parameters with the token in the context */
-        if (st->parameters) {
-            scope_buf tb;
-            scope_init(&tb, x, t, st, 0, w->token);
-            tb.sc.context = tb.ctx = tb.ctx ? tb.ctx : build_context(x, t, st, 0, w->token);
-            json_t *in = NULL;
-            if (st->input_path == NULL && !st->input_null)
-                in = json_incref(t->input);
-            else if (st->input_null)
-                in = json_object();
-            else if (asl_path_eval(st->input_path, t->input, &tb.sc, &in) != 0)
-                in = json_object();
-            json_t *np = NULL;
-            asl_err e = {0};
-            if (asl_tmpl_eval(st->parameters, in, &tb.sc, &np, &e) == 0) {
-                json_decref(t->eff);
-                t->eff = np;
-                params = np;
-                json_decref(w->payload);
-                if (st->task_kind == TK_LAMBDA_INVOKE) {
-                    json_t *pl = json_object_get(np, "Payload");
-                    w->payload = pl ? json_incref(pl) : json_object();
-                } else {
-                    w->payload = json_incref(np);
-                }
-            }
-            asl_err_clear(&e);
-            json_decref(in);
-            scope_cleanup(&tb);
-        }
-    }
+    if (st->wait_token)
+        w->token = xstrdup(t->token); /* made before Parameters: $$.Task.Token */
     w->cmd.function = w->function;
     w->cmd.payload = w->payload;
     w->cmd.token = w->token;
@@ -1404,11 +1374,21 @@ static void wait_finish(asl_exec *x, thr *t)
 }
 
 /* ---- entering a state ---------------------------------------------------------------- */
+static char *make_token(asl_exec *x, uint64_t id);
+
 static void state_begin(asl_exec *x, thr *t)
 {
     const state *st = cur_state(t);
+    const char *token = NULL;
+    if (st->type == ST_TASK && st->wait_token) {
+        /* the token exists before Parameters are evaluated: they pass it on
+         * through $$.Task.Token */
+        free(t->token);
+        t->token = make_token(x, x->next_id + 1);
+        token = t->token;
+    }
     scope_buf sb;
-    scope_init(&sb, x, t, st, 0, NULL);
+    scope_init(&sb, x, t, st, 0, token);
     switch (st->type) {
     case ST_PASS: {
         json_t *eff = apply_input_path(x, t, st, &sb);
@@ -1835,7 +1815,8 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
         t->wait_id = 0;
         if (in->kind == ASL_IN_TASK_SUCCEEDED) {
             json_t *res = in->result ? in->result : json_null();
-            json_t *wrapped = st->task_kind == TK_LAMBDA_INVOKE ? lambda_wrap(x, res) : json_incref(res);
+            /* .waitForTaskToken: the result is what SendTaskSuccess sent, unwrapped */
+            json_t *wrapped = st->task_kind == TK_LAMBDA_INVOKE && !st->wait_token ? lambda_wrap(x, res) : json_incref(res);
             int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionSucceeded
                        : st->task_kind == TK_ACTIVITY ? E_ActivitySucceeded
                                                       : E_TaskSucceeded;

@@ -985,9 +985,13 @@ static int replay_input(void *ctx, const store_input *si)
     return 0;
 }
 
-static int recover_one(run *r, int64_t id, char *err, size_t errlen)
+/* Rebuild an execution in memory from its stored input log (the core is
+ * deterministic: the same inputs give the same state and events). On
+ * success *out is registered in r->execs. */
+static int rebuild(run *r, int64_t id, rexec **out, char *err, size_t errlen)
 {
     store_exec row;
+    *out = NULL;
     if (store_exec_get_id(r->st, id, &row) != STORE_OK)
         return RUN_EDB;
     int rc = 0;
@@ -1045,10 +1049,7 @@ static int recover_one(run *r, int64_t id, char *err, size_t errlen)
         rc = RUN_ENOMEM;
         goto out;
     }
-    const asl_cmd *pend;
-    size_t np = asl_exec_pending(e->x, &pend);
-    begin(r);
-    exec_after_step(r, e, pend, np);
+    *out = e;
     e = NULL;
 out:
     if (e)
@@ -1057,6 +1058,57 @@ out:
     store_sm_cleanup(&sm);
     store_exec_cleanup(&row);
     return rc;
+}
+
+static int recover_one(run *r, int64_t id, char *err, size_t errlen)
+{
+    rexec *e;
+    int rc = rebuild(r, id, &e, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* tasks in flight are invoked again (at least once), timers re-armed
+     * at their absolute deadlines */
+    const asl_cmd *pend;
+    size_t np = asl_exec_pending(e->x, &pend);
+    begin(r);
+    exec_after_step(r, e, pend, np);
+    return 0;
+}
+
+int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, size_t errlen)
+{
+    if (hmap_get(&r->execs, arn) != NULL) {
+        snprintf(err, errlen, "Execution is still finishing");
+        return RUN_EINVAL;
+    }
+    store_exec row;
+    if (store_exec_get(r->st, arn, &row) != STORE_OK) {
+        snprintf(err, errlen, "Execution does not exist");
+        return RUN_ENOENT;
+    }
+    int64_t id = row.id;
+    int count = row.redrive_count;
+    int status = row.status;
+    store_exec_cleanup(&row);
+    if (status == STORE_RUNNING || status == STORE_SUCCEEDED) {
+        snprintf(err, errlen, "Execution is %s and cannot be redriven",
+                 status == STORE_RUNNING ? "RUNNING" : "SUCCEEDED");
+        return RUN_EINVAL;
+    }
+    rexec *e;
+    int rc = rebuild(r, id, &e, err, errlen);
+    if (rc != 0)
+        return rc;
+    int64_t now = exec_now(e);
+    begin(r);
+    if (store_exec_set_status(r->st, id, STORE_RUNNING, 0, NULL, NULL, NULL) != STORE_OK ||
+        store_exec_set_redrive(r->st, id, count + 1, now) != STORE_OK)
+        die_db(r, "redrive");
+    e->done = 0;
+    asl_input in = {.kind = ASL_IN_REDRIVE, .now_ms = now};
+    exec_feed(r, e, &in);
+    *redrive_ms = now;
+    return 0;
 }
 
 int run_recover(run *r, char *err, size_t errlen)

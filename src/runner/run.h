@@ -107,6 +107,11 @@ int run_exec_running(run *r, const char *arn);
  * Returns 0 or RUN_ENOENT (not running). */
 int run_exec_stop(run *r, const char *arn, const char *error, const char *cause,
                   int64_t *stop_ms);
+/* RedriveExecution: a FAILED, TIMED_OUT or ABORTED Standard execution runs
+ * again from the state that failed, under the same ARN (the redrive is an
+ * input in its log, so recovery replays it). Returns 0 with *redrive_ms, or
+ * RUN_ENOENT / RUN_EINVAL with a message in err. */
+int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, size_t errlen);
 /* Call done when arn ends. Returns 0, or RUN_ENOENT when it is not
  * running (done is not called). */
 int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud);

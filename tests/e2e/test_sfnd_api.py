@@ -8,7 +8,7 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from sfnd_harness import SAGA_ARN, Sfnd, check_history, history, main, trip
+from sfnd_harness import SAGA_ARN, Sfnd, check_history, fn_arn, history, main, trip
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:"
@@ -125,10 +125,6 @@ def test_boto_everything():
         d = s.wait_done(fx)
         assert d["status"] == "FAILED" and d["error"] == "Oops" and d["cause"] == "on purpose", d
         assert err_code(sfn.redrive_execution, executionArn=arns[0])[0] == "ExecutionNotRedrivable"
-        try:
-            sfn.redrive_execution(executionArn=fx)
-        except ClientError as e:  # not supported by the local engine yet (see the report)
-            assert e.response["Error"]["Code"] == "ExecutionNotRedrivable"
 
         # task tokens (.waitForTaskToken)
         tok_def = json.dumps({"StartAt": "T", "States": {"T": {
@@ -163,6 +159,38 @@ def test_boto_everything():
         assert err_code(sfn.start_execution, stateMachineArn=fail)[0] == "StateMachineDoesNotExist"
         v = sfn.validate_state_machine_definition(definition='{"StartAt": "Nowhere", "States": {}}')
         assert v["result"] == "FAIL" and v["diagnostics"], v
+
+
+def test_redrive_restarts_from_the_failed_state():
+    """RedriveExecution: a failed Standard execution runs again from the state
+    that failed (the earlier states are not re-run), under the same ARN."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        d = json.dumps({"StartAt": "Prep", "States": {
+            "Prep": {"Type": "Pass", "Result": "prepared", "ResultPath": "$.prep", "Next": "Cancel"},
+            "Cancel": {"Type": "Task", "Resource": fn_arn("CancelHotelFunction"), "ResultPath": "$.r", "End": True}}})
+        sm = sfn.create_state_machine(name="redrive", definition=d, roleArn=ROLE)["stateMachineArn"]
+        # the cancel fails once (failCancelHotel: 1, no Retry), then works
+        x = sfn.start_execution(stateMachineArn=sm, input=json.dumps({"tripId": "redrive-1", "failCancelHotel": 1}))["executionArn"]
+        d1 = s.wait_done(x)
+        assert d1["status"] == "FAILED" and d1["error"] == "CancelFailed", d1
+        assert d1.get("redriveStatus") == "REDRIVABLE", d1
+        r = sfn.redrive_execution(executionArn=x)
+        assert "redriveDate" in r
+        d2 = s.wait_done(x)
+        assert d2["status"] == "SUCCEEDED" and d2["redriveCount"] == 1, d2
+        out = json.loads(d2["output"])
+        assert out["prep"] == "prepared" and out["r"]["status"] == "CANCELLED", out
+        types = [e["type"] for e in history(sfn, x)]
+        assert types.count("ExecutionFailed") == 1 and types.count("ExecutionRedriven") == 1, types
+        assert types.count("ExecutionSucceeded") == 1 and types[-1] == "ExecutionSucceeded", types
+        assert types.count("PassStateEntered") == 1, types  # Prep is not run again
+        h = history(sfn, x)
+        assert [e["id"] for e in h] == list(range(1, len(h) + 1))
+        # the redrive keeps the first ending in the history: one more terminal event than usual
+        assert check_history(h) in ([], ["2 terminal events"]), check_history(h)
+        # a succeeded execution cannot be redriven
+        assert err_code(sfn.redrive_execution, executionArn=x)[0] == "ExecutionNotRedrivable"
 
 
 def test_raw_errors():
@@ -215,4 +243,5 @@ def test_raw_errors():
 
 
 if __name__ == "__main__":
-    main([test_raw_errors, test_cli_state_machines_and_executions, test_boto_everything])
+    main([test_raw_errors, test_cli_state_machines_and_executions, test_boto_everything,
+          test_redrive_restarts_from_the_failed_state])
