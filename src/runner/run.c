@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,17 @@ struct run {
     void *drain_ud;
     ev_timer *drain_timer;
     run_stats stats;
+    /* Test hooks for the saga verification (tests/saga), read from the
+     * environment at creation; all off by default:
+     *   SFN_TEST_CRASH_AFTER_COMMIT=N   SIGKILL ourselves right after the
+     *                                   Nth commit, before acting on it
+     *   SFN_TEST_CRASH_BEFORE_COMMIT=N  SIGKILL at the Nth commit, before it
+     *   SFN_TEST_DUPLICATE_INVOKES=1    invoke every Lambda task twice (at-
+     *                                   least-once delivery; the second
+     *                                   result is a late duplicate) */
+    long crash_after, crash_before;
+    int dup_invokes;
+    long ncommits;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -544,6 +556,20 @@ static void invoke(run *r, rexec *e, dispatch *d)
     if (rc == 0) {
         r->inflight++;
         r->stats.invokes++;
+        if (r->dup_invokes) {
+            inv *w = calloc(1, sizeof *w);
+            if (w && (w->arn = strdup(e->arn)) != NULL) {
+                *w = (inv){.r = r, .arn = w->arn, .task = d->id, .wait_for_token = d->wait_for_token};
+                if (lam_invoke(r->lam, d->function, d->payload, strlen(d->payload), on_lambda, w, rid) == 0)
+                    r->inflight++;
+                else {
+                    free(w->arn);
+                    free(w);
+                }
+            } else {
+                free(w);
+            }
+        }
         return;
     }
     free(v->arn);
@@ -613,9 +639,14 @@ void run_flush(run *r)
 {
     for (;;) {
         if (store_in_txn(r->st)) {
+            r->ncommits++;
+            if (r->crash_before && r->ncommits == r->crash_before)
+                kill(getpid(), SIGKILL);
             if (store_commit(r->st) != STORE_OK)
                 die_db(r, "commit");
             r->stats.commits++;
+            if (r->crash_after && r->ncommits == r->crash_after)
+                kill(getpid(), SIGKILL);
         }
         if (r->nq == 0)
             break;
@@ -679,6 +710,13 @@ run *run_create(const run_opts *o)
         close(fd);
     }
     r->rng = seed;
+    const char *h;
+    if ((h = getenv("SFN_TEST_CRASH_AFTER_COMMIT")) != NULL)
+        r->crash_after = strtol(h, NULL, 10);
+    if ((h = getenv("SFN_TEST_CRASH_BEFORE_COMMIT")) != NULL)
+        r->crash_before = strtol(h, NULL, 10);
+    if ((h = getenv("SFN_TEST_DUPLICATE_INVOKES")) != NULL)
+        r->dup_invokes = atoi(h) != 0;
     if (r->region == NULL || r->account == NULL) {
         free(r->region);
         free(r->account);
