@@ -362,7 +362,17 @@ static void test_task_token_and_stop(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "status")), "ABORTED");
     assert_string_equal(json_string_value(json_object_get(d, "error")), "E");
     json_decref(d);
+    /* an ABORTED Standard execution can be redriven (AWS: failed, timed out
+     * or aborted); it runs again from the state it was stopped in */
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x3);
+    json_t *rd = ok(&e, "RedriveExecution", body);
+    assert_true(json_is_number(json_object_get(rd, "redriveDate")));
+    json_decref(rd);
+    d = describe(&e, x3);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "RUNNING");
+    assert_int_equal(json_integer_value(json_object_get(d, "redriveCount")), 1);
+    json_decref(d);
+    /* a RUNNING one cannot */
     expect_err(&e, "RedriveExecution", body, "ExecutionNotRedrivable");
     free(tok);
     free(tok2);
