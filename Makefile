@@ -17,13 +17,13 @@ $(OUT)/build/CMakeCache.txt:
 	@$(CMAKE) -S . -B $(OUT)/build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/bin >/dev/null
 
 build: deps $(OUT)/build/CMakeCache.txt
-	@$(CMAKE) --build $(OUT)/build -j$(JOBS)
+	@$(CMAKE) --build $(OUT)/build -j$(JOBS) -- --no-print-directory
 
 $(OUT)/asan/CMakeCache.txt:
 	@$(CMAKE) -S . -B $(OUT)/asan -DCMAKE_BUILD_TYPE=Debug -DSFN_SANITIZE=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/asan/bin >/dev/null
 
 asan: deps $(OUT)/asan/CMakeCache.txt
-	@$(CMAKE) --build $(OUT)/asan -j$(JOBS)
+	@$(CMAKE) --build $(OUT)/asan -j$(JOBS) -- --no-print-directory
 
 # Every test in the normal build, then the unit, ASL, conformance and fuzz-replay
 # tests again under ASan+UBSan.

@@ -162,7 +162,14 @@ def run_one(path, index):
     if st == "SUCCEEDED":
         out = json.loads(d.get("output", "null"))
         res = out.get("results", {}) if isinstance(out, dict) else {}
-        print(f"  output     the trip plus results: {json.dumps(res, separators=(',', ':'))[:300]}")
+        print("  output     the trip's input, plus the result of each booking step:")
+        for step, r in res.items():
+            if isinstance(r, dict):
+                det = r.get("details") or {}
+                what = ", ".join(f"{k} {v}" for k, v in det.items())
+                print(f"               results.{step}: {r.get('status')} ({what})")
+            else:
+                print(f"               results.{step}: {json.dumps(r)[:200]}")
     else:
         print(f"  error      {d.get('error')}")
         print(f"  cause      {d.get('cause', '')[:400]}")
