@@ -12,7 +12,11 @@ Starts its own sfnd (temporary --data) on a free port, then:
      latency is from sending StartExecution to the terminal answer.
 Prints one JSON line. Usage:
   bench/sfnd_bench.py [--sfnd out/bin/sfnd] [--seconds 10] [--concurrency 64]
-                      [--input success|fail] [--max-procs N]
+                      [--input success|fail] [--max-procs N] [--client c|python]
+The saga phase runs sfnd-load (bench/sfnd_load.c, built next to sfnd) when
+it exists, else the asyncio client; cpu_ms_per_exec is the CPU time of
+sfnd, of its function processes and of the client per execution, sampled
+from /proc over the measured window.
 """
 import argparse
 import asyncio
@@ -67,6 +71,62 @@ def start_sfnd(binary, data, port, max_procs):
     raise SystemExit("sfnd did not start")
 
 
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    """utime+stime of pid in seconds (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return 0.0
+    rest = st[st.rindex(")") + 2:].split()
+    return (int(rest[11]) + int(rest[12])) / CLK
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        rest = st[st.rindex(")") + 2:].split()
+        if int(rest[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used by sfnd, by its function processes and by the
+    client between start() and stop() (processes alive at both ends)."""
+
+    def __init__(self, sfnd_pid, client_pids):
+        self.sfnd = sfnd_pid
+        self.clients = client_pids
+
+    def sample(self):
+        fn = children(self.sfnd)
+        return {"sfnd": proc_cpu(self.sfnd),
+                "functions": {p: proc_cpu(p) for p in fn},
+                "client": sum(proc_cpu(p) for p in self.clients)}
+
+    def start(self):
+        self.a = self.sample()
+
+    def stop(self, n):
+        b = self.sample()
+        fn = sum(v - self.a["functions"].get(p, 0.0) for p, v in b["functions"].items())
+        per = lambda x: round(x * 1000.0 / n, 3) if n else None
+        return {"cpu_ms_per_exec": {"sfnd": per(b["sfnd"] - self.a["sfnd"]),
+                                    "functions": per(fn),
+                                    "client": per(b["client"] - self.a["client"])}}
+
+
 def bench_invoke(port, n):
     c = http.client.HTTPConnection("127.0.0.1", port)
     out = {}
@@ -118,15 +178,40 @@ async def worker(port, deadline, inp, lat, statuses):
     w.close()
 
 
-async def bench_saga(port, seconds, conc, inp):
+async def bench_saga(port, seconds, conc, inp, meter):
     lat, statuses = [], {}
     # warm-up: let the pools start
     await asyncio.gather(*[worker(port, time.perf_counter() + 1.0, inp, [], {}) for _ in range(conc)])
+    meter.start()
     t0 = time.perf_counter()
     await asyncio.gather(*[worker(port, t0 + seconds, inp, lat, statuses) for _ in range(conc)])
     el = time.perf_counter() - t0
-    return {"n": len(lat), "seconds": round(el, 2), "exec_per_s": round(len(lat) / el, 1),
-            "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2), "statuses": statuses}
+    res = {"client": "python", "n": len(lat), "seconds": round(el, 2),
+           "exec_per_s": round(len(lat) / el, 1),
+           "p50_ms": round(pct(lat, 0.5), 2), "p99_ms": round(pct(lat, 0.99), 2), "statuses": statuses}
+    res.update(meter.stop(len(lat)))
+    return res
+
+
+def bench_saga_c(binary, port, seconds, conc, inp, meter):
+    d = dict(inp)
+    d["tripId"] = "%TRIP%"
+    p = subprocess.Popen([binary, "--port", str(port), "--sm", SM, "--input", json.dumps(d),
+                          "--seconds", str(seconds), "--warmup", "1",
+                          "--concurrency", str(conc)], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "measure":
+        p.wait()
+        raise SystemExit("sfnd-load failed")
+    meter.clients = []
+    meter.start()
+    out = p.stdout.read()
+    p.wait()
+    res = json.loads(out.strip().splitlines()[-1])
+    m = meter.stop(res["n"])
+    m["cpu_ms_per_exec"]["client"] = res.pop("client_cpu_ms_per_exec")
+    res.update(m)
+    return res
 
 
 def main():
@@ -137,6 +222,10 @@ def main():
     ap.add_argument("--input", choices=["success", "fail"], default="success")
     ap.add_argument("--max-procs", type=int, default=0)
     ap.add_argument("--invokes", type=int, default=300)
+    ap.add_argument("--client", choices=["c", "python"], default="c",
+                    help="saga load from sfnd-load (next to sfnd, or --load) or from asyncio")
+    ap.add_argument("--load", default=None, help="path of sfnd-load")
+    ap.add_argument("--keep-data", action="store_true", help="leave the data directory (printed)")
     a = ap.parse_args()
     with open(os.path.join(ROOT, "events", "success.json" if a.input == "success" else "fail-book-flight.json")) as f:
         inp = json.load(f)
@@ -146,7 +235,12 @@ def main():
     try:
         res = {"input": a.input, "concurrency": a.concurrency}
         res.update(bench_invoke(port, a.invokes))
-        res.update(asyncio.run(bench_saga(port, a.seconds, a.concurrency, inp)))
+        meter = CpuMeter(p.pid, [os.getpid()])
+        load = a.load or os.path.join(os.path.dirname(os.path.abspath(a.sfnd)), "sfnd-load")
+        if a.client == "c" and os.access(load, os.X_OK):
+            res.update(bench_saga_c(load, port, a.seconds, a.concurrency, inp, meter))
+        else:
+            res.update(asyncio.run(bench_saga(port, a.seconds, a.concurrency, inp, meter)))
         print(json.dumps(res), flush=True)
     finally:
         p.send_signal(signal.SIGTERM)
@@ -154,7 +248,10 @@ def main():
             p.wait(20)
         except subprocess.TimeoutExpired:
             p.kill()
-        shutil.rmtree(data, ignore_errors=True)
+        if a.keep_data:
+            print("data: " + data, file=sys.stderr)
+        else:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

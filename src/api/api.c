@@ -17,6 +17,8 @@
 #endif
 #include "api.h"
 
+#include "jtext.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -32,7 +34,6 @@
 #define HISTORY_MAX 1000
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
-#define TS_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 struct api {
     run *run;
@@ -79,7 +80,7 @@ static void reply_text(call *c, int status, char *body /* taken */)
 
 static void reply_json(call *c, json_t *j /* taken */)
 {
-    char *text = j ? json_dumps(j, TS_FLAGS) : NULL;
+    char *text = j ? jtext_dup(j) : NULL;
     json_decref(j);
     if (text == NULL) {
         reply_text(c, 500, strdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}"));
@@ -97,9 +98,13 @@ static void reply_err(call *c, int status, const char *type, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *j = json_pack("{s:s,s:s}", "__type", type, "message", msg);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
+    jtext b = {0};
+    jtext_lit(&b, "{\"__type\":");
+    jtext_cstr(&b, type);
+    jtext_lit(&b, ",\"message\":");
+    jtext_cstr(&b, msg);
+    jtext_c(&b, '}');
+    char *text = jtext_take(&b);
     if (text == NULL)
         text = strdup("{\"__type\":\"InternalFailure\"}");
     reply_text(c, status, text);
@@ -354,6 +359,85 @@ static json_t *exec_json(const store_exec *x, int full)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
     }
     return o;
+}
+
+/* exec_json's object as text, written directly (StartExecution and
+ * WaitExecution answer thousands of times a second). Same members, same
+ * order. */
+static void put_key(jtext *b, const char *k)
+{
+    jtext_c(b, ',');
+    jtext_cstr(b, k);
+    jtext_c(b, ':');
+}
+
+static char *exec_text(const store_exec *x, int full)
+{
+    jtext b = {0};
+    jtext_lit(&b, "{\"executionArn\":");
+    jtext_cstr(&b, x->arn);
+    put_key(&b, "stateMachineArn");
+    jtext_cstr(&b, x->sm_arn);
+    put_key(&b, "name");
+    jtext_cstr(&b, x->name);
+    put_key(&b, "status");
+    jtext_cstr(&b, status_name(x->status));
+    put_key(&b, "startDate");
+    jtext_ts(&b, x->start_ms);
+    if (x->stop_ms && x->status != STORE_RUNNING) {
+        put_key(&b, "stopDate");
+        jtext_ts(&b, x->stop_ms);
+    }
+    if (full) {
+        put_key(&b, "input");
+        jtext_cstr(&b, x->input);
+        jtext_lit(&b, ",\"inputDetails\":{\"included\":true}");
+        if (x->output) {
+            put_key(&b, "output");
+            jtext_cstr(&b, x->output);
+            jtext_lit(&b, ",\"outputDetails\":{\"included\":true}");
+        }
+        if (x->error) {
+            put_key(&b, "error");
+            jtext_cstr(&b, x->error);
+        }
+        if (x->cause) {
+            put_key(&b, "cause");
+            jtext_cstr(&b, x->cause);
+        }
+        put_key(&b, "redriveCount");
+        jtext_int(&b, x->redrive_count);
+        int nr = x->status == STORE_RUNNING || x->status == STORE_SUCCEEDED;
+        put_key(&b, "redriveStatus");
+        jtext_cstr(&b, nr ? "NOT_REDRIVABLE" : "REDRIVABLE");
+        if (nr) {
+            put_key(&b, "redriveStatusReason");
+            jtext_cstr(&b, x->status == STORE_RUNNING ? "Execution is RUNNING and cannot be redriven"
+                                                      : "Execution is SUCCEEDED and cannot be redriven");
+        }
+        if (x->redrive_ms) {
+            put_key(&b, "redriveDate");
+            jtext_ts(&b, x->redrive_ms);
+        }
+    } else if (x->redrive_count) {
+        put_key(&b, "redriveCount");
+        jtext_int(&b, x->redrive_count);
+        if (x->redrive_ms) {
+            put_key(&b, "redriveDate");
+            jtext_ts(&b, x->redrive_ms);
+        }
+    }
+    jtext_c(&b, '}');
+    return jtext_take(&b);
+}
+
+static void reply_exec(call *c, const store_exec *x)
+{
+    char *text = exec_text(x, 1);
+    if (text == NULL)
+        reply_text(c, 500, strdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}"));
+    else
+        reply_text(c, 200, text);
 }
 
 /* Look an execution up; replies ExecutionDoesNotExist when absent. */
@@ -766,13 +850,22 @@ static void op_start(call *c, json_t *req, int sync)
                                  smarn, "name", name, "startDate", ts(start_ms));
         if (c->include_data)
             json_object_set_new(meta, "input", json_string(input));
-        c->body = json_dumps(meta, TS_FLAGS);
+        c->body = jtext_dup(meta);
         json_decref(meta);
         return;
     }
-    json_t *o = json_pack("{s:s,s:o}", "executionArn", arn, "startDate", ts(start_ms));
+    jtext b = {0};
+    jtext_lit(&b, "{\"executionArn\":");
+    jtext_cstr(&b, arn);
+    jtext_lit(&b, ",\"startDate\":");
+    jtext_ts(&b, start_ms);
+    jtext_c(&b, '}');
     free(arn);
-    reply_json(c, o);
+    char *text = jtext_take(&b);
+    if (text == NULL)
+        reply_err(c, 500, "InternalFailure", "out of memory");
+    else
+        reply_text(c, 200, text);
 }
 
 static void sync_done(void *ud, int rc, const run_result *res)
@@ -817,7 +910,7 @@ static void op_describe_exec(call *c, json_t *req)
     store_exec x;
     if (str_member(c, req, "executionArn", 1, 2048, &arn) || find_exec(c, arn, &x))
         return;
-    reply_json(c, exec_json(&x, 1));
+    reply_exec(c, &x);
     store_exec_cleanup(&x);
 }
 
@@ -952,7 +1045,7 @@ static int hist_cb(void *ctx, int64_t id, const char *type, const char *json)
                 json_object_del(v, "assignedVariablesDetails");
             }
         }
-        char *t = e ? json_dumps(e, TS_FLAGS) : NULL;
+        char *t = e ? jtext_dup(e) : NULL;
         json_decref(e);
         rc = t ? hist_add(h, t) : -1;
         free(t);
@@ -1109,7 +1202,7 @@ static void wait_answer(call *c)
         c->timer = NULL;
     }
     if (store_exec_get(c->a->st, c->arn, &x) == STORE_OK) {
-        reply_json(c, exec_json(&x, 1));
+        reply_exec(c, &x);
         store_exec_cleanup(&x);
     } else {
         CLIENT(c, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", c->arn);
@@ -1166,9 +1259,14 @@ static void op_wait(call *c, json_t *req)
     long timeout;
     store_exec x;
     if (str_member(c, req, "executionArn", 1, 2048, &arn) ||
-        int_member(c, req, "timeoutSeconds", 0, 3600, 60, &timeout) || find_exec(c, arn, &x))
+        int_member(c, req, "timeoutSeconds", 0, 3600, 60, &timeout))
         return;
-    store_exec_cleanup(&x);
+    /* running in memory: it exists (no store lookup on the hot path) */
+    if (!run_exec_running(c->a->run, arn)) {
+        if (find_exec(c, arn, &x))
+            return;
+        store_exec_cleanup(&x);
+    }
     c->arn = strdup(arn);
     if (c->arn == NULL || run_exec_wait(c->a->run, arn, wait_done, c) != 0) {
         wait_answer(c);

@@ -7,9 +7,11 @@
  * is current the connection is still read, so a client that hangs up during
  * a long poll is noticed and reported (cancel callback).
  *
- * Zero-copy where it counts: the request owns the connection's input buffer
- * (the connection takes a fresh one), and http_respond writes head and body
- * with one writev, copying only what the socket did not take.
+ * Few allocations and copies: a small request is copied out into the one
+ * allocation that holds its http_req (the connection keeps its buffer); a
+ * large one takes the connection's input buffer (the connection gets a
+ * fresh one); http_respond writes head and body with one writev, copying
+ * only what the socket did not take.
  *
  * Must not: block, call the handler re-entrantly from http_respond (a
  * pipelined next request is started from the loop instead).
@@ -71,7 +73,8 @@ struct conn {
 struct http_req {
     http_server *srv;
     conn *c;            /* NULL once the client is gone */
-    char *buf;          /* head + body + NUL, owned */
+    char *buf;          /* head + body + NUL: after the struct, or owned */
+    int buf_owned;      /* 1: buf is a separate allocation */
     size_t headlen;
     size_t bodylen;
     const char *method, *path, *query;
@@ -164,7 +167,8 @@ static int conn_after_write(conn *c)
 static void req_free(http_req *req)
 {
     http_server *srv = req->srv;
-    free(req->buf);
+    if (req->buf_owned)
+        free(req->buf);
     free(req);
     srv->npending--;
     srv_maybe_free(srv);
@@ -291,23 +295,40 @@ static void respond_error(conn *c, int status, uint64_t discard)
 }
 
 /* ---- requests --------------------------------------------------------- */
+#define REQ_COPY_MAX 16384 /* smaller requests are copied out with their http_req */
+
 static http_req *req_make(conn *c, const http_parsed *p, size_t headlen, size_t bodylen)
 {
-    http_req *req = calloc(1, sizeof *req);
-    if (req == NULL)
-        return NULL;
     size_t total = headlen + bodylen;
     size_t left = c->inlen - total;
-    size_t cap = left + 1 > IN_MIN ? left + 1 : IN_MIN;
-    char *fresh = malloc(cap);
-    if (fresh == NULL) {
-        free(req);
-        return NULL;
+    http_req *req;
+    if (total <= REQ_COPY_MAX) {
+        /* Small (the common case): one allocation holds the request and
+         * its bytes; the connection keeps its buffer. */
+        req = malloc(sizeof *req + total + 1);
+        if (req == NULL)
+            return NULL;
+        memset(req, 0, sizeof *req);
+        req->buf = (char *)(req + 1);
+        memcpy(req->buf, c->in, total);
+        memmove(c->in, c->in + total, left);
+    } else {
+        /* Large: the request takes the buffer, no copy of the body. */
+        req = calloc(1, sizeof *req);
+        if (req == NULL)
+            return NULL;
+        size_t cap = left + 1 > IN_MIN ? left + 1 : IN_MIN;
+        char *fresh = malloc(cap);
+        if (fresh == NULL) {
+            free(req);
+            return NULL;
+        }
+        memcpy(fresh, c->in + total, left);
+        req->buf = c->in;
+        req->buf_owned = 1;
+        c->in = fresh;
+        c->incap = cap;
     }
-    memcpy(fresh, c->in + total, left);
-    req->buf = c->in; /* the request takes the buffer: no copy of the body */
-    c->in = fresh;
-    c->incap = cap;
     c->inlen = left;
     c->sent_continue = 0;
 

@@ -15,6 +15,8 @@
 #endif
 #include "run.h"
 
+#include "jtext.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,6 +146,7 @@ typedef struct rexec {
     int64_t next_seq;         /* next input seq */
     size_t nev_saved;         /* events already in the store */
     int64_t last_now;         /* keeps fed times monotonic (time_scale) */
+    char *out_text;           /* output as JSON text once it ended (NULL if none) */
     tslot *timers;
     char **tokens;            /* task tokens this execution waits on */
     size_t ntokens;
@@ -214,6 +217,7 @@ struct run {
     long crash_after, crash_before;
     int dup_invokes;
     long ncommits;
+    jtext tb;                 /* reused for each step's events */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -287,9 +291,10 @@ static int64_t exec_now(rexec *e)
     return now;
 }
 
+/* JSON text in AWS's form (what the API returns is what we keep). */
 static char *dumps(const json_t *j)
 {
-    return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    return jtext_dup(j);
 }
 
 /* ---- execution lifetime -------------------------------------------------- */
@@ -310,18 +315,19 @@ static void exec_free(run *r, rexec *e)
     }
     free(e->tokens);
     asl_exec_free(e->x);
+    free(e->out_text);
     free(e->arn);
     free(e);
 }
 
-static void fill_result(rexec *e, run_result *res, char **out_text)
+static void fill_result(rexec *e, run_result *res)
 {
     int st = asl_exec_status(e->x);
-    json_t *out = asl_exec_output_get(e->x);
-    *out_text = out ? dumps(out) : NULL;
+    if (e->out_text == NULL && asl_exec_output_get(e->x) != NULL)
+        e->out_text = dumps(asl_exec_output_get(e->x));
     res->arn = e->arn;
     res->status = st;
-    res->output = *out_text;
+    res->output = e->out_text;
     res->error = asl_exec_error(e->x);
     res->cause = asl_exec_cause(e->x);
     res->start_ms = 0;
@@ -337,14 +343,12 @@ static void act_finish(run *r, void *arg)
     if (e == NULL)
         return;
     run_result res;
-    char *text;
-    fill_result(e, &res, &text);
+    fill_result(e, &res);
     for (waiter *w = e->waiters, *nx; w; w = nx) {
         nx = w->next;
         w->cb(w->ud, 0, &res);
         free(w);
     }
-    free(text);
     r->stats.finished++;
     exec_free(r, e);
 }
@@ -365,31 +369,41 @@ static void act_dispatch(run *r, void *arg);
 static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
 {
     size_t n = asl_exec_event_count(e->x);
-    if (!e->express) {
+    if (!e->express && n > e->nev_saved) {
+        /* the step's events as one row, joined by '\n' */
+        jtext *b = &r->tb;
+        jtext_reset(b);
         for (size_t i = e->nev_saved; i < n; i++) {
             json_t *j = asl_exec_event_json(e->x, i, 1);
-            char *text = j ? dumps(j) : NULL;
+            if (j == NULL)
+                die_db(r, "event encoding (out of memory)");
+            if (i > e->nev_saved)
+                jtext_c(b, '\n');
+            jtext_value(b, j);
             json_decref(j);
-            if (text == NULL)
-                die_db(r, "event encoding");
-            if (store_event_append(r->st, e->id, (int64_t)i + 1, asl_exec_event_type(e->x, i),
-                                   text) != STORE_OK)
-                die_db(r, "event append");
-            free(text);
             r->stats.events++;
         }
+        if (b->oom)
+            die_db(r, "event encoding (out of memory)");
+        if (store_events_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p,
+                                b->n) != STORE_OK)
+            die_db(r, "event append");
+        if (b->cap > 1 << 20)
+            jtext_cleanup(b); /* do not keep a huge buffer for ever */
     }
     e->nev_saved = n;
     int st = asl_exec_status(e->x);
     if (st != ASL_RUNNING && !e->done) {
         e->done = 1;
+        json_t *out = asl_exec_output_get(e->x);
+        free(e->out_text);
+        e->out_text = out ? dumps(out) : NULL;
+        if (out && e->out_text == NULL)
+            die_db(r, "output encoding (out of memory)");
         if (!e->express) {
-            json_t *out = asl_exec_output_get(e->x);
-            char *text = out ? dumps(out) : NULL;
-            if (store_exec_set_status(r->st, e->id, st, asl_exec_stop_ms(e->x), text,
+            if (store_exec_set_status(r->st, e->id, st, asl_exec_stop_ms(e->x), e->out_text,
                                       asl_exec_error(e->x), asl_exec_cause(e->x)) != STORE_OK)
                 die_db(r, "status update");
-            free(text);
         }
         char *arn = strdup(e->arn);
         if (arn == NULL || queue(r, act_finish, arn) != 0)
@@ -415,8 +429,10 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
     }
 }
 
-/* Feed one input; log it (with its events) only if the core took it. */
-static void exec_feed(run *r, rexec *e, const asl_input *in)
+/* Feed one input; log it (with its events) only if the core took it.
+ * result_text: in->result as text when the caller has it (the text it
+ * was parsed from: replay parses it back to the same value), else NULL. */
+static void exec_feed_text(run *r, rexec *e, const asl_input *in, const char *result_text)
 {
     if (e->done)
         return;
@@ -425,10 +441,12 @@ static void exec_feed(run *r, rexec *e, const asl_input *in)
         return; /* a late duplicate, a stale timer, or already ended */
     if (!e->express) {
         begin(r);
-        char *result = in->result ? dumps(in->result) : NULL;
+        char *result = in->result && result_text == NULL ? dumps(in->result) : NULL;
+        if (in->result && result_text == NULL && result == NULL)
+            die_db(r, "input encoding (out of memory)");
         store_input si = {.seq = e->next_seq, .kind = in->kind, .id = in->id,
-                          .now_ms = in->now_ms, .result = result, .error = in->error,
-                          .cause = in->cause};
+                          .now_ms = in->now_ms, .result = result ? result : result_text,
+                          .error = in->error, .cause = in->cause};
         if (store_input_append(r->st, e->id, &si) != STORE_OK)
             die_db(r, "input append");
         free(result);
@@ -438,6 +456,11 @@ static void exec_feed(run *r, rexec *e, const asl_input *in)
     const asl_cmd *cmds;
     size_t n = asl_exec_cmds(e->x, &cmds);
     exec_after_step(r, e, cmds, n);
+}
+
+static void exec_feed(run *r, rexec *e, const asl_input *in)
+{
+    exec_feed_text(r, e, in, NULL);
 }
 
 /* ---- timers ------------------------------------------------------------- */
@@ -504,13 +527,16 @@ static void on_lambda(void *ud, const lam_result *res)
             if (!v->wait_for_token) {
                 json_error_t je;
                 json_t *out = json_loadb(res->body, res->len, JSON_DECODE_ANY, &je);
+                /* parsed: log the text as it came (replay parses it the
+                 * same way); not JSON: the core gets it as a string */
+                const char *text = out && strlen(res->body) == res->len ? res->body : NULL;
                 if (out == NULL)
                     out = json_stringn(res->body, res->len);
                 if (out == NULL)
                     out = json_null();
                 in.kind = ASL_IN_TASK_SUCCEEDED;
                 in.result = out;
-                exec_feed(r, e, &in);
+                exec_feed_text(r, e, &in, text);
                 json_decref(out);
             }
         } else {
@@ -783,6 +809,7 @@ void run_free(run *r)
     hmap_cleanup(&r->execs, NULL);
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
+    jtext_cleanup(&r->tb);
     free(r->region);
     free(r->account);
     free(r);

@@ -138,11 +138,19 @@ int store_input_each(store *s, int64_t exec_id, int (*cb)(void *ctx, const store
 int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq /* OUT */);
 
 /* ---- history events ---------------------------------------------------- */
-/* json: the event as GetExecutionHistory returns it, data included. */
+/* The events first_id..last_id of one step as one row: text is their
+ * JSON (as GetExecutionHistory returns them, data included) joined by
+ * '\n', in id order (compact JSON holds no raw newline). */
+int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
+                        const char *text, size_t len);
+/* One event (a batch of one). json: the event, data included; type is
+ * not kept apart (readers get the event's own "type" member). */
 int store_event_append(store *s, int64_t exec_id, int64_t event_id, const char *type,
                        const char *json);
 /* Events with id in [from_id, to_id] (to_id <= 0: to the end), ascending or
- * descending, at most limit (<= 0: all). */
+ * descending, at most limit (<= 0: all), one call each (type: the value
+ * of the event's "type" member, "" if none). A nonzero return from cb
+ * stops the walk and is returned. */
 int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, int reverse,
                      int limit, int (*cb)(void *ctx, int64_t id, const char *type,
                                           const char *json),

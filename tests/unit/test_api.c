@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "asl_int.h"
+#include "jtext.h"
 
 typedef struct env {
     ev_loop *loop;
@@ -481,9 +483,62 @@ static void test_recovery(void **state)
     unlink(p2);
 }
 
+/* jtext writes exactly what the core's asl_json_text writes (AWS's form),
+ * for awkward doubles above all (its shortcut must find the same digits). */
+static void check_same(const json_t *v)
+{
+    char *a = asl_json_text(v), *b = jtext_dup(v);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+static void test_jtext_matches_core(void **state)
+{
+    (void)state;
+    static const double fixed[] = {0.1, 0.2, 0.3, 1.0 / 3, 2.0 / 3, 1e-3, 9.99e-4, 1e7, 9999999.999,
+                                   1e21, 1e22, 1e-7, 123456789012345678.0, 5e-324, 1.7976931348623157e308,
+                                   1700000000.123, 1795750067.791, 0.30000000000000004, 100.0, -0.0,
+                                   -2.5, 4.35, 1e15, 1e16, 1e17, 9007199254740993.0, 0.1 + 0.7};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        json_t *r = json_real(fixed[i]);
+        check_same(r);
+        json_decref(r);
+    }
+    uint64_t x = 0x12345678abcdefULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        if (i % 3 == 0) {
+            uint64_t bits = x;
+            memcpy(&d, &bits, sizeof d);
+            if (d != d || d - d != 0)
+                continue; /* NaN / inf: not JSON */
+        } else if (i % 3 == 1) {
+            d = (double)(int64_t)(x % 4000000000000ULL) / 1000.0; /* ms timestamps */
+        } else {
+            d = (double)(x % 1000000) / (double)(1 + (x >> 40) % 1000);
+        }
+        json_t *r = json_real(d);
+        check_same(r);
+        json_decref(r);
+    }
+    json_t *v = json_loads("{\"a\":[1,-2,3.5,true,false,null,\"q\\\"\\\\\\n\\u0001/\u00e9\"],"
+                           "\"b\":{\"c\":{},\"d\":[]},\"e\":-9223372036854775807,\"f\":1e300}",
+                           0, NULL);
+    assert_non_null(v);
+    check_same(v);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jtext_matches_core),
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_task_token_and_stop),

@@ -16,6 +16,8 @@
 
 #include "store.h"
 
+#include <sqlite3.h>
+
 static store *open_mem(void)
 {
     store *s = NULL;
@@ -253,6 +255,125 @@ static void test_events_order_and_range(void **state)
     store_close(s);
 }
 
+struct bev_ctx {
+    int n;
+    int64_t ids[80];
+    char texts[80][48];
+    char types[80][32];
+    int stop_after; /* nonzero: return 7 at this call */
+};
+
+static int bev_cb(void *ctx, int64_t id, const char *type, const char *json)
+{
+    struct bev_ctx *c = ctx;
+    c->ids[c->n] = id;
+    snprintf(c->texts[c->n], sizeof c->texts[0], "%s", json);
+    snprintf(c->types[c->n], sizeof c->types[0], "%s", type ? type : "");
+    c->n++;
+    return c->stop_after && c->n == c->stop_after ? 7 : 0;
+}
+
+/* A step's events are one row: reads split it back into events, across
+ * row boundaries, in both orders, with limits (GetExecutionHistory pages). */
+static void test_event_batches(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    /* exec 1: ids 1..2, 3..5, 6 (a batch of one), 7..76 (more than 64) */
+    const char *b1 = "{\"id\":1,\"type\":\"ExecutionStarted\"}\n{\"id\":2,\"type\":\"A\"}";
+    const char *b2 = "{\"id\":3,\"s\":\"a\\nb\"}\n{\"id\":4}\n{\"id\":5,\"type\":\"B\"}";
+    assert_int_equal(store_events_append(s, 1, 1, 2, b1, strlen(b1)), 0);
+    assert_int_equal(store_events_append(s, 1, 3, 5, b2, strlen(b2)), 0);
+    assert_int_equal(store_event_append(s, 1, 6, "T", "{\"id\":6}"), 0);
+    char big[4096];
+    size_t o = 0;
+    for (int i = 7; i <= 76; i++)
+        o += (size_t)snprintf(big + o, sizeof big - o, "%s{\"id\":%d}", i > 7 ? "\n" : "", i);
+    assert_int_equal(store_events_append(s, 1, 7, 76, big, o), 0);
+    /* another execution's rows are never mixed in */
+    assert_int_equal(store_events_append(s, 2, 1, 1, "{\"id\":1}", 8), 0);
+    assert_int_equal(store_events_append(s, 0, 1, 1, "{\"id\":1}", 8), 0);
+    int64_t max = 0;
+    assert_int_equal(store_event_max(s, 1, &max), 0);
+    assert_int_equal(max, 76);
+    assert_int_equal(store_event_max(s, 3, &max), 0);
+    assert_int_equal(max, 0);
+
+    struct bev_ctx a = {0};
+    assert_int_equal(store_event_each(s, 1, 1, 0, 0, 0, bev_cb, &a), 0);
+    assert_int_equal(a.n, 76);
+    for (int i = 0; i < 76; i++)
+        assert_int_equal(a.ids[i], i + 1);
+    assert_string_equal(a.texts[0], "{\"id\":1,\"type\":\"ExecutionStarted\"}");
+    assert_string_equal(a.types[0], "ExecutionStarted");
+    assert_string_equal(a.texts[2], "{\"id\":3,\"s\":\"a\\nb\"}");
+    assert_string_equal(a.texts[5], "{\"id\":6}");
+    assert_string_equal(a.texts[75], "{\"id\":76}");
+
+    /* a page starting inside a row and ending inside another */
+    struct bev_ctx p = {0};
+    assert_int_equal(store_event_each(s, 1, 4, 0, 0, 4, bev_cb, &p), 0);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.ids[0], 4);
+    assert_int_equal(p.ids[3], 7);
+    assert_string_equal(p.texts[1], "{\"id\":5,\"type\":\"B\"}");
+
+    /* reverse from 5 down: 5, 4, 3, 2 */
+    struct bev_ctx r = {0};
+    assert_int_equal(store_event_each(s, 1, 1, 5, 1, 4, bev_cb, &r), 0);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.ids[0], 5);
+    assert_int_equal(r.ids[3], 2);
+    assert_string_equal(r.texts[2], "{\"id\":3,\"s\":\"a\\nb\"}");
+
+    /* a nonzero return from the callback stops the walk and is returned */
+    struct bev_ctx k = {.stop_after = 3};
+    assert_int_equal(store_event_each(s, 1, 1, 0, 0, 0, bev_cb, &k), 7);
+    assert_int_equal(k.n, 3);
+    store_close(s);
+}
+
+/* A data directory from before event batches keeps its history. */
+static void test_event_migration(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_mig_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE events(exec_id INTEGER NOT NULL, id INTEGER NOT NULL,"
+                                  " type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(exec_id, id))"
+                                  " WITHOUT ROWID;"
+                                  "INSERT INTO events VALUES(4,1,'A','{\"id\":1}'),(4,2,'B','{\"id\":2}');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    struct bev_ctx a = {0};
+    assert_int_equal(store_event_each(s, 4, 1, 0, 0, 0, bev_cb, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.texts[1], "{\"id\":2}");
+    store_close(s);
+    /* opening again does not migrate twice */
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    struct bev_ctx b = {0};
+    assert_int_equal(store_event_each(s, 4, 1, 0, 0, 0, bev_cb, &b), 0);
+    assert_int_equal(b.n, 2);
+    store_close(s);
+    unlink(path);
+    char wal[64];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+}
+
 /* What recovery relies on: a transaction not committed before a crash
  * leaves nothing; one committed survives a reopen. */
 static void test_txn_durability(void **state)
@@ -299,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_inputs_and_events),
         cmocka_unit_test(test_events_order_and_range),
         cmocka_unit_test(test_txn_durability),
+        cmocka_unit_test(test_event_batches),
+        cmocka_unit_test(test_event_migration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,260 @@
+/*
+ * jtext.c - fast JSON text in AWS's form (see jtext.h).
+ *
+ * Must not: differ from asl_json_text by a byte (test_api checks them
+ * against each other).
+ */
+#include "jtext.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grow(jtext *b, size_t more)
+{
+    if (b->oom)
+        return -1;
+    if (b->n + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void jtext_cleanup(jtext *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+char *jtext_take(jtext *b)
+{
+    if (grow(b, 0) < 0) {
+        jtext_cleanup(b);
+        return NULL;
+    }
+    b->p[b->n] = '\0';
+    char *p = b->p;
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+void jtext_raw(jtext *b, const char *s, size_t n)
+{
+    if (grow(b, n) < 0)
+        return;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void jtext_c(jtext *b, char c)
+{
+    if (grow(b, 1) < 0)
+        return;
+    b->p[b->n++] = c;
+    b->p[b->n] = '\0';
+}
+
+void jtext_str(jtext *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    /* worst case every byte becomes \u00XX */
+    if (grow(b, n * 6 + 2) < 0)
+        return;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            break;
+        }
+    }
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+    b->p[b->n] = '\0';
+}
+
+void jtext_int(jtext *b, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    jtext_raw(b, p, (size_t)(e - p));
+}
+
+/* The shortest digits that read back as d (d > 0). A decimal of at most
+ * 15 significant digits is unique among doubles, so when the 15-digit
+ * rounding reads back, it is the shortest with its trailing zeros cut; if
+ * it does not, no shorter one can, and 16 then 17 digits are tried (the
+ * same answer as trying 1, 2, ... 17 in turn) for a normal double. */
+static int shortest_digits(double d, char *digits, int *exp10)
+{
+    char tmp[40];
+    /* subnormals carry fewer digits: the argument above does not hold */
+    for (int prec = d >= DBL_MIN ? 15 : 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    int nd = 0;
+    const char *p = tmp;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = '\0';
+    *exp10 = atoi(p + 1);
+    return nd;
+}
+
+void jtext_real(jtext *b, double d)
+{
+    char out[64];
+    size_t o = 0;
+    if (isnan(d) || isinf(d)) {
+        jtext_raw(b, "null", 4);
+        return;
+    }
+    if (d == 0) {
+        if (signbit(d))
+            jtext_raw(b, "-0.0", 4);
+        else
+            jtext_raw(b, "0.0", 3);
+        return;
+    }
+    if (d < 0) {
+        out[o++] = '-';
+        d = -d;
+    }
+    char dg[24];
+    int e;
+    int nd = shortest_digits(d, dg, &e);
+    if (d >= 1e-3 && d < 1e7) {
+        if (e >= 0) {
+            for (int i = 0; i <= e; i++)
+                out[o++] = i < nd ? dg[i] : '0';
+            out[o++] = '.';
+            if (nd > e + 1)
+                for (int i = e + 1; i < nd; i++)
+                    out[o++] = dg[i];
+            else
+                out[o++] = '0';
+        } else {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int i = 0; i < -e - 1; i++)
+                out[o++] = '0';
+            for (int i = 0; i < nd; i++)
+                out[o++] = dg[i];
+        }
+    } else {
+        out[o++] = dg[0];
+        out[o++] = '.';
+        if (nd > 1)
+            for (int i = 1; i < nd; i++)
+                out[o++] = dg[i];
+        else
+            out[o++] = '0';
+        o += (size_t)snprintf(out + o, sizeof out - o, "E%d", e);
+    }
+    jtext_raw(b, out, o);
+}
+
+void jtext_value(jtext *b, const json_t *v)
+{
+    if (v == NULL) {
+        jtext_raw(b, "null", 4);
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        jtext_c(b, '{');
+        json_object_foreach((json_t *)v, k, x) {
+            if (!first)
+                jtext_c(b, ',');
+            first = 0;
+            jtext_cstr(b, k);
+            jtext_c(b, ':');
+            jtext_value(b, x);
+        }
+        jtext_c(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        jtext_c(b, '[');
+        json_array_foreach(v, i, x) {
+            if (i > 0)
+                jtext_c(b, ',');
+            jtext_value(b, x);
+        }
+        jtext_c(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        jtext_str(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jtext_int(b, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        jtext_real(b, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        jtext_raw(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        jtext_raw(b, "false", 5);
+        break;
+    case JSON_NULL:
+        jtext_raw(b, "null", 4);
+        break;
+    }
+}
+
+char *jtext_dup(const json_t *v)
+{
+    jtext b = {0};
+    jtext_value(&b, v);
+    return jtext_take(&b);
+}
