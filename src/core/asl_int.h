@@ -48,6 +48,38 @@ typedef struct asl_scope {
     asl_rng *rng;                                    /* may be NULL: no random */
 } asl_scope;
 
+/* ---- JSON text ---------------------------------------------------------
+ * A growing buffer that JSON text is appended to (reused across calls: it
+ * allocates only when it grows). Everything that prints JSON for AWS's
+ * clients goes through it: compact, keys in insertion order, '/' and
+ * non-ASCII as they are, control characters escaped, doubles in their
+ * shortest round-trip digits laid out as Java's Double.toString ("1.0",
+ * "1.795750067791E9") as AWS (Jackson) prints them.                        */
+typedef struct asl_jbuf {
+    char *p;   /* NUL-terminated after any append (unless oom) */
+    size_t n;  /* bytes written */
+    size_t cap;
+    int oom;   /* an allocation failed: the text is incomplete */
+} asl_jbuf;
+static inline void asl_jbuf_reset(asl_jbuf *b)
+{
+    b->n = 0;
+    b->oom = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+void asl_jbuf_cleanup(asl_jbuf *b);
+/* Hand the text over (malloc'd; NULL when oom) and leave b empty. */
+char *asl_jbuf_take(asl_jbuf *b);
+void asl_jbuf_raw(asl_jbuf *b, const char *s, size_t n);
+void asl_jbuf_c(asl_jbuf *b, char c);
+/* A JSON string literal of s[0..n): quotes and escapes. */
+void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n);
+void asl_jbuf_int(asl_jbuf *b, int64_t v);
+void asl_jbuf_real(asl_jbuf *b, double d);
+/* Any jansson value (NULL prints null). */
+void asl_jbuf_value(asl_jbuf *b, const json_t *v);
+
 /* Render JSON compactly the way AWS prints it in causes, history and
  * States.JsonToString (no spaces, keys in insertion order, numbers in their
  * shortest round-trip form). Returns malloc'd text (asl_json.c). */

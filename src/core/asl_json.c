@@ -10,24 +10,19 @@
  */
 #include "asl_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} buf;
-
-static int buf_grow(buf *b, size_t more)
+static int jgrow(asl_jbuf *b, size_t more)
 {
     if (b->oom)
         return -1;
     if (b->n + more + 1 <= b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + more + 1)
         cap *= 2;
     char *p = realloc(b->p, cap);
@@ -40,73 +35,106 @@ static int buf_grow(buf *b, size_t more)
     return 0;
 }
 
-static void buf_put(buf *b, const char *s, size_t n)
+void asl_jbuf_cleanup(asl_jbuf *b)
 {
-    if (buf_grow(b, n) < 0)
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+char *asl_jbuf_take(asl_jbuf *b)
+{
+    if (jgrow(b, 0) < 0) {
+        asl_jbuf_cleanup(b);
+        return NULL;
+    }
+    b->p[b->n] = '\0';
+    char *p = b->p;
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+void asl_jbuf_raw(asl_jbuf *b, const char *s, size_t n)
+{
+    if (jgrow(b, n) < 0)
         return;
     memcpy(b->p + b->n, s, n);
     b->n += n;
+    b->p[b->n] = '\0';
 }
 
-static void buf_putc(buf *b, char c)
+void asl_jbuf_c(asl_jbuf *b, char c)
 {
-    if (buf_grow(b, 1) < 0)
+    if (jgrow(b, 1) < 0)
         return;
     b->p[b->n++] = c;
+    b->p[b->n] = '\0';
 }
 
-static void put_string(buf *b, const char *s, size_t n)
+void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    buf_putc(b, '"');
-    size_t run = 0; /* start of the pending run of plain bytes */
+    /* worst case every byte becomes \u00XX */
+    if (jgrow(b, n * 6 + 2) < 0)
+        return;
+    char *o = b->p + b->n;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c < 0x20) {
-            switch (c) {
-            case '\b': esc = "\\b"; break;
-            case '\t': esc = "\\t"; break;
-            case '\n': esc = "\\n"; break;
-            case '\f': esc = "\\f"; break;
-            case '\r': esc = "\\r"; break;
-            default:
-                u[0] = '\\';
-                u[1] = 'u';
-                u[2] = '0';
-                u[3] = '0';
-                u[4] = hex[c >> 4];
-                u[5] = hex[c & 15];
-                break;
-            }
-        } else
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
             continue;
-        buf_put(b, s + run, i - run);
-        if (esc != NULL)
-            buf_put(b, esc, strlen(esc));
-        else
-            buf_put(b, u, 6);
-        run = i + 1;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            break;
+        }
     }
-    buf_put(b, s + run, n - run);
-    buf_putc(b, '"');
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+    b->p[b->n] = '\0';
 }
 
-/* Shortest digits that read back as d: try increasing precision. */
+void asl_jbuf_int(asl_jbuf *b, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    asl_jbuf_raw(b, p, (size_t)(e - p));
+}
+
+/* The shortest digits that read back as d (d > 0). A decimal of at most
+ * 15 significant digits is unique among doubles, so when the 15-digit
+ * rounding reads back, it is the shortest with its trailing zeros cut; if
+ * it does not, no shorter one can, and 16 then 17 digits are tried (the
+ * same answer as trying 1, 2, ... 17 in turn) for a normal double. */
 static int shortest_digits(double d, char *digits, int *exp10)
 {
     char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    /* subnormals carry fewer digits: the argument above does not hold */
+    for (int prec = d >= DBL_MIN ? 15 : 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
         if (strtod(tmp, NULL) == d)
             break;
     }
-    /* tmp: "d.ddde[+-]xx" (d > 0 here) */
     int nd = 0;
     const char *p = tmp;
     for (; *p && *p != 'e'; p++)
@@ -119,20 +147,19 @@ static int shortest_digits(double d, char *digits, int *exp10)
     return nd;
 }
 
-/* Java Double.toString layout of the shortest round-trip digits. */
-static void put_real(buf *b, double d)
+void asl_jbuf_real(asl_jbuf *b, double d)
 {
     char out[64];
     size_t o = 0;
-    if (isnan(d) || isinf(d)) { /* not JSON; jansson never holds these */
-        buf_put(b, "null", 4);
+    if (isnan(d) || isinf(d)) {
+        asl_jbuf_raw(b, "null", 4);
         return;
     }
     if (d == 0) {
         if (signbit(d))
-            buf_put(b, "-0.0", 4);
+            asl_jbuf_raw(b, "-0.0", 4);
         else
-            buf_put(b, "0.0", 3);
+            asl_jbuf_raw(b, "0.0", 3);
         return;
     }
     if (d < 0) {
@@ -170,77 +197,70 @@ static void put_real(buf *b, double d)
             out[o++] = '0';
         o += (size_t)snprintf(out + o, sizeof out - o, "E%d", e);
     }
-    buf_put(b, out, o);
+    asl_jbuf_raw(b, out, o);
 }
 
-static void put_value(buf *b, const json_t *v)
+void asl_jbuf_value(asl_jbuf *b, const json_t *v)
 {
-    char tmp[32];
+    if (v == NULL) {
+        asl_jbuf_raw(b, "null", 4);
+        return;
+    }
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *k;
         json_t *x;
         int first = 1;
-        buf_putc(b, '{');
+        asl_jbuf_c(b, '{');
         json_object_foreach((json_t *)v, k, x) {
             if (!first)
-                buf_putc(b, ',');
+                asl_jbuf_c(b, ',');
             first = 0;
-            put_string(b, k, strlen(k));
-            buf_putc(b, ':');
-            put_value(b, x);
+            asl_jbuf_str(b, k, strlen(k));
+            asl_jbuf_c(b, ':');
+            asl_jbuf_value(b, x);
         }
-        buf_putc(b, '}');
+        asl_jbuf_c(b, '}');
         break;
     }
     case JSON_ARRAY: {
         size_t i;
         json_t *x;
-        buf_putc(b, '[');
+        asl_jbuf_c(b, '[');
         json_array_foreach(v, i, x) {
             if (i > 0)
-                buf_putc(b, ',');
-            put_value(b, x);
+                asl_jbuf_c(b, ',');
+            asl_jbuf_value(b, x);
         }
-        buf_putc(b, ']');
+        asl_jbuf_c(b, ']');
         break;
     }
     case JSON_STRING:
-        put_string(b, json_string_value(v), json_string_length(v));
+        asl_jbuf_str(b, json_string_value(v), json_string_length(v));
         break;
-    case JSON_INTEGER: {
-        int n = snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        buf_put(b, tmp, (size_t)n);
+    case JSON_INTEGER:
+        asl_jbuf_int(b, (int64_t)json_integer_value(v));
         break;
-    }
     case JSON_REAL:
-        put_real(b, json_real_value(v));
+        asl_jbuf_real(b, json_real_value(v));
         break;
     case JSON_TRUE:
-        buf_put(b, "true", 4);
+        asl_jbuf_raw(b, "true", 4);
         break;
     case JSON_FALSE:
-        buf_put(b, "false", 5);
+        asl_jbuf_raw(b, "false", 5);
         break;
     case JSON_NULL:
-        buf_put(b, "null", 4);
+        asl_jbuf_raw(b, "null", 4);
         break;
     }
 }
 
 char *asl_json_text(const json_t *v)
 {
-    buf b = {0};
-    if (v == NULL)
-        buf_put(&b, "null", 4);
-    else
-        put_value(&b, v);
-    if (buf_grow(&b, 0) < 0) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.n] = '\0';
-    return b.p;
+    asl_jbuf b = {0};
+    asl_jbuf_value(&b, v);
+    return asl_jbuf_take(&b);
 }
 
 /* Nesting depth of JSON text, checked before parsing so that a hostile
