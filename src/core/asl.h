@@ -175,6 +175,10 @@ size_t asl_exec_event_count(const asl_exec *x);
  *  "<xxx>EventDetails":{...}}; payloads as JSON text as the API returns them
  * when include_data, left out otherwise. Returns: new. */
 json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data);
+/* Append event i as that JSON text (compact, AWS's key order) to b: the
+ * fast path for storing history. Returns SFN_OK, SFN_ENOENT, SFN_ENOMEM. */
+struct asl_jbuf;
+int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, struct asl_jbuf *b);
 /* The event's type name, e.g. "TaskStateEntered". Returns: borrowed. */
 const char *asl_exec_event_type(const asl_exec *x, size_t i);
 

@@ -1976,28 +1976,54 @@ const char *asl_exec_event_type(const asl_exec *x, size_t i)
     return i < x->nev ? event_names[x->evs[i].type] : NULL;
 }
 
-/* ---- history events as JSON ------------------------------------------------------------ */
-static void set_payload(json_t *d, const char *key, const char *detkey, json_t *v, int include_data)
+/* ---- history events as text ---------------------------------------------------------------
+ * One writer for the GetExecutionHistory shape, straight from the event
+ * structs: the runner stores this text and the API returns it; the json_t
+ * form (asl_exec_event_json) is this text parsed. Keys in AWS's order. */
+
+/* "key":"<payload as JSON text, escaped>","keyDetails":{"truncated":false} */
+static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const json_t *v, int include_data)
 {
     if (!include_data)
         return;
-    char *text = asl_json_text(v ? v : json_null());
-    json_object_set_new(d, key, json_string(text ? text : "null"));
-    free(text);
-    json_object_set_new(d, detkey, json_pack("{s:b}", "truncated", 0));
+    static __thread asl_jbuf scratch;
+    asl_jbuf_reset(&scratch);
+    asl_jbuf_value(&scratch, v ? v : json_null());
+    asl_jbuf_c(b, ',');
+    asl_jbuf_str(b, key, strlen(key));
+    asl_jbuf_c(b, ':');
+    asl_jbuf_str(b, scratch.p ? scratch.p : "null", scratch.p ? scratch.n : 4);
+    asl_jbuf_c(b, ',');
+    asl_jbuf_str(b, detkey, strlen(detkey));
+    asl_jbuf_raw(b, ":{\"truncated\":false}", 20);
 }
 
-static void set_err(json_t *d, const ev *e)
+static void w_kv(asl_jbuf *b, const char *key, const char *val)
+{
+    asl_jbuf_c(b, ',');
+    asl_jbuf_str(b, key, strlen(key));
+    asl_jbuf_c(b, ':');
+    asl_jbuf_str(b, val, strlen(val));
+}
+
+static void w_ki(asl_jbuf *b, const char *key, int64_t v)
+{
+    asl_jbuf_c(b, ',');
+    asl_jbuf_str(b, key, strlen(key));
+    asl_jbuf_c(b, ':');
+    asl_jbuf_int(b, v);
+}
+
+static void w_err(asl_jbuf *b, const ev *e)
 {
     if (e->cause)
-        json_object_set_new(d, "cause", json_string(e->cause));
+        w_kv(b, "cause", e->cause);
     if (e->err)
-        json_object_set_new(d, "error", json_string(e->err));
+        w_kv(b, "error", e->err);
 }
 
-static const char *region_of(const char *arn)
+static const char *region_of(const char *arn, char *buf, size_t len)
 {
-    static __thread char buf[64];
     /* arn:aws:states:REGION:... */
     const char *p = arn;
     for (int i = 0; i < 3 && p; i++) {
@@ -2009,171 +2035,206 @@ static const char *region_of(const char *arn)
         return "us-east-1";
     const char *q = strchr(p, ':');
     size_t n = q ? (size_t)(q - p) : strlen(p);
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n >= len)
         return "us-east-1";
     memcpy(buf, p, n);
     buf[n] = 0;
     return buf;
 }
 
-json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data)
+static const char *res_name(const state *st)
+{
+    return st->res_name ? st->res_name : st->resource;
+}
+
+static const char *res_type(const state *st)
+{
+    return st->res_type ? st->res_type : "";
+}
+
+int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b)
 {
     if (i >= x->nev)
-        return NULL;
+        return SFN_ENOENT;
     const ev *e = &x->evs[i];
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer((json_int_t)i + 1));
-    json_object_set_new(o, "previousEventId", json_integer(e->prev));
-    json_object_set_new(o, "timestamp", json_real((double)e->ts / 1000.0));
-    json_object_set_new(o, "type", json_string(event_names[e->type]));
-    json_t *d = json_object();
-    const char *dkey = NULL;
     const state *st = e->st;
+    asl_jbuf_raw(b, "{\"id\":", 6);
+    asl_jbuf_int(b, (int64_t)i + 1);
+    asl_jbuf_raw(b, ",\"previousEventId\":", 19);
+    asl_jbuf_int(b, e->prev);
+    asl_jbuf_raw(b, ",\"timestamp\":", 13);
+    asl_jbuf_real(b, (double)e->ts / 1000.0);
+    w_kv(b, "type", event_names[e->type]);
+    /* the details object, under its key; none for a few types */
+    const char *dkey = NULL;
     switch (e->type) {
-    case E_ExecutionStarted:
-        dkey = "executionStartedEventDetails";
-        set_payload(d, "input", "inputDetails", e->a, include_data);
-        json_object_set_new(d, "roleArn", json_string(x->role));
-        break;
-    case E_ExecutionSucceeded:
-        dkey = "executionSucceededEventDetails";
-        set_payload(d, "output", "outputDetails", e->a, include_data);
-        break;
-    case E_ExecutionFailed:
-        dkey = "executionFailedEventDetails";
-        set_err(d, e);
-        break;
-    case E_ExecutionAborted:
-        dkey = "executionAbortedEventDetails";
-        set_err(d, e);
-        break;
-    case E_ExecutionTimedOut:
-        dkey = "executionTimedOutEventDetails";
-        set_err(d, e);
-        break;
+    case E_ExecutionStarted: dkey = "executionStartedEventDetails"; break;
+    case E_ExecutionSucceeded: dkey = "executionSucceededEventDetails"; break;
+    case E_ExecutionFailed: dkey = "executionFailedEventDetails"; break;
+    case E_ExecutionAborted: dkey = "executionAbortedEventDetails"; break;
+    case E_ExecutionTimedOut: dkey = "executionTimedOutEventDetails"; break;
+    case E_ExecutionRedriven: dkey = "executionRedrivenEventDetails"; break;
     case E_TaskStateEntered: case E_PassStateEntered: case E_ChoiceStateEntered: case E_WaitStateEntered:
     case E_SucceedStateEntered: case E_FailStateEntered: case E_ParallelStateEntered: case E_MapStateEntered:
         dkey = "stateEnteredEventDetails";
-        json_object_set_new(d, "name", json_string(st->name));
-        set_payload(d, "input", "inputDetails", e->a, include_data);
         break;
     case E_TaskStateExited: case E_PassStateExited: case E_ChoiceStateExited: case E_WaitStateExited:
     case E_SucceedStateExited: case E_ParallelStateExited: case E_MapStateExited:
         dkey = "stateExitedEventDetails";
-        json_object_set_new(d, "name", json_string(st->name));
-        set_payload(d, "output", "outputDetails", e->a, include_data);
+        break;
+    case E_TaskScheduled: dkey = "taskScheduledEventDetails"; break;
+    case E_TaskStarted: dkey = "taskStartedEventDetails"; break;
+    case E_TaskSucceeded: dkey = "taskSucceededEventDetails"; break;
+    case E_TaskFailed: dkey = "taskFailedEventDetails"; break;
+    case E_TaskTimedOut: dkey = "taskTimedOutEventDetails"; break;
+    case E_LambdaFunctionScheduled: dkey = "lambdaFunctionScheduledEventDetails"; break;
+    case E_ActivityScheduled: dkey = "activityScheduledEventDetails"; break;
+    case E_LambdaFunctionSucceeded: dkey = "lambdaFunctionSucceededEventDetails"; break;
+    case E_ActivitySucceeded: dkey = "activitySucceededEventDetails"; break;
+    case E_LambdaFunctionFailed: dkey = "lambdaFunctionFailedEventDetails"; break;
+    case E_LambdaFunctionTimedOut: dkey = "lambdaFunctionTimedOutEventDetails"; break;
+    case E_ActivityFailed: dkey = "activityFailedEventDetails"; break;
+    case E_ActivityTimedOut: dkey = "activityTimedOutEventDetails"; break;
+    case E_MapStateStarted: dkey = "mapStateStartedEventDetails"; break;
+    case E_MapIterationStarted: dkey = "mapIterationStartedEventDetails"; break;
+    case E_MapIterationSucceeded: dkey = "mapIterationSucceededEventDetails"; break;
+    case E_MapIterationFailed: dkey = "mapIterationFailedEventDetails"; break;
+    case E_MapIterationAborted: dkey = "mapIterationAbortedEventDetails"; break;
+    case E_MapRunStarted: dkey = "mapRunStartedEventDetails"; break;
+    case E_MapRunFailed: dkey = "mapRunFailedEventDetails"; break;
+    default: break;
+    }
+    if (dkey == NULL) {
+        asl_jbuf_c(b, '}');
+        return b->oom ? SFN_ENOMEM : SFN_OK;
+    }
+    asl_jbuf_c(b, ',');
+    asl_jbuf_str(b, dkey, strlen(dkey));
+    asl_jbuf_raw(b, ":{", 2);
+    size_t open = b->n; /* the first member must not start with ',' */
+    switch (e->type) {
+    case E_ExecutionStarted:
+        w_payload(b, "input", "inputDetails", e->a, include_data);
+        w_kv(b, "roleArn", x->role);
+        break;
+    case E_ExecutionSucceeded:
+        w_payload(b, "output", "outputDetails", e->a, include_data);
+        break;
+    case E_ExecutionFailed: case E_ExecutionAborted: case E_ExecutionTimedOut: case E_LambdaFunctionFailed:
+    case E_LambdaFunctionTimedOut: case E_ActivityFailed: case E_ActivityTimedOut: case E_MapRunFailed:
+        w_err(b, e);
+        break;
+    case E_ExecutionRedriven:
+        w_ki(b, "redriveCount", e->n);
+        break;
+    case E_TaskStateEntered: case E_PassStateEntered: case E_ChoiceStateEntered: case E_WaitStateEntered:
+    case E_SucceedStateEntered: case E_FailStateEntered: case E_ParallelStateEntered: case E_MapStateEntered:
+        w_kv(b, "name", st->name);
+        w_payload(b, "input", "inputDetails", e->a, include_data);
+        break;
+    case E_TaskStateExited: case E_PassStateExited: case E_ChoiceStateExited: case E_WaitStateExited:
+    case E_SucceedStateExited: case E_ParallelStateExited: case E_MapStateExited:
+        w_kv(b, "name", st->name);
+        w_payload(b, "output", "outputDetails", e->a, include_data);
         if (e->assigned && include_data) {
-            json_t *av = json_object();
+            static __thread asl_jbuf scratch;
+            asl_jbuf_raw(b, ",\"assignedVariables\":{", 22);
             const char *k;
             json_t *v;
+            int first = 1;
             json_object_foreach(e->assigned, k, v) {
-                char *text = asl_json_text(v);
-                json_object_set_new(av, k, json_string(text ? text : "null"));
-                free(text);
+                if (!first)
+                    asl_jbuf_c(b, ',');
+                first = 0;
+                asl_jbuf_reset(&scratch);
+                asl_jbuf_value(&scratch, v);
+                asl_jbuf_str(b, k, strlen(k));
+                asl_jbuf_c(b, ':');
+                asl_jbuf_str(b, scratch.p ? scratch.p : "null", scratch.p ? scratch.n : 4);
             }
-            json_object_set_new(d, "assignedVariables", av);
-            json_object_set_new(d, "assignedVariablesDetails", json_pack("{s:b}", "truncated", 0));
+            asl_jbuf_raw(b, "},\"assignedVariablesDetails\":{\"truncated\":false}", 48);
         }
         break;
     case E_TaskScheduled: {
-        dkey = "taskScheduledEventDetails";
-        char *text = asl_json_text(e->a);
-        json_object_set_new(d, "parameters", json_string(text ? text : "{}"));
-        free(text);
-        json_object_set_new(d, "region", json_string(region_of(x->sm_arn)));
-        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
-        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        static __thread asl_jbuf scratch;
+        char rb[64];
+        asl_jbuf_reset(&scratch);
+        asl_jbuf_value(&scratch, e->a);
+        asl_jbuf_raw(b, ",\"parameters\":", 14);
+        asl_jbuf_str(b, scratch.p ? scratch.p : "{}", scratch.p ? scratch.n : 2);
+        w_kv(b, "region", region_of(x->sm_arn, rb, sizeof rb));
+        w_kv(b, "resource", res_name(st));
+        w_kv(b, "resourceType", res_type(st));
         if (e->timeout_s > 0)
-            json_object_set_new(d, "timeoutInSeconds", json_integer(e->timeout_s));
+            w_ki(b, "timeoutInSeconds", e->timeout_s);
         if (e->heartbeat_s > 0)
-            json_object_set_new(d, "heartbeatInSeconds", json_integer(e->heartbeat_s));
+            w_ki(b, "heartbeatInSeconds", e->heartbeat_s);
         break;
     }
     case E_TaskStarted:
-        dkey = "taskStartedEventDetails";
-        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
-        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        w_kv(b, "resource", res_name(st));
+        w_kv(b, "resourceType", res_type(st));
         break;
     case E_TaskSucceeded:
-        dkey = "taskSucceededEventDetails";
-        set_payload(d, "output", "outputDetails", e->a, include_data);
-        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
-        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        w_payload(b, "output", "outputDetails", e->a, include_data);
+        w_kv(b, "resource", res_name(st));
+        w_kv(b, "resourceType", res_type(st));
         break;
     case E_TaskFailed:
     case E_TaskTimedOut:
-        dkey = e->type == E_TaskFailed ? "taskFailedEventDetails" : "taskTimedOutEventDetails";
-        set_err(d, e);
-        json_object_set_new(d, "resource", json_string(st->res_name ? st->res_name : st->resource));
-        json_object_set_new(d, "resourceType", json_string(st->res_type ? st->res_type : ""));
+        w_err(b, e);
+        w_kv(b, "resource", res_name(st));
+        w_kv(b, "resourceType", res_type(st));
         break;
     case E_LambdaFunctionScheduled:
     case E_ActivityScheduled:
-        dkey = e->type == E_LambdaFunctionScheduled ? "lambdaFunctionScheduledEventDetails"
-                                                    : "activityScheduledEventDetails";
-        set_payload(d, "input", "inputDetails", e->a, include_data);
-        json_object_set_new(d, "resource", json_string(st->resource));
+        w_payload(b, "input", "inputDetails", e->a, include_data);
+        w_kv(b, "resource", st->resource);
         if (e->timeout_s > 0)
-            json_object_set_new(d, "timeoutInSeconds", json_integer(e->timeout_s));
+            w_ki(b, "timeoutInSeconds", e->timeout_s);
         if (e->heartbeat_s > 0 && e->type == E_ActivityScheduled)
-            json_object_set_new(d, "heartbeatInSeconds", json_integer(e->heartbeat_s));
+            w_ki(b, "heartbeatInSeconds", e->heartbeat_s);
         break;
     case E_LambdaFunctionSucceeded:
     case E_ActivitySucceeded:
-        dkey = e->type == E_LambdaFunctionSucceeded ? "lambdaFunctionSucceededEventDetails"
-                                                    : "activitySucceededEventDetails";
-        set_payload(d, "output", "outputDetails", e->a, include_data);
-        break;
-    case E_LambdaFunctionFailed:
-        dkey = "lambdaFunctionFailedEventDetails";
-        set_err(d, e);
-        break;
-    case E_LambdaFunctionTimedOut:
-        dkey = "lambdaFunctionTimedOutEventDetails";
-        set_err(d, e);
-        break;
-    case E_ActivityFailed:
-        dkey = "activityFailedEventDetails";
-        set_err(d, e);
-        break;
-    case E_ActivityTimedOut:
-        dkey = "activityTimedOutEventDetails";
-        set_err(d, e);
+        w_payload(b, "output", "outputDetails", e->a, include_data);
         break;
     case E_MapStateStarted:
-        dkey = "mapStateStartedEventDetails";
-        json_object_set_new(d, "length", json_integer(e->n));
+        w_ki(b, "length", e->n);
         break;
     case E_MapIterationStarted: case E_MapIterationSucceeded: case E_MapIterationFailed:
-    case E_MapIterationAborted: {
-        static const char *const k[] = {"mapIterationStartedEventDetails", "mapIterationSucceededEventDetails",
-                                        "mapIterationFailedEventDetails", "mapIterationAbortedEventDetails"};
-        dkey = k[e->type - E_MapIterationStarted];
-        json_object_set_new(d, "index", json_integer(e->n));
-        json_object_set_new(d, "name", json_string(st->name));
+    case E_MapIterationAborted:
+        w_ki(b, "index", e->n);
+        w_kv(b, "name", st->name);
         break;
-    }
     case E_MapRunStarted: {
-        dkey = "mapRunStartedEventDetails";
         char *arn = xprintf("%s/%s:%s", x->arn, st->label ? st->label : st->name, "map-run");
-        json_object_set_new(d, "mapRunArn", json_string(arn ? arn : ""));
+        w_kv(b, "mapRunArn", arn ? arn : "");
         free(arn);
         break;
     }
-    case E_MapRunFailed:
-        dkey = "mapRunFailedEventDetails";
-        set_err(d, e);
-        break;
-    case E_ExecutionRedriven:
-        dkey = "executionRedrivenEventDetails";
-        json_object_set_new(d, "redriveCount", json_integer(e->n));
-        break;
     default:
         break;
     }
-    if (dkey)
-        json_object_set_new(o, dkey, d);
-    else
-        json_decref(d);
-    return o;
+    /* drop the ',' the first member wrote after '{' */
+    if (b->n > open && b->p[open] == ',') {
+        memmove(b->p + open, b->p + open + 1, b->n - open - 1);
+        b->n--;
+        b->p[b->n] = '\0';
+    }
+    asl_jbuf_raw(b, "}}", 2);
+    return b->oom ? SFN_ENOMEM : SFN_OK;
+}
+
+json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data)
+{
+    asl_jbuf b = {0};
+    if (asl_exec_event_write(x, i, include_data, &b) != SFN_OK) {
+        asl_jbuf_cleanup(&b);
+        return NULL;
+    }
+    char err[128];
+    json_t *j = asl_json_parse(b.p, b.n, err, sizeof err);
+    asl_jbuf_cleanup(&b);
+    return j;
 }

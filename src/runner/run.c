@@ -374,13 +374,10 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
         jtext *b = &r->tb;
         jtext_reset(b);
         for (size_t i = e->nev_saved; i < n; i++) {
-            json_t *j = asl_exec_event_json(e->x, i, 1);
-            if (j == NULL)
-                die_db(r, "event encoding (out of memory)");
             if (i > e->nev_saved)
                 jtext_c(b, '\n');
-            jtext_value(b, j);
-            json_decref(j);
+            if (asl_exec_event_write(e->x, i, 1, b) != SFN_OK)
+                die_db(r, "event encoding (out of memory)");
             r->stats.events++;
         }
         if (b->oom)
