@@ -94,6 +94,11 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
 #define ASL_MAX_DEPTH 512
 #define ASL_MAX_DEFINITION (1024 * 1024)
 
+/* Lower-case hex digest of msg for AWS's algorithm names (MD5, SHA-1,
+ * SHA-256, SHA-384, SHA-512), into hex (129 bytes). Returns its length, or
+ * 0 for an unknown algorithm. Shared by States.Hash and JSONata's $hash. */
+size_t asl__hash_hex(const char *alg, const unsigned char *msg, size_t len, char *hex);
+
 /* Evaluate an intrinsic inside a template field (field names the ".$" key in
  * causes). Internal to asl_tmpl.c / asl_intrinsic.c. */
 struct asl_intrinsic;

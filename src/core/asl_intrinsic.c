@@ -629,7 +629,7 @@ static void sha512_block(void *vs, const unsigned char *b)
 
 /* Lower-case hex digest of msg; alg is AWS's name. Returns digest length
  * in hex chars, or 0 for an unknown algorithm. */
-static size_t hash_hex(const char *alg, const unsigned char *msg, size_t len, char *hex)
+size_t asl__hash_hex(const char *alg, const unsigned char *msg, size_t len, char *hex)
 {
     static const char hx[] = "0123456789abcdef";
     unsigned char d[64];
@@ -1167,7 +1167,7 @@ static int call_body(const asl_intrinsic *f, ictx *c, json_t **a, size_t na, jso
             return fail(c, f, "the input string must be at most %d characters, got %zu",
                         MAX_STR_INPUT, json_string_length(a[0]));
         char hex[129];
-        if (hash_hex(json_string_value(a[1]), (const unsigned char *)json_string_value(a[0]),
+        if (asl__hash_hex(json_string_value(a[1]), (const unsigned char *)json_string_value(a[0]),
                      json_string_length(a[0]), hex) == 0)
             return fail(c, f, "unknown hash algorithm '%s' (use MD5, SHA-1, SHA-256, SHA-384 or "
                               "SHA-512)",
