@@ -33,7 +33,7 @@
     X(ParallelStateAborted) X(MapStateStarted) X(MapStateSucceeded) X(MapStateFailed)                 \
     X(MapStateAborted) X(MapIterationStarted) X(MapIterationSucceeded) X(MapIterationFailed)          \
     X(MapIterationAborted) X(MapRunStarted) X(MapRunSucceeded) X(MapRunFailed) X(TaskStateAborted)    \
-    X(WaitStateAborted) X(ExecutionRedriven)
+    X(WaitStateAborted) X(ExecutionRedriven) X(EvaluationFailed)
 
 enum {
 #define X(n) E_##n,
@@ -56,6 +56,7 @@ typedef struct ev {
     json_t *a;         /* input/output/parameters payload */
     json_t *assigned;  /* StateExited: assigned variables */
     char *err, *cause;
+    char *loc;         /* EvaluationFailed: the field */
     int64_t n;         /* map index / length */
     int64_t timeout_s, heartbeat_s;
 } ev;
@@ -96,6 +97,7 @@ struct thr {
     /* end */
     int fail_event;    /* Map/ParallelStateFailed, emitted unless retried */
     char *token;       /* .waitForTaskToken: the current task token */
+    int jt_timeout, jt_heartbeat; /* JSONata TimeoutSeconds/HeartbeatSeconds */
     int ended, failed;
     json_t *out;
     char *err, *cause;
@@ -372,6 +374,10 @@ static void thr_succeed(asl_exec *x, thr *t, json_t *out);
 static void state_error(asl_exec *x, thr *t, const char *err, const char *cause);
 static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned, size_t out_sz);
 static void abort_thr(asl_exec *x, thr *t);
+static void jsonata_begin(asl_exec *x, thr *t);
+static void jsonata_work(asl_exec *x, thr *t);
+struct catcher;
+static void jsonata_catch(asl_exec *x, thr *t, const struct catcher *c, json_t *eo);
 
 static void enqueue(asl_exec *x, thr *t)
 {
@@ -584,14 +590,43 @@ static json_t *apply_output_path(asl_exec *x, thr *t, const state *st, json_t *v
 }
 
 /* Raise an ASL error coming out of a template/path evaluation. */
+/* The field a JSONata failure names: "... for the field 'Output/x' ..." or
+ * "The Timestamp field ...". Returns malloc'd text or NULL. */
+static char *eval_location(const char *cause)
+{
+    const char *p;
+    if (cause == NULL)
+        return NULL;
+    if ((p = strstr(cause, "specified for the field '")) != NULL) {
+        p += strlen("specified for the field '");
+        const char *q = strchr(p, '\'');
+        return q ? strndup(p, (size_t)(q - p)) : NULL;
+    }
+    if (strncmp(cause, "The ", 4) == 0 && (p = strstr(cause + 4, " field ")) != NULL && !memchr(cause + 4, ' ', (size_t)(p - cause - 4)))
+        return strndup(cause + 4, (size_t)(p - cause - 4));
+    return NULL;
+}
+
 static void raise_err(asl_exec *x, thr *t, const state *st, asl_err *e, int catchable)
 {
     const char *err = e->error ? e->error : "States.Runtime";
     char *cause = NULL;
-    if (strcmp(err, "States.Runtime") == 0)
+    if (strcmp(err, "States.Runtime") == 0 || strcmp(err, "States.QueryEvaluationError") == 0)
         cause = runtime_cause(x, t, st, e->cause);
     else
         cause = xstrdup(e->cause);
+    if (strcmp(err, "States.QueryEvaluationError") == 0) {
+        /* AWS records where a JSONata evaluation failed before the failure
+         * itself; a Map that fails so reports MapStateFailed as well */
+        ev *f = emit(x, t, E_EvaluationFailed, st);
+        if (f) {
+            f->err = xstrdup(err);
+            f->cause = xstrdup(cause);
+            f->loc = eval_location(e->cause);
+        }
+        if (st && st->type == ST_MAP)
+            t->fail_event = E_MapStateFailed;
+    }
     if (catchable)
         state_error(x, t, err, cause);
     else
@@ -756,6 +791,11 @@ static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
         json_object_set_new(eo, "Cause", cause ? json_string(cause) : json_null());
         if (json_object_get(eo, "Cause") == NULL)
             json_object_set_new(eo, "Cause", json_string(""));
+        if (st->jsonata) {
+            jsonata_catch(x, t, c, eo);
+            json_decref(eo);
+            return;
+        }
         scope_buf sb;
         scope_init(&sb, x, t, st, 0, NULL);
         json_t *assigned = NULL;
@@ -820,7 +860,8 @@ static void task_dispatch(asl_exec *x, thr *t)
     wait *w = wait_add(x, t, W_TASK);
     if (w == NULL)
         return;
-    int timeout = st->timeout_s, hb = st->heartbeat_s;
+    int timeout = st->jsonata ? t->jt_timeout : st->timeout_s;
+    int hb = st->jsonata ? t->jt_heartbeat : st->heartbeat_s;
     scope_buf sb;
     scope_init(&sb, x, t, st, 0, NULL);
     if (st->timeout_path && path_int(x, t, st, st->timeout_path, t->input, &sb, "TimeoutSecondsPath", &timeout))
@@ -940,9 +981,15 @@ static json_t *lambda_wrap(asl_exec *x, json_t *payload)
 }
 
 /* A task's result arrived: ResultSelector, Assign, ResultPath, OutputPath. */
+static void jsonata_finish(asl_exec *x, thr *t, json_t *result);
+
 static void task_finish(asl_exec *x, thr *t, json_t *result, size_t res_sz)
 {
     const state *st = cur_state(t);
+    if (st->jsonata) {
+        jsonata_finish(x, t, result);
+        return;
+    }
     scope_buf sb;
     scope_init(&sb, x, t, st, 0, NULL);
     json_t *res = json_incref(result), *out = NULL, *out2 = NULL, *assigned = NULL;
@@ -1356,9 +1403,15 @@ static void wait_begin(asl_exec *x, thr *t)
     t->wait_id = timer_arm(x, t, W_WAIT, due);
 }
 
+static void jsonata_wait_finish(asl_exec *x, thr *t);
+
 static void wait_finish(asl_exec *x, thr *t)
 {
     const state *st = cur_state(t);
+    if (st->jsonata) {
+        jsonata_wait_finish(x, t);
+        return;
+    }
     scope_buf sb;
     scope_init(&sb, x, t, st, 0, NULL);
     json_t *assigned = NULL;
@@ -1386,6 +1439,10 @@ static void state_begin(asl_exec *x, thr *t)
         free(t->token);
         t->token = make_token(x, x->next_id + 1);
         token = t->token;
+    }
+    if (st->jsonata) {
+        jsonata_begin(x, t);
+        return;
     }
     scope_buf sb;
     scope_init(&sb, x, t, st, 0, token);
@@ -1559,6 +1616,384 @@ out:
     scope_cleanup(&sb);
 }
 
+/* ---- JSONata states (AWS-FACTS 3.2) ------------------------------------------------------
+ * Fields are templates whose "{% %}" strings are expressions over $states
+ * ({input, context, result when there is one, errorOutput in a Catch}) and
+ * the variables as they were when the state was entered. Every evaluation
+ * error is States.QueryEvaluationError, which Retry and Catch handle. */
+
+static json_t *jstates(asl_exec *x, thr *t, const state *st, json_t *input, json_t *result, json_t *errout,
+                       int with_item)
+{
+    json_t *o = json_object();
+    json_object_set(o, "input", input ? input : json_null());
+    if (result)
+        json_object_set(o, "result", result);
+    if (errout)
+        json_object_set(o, "errorOutput", errout);
+    json_object_set_new(o, "context", build_context(x, t, st, with_item, t->token));
+    return o;
+}
+
+/* Evaluate tm; on failure raise the error (catchable) and return -1. */
+static int jeval(asl_exec *x, thr *t, const state *st, const asl_jtmpl *tm, json_t *states, json_t **out)
+{
+    asl_scope sc = {.context = NULL, .var_lookup = var_lookup, .var_ud = t, .rng = &x->rng};
+    asl_err e = {0};
+    *out = NULL;
+    if (asl_jtmpl_eval(tm, states, &sc, out, &e) != 0) {
+        if (e.error == NULL)
+            asl_err_set(&e, "States.QueryEvaluationError", "evaluation failed");
+        raise_err(x, t, st, &e, 1);
+        return -1;
+    }
+    if (*out == NULL)
+        *out = json_null();
+    return 0;
+}
+
+/* An integer field (TimeoutSeconds, MaxConcurrency, ...). */
+static int jeval_int(asl_exec *x, thr *t, const state *st, const asl_jtmpl *tm, json_t *states,
+                     const char *field, int *out)
+{
+    json_t *v = NULL;
+    if (jeval(x, t, st, tm, states, &v) != 0)
+        return -1;
+    if (!json_is_integer(v) && !(json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v))) {
+        char *text = asl_json_text(v);
+        char *msg = xprintf("The %s field must evaluate to an integer, but was: %s", field, text ? text : "?");
+        asl_err e = {0};
+        asl_err_set_str(&e, "States.QueryEvaluationError", msg);
+        raise_err(x, t, st, &e, 1);
+        free(text);
+        free(msg);
+        json_decref(v);
+        return -1;
+    }
+    *out = (int)json_number_value(v);
+    json_decref(v);
+    return 0;
+}
+
+static int jassign(asl_exec *x, thr *t, const state *st, const asl_jtmpl *tm, json_t *states, json_t **assigned)
+{
+    *assigned = NULL;
+    if (tm == NULL)
+        return 0;
+    json_t *vals = NULL;
+    if (jeval(x, t, st, tm, states, &vals) != 0)
+        return -1;
+    if (!json_is_object(vals)) {
+        json_decref(vals);
+        return 0;
+    }
+    if (t->vars == NULL)
+        t->vars = json_object();
+    else if (t->vars->refcount > 1) {
+        json_t *cp = json_copy(t->vars);
+        json_decref(t->vars);
+        t->vars = cp;
+    }
+    json_object_update(t->vars, vals);
+    *assigned = vals;
+    return 0;
+}
+
+/* Output and Assign from one $states, then leave the state. The values of
+ * both are computed before the variables change (Assign reads the old). */
+static void jsonata_exit(asl_exec *x, thr *t, const state *st, const asl_jtmpl *out_tm, const asl_jtmpl *asg_tm,
+                         json_t *states, json_t *dflt, int next)
+{
+    json_t *out = NULL, *assigned = NULL;
+    if (out_tm && jeval(x, t, st, out_tm, states, &out) != 0)
+        return;
+    if (jassign(x, t, st, asg_tm, states, &assigned) != 0) {
+        json_decref(out);
+        return;
+    }
+    if (out == NULL)
+        out = json_incref(dflt);
+    size_t osz = msize(out);
+    if (osz > ASL_MAX_PAYLOAD)
+        set_data_limit(x, t, st);
+    else
+        state_exit(x, t, out, next, assigned, osz);
+    json_decref(out);
+    json_decref(assigned);
+}
+
+static void jsonata_finish(asl_exec *x, thr *t, json_t *result)
+{
+    const state *st = cur_state(t);
+    json_t *states = jstates(x, t, st, t->input, result, NULL, 0);
+    jsonata_exit(x, t, st, st->j_output, st->j_assign, states, result, st->next);
+    json_decref(states);
+}
+
+static void jsonata_catch(asl_exec *x, thr *t, const catcher *c, json_t *eo)
+{
+    const state *st = cur_state(t);
+    json_t *states = jstates(x, t, st, t->input, NULL, eo, 0);
+    jsonata_exit(x, t, st, c->j_output, c->j_assign, states, eo, c->next);
+    json_decref(states);
+}
+
+static void jsonata_wait_finish(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    json_t *states = jstates(x, t, st, t->input, NULL, NULL, 0);
+    jsonata_exit(x, t, st, st->j_output, st->j_assign, states, t->input, st->next);
+    json_decref(states);
+}
+
+static void jsonata_map(asl_exec *x, thr *t, json_t *states)
+{
+    const state *st = cur_state(t);
+    json_t *items = NULL;
+    if (st->j_items) {
+        if (jeval(x, t, st, st->j_items, states, &items) != 0)
+            return;
+        if (!json_is_array(items)) {
+            asl_err e = {0};
+            const asl_jsonata *ex = asl_jtmpl_expr(st->j_items);
+            if (ex)
+                asl_jsonata_err_type(ex, "Items", "array", items, &e);
+            else
+                asl_err_set_str(&e, "States.QueryEvaluationError", "The Items field must be an array");
+            raise_err(x, t, st, &e, 1);
+            json_decref(items);
+            return;
+        }
+    } else {
+        items = json_incref(t->input);
+        if (!json_is_array(items)) {
+            char *text = asl_json_text(items);
+            char *msg = xprintf("Map state input must be an array but was: %s", text ? text : "?");
+            asl_err e = {0};
+            asl_err_set_str(&e, "States.QueryEvaluationError", msg);
+            raise_err(x, t, st, &e, 1);
+            free(text);
+            free(msg);
+            json_decref(items);
+            return;
+        }
+    }
+    t->max_conc = 0;
+    t->tol_count = -1;
+    t->tol_pct = -1;
+    int v = 0;
+    if (st->j_max_conc) {
+        if (jeval_int(x, t, st, st->j_max_conc, states, "MaxConcurrency", &v) != 0)
+            goto fail;
+        t->max_conc = v;
+    }
+    {
+        ev *e = emit(x, t, E_MapStateStarted, st);
+        if (e)
+            e->n = (int64_t)json_array_size(items);
+    }
+    if (st->j_tol_count) {
+        if (jeval_int(x, t, st, st->j_tol_count, states, "ToleratedFailureCount", &v) != 0)
+            goto fail;
+        t->tol_count = v;
+    }
+    if (st->j_tol_pct) {
+        if (jeval_int(x, t, st, st->j_tol_pct, states, "ToleratedFailurePercentage", &v) != 0)
+            goto fail;
+        t->tol_pct = v;
+    }
+    if (st->distributed)
+        emit(x, t, E_MapRunStarted, st);
+    size_t n = json_array_size(items);
+    t->nkids = (int)n;
+    t->kids = calloc(n + 1, sizeof *t->kids);
+    t->results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(items, i);
+        json_t *in = NULL;
+        if (st->j_selector) {
+            t->map_idx = (int)i;
+            json_decref(t->map_val);
+            t->map_val = json_incref(item);
+            json_t *ist = jstates(x, t, st, t->input, NULL, NULL, 1);
+            int rc = jeval(x, t, st, st->j_selector, ist, &in);
+            json_decref(ist);
+            t->map_idx = -1;
+            json_decref(t->map_val);
+            t->map_val = NULL;
+            if (rc != 0)
+                goto fail;
+        } else {
+            in = json_incref(item);
+        }
+        json_array_append_new(t->results, json_null());
+        thr *k = thr_new(x, st->iter, t, (int)i, in);
+        json_decref(in);
+        if (k == NULL)
+            break;
+        k->map_idx = (int)i;
+        k->map_val = json_incref(item);
+        if (st->distributed)
+            k->silent = 1;
+        t->kids[i] = k;
+    }
+    json_decref(t->items);
+    t->items = items;
+    t->phase = PH_CHILDREN;
+    t->active = 0;
+    t->next_kid = 0;
+    children_start(x, t);
+    return;
+fail:
+    json_decref(items);
+}
+
+/* The part of a Task, Parallel or Map that a retry runs again. */
+static void jsonata_work(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    json_t *states = jstates(x, t, st, t->input, NULL, NULL, 0);
+    json_t *args = NULL;
+    t->jt_timeout = t->jt_heartbeat = 0;
+    if (st->type == ST_TASK) {
+        if (st->j_timeout && jeval_int(x, t, st, st->j_timeout, states, "TimeoutSeconds", &t->jt_timeout) != 0)
+            goto out;
+        if (st->j_heartbeat &&
+            jeval_int(x, t, st, st->j_heartbeat, states, "HeartbeatSeconds", &t->jt_heartbeat) != 0)
+            goto out;
+    }
+    if (st->type == ST_MAP) {
+        jsonata_map(x, t, states);
+        goto out;
+    }
+    if (st->j_args) {
+        if (jeval(x, t, st, st->j_args, states, &args) != 0)
+            goto out;
+    } else {
+        args = json_incref(t->input);
+    }
+    json_decref(t->eff);
+    t->eff = args;
+    if (st->type == ST_TASK)
+        task_dispatch(x, t);
+    else
+        parallel_begin(x, t);
+out:
+    json_decref(states);
+}
+
+static void jsonata_begin(asl_exec *x, thr *t)
+{
+    const state *st = cur_state(t);
+    if (st->type == ST_TASK && st->wait_token) {
+        free(t->token);
+        t->token = make_token(x, x->next_id + 1);
+    }
+    if (st->type == ST_TASK || st->type == ST_PARALLEL || st->type == ST_MAP) {
+        jsonata_work(x, t);
+        return;
+    }
+    json_t *states = jstates(x, t, st, t->input, NULL, NULL, 0);
+    switch (st->type) {
+    case ST_PASS:
+    case ST_SUCCEED:
+        jsonata_exit(x, t, st, st->j_output, st->j_assign, states, t->input, st->type == ST_PASS ? st->next : -1);
+        break;
+    case ST_CHOICE: {
+        int which = -1;
+        for (int i = 0; i < st->nchoices; i++) {
+            json_t *v = NULL;
+            if (st->rule_cond[i] == NULL)
+                continue;
+            if (jeval(x, t, st, st->rule_cond[i], states, &v) != 0)
+                goto out;
+            if (!json_is_boolean(v)) {
+                asl_err e = {0};
+                const asl_jsonata *ex = asl_jtmpl_expr(st->rule_cond[i]);
+                if (ex)
+                    asl_jsonata_err_type(ex, "Condition", "boolean", v, &e);
+                else
+                    asl_err_set_str(&e, "States.QueryEvaluationError", "The Condition field must be a boolean");
+                raise_err(x, t, st, &e, 0);
+                json_decref(v);
+                goto out;
+            }
+            int m = json_is_true(v);
+            json_decref(v);
+            if (m) {
+                which = i;
+                break;
+            }
+        }
+        if (which < 0) {
+            if (st->default_next < 0) {
+                thr_fail(x, t, "States.NoChoiceMatched", "No Matches!");
+                goto out;
+            }
+            jsonata_exit(x, t, st, st->j_output, st->j_assign, states, t->input, st->default_next);
+        } else {
+            const asl_jtmpl *o = st->rule_output[which] ? st->rule_output[which] : st->j_output;
+            const asl_jtmpl *a = st->rule_jassign[which] ? st->rule_jassign[which] : st->j_assign;
+            jsonata_exit(x, t, st, o, a, states, t->input, st->rule_next[which]);
+        }
+        break;
+    }
+    case ST_WAIT: {
+        int64_t due = x->now;
+        if (st->j_seconds) {
+            int secs = 0;
+            if (jeval_int(x, t, st, st->j_seconds, states, "Seconds", &secs) != 0)
+                goto out;
+            due = x->now + (int64_t)secs * 1000;
+        } else if (st->j_timestamp) {
+            json_t *v = NULL;
+            int64_t ms = 0;
+            if (jeval(x, t, st, st->j_timestamp, states, &v) != 0)
+                goto out;
+            if (!json_is_string(v) || asl_timestamp_parse(json_string_value(v), &ms) != 0) {
+                char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+                char *msg = xprintf("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
+                                    "format string: %s",
+                                    text ? text : "?");
+                asl_err e = {0};
+                asl_err_set_str(&e, "States.QueryEvaluationError", msg);
+                raise_err(x, t, st, &e, 0);
+                free(text);
+                free(msg);
+                json_decref(v);
+                goto out;
+            }
+            json_decref(v);
+            due = ms;
+        }
+        if (due < x->now)
+            due = x->now;
+        t->phase = PH_WAIT;
+        t->wait_id = timer_arm(x, t, W_WAIT, due);
+        break;
+    }
+    case ST_FAIL: {
+        json_t *ev_ = NULL, *cv = NULL;
+        if (st->j_error && jeval(x, t, st, st->j_error, states, &ev_) != 0)
+            goto out;
+        if (st->j_cause && jeval(x, t, st, st->j_cause, states, &cv) != 0) {
+            json_decref(ev_);
+            goto out;
+        }
+        x->transitions++;
+        thr_fail(x, t, json_is_string(ev_) ? json_string_value(ev_) : NULL,
+                 json_is_string(cv) ? json_string_value(cv) : NULL);
+        json_decref(ev_);
+        json_decref(cv);
+        break;
+    }
+    default:
+        break;
+    }
+out:
+    json_decref(states);
+}
+
 /* Run one thread until it waits or ends. */
 static void thr_run(asl_exec *x, thr *t)
 {
@@ -1716,15 +2151,6 @@ asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t
         e->a = json_incref(x->input);
         e->prev = 0;
     }
-    if (m->jsonata || m->root == NULL) {
-        ev *f = emit(x, NULL, E_ExecutionFailed, NULL);
-        if (f) {
-            f->err = strdup("States.Runtime");
-            f->cause = strdup("JSONata query language is not supported by this engine yet");
-        }
-        exec_end(x, ASL_FAILED, NULL, "States.Runtime", "JSONata query language is not supported by this engine yet");
-        return x;
-    }
     x->root = thr_new(x, m->root, NULL, 0, x->input);
     if (x->root == NULL) {
         asl_exec_free(x);
@@ -1864,7 +2290,9 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
         case W_BACKOFF:
             t->wait_id = 0;
             t->phase = PH_READY;
-            if (st->type == ST_TASK)
+            if (st->jsonata)
+                jsonata_work(x, t);
+            else if (st->type == ST_TASK)
                 task_dispatch(x, t);
             else if (st->type == ST_PARALLEL)
                 parallel_begin(x, t);
@@ -1938,6 +2366,7 @@ void asl_exec_free(asl_exec *x)
         json_decref(x->evs[i].assigned);
         free(x->evs[i].err);
         free(x->evs[i].cause);
+        free(x->evs[i].loc);
     }
     free(x->evs);
     free(x->waits);
@@ -2102,6 +2531,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
     case E_MapIterationAborted: dkey = "mapIterationAbortedEventDetails"; break;
     case E_MapRunStarted: dkey = "mapRunStartedEventDetails"; break;
     case E_MapRunFailed: dkey = "mapRunFailedEventDetails"; break;
+    case E_EvaluationFailed: dkey = "evaluationFailedEventDetails"; break;
     default: break;
     }
     if (dkey == NULL) {
@@ -2126,6 +2556,12 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
         break;
     case E_ExecutionRedriven:
         w_ki(b, "redriveCount", e->n);
+        break;
+    case E_EvaluationFailed:
+        w_err(b, e);
+        if (e->loc)
+            w_kv(b, "location", e->loc);
+        w_kv(b, "state", st ? st->name : "");
         break;
     case E_TaskStateEntered: case E_PassStateEntered: case E_ChoiceStateEntered: case E_WaitStateEntered:
     case E_SucceedStateEntered: case E_FailStateEntered: case E_ParallelStateEntered: case E_MapStateEntered:

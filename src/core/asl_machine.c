@@ -81,6 +81,21 @@ static asl_tmpl *ctmpl(cctx *c, const json_t *v, const char *field, const char *
     return t;
 }
 
+/* A JSONata field: literal JSON whose "{% %}" strings are expressions. */
+static asl_jtmpl *cj(cctx *c, const json_t *o, const char *key, const char *field, const char *loc)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL)
+        return NULL;
+    asl_jtmpl *t = NULL;
+    char err[512];
+    if (asl_jtmpl_compile_field(v, field ? field : key, &t, err, sizeof err) != 0) {
+        cfail(c, loc, "%s", err);
+        return NULL;
+    }
+    return t;
+}
+
 static int cint(const json_t *o, const char *k, int dflt)
 {
     json_t *v = json_object_get(o, k);
@@ -136,7 +151,7 @@ static char **cerrs(const json_t *arr, int *n)
     return e;
 }
 
-static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth);
+static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth, int jsonata);
 static void prog_free(prog *p);
 
 /* Which history events a Resource produces (AWS-FACTS 3.6). */
@@ -213,8 +228,101 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_
             ct->errs = cerrs(json_object_get(k, "ErrorEquals"), &ct->nerrs);
             ct->next = resolve_next(c, states, sget(k, "Next"), loc);
             ct->result_path = cpath(c, k, "ResultPath", ASL_PATH_REFERENCE, &ct->result_null, loc);
-            ct->assign = ctmpl(c, json_object_get(k, "Assign"), "Assign", loc);
+            if (s->jsonata) {
+                ct->j_output = cj(c, k, "Output", NULL, loc);
+                ct->j_assign = cj(c, k, "Assign", NULL, loc);
+            } else {
+                ct->assign = ctmpl(c, json_object_get(k, "Assign"), "Assign", loc);
+            }
         }
+    }
+}
+
+static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc);
+
+/* A JSONata state's fields. Nested branches and item processors inherit the
+ * machine's language (jsonata), not the state's. */
+static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc,
+                                  int depth, int jsonata)
+{
+    s->j_output = cj(c, js, "Output", NULL, loc);
+    s->j_assign = cj(c, js, "Assign", NULL, loc);
+    switch (s->type) {
+    case ST_TASK: {
+        const char *r = sget(js, "Resource");
+        s->resource = strdup(r ? r : "");
+        classify_resource(s);
+        s->j_args = cj(c, js, "Arguments", NULL, loc);
+        s->j_timeout = cj(c, js, "TimeoutSeconds", NULL, loc);
+        s->j_heartbeat = cj(c, js, "HeartbeatSeconds", NULL, loc);
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    case ST_CHOICE: {
+        json_t *ch = json_object_get(js, "Choices");
+        s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
+        size_t n = (size_t)s->nchoices + 1;
+        s->rule_next = calloc(n, sizeof *s->rule_next);
+        s->rule_cond = calloc(n, sizeof *s->rule_cond);
+        s->rule_output = calloc(n, sizeof *s->rule_output);
+        s->rule_jassign = calloc(n, sizeof *s->rule_jassign);
+        for (int i = 0; s->rule_next && s->rule_cond && s->rule_output && s->rule_jassign && i < s->nchoices;
+             i++) {
+            json_t *rule = json_array_get(ch, (size_t)i);
+            char rloc[600];
+            snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
+            s->rule_next[i] = resolve_next(c, states, sget(rule, "Next"), rloc);
+            s->rule_cond[i] = cj(c, rule, "Condition", NULL, rloc);
+            s->rule_output[i] = cj(c, rule, "Output", NULL, rloc);
+            s->rule_jassign[i] = cj(c, rule, "Assign", NULL, rloc);
+        }
+        const char *d = sget(js, "Default");
+        if (d)
+            s->default_next = resolve_next(c, states, d, loc);
+        break;
+    }
+    case ST_WAIT:
+        s->j_seconds = cj(c, js, "Seconds", NULL, loc);
+        s->j_timestamp = cj(c, js, "Timestamp", NULL, loc);
+        break;
+    case ST_FAIL:
+        s->j_error = cj(c, js, "Error", NULL, loc);
+        s->j_cause = cj(c, js, "Cause", NULL, loc);
+        break;
+    case ST_PARALLEL: {
+        json_t *br = json_object_get(js, "Branches");
+        s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
+        s->branches = calloc((size_t)s->nbranches + 1, sizeof *s->branches);
+        for (int i = 0; s->branches && i < s->nbranches; i++) {
+            char bloc[600];
+            snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
+            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
+        }
+        s->j_args = cj(c, js, "Arguments", NULL, loc);
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    case ST_MAP: {
+        json_t *ip = json_object_get(js, "ItemProcessor");
+        if (ip == NULL)
+            ip = json_object_get(js, "Iterator");
+        char iloc[600];
+        snprintf(iloc, sizeof iloc, "%s/ItemProcessor", loc);
+        s->iter = compile_prog(c, ip, iloc, depth + 1, jsonata);
+        const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
+        s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
+        s->j_items = cj(c, js, "Items", NULL, loc);
+        s->j_selector = cj(c, js, "ItemSelector", NULL, loc);
+        s->j_max_conc = cj(c, js, "MaxConcurrency", NULL, loc);
+        s->j_tol_count = cj(c, js, "ToleratedFailureCount", NULL, loc);
+        s->j_tol_pct = cj(c, js, "ToleratedFailurePercentage", NULL, loc);
+        const char *label = sget(js, "Label");
+        s->label = label ? strdup(label) : NULL;
+        compile_retry_catch(c, s, js, states, loc);
+        break;
+    }
+    default:
+        break;
     }
 }
 
@@ -224,9 +332,11 @@ static int parse_ts(const char *s, int64_t *ms)
 }
 
 static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const json_t *states,
-                          const char *loc, int depth)
+                          const char *loc, int depth, int jsonata)
 {
     s->name = strdup(name);
+    const char *ql = sget(js, "QueryLanguage");
+    s->jsonata = ql ? strcmp(ql, "JSONata") == 0 : jsonata;
     s->next = -1;
     s->default_next = -1;
     const char *type = sget(js, "Type");
@@ -251,6 +361,10 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     char *text = json_dumps(js, JSON_COMPACT);
     s->uses_ctx = text && strstr(text, "$$") != NULL;
     free(text);
+    if (s->jsonata) {
+        compile_state_jsonata(c, s, js, states, loc, depth, jsonata);
+        return;
+    }
 
     s->input_path = cpath(c, js, "InputPath", ASL_PATH_ANY, &s->input_null, loc);
     s->output_path = cpath(c, js, "OutputPath", ASL_PATH_ANY, &s->output_null, loc);
@@ -330,7 +444,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         for (int i = 0; s->branches && i < s->nbranches; i++) {
             char bloc[600];
             snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
-            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1);
+            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
         }
         s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
         compile_retry_catch(c, s, js, states, loc);
@@ -342,7 +456,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
             ip = json_object_get(js, "Iterator");
         char iloc[600];
         snprintf(iloc, sizeof iloc, "%s/%s", loc, json_object_get(js, "ItemProcessor") ? "ItemProcessor" : "Iterator");
-        s->iter = compile_prog(c, ip, iloc, depth + 1);
+        s->iter = compile_prog(c, ip, iloc, depth + 1, jsonata);
         const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
         s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
         s->items_path = cpath(c, js, "ItemsPath", ASL_PATH_ANY, NULL, loc);
@@ -373,7 +487,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     }
 }
 
-static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth)
+static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth, int jsonata)
 {
     if (depth > 64) {
         cfail(c, loc, "State machine nesting is too deep", NULL);
@@ -403,7 +517,7 @@ static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth
     json_object_foreach(states, k, v) {
         char sloc[700];
         snprintf(sloc, sizeof sloc, "%s/States/%s", loc, k);
-        compile_state(c, &p->s[i], k, v, states, sloc, depth);
+        compile_state(c, &p->s[i], k, v, states, sloc, depth, jsonata);
         i++;
         if (c->failed)
             break;
@@ -421,6 +535,22 @@ static void free_strs(char **s, int n)
 static void state_cleanup(state *s)
 {
     free(s->name);
+    asl_jtmpl *jt[] = {s->j_args, s->j_output, s->j_assign, s->j_items, s->j_selector, s->j_max_conc,
+                       s->j_tol_count, s->j_tol_pct, s->j_seconds, s->j_timestamp, s->j_error, s->j_cause,
+                       s->j_timeout, s->j_heartbeat};
+    for (size_t i = 0; i < sizeof jt / sizeof jt[0]; i++)
+        asl_jtmpl_free(jt[i]);
+    for (int i = 0; i < s->nchoices; i++) {
+        if (s->rule_cond)
+            asl_jtmpl_free(s->rule_cond[i]);
+        if (s->rule_output)
+            asl_jtmpl_free(s->rule_output[i]);
+        if (s->rule_jassign)
+            asl_jtmpl_free(s->rule_jassign[i]);
+    }
+    free(s->rule_cond);
+    free(s->rule_output);
+    free(s->rule_jassign);
     asl_path_free(s->input_path);
     asl_path_free(s->output_path);
     asl_path_free(s->result_path);
@@ -440,6 +570,8 @@ static void state_cleanup(state *s)
         free_strs(s->catch[i].errs, s->catch[i].nerrs);
         asl_path_free(s->catch[i].result_path);
         asl_tmpl_free(s->catch[i].assign);
+        asl_jtmpl_free(s->catch[i].j_output);
+        asl_jtmpl_free(s->catch[i].j_assign);
     }
     free(s->catch);
     for (int i = 0; s->rules && i < s->nchoices; i++) {
@@ -477,14 +609,6 @@ static void prog_free(prog *p)
     free(p);
 }
 
-static int uses_jsonata(const json_t *def)
-{
-    char *text = json_dumps(def, JSON_COMPACT);
-    int r = text && strstr(text, "\"QueryLanguage\":\"JSONata\"") != NULL;
-    free(text);
-    return r;
-}
-
 int asl_machine_compile(const json_t *definition, int type, asl_machine **out, asl_diags *diags)
 {
     asl_diags local;
@@ -505,11 +629,11 @@ int asl_machine_compile(const json_t *definition, int type, asl_machine **out, a
     m->def = json_incref((json_t *)definition);
     m->type = type;
     m->timeout_s = cint(definition, "TimeoutSeconds", 0);
-    m->jsonata = uses_jsonata(definition);
+    const char *ql = sget(definition, "QueryLanguage");
+    m->jsonata = ql && strcmp(ql, "JSONata") == 0;
     cctx c = {diags, 0};
-    if (!m->jsonata)
-        m->root = compile_prog(&c, definition, "", 0);
-    if (c.failed || (!m->jsonata && m->root == NULL)) {
+    m->root = compile_prog(&c, definition, "", 0, m->jsonata);
+    if (c.failed || m->root == NULL) {
         asl_machine_free(m);
         return SFN_EINVAL;
     }

@@ -8,6 +8,7 @@
 #include "asl.h"
 #include "asl_choice.h"
 #include "asl_int.h"
+#include "asl_jsonata.h"
 #include "asl_path.h"
 
 enum st_type { ST_TASK = 1, ST_PASS, ST_CHOICE, ST_WAIT, ST_SUCCEED, ST_FAIL, ST_PARALLEL, ST_MAP };
@@ -37,6 +38,8 @@ typedef struct catcher {
     asl_path *result_path; /* NULL with result_null=0: "$" */
     int result_null;       /* ResultPath: null -> keep the input */
     asl_tmpl *assign;
+    asl_jtmpl *j_output;   /* JSONata: Output ($states.errorOutput) */
+    asl_jtmpl *j_assign;   /* JSONata: Assign */
 } catcher;
 
 typedef struct prog prog;
@@ -46,6 +49,20 @@ typedef struct state {
     int type;
     int next; /* state index, -1 when End */
     int uses_ctx; /* the state reads $$: build the context object */
+    int jsonata;  /* QueryLanguage JSONata (the state's, else the machine's) */
+
+    /* JSONata fields (AWS-FACTS 3.2): templates whose "{% %}" strings are
+     * expressions over $states and the variables */
+    asl_jtmpl *j_args;      /* Arguments (Task, Parallel) */
+    asl_jtmpl *j_output;    /* Output */
+    asl_jtmpl *j_assign;    /* Assign */
+    asl_jtmpl *j_items;     /* Map Items */
+    asl_jtmpl *j_selector;  /* Map ItemSelector */
+    asl_jtmpl *j_max_conc, *j_tol_count, *j_tol_pct; /* Map */
+    asl_jtmpl *j_seconds, *j_timestamp;   /* Wait */
+    asl_jtmpl *j_error, *j_cause;         /* Fail */
+    asl_jtmpl *j_timeout, *j_heartbeat;   /* Task */
+    asl_jtmpl **rule_cond, **rule_output, **rule_jassign; /* Choice rules */
 
     asl_path *input_path;  int input_null;  /* InputPath (null -> {}) */
     asl_path *output_path; int output_null; /* OutputPath (null -> {}) */
@@ -108,7 +125,7 @@ struct asl_machine {
     prog *root;
     int timeout_s; /* TimeoutSeconds, 0 = none */
     int type;
-    int jsonata;   /* QueryLanguage JSONata somewhere: not supported yet */
+    int jsonata;   /* top-level QueryLanguage is JSONata */
 };
 
 #endif

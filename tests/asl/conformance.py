@@ -5,8 +5,7 @@ below the bar (97% of JSONPath cases pass; 95% of recorded history sequences equ
 Usage: conformance.py SFN_BINARY [SHARED_DIR]
 Skips (exit 0 with a message) when ../shared/conformance is not beside the clone.
 
-Cases whose definitions use JSONata anywhere belong to the JSONata issue and are
-reported separately, not counted in the JSONPath bar.
+JSONPath and JSONata cases are counted separately; both are held to the bar.
 """
 import json, os, subprocess, sys, tempfile
 
@@ -25,7 +24,8 @@ def main():
     from compare import compare_result
 
     cases = [json.loads(l) for l in open(cases_path) if l.strip()]
-    cases = [c for c in cases if "jsonpath" in c.get("features", [])]
+    # every case: JSONPath ones (the bar) and JSONata ones (reported, and held
+    # to the same bar once the engine speaks JSONata)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as t:
         for c in cases:
             t.write(json.dumps({"id": c["id"], "definition": c["definition"], "input": c.get("input", {})}) + "\n")
@@ -45,30 +45,30 @@ def main():
     mixed_ok = mixed_tot = 0
     failures = []
     for c in cases:
-        mixed = "JSONata" in json.dumps(c["definition"])
+        mixed = "jsonata" in c.get("features", [])
         r = results.get(c["id"])
         res = compare_result(c["expected"], r or {}, [x[-1] for x in c.get("snapshot_replacements") or []])
         core = res.get("error_only", res["verdict"]) if c["expected"].get("status") != "SUCCEEDED" else res["verdict"]
         passed = r is not None and core in ("exact", "equivalent")
+        if "history_event_types" in c["expected"]:
+            htot += 1
+            hok += res.get("history_types") == "same-sequence"
+        if not passed:
+            failures.append(c["id"])
         if mixed:
             mixed_tot += 1
             mixed_ok += passed
             continue
         tot += 1
         ok += passed
-        if not passed:
-            failures.append(c["id"])
-        if "history_event_types" in c["expected"]:
-            htot += 1
-            hok += res.get("history_types") == "same-sequence"
     pct = 100.0 * ok / tot
     hpct = 100.0 * hok / htot
     print(f"JSONPath cases: {ok}/{tot} pass ({pct:.1f}%), bar {PASS_BAR}%")
-    print(f"history sequences equal: {hok}/{htot} ({hpct:.1f}%), bar {HIST_BAR}%")
-    print(f"cases mixing in JSONata states (JSONata issue, not counted): {mixed_ok}/{mixed_tot}")
+    print(f"history sequences equal (all cases that record them): {hok}/{htot} ({hpct:.1f}%), bar {HIST_BAR}%")
+    print(f"JSONata cases: {mixed_ok}/{mixed_tot} pass")
     for f in failures:
         print("  fail:", f)
-    good = pct >= PASS_BAR and hpct >= HIST_BAR
+    good = pct >= PASS_BAR and hpct >= HIST_BAR and 100.0 * mixed_ok / max(mixed_tot, 1) >= PASS_BAR
     print(f"{int(good)} passed, {int(not good)} failed")
     return 0 if good else 1
 
