@@ -20,15 +20,23 @@
 #include <unistd.h>
 
 #define SQLITE_BUSY_MS 15000
+#define SQLITE_CKPT_FRAMES 1000 /* SQLite's own auto-checkpoint size (4 MB of WAL) */
 #define HTTP_TIMEOUT_MS 2500L  /* x3 tries, still below the functions' 10 s Lambda timeout */
 #define HTTP_MAX_BODY (1u << 20)
 #define HTTP_RETRIES 2
 
 enum backend { BACKEND_SQLITE, BACKEND_DYNAMODB };
 
+/* The SQLite statements, prepared once per store: parsing SQL again on
+ * every invocation cost more than running it. */
+enum sql_stmt { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ, Q_BOOK, Q_CANCEL, Q_COUNT, Q_COUNT_ALL };
+
 struct booking_store {
     enum backend backend;
     sqlite3 *db;          /* SQLite */
+    sqlite3_stmt *q[Q_COUNT_ALL];
+    char *text;           /* the details as JSON text, reused by every book */
+    size_t text_len, text_cap;
     CURL *h;              /* DynamoDB */
     char *table, *region, *endpoint;
 };
@@ -76,6 +84,51 @@ static const char *const SCHEMA =
     " cancelAttempts INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (tripId, kind))";
 
+/* Each write is one upsert whose condition carries the rule; ?1 tripId,
+ * ?2 kind, ?3 details, ?4 the time. (A RETURNING clause instead of the
+ * read-back SELECT measured slower: SQLite buffers returned rows in an
+ * ephemeral table, while the SELECT finds the pages just written in cache.) */
+#define ITEM_COLS "status, details, bookedAt, cancelledAt, cancelAttempts"
+static const char *const SQL[Q_COUNT_ALL] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_READ] = "SELECT " ITEM_COLS " FROM bookings WHERE tripId=?1 AND kind=?2",
+    /* Only an item with no status yet (absent, or a counted cancel attempt
+     * that never completed) becomes BOOKED; BOOKED stays as it was and
+     * CANCELLED is never overwritten. */
+    [Q_BOOK] = "INSERT INTO bookings (tripId, kind, status, details, bookedAt)"
+               " VALUES (?1, ?2, 'BOOKED', ?3, ?4)"
+               " ON CONFLICT (tripId, kind) DO UPDATE SET status='BOOKED',"
+               " details=excluded.details, bookedAt=excluded.bookedAt"
+               " WHERE bookings.status IS NULL",
+    [Q_CANCEL] = "INSERT INTO bookings (tripId, kind, status, cancelledAt)"
+                 " VALUES (?1, ?2, 'CANCELLED', ?4)"
+                 " ON CONFLICT (tripId, kind) DO UPDATE SET status='CANCELLED',"
+                 " cancelledAt=coalesce(bookings.cancelledAt, excluded.cancelledAt)",
+    [Q_COUNT] = "INSERT INTO bookings (tripId, kind, cancelAttempts) VALUES (?1, ?2, 1)"
+                " ON CONFLICT (tripId, kind) DO UPDATE"
+                " SET cancelAttempts=bookings.cancelAttempts+1",
+};
+
+/* After each commit (sqlite3_wal_hook): once the WAL holds
+ * SQLITE_CKPT_FRAMES, checkpoint it in RESTART mode. SQLite's automatic
+ * checkpoint is PASSIVE, and with several processes writing without pause
+ * it never catches up with the commits made while it runs, so the WAL is
+ * never restarted: it grew by 4 KB per write for good (hundreds of MB in a
+ * benchmark), and every commit past the mark paid for another checkpoint
+ * and its fsyncs. RESTART holds new writers off (through the busy
+ * handler) until the log is copied and no reader uses it, so the next
+ * writer starts the WAL from the beginning. A process that finds another
+ * one checkpointing gets SQLITE_BUSY at once and carries on. */
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)ud;
+    if (frames >= SQLITE_CKPT_FRAMES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    return SQLITE_OK; /* the commit happened whatever the checkpoint did */
+}
+
 /* Run setup SQL, waiting out a concurrent first opener. */
 static int exec_retry(sqlite3 *db, const char *sql)
 {
@@ -102,6 +155,11 @@ int booking_store_open_sqlite(const char *path, booking_store **out, booking_err
         exec_retry(s->db, "PRAGMA synchronous=NORMAL") != SQLITE_OK ||
         exec_retry(s->db, SCHEMA) != SQLITE_OK)
         goto fail_db;
+    sqlite3_wal_hook(s->db, on_wal_commit, NULL); /* replaces the automatic checkpoint */
+    for (int i = 0; i < Q_COUNT_ALL; i++)
+        if (sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) !=
+            SQLITE_OK)
+            goto fail_db;
     *out = s;
     return BOOKING_OK;
 
@@ -111,17 +169,42 @@ fail_db:
     return BOOKING_EIO;
 }
 
+/* Step a statement that returns no rows and make it reusable. */
+static int run_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The item from a row of ITEM_COLS. Returns: new, or NULL (no memory). */
+static json_t *record_from_row(sqlite3_stmt *st, const char *trip_id, const char *kind)
+{
+    static const char *const cols[] = {"status", "details", "bookedAt", "cancelledAt"};
+    json_t *o = json_pack("{s:s, s:s}", "tripId", trip_id, "kind", kind);
+    if (!o)
+        return NULL;
+    for (int i = 0; i < 4; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        json_t *jv;
+        if (!v)
+            jv = json_null();
+        else if (i == 1)
+            jv = json_loadb(v, (size_t)sqlite3_column_bytes(st, i), 0, NULL);
+        else
+            jv = json_stringn(v, (size_t)sqlite3_column_bytes(st, i));
+        json_object_set_new(o, cols[i], jv ? jv : json_null());
+    }
+    json_object_set_new(o, "cancelAttempts", json_integer(sqlite3_column_int64(st, 4)));
+    return o;
+}
+
 /* The item as JSON; BOOKING_ENOENT if absent. */
 static int sql_read(booking_store *s, const char *trip_id, const char *kind, json_t **record,
                     booking_err *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = s->q[Q_READ];
     int rc = BOOKING_EIO;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT status, details, bookedAt, cancelledAt, cancelAttempts"
-                           " FROM bookings WHERE tripId=?1 AND kind=?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
     sqlite3_bind_text(st, 1, trip_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
@@ -131,24 +214,11 @@ static int sql_read(booking_store *s, const char *trip_id, const char *kind, jso
     }
     if (step != SQLITE_ROW)
         goto out;
-    json_t *o = json_pack("{s:s, s:s}", "tripId", trip_id, "kind", kind);
+    json_t *o = record_from_row(st, trip_id, kind);
     if (!o) {
         rc = BOOKING_ENOMEM;
         goto out;
     }
-    const char *cols[] = {"status", "details", "bookedAt", "cancelledAt"};
-    for (int i = 0; i < 4; i++) {
-        const char *v = (const char *)sqlite3_column_text(st, i);
-        json_t *jv;
-        if (!v)
-            jv = json_null();
-        else if (i == 1)
-            jv = json_loads(v, 0, NULL);
-        else
-            jv = json_string(v);
-        json_object_set_new(o, cols[i], jv ? jv : json_null());
-    }
-    json_object_set_new(o, "cancelAttempts", json_integer(sqlite3_column_int64(st, 4)));
     if (record)
         *record = o;
     else
@@ -157,7 +227,8 @@ static int sql_read(booking_store *s, const char *trip_id, const char *kind, jso
 out:
     if (rc == BOOKING_EIO)
         fail(err, rc, "sqlite read: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
@@ -165,29 +236,36 @@ out:
  * statement may leave ?3/?4 unused; binding them is then a no-op), inside
  * BEGIN IMMEDIATE together with the read-back, so the item returned is
  * the one this write produced. */
-static int sql_write(booking_store *s, const char *sql, const char *trip_id, const char *kind,
-                     const char *t3, const char *t4, json_t **record, booking_err *err)
+static int sql_write(booking_store *s, enum sql_stmt which, const char *trip_id, const char *kind,
+                     const char *t3, size_t t3_len, const char *t4, json_t **record,
+                     booking_err *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = s->q[which];
     json_t *rec = NULL;
     int rc;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (run_stmt(s->q[Q_BEGIN]) != SQLITE_OK)
         return fail(err, BOOKING_EIO, "sqlite begin: %s", sqlite3_errmsg(s->db));
     rc = BOOKING_EIO;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto rollback;
+    if (sqlite3_bind_parameter_count(st) >= 3)
+        sqlite3_bind_text(st, 3, t3, t3 ? (int)t3_len : -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 4)
+        sqlite3_bind_text(st, 4, t4, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 1, trip_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, t3, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, t4, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    int step = sqlite3_step(st);
+    if (step != SQLITE_DONE) {
+        /* the message before reset can replace it */
+        fail(err, rc, "sqlite write: %s", sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
         goto rollback;
-    sqlite3_finalize(st);
-    st = NULL;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     rc = sql_read(s, trip_id, kind, &rec, err);
     if (rc < 0)
         goto rollback;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (run_stmt(s->q[Q_COMMIT]) != SQLITE_OK) {
         rc = BOOKING_EIO;
         goto rollback;
     }
@@ -197,27 +275,18 @@ static int sql_write(booking_store *s, const char *sql, const char *trip_id, con
 rollback:
     if (rc == BOOKING_EIO)
         fail(err, rc, "sqlite write: %s", sqlite3_errmsg(s->db));
-    sqlite3_finalize(st);
     json_decref(rec);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->db))
+        run_stmt(s->q[Q_ROLLBACK]);
     return rc;
 }
 
 static int sql_book(booking_store *s, const char *trip_id, const char *kind, const char *details,
-                    json_t **record, booking_err *err)
+                    size_t details_len, json_t **record, booking_err *err)
 {
     char now[32];
     now_iso(now);
-    /* Only an item with no status yet (absent, or a counted cancel attempt
-     * that never completed) becomes BOOKED; BOOKED stays as it was and
-     * CANCELLED is never overwritten. */
-    return sql_write(s,
-                     "INSERT INTO bookings (tripId, kind, status, details, bookedAt)"
-                     " VALUES (?1, ?2, 'BOOKED', ?3, ?4)"
-                     " ON CONFLICT (tripId, kind) DO UPDATE SET status='BOOKED',"
-                     " details=excluded.details, bookedAt=excluded.bookedAt"
-                     " WHERE bookings.status IS NULL",
-                     trip_id, kind, details, now, record, err);
+    return sql_write(s, Q_BOOK, trip_id, kind, details, details_len, now, record, err);
 }
 
 static int sql_cancel(booking_store *s, const char *trip_id, const char *kind, json_t **record,
@@ -225,27 +294,38 @@ static int sql_cancel(booking_store *s, const char *trip_id, const char *kind, j
 {
     char now[32];
     now_iso(now);
-    return sql_write(s,
-                     "INSERT INTO bookings (tripId, kind, status, cancelledAt)"
-                     " VALUES (?1, ?2, 'CANCELLED', ?4)"
-                     " ON CONFLICT (tripId, kind) DO UPDATE SET status='CANCELLED',"
-                     " cancelledAt=coalesce(bookings.cancelledAt, excluded.cancelledAt)",
-                     trip_id, kind, NULL, now, record, err);
+    return sql_write(s, Q_CANCEL, trip_id, kind, NULL, 0, now, record, err);
 }
 
 static int sql_count(booking_store *s, const char *trip_id, const char *kind, long *attempts,
                      booking_err *err)
 {
     json_t *rec = NULL;
-    int rc = sql_write(s,
-                       "INSERT INTO bookings (tripId, kind, cancelAttempts) VALUES (?1, ?2, 1)"
-                       " ON CONFLICT (tripId, kind) DO UPDATE"
-                       " SET cancelAttempts=bookings.cancelAttempts+1",
-                       trip_id, kind, NULL, NULL, &rec, err);
+    int rc = sql_write(s, Q_COUNT, trip_id, kind, NULL, 0, NULL, &rec, err);
     if (rc == BOOKING_OK)
         *attempts = (long)json_integer_value(json_object_get(rec, "cancelAttempts"));
     json_decref(rec);
     return rc;
+}
+
+/* json_dump_callback's sink: the store's reusable text buffer. */
+static int text_append(const char *p, size_t n, void *ud)
+{
+    booking_store *s = ud;
+    if (s->text_len + n + 1 > s->text_cap) {
+        size_t cap = s->text_cap ? s->text_cap : 1024;
+        while (cap < s->text_len + n + 1)
+            cap *= 2;
+        char *q = realloc(s->text, cap);
+        if (!q)
+            return -1;
+        s->text = q;
+        s->text_cap = cap;
+    }
+    memcpy(s->text + s->text_len, p, n);
+    s->text_len += n;
+    s->text[s->text_len] = '\0';
+    return 0;
 }
 
 /* ======================================================================
@@ -614,6 +694,9 @@ void booking_store_free(booking_store *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < Q_COUNT_ALL; i++)
+        sqlite3_finalize(s->q[i]);
+    free(s->text);
     if (s->db)
         sqlite3_close(s->db);
     if (s->h) {
@@ -644,11 +727,10 @@ int booking_book(booking_store *s, const char *trip_id, booking_kind kind,
         return fail(err, BOOKING_EINVAL, "booking details must be an object");
     const char *kn = booking_kind_name(kind);
     if (s->backend == BACKEND_SQLITE) {
-        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!text)
+        s->text_len = 0;
+        if (json_dump_callback(details, text_append, s, JSON_COMPACT | JSON_SORT_KEYS) < 0)
             return fail(err, BOOKING_ENOMEM, "out of memory");
-        rc = sql_book(s, trip_id, kn, text, &rec, err);
-        free(text);
+        rc = sql_book(s, trip_id, kn, s->text ? s->text : "{}", s->text_len, &rec, err);
         if (rc == BOOKING_OK && strcmp(json_string_value(json_object_get(rec, "status")) ?
                                        json_string_value(json_object_get(rec, "status")) : "",
                                        "CANCELLED") == 0)

@@ -1,45 +1,102 @@
 /*
  * lrt.c - the Lambda Runtime API loop (see lrt.h).
  *
- * One libcurl easy handle, reused so the connection to the API stays open.
+ * The Runtime API is plain HTTP/1.1 on a local address (on AWS too), and
+ * a runtime talks to it one request at a time, so the client is a small
+ * keep-alive HTTP client on one socket rather than libcurl: one
+ * connection for the life of the process, the request head and body in
+ * one sendmsg, the response read into one buffer that is reused by every
+ * invocation (head and body side by side, so the context strings handed
+ * to the handler point into it and cost no allocation). Bodies are framed
+ * by Content-Length (what AWS and sfnd send); chunked bodies and bodies
+ * delimited by the end of the connection are read too.
+ *
  * What the API answers decides what we do: 200/202 carry on; 500 means the
  * runtime must exit (AWS restarts the sandbox); 400/403 on a post are
  * logged and the loop carries on (the invocation is already settled). A
- * connection that fails or closes is retried a bounded number of times,
- * because a request that never reached the API did nothing.
+ * connection that fails or closes before a whole answer arrived is
+ * reconnected and the request retried a bounded number of times, because
+ * a request that never reached the API did nothing.
+ *
+ * Must not: put a timeout on reading GET /next (the sandbox is frozen
+ * between invocations), or close the connection while an invocation is
+ * open (the local engine takes a hung-up long poll for a dying runtime).
  */
+#define _GNU_SOURCE /* memmem */
 #include "lrt.h"
 
-#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_RETRIES 3
+#define CONNECT_TIMEOUT_MS 5000
+#define HEAD_MAX (1u << 20)        /* response head: the context headers are a few KB */
+#define RX_INITIAL (2 * READ_CHUNK)
+#define RX_KEEP (1u << 20)         /* a buffer grown past this is released after use */
+#define READ_CHUNK 65536
+#define PATH_BASE "/2018-06-01"
+#define REQUEST_ID_MAX 512
+#define TRACE_ENV "_X_AMZN_TRACE_ID="
+#define TRACE_ENV_MAX 1024
+#define FAST_DEPTH 64              /* nesting the direct JSON reader/writer handle */
 
-/* A growable byte buffer with a hard cap (curl's dynbuf idea). */
-typedef struct buf {
+/* Outcomes of one exchange, before they become LRT_ codes. */
+enum { XR_OK = 0, XR_RETRY = -1, XR_FATAL = -2, XR_NOMEM = -3 };
+
+/* The Lambda-Runtime-* headers of GET /next: offsets into rx (0 = absent;
+ * offset 0 is the status line, never a header value). */
+enum { H_REQUEST_ID, H_DEADLINE, H_ARN, H_TRACE, H_CLIENT_CONTEXT, H_COGNITO, H_TENANT, H_COUNT };
+
+static const struct {
+    const char *name;
+    size_t len;
+} next_header_names[H_COUNT] = {
+#define HN(s) {s, sizeof(s) - 1}
+    [H_REQUEST_ID] = HN("Lambda-Runtime-Aws-Request-Id"),
+    [H_DEADLINE] = HN("Lambda-Runtime-Deadline-Ms"),
+    [H_ARN] = HN("Lambda-Runtime-Invoked-Function-Arn"),
+    [H_TRACE] = HN("Lambda-Runtime-Trace-Id"),
+    [H_CLIENT_CONTEXT] = HN("Lambda-Runtime-Client-Context"),
+    [H_COGNITO] = HN("Lambda-Runtime-Cognito-Identity"),
+    [H_TENANT] = HN("Lambda-Runtime-Aws-Tenant-Id"),
+#undef HN
+};
+
+/* The body to post, reused by every invocation; capped like the API. */
+typedef struct txbuf {
     char *p;
-    size_t len, cap, max;
-    int toobig;
-} buf;
-
-/* The headers of one GET /next. */
-typedef struct next_headers {
-    char *request_id, *deadline, *arn, *trace, *client_context, *cognito, *tenant;
-} next_headers;
+    size_t len, cap;
+    int toobig;          /* the dump went past LRT_MAX_PAYLOAD */
+} txbuf;
 
 typedef struct rt {
-    CURL *h;
-    char base[512];       /* http://host:port/2018-06-01 */
+    int fd;                       /* -1 when not connected */
+    char host[256], port[16];     /* from host:port */
+    char hosthdr[300];            /* the Host header value */
     int max_retries;
-    buf body;             /* the last response body */
-    next_headers hd;      /* filled only while reading GET /next */
-    int want_headers;
+    /* the last response: head at rx[0, head_len), body at rx[head_len, +body_len) */
+    char *rx;
+    size_t rxcap, rxlen, head_len, body_len;
+    int status;                   /* HTTP status of the last response */
+    int toobig;                   /* its body passed LRT_MAX_PAYLOAD and was discarded */
+    size_t hdr[H_COUNT];          /* GET /next headers, offsets into rx */
+    txbuf tx;
+    char *scratch;                /* strings of the event with escapes, decoded */
+    size_t scap;
+    char request_id[REQUEST_ID_MAX];
 } rt;
 
 json_t *lrt_fail(lrt_error *err, const char *type, const char *fmt, ...)
@@ -61,295 +118,1046 @@ int64_t lrt_context_remaining_ms(const lrt_context *ctx)
     return ctx->deadline_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-static void headers_clear(next_headers *hd)
+/* ---- the connection ------------------------------------------------------ */
+
+static void conn_close(rt *r)
 {
-    free(hd->request_id);
-    free(hd->deadline);
-    free(hd->arn);
-    free(hd->trace);
-    free(hd->client_context);
-    free(hd->cognito);
-    free(hd->tenant);
-    memset(hd, 0, sizeof *hd);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
+/* Connect with a bounded wait (a local address answers at once or never). */
+static int connect_one(const struct addrinfo *ai)
 {
-    buf *b = ud;
-    size_t len = size * n;
-    if (b->len + len > b->max) {
-        b->toobig = 1;
-        return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS)
+            goto fail;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int n;
+        do
+            n = poll(&pfd, 1, CONNECT_TIMEOUT_MS);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+            errno = ETIMEDOUT;
+        if (n <= 0)
+            goto fail;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+            goto fail;
+        if (soerr) {
+            errno = soerr;
+            goto fail;
+        }
     }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return 0;
-        b->p = p;
-        b->cap = cap;
+    /* Blocking from here on: GET /next waits as long as it takes. */
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+        goto fail;
+    if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-    return len;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
 }
 
-/* Keep a copy of header `name` if this line is it; true when it was. */
-static int take_header(const char *line, size_t len, const char *name, char **dst)
+/* Returns -1 with *why set when no address took the connection. */
+static int conn_open(rt *r, const char **why)
 {
-    size_t nl = strlen(name);
-    if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(r->host, r->port, &hints, &res);
+    if (g != 0) {
+        *why = gai_strerror(g);
+        return -1;
+    }
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        r->fd = connect_one(ai);
+        if (r->fd >= 0)
+            break;
+    }
+    if (r->fd < 0)
+        *why = strerror(errno);
+    freeaddrinfo(res);
+    return r->fd >= 0 ? 0 : -1;
+}
+
+/* Send every byte of iov[0..n); -1 on a broken connection. */
+static int send_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* ---- reading a response --------------------------------------------------- */
+
+static int rx_reserve(rt *r, size_t need)
+{
+    if (need <= r->rxcap)
         return 0;
-    const char *v = line + nl + 1;
-    const char *end = line + len;
+    size_t cap = r->rxcap ? r->rxcap : RX_INITIAL;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(r->rx, cap);
+    if (!p)
+        return -1;
+    r->rx = p;
+    r->rxcap = cap;
+    return 0;
+}
+
+/* Read what the socket has (at least one byte) after rx[rxlen]. Returns
+ * XR_OK, XR_RETRY (closed or broken; *eof says it was an orderly close) or
+ * XR_NOMEM. */
+static int rx_fill(rt *r, int *eof)
+{
+    if (rx_reserve(r, r->rxlen + READ_CHUNK + 1) < 0)
+        return XR_NOMEM;
+    for (;;) {
+        ssize_t n = recv(r->fd, r->rx + r->rxlen, r->rxcap - r->rxlen - 1, 0);
+        if (n > 0) {
+            r->rxlen += (size_t)n;
+            return XR_OK;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (eof)
+            *eof = n == 0;
+        return XR_RETRY;
+    }
+}
+
+/* Drop rx[from, to): the bytes already consumed between the decoded body
+ * and the unread rest. */
+static void rx_cut(rt *r, size_t from, size_t *to)
+{
+    if (*to > from) {
+        memmove(r->rx + from, r->rx + *to, r->rxlen - *to);
+        r->rxlen -= *to - from;
+        *to = from;
+    }
+}
+
+/* Consume n body bytes at *src: appended at *dst, or discarded once the
+ * body is too big (the connection stays usable: the rest is read and
+ * dropped). */
+static int body_take(rt *r, size_t *src, size_t *dst, size_t n)
+{
+    while (n > 0) {
+        if (*src == r->rxlen) {
+            rx_cut(r, *dst, src);
+            int x = rx_fill(r, NULL);
+            if (x < 0)
+                return x;
+        }
+        size_t k = r->rxlen - *src;
+        if (k > n)
+            k = n;
+        if (!r->toobig && *dst - r->head_len + k > LRT_MAX_PAYLOAD)
+            r->toobig = 1;
+        if (!r->toobig) {
+            if (*dst != *src)
+                memmove(r->rx + *dst, r->rx + *src, k);
+            *dst += k;
+        }
+        *src += k;
+        n -= k;
+    }
+    return XR_OK;
+}
+
+/* The next CRLF-terminated line at *src (chunk sizes, trailers). */
+static int line_take(rt *r, size_t *src, size_t *dst, const char **line, size_t *len)
+{
+    for (;;) {
+        const char *eol = memmem(r->rx + *src, r->rxlen - *src, "\r\n", 2);
+        if (eol) {
+            *line = r->rx + *src;
+            *len = (size_t)(eol - *line);
+            *src += *len + 2;
+            return XR_OK;
+        }
+        if (r->rxlen - *src > 8192)
+            return XR_FATAL;
+        rx_cut(r, *dst, src);
+        int x = rx_fill(r, NULL);
+        if (x < 0)
+            return x;
+    }
+}
+
+static int body_chunked(rt *r, size_t *src, size_t *dst)
+{
+    for (;;) {
+        const char *line;
+        size_t len, size = 0;
+        int x = line_take(r, src, dst, &line, &len);
+        if (x < 0)
+            return x;
+        size_t i = 0;
+        for (; i < len; i++) {
+            int c = line[i], d;
+            if (c >= '0' && c <= '9')
+                d = c - '0';
+            else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                d = (c | 0x20) - 'a' + 10;
+            else
+                break;
+            if (size > (SIZE_MAX >> 4))
+                return XR_FATAL;
+            size = size << 4 | (size_t)d;
+        }
+        if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t'))
+            return XR_FATAL;
+        if (size == 0)
+            break;
+        if ((x = body_take(r, src, dst, size)) < 0 || (x = line_take(r, src, dst, &line, &len)) < 0)
+            return x;
+        if (len != 0)
+            return XR_FATAL;
+    }
+    for (;;) { /* trailers, up to the empty line */
+        const char *line;
+        size_t len;
+        int x = line_take(r, src, dst, &line, &len);
+        if (x < 0)
+            return x;
+        if (len == 0)
+            return XR_OK;
+    }
+}
+
+/* Case-insensitive "name:" at the start of line; returns the trimmed value. */
+static const char *header_value(char *line, char *end, const char *name, size_t nl, char **vend)
+{
+    if ((size_t)(end - line) <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return NULL;
+    char *v = line + nl + 1;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    free(*dst);
-    *dst = strndup(v, (size_t)(end - v));
-    return 1;
+    *vend = end;
+    return v;
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
+static int has_token(const char *v, const char *vend, const char *tok)
 {
-    rt *r = ud;
-    size_t len = size * n;
-    if (!r->want_headers)
-        return len;
-    next_headers *hd = &r->hd;
-    (void)(take_header(data, len, "Lambda-Runtime-Aws-Request-Id", &hd->request_id) ||
-           take_header(data, len, "Lambda-Runtime-Deadline-Ms", &hd->deadline) ||
-           take_header(data, len, "Lambda-Runtime-Invoked-Function-Arn", &hd->arn) ||
-           take_header(data, len, "Lambda-Runtime-Trace-Id", &hd->trace) ||
-           take_header(data, len, "Lambda-Runtime-Client-Context", &hd->client_context) ||
-           take_header(data, len, "Lambda-Runtime-Cognito-Identity", &hd->cognito) ||
-           take_header(data, len, "Lambda-Runtime-Aws-Tenant-Id", &hd->tenant));
-    return len;
+    size_t tl = strlen(tok);
+    for (const char *p = v; p + tl <= vend; p++)
+        if (strncasecmp(p, tok, tl) == 0)
+            return 1;
+    return 0;
+}
+
+/* Read one whole response into rx. *keep is cleared when the connection
+ * cannot carry another request. Returns XR_OK, XR_RETRY (the connection
+ * broke before the answer was whole), XR_FATAL (not HTTP), XR_NOMEM. */
+static int read_response(rt *r, int *keep)
+{
+    size_t scan = 0;
+    int x;
+    r->rxlen = r->head_len = r->body_len = 0;
+    r->toobig = 0;
+    memset(r->hdr, 0, sizeof r->hdr);
+    if (rx_reserve(r, RX_INITIAL) < 0)
+        return XR_NOMEM;
+    for (;;) {
+        char *end;
+        while (!(end = memmem(r->rx + scan, r->rxlen - scan, "\r\n\r\n", 4))) {
+            if (r->rxlen > HEAD_MAX)
+                return XR_FATAL;
+            scan = r->rxlen > 3 ? r->rxlen - 3 : 0;
+            if ((x = rx_fill(r, NULL)) < 0)
+                return x;
+        }
+        r->head_len = (size_t)(end - r->rx) + 4;
+        /* The status line: "HTTP/1.x NNN ..." */
+        if (r->head_len < 14 || memcmp(r->rx, "HTTP/1.", 7) != 0 || r->rx[8] != ' ')
+            return XR_FATAL;
+        const char *s = r->rx + 9;
+        if (s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
+            return XR_FATAL;
+        r->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+        if (r->status >= 200 || r->status == 101)
+            break;
+        /* An interim 1xx: skip it, the real answer follows. */
+        memmove(r->rx, r->rx + r->head_len, r->rxlen - r->head_len);
+        r->rxlen -= r->head_len;
+        r->head_len = 0;
+        scan = 0;
+    }
+    int http10 = r->rx[7] == '0';
+    int conn_close_hdr = 0, conn_keep_hdr = 0, chunked = 0, have_clen = 0;
+    size_t clen = 0;
+
+    /* Headers, NUL-terminated in place so the context can point at them. */
+    char *line = (char *)memchr(r->rx, '\n', r->head_len) + 1;
+    char *head_end = r->rx + r->head_len - 2;
+    while (line < head_end) {
+        char *eol = memchr(line, '\n', (size_t)(head_end - line));
+        if (!eol)
+            return XR_FATAL;
+        char *lend = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+        char *vend;
+        const char *v;
+        if ((v = header_value(line, lend, "Content-Length", 14, &vend))) {
+            size_t n = 0;
+            if (v == vend)
+                return XR_FATAL;
+            for (const char *p = v; p < vend; p++) {
+                if (*p < '0' || *p > '9' || n > (SIZE_MAX - 9) / 10)
+                    return XR_FATAL;
+                n = n * 10 + (size_t)(*p - '0');
+            }
+            if (have_clen && n != clen)
+                return XR_FATAL;
+            clen = n;
+            have_clen = 1;
+        } else if ((v = header_value(line, lend, "Transfer-Encoding", 17, &vend))) {
+            chunked = has_token(v, vend, "chunked");
+        } else if ((v = header_value(line, lend, "Connection", 10, &vend))) {
+            conn_close_hdr |= has_token(v, vend, "close");
+            conn_keep_hdr |= has_token(v, vend, "keep-alive");
+        } else if ((line[0] | 0x20) == 'l') {
+            for (int i = 0; i < H_COUNT; i++) {
+                v = header_value(line, lend, next_header_names[i].name, next_header_names[i].len,
+                                 &vend);
+                if (v) {
+                    *vend = '\0';
+                    r->hdr[i] = (size_t)(v - r->rx);
+                    break;
+                }
+            }
+        }
+        line = eol + 1;
+    }
+    *keep = !(conn_close_hdr || (http10 && !conn_keep_hdr));
+
+    size_t src = r->head_len, dst = r->head_len;
+    if (r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200)) {
+        x = XR_OK;
+    } else if (chunked) {
+        x = body_chunked(r, &src, &dst);
+    } else if (have_clen) {
+        if (!r->toobig && clen <= LRT_MAX_PAYLOAD && rx_reserve(r, r->head_len + clen + 1) < 0)
+            return XR_NOMEM;
+        x = body_take(r, &src, &dst, clen);
+    } else {
+        /* No length: the body runs to the end of the connection. */
+        *keep = 0;
+        for (;;) {
+            if (src < r->rxlen && (x = body_take(r, &src, &dst, r->rxlen - src)) < 0)
+                return x;
+            rx_cut(r, dst, &src);
+            int eof = 0;
+            x = rx_fill(r, &eof);
+            if (x == XR_RETRY && eof) {
+                x = XR_OK;
+                break;
+            }
+            if (x < 0)
+                return x;
+        }
+    }
+    if (x < 0)
+        return x;
+    if (src != r->rxlen)
+        *keep = 0; /* bytes we never asked for: do not trust the stream */
+    r->body_len = dst - r->head_len;
+    r->rx[dst] = '\0'; /* rx always has a spare byte past what was read */
+    return XR_OK;
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+/* One request; body NULL means GET. Sets r->status. */
+static int rt_request(rt *r, const char *path, const char *body, size_t len,
+                      const char *error_type)
+{
+    char head[1536];
+    int hl;
+    if (body) {
+        char et[200] = "";
+        if (error_type) {
+            char v[128];
+            snprintf(v, sizeof v, "%s", error_type);
+            for (char *c = v; *c; c++) /* keep it one header line */
+                if (*c == '\r' || *c == '\n')
+                    *c = ' ';
+            snprintf(et, sizeof et, "Lambda-Runtime-Function-Error-Type: %s\r\n", v);
+        }
+        hl = snprintf(head, sizeof head,
+                      "POST " PATH_BASE "%s HTTP/1.1\r\nHost: %s\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+                      path, r->hosthdr, len, et);
+    } else {
+        hl = snprintf(head, sizeof head, "GET " PATH_BASE "%s HTTP/1.1\r\nHost: %s\r\n\r\n", path,
+                      r->hosthdr);
+    }
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        return LRT_EINVAL;
+
+    for (int attempt = 0;; attempt++) {
+        const char *why = NULL;
+        int x = XR_RETRY, keep = 1;
+        if (r->fd < 0 && conn_open(r, &why) < 0) {
+            /* why says it */
+        } else {
+            struct iovec iov[2] = {{head, (size_t)hl}, {(void *)body, body ? len : 0}};
+            if (send_all(r->fd, iov, body && len ? 2 : 1) < 0) {
+                why = strerror(errno);
+            } else {
+                errno = 0;
+                x = read_response(r, &keep);
+                if (x == XR_RETRY)
+                    why = errno ? strerror(errno) : "the connection closed before an answer";
+            }
+        }
+        if (x == XR_OK) {
+            if (!keep)
+                conn_close(r);
+            return r->toobig ? LRT_ETOOBIG : LRT_OK;
+        }
+        conn_close(r);
+        if (x == XR_NOMEM)
+            return LRT_ENOMEM;
+        if (x == XR_FATAL) {
+            fprintf(stderr, "lrt: %s %s: the answer is not HTTP/1.1\n", body ? "POST" : "GET", path);
+            return LRT_EIO;
+        }
+        fprintf(stderr, "lrt: %s %s to %s: %s (attempt %d)\n", body ? "POST" : "GET", path,
+                r->hosthdr, why ? why : "failed", attempt + 1);
+        if (attempt >= r->max_retries)
+            return LRT_EIO;
+        /* A short, growing pause: the API is local and restarts fast. */
+        struct timespec ts = {0, 10000000L * (attempt + 1)};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int rt_open(rt *r, const lrt_options *opts)
 {
     const char *api = opts && opts->api ? opts->api : getenv("AWS_LAMBDA_RUNTIME_API");
     memset(r, 0, sizeof *r);
+    r->fd = -1;
     if (!api || !*api) {
         fprintf(stderr, "lrt: AWS_LAMBDA_RUNTIME_API is not set\n");
         return LRT_EINVAL;
     }
-    if ((size_t)snprintf(r->base, sizeof r->base, "http://%s/2018-06-01", api) >= sizeof r->base)
+    if ((size_t)snprintf(r->hosthdr, sizeof r->hosthdr, "%s", api) >= sizeof r->hosthdr ||
+        strpbrk(api, "/\r\n \t"))
         return LRT_EINVAL;
-    r->max_retries = opts && opts->max_retries > 0 ? opts->max_retries : DEFAULT_RETRIES;
-    r->body.max = LRT_MAX_PAYLOAD;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return LRT_ENOMEM;
-    r->h = curl_easy_init();
-    if (!r->h) {
-        curl_global_cleanup();
-        return LRT_ENOMEM;
+    /* host:port, [v6]:port, or host (port 80) */
+    const char *host = api, *colon;
+    size_t hlen;
+    if (api[0] == '[') {
+        const char *rb = strchr(api, ']');
+        if (!rb || (rb[1] && rb[1] != ':'))
+            return LRT_EINVAL;
+        host = api + 1;
+        hlen = (size_t)(rb - host);
+        colon = rb[1] ? rb + 1 : NULL;
+    } else {
+        colon = strrchr(api, ':');
+        hlen = colon ? (size_t)(colon - api) : strlen(api);
     }
-    curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(r->h, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(r->h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(r->h, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r->h, CURLOPT_PROXY, ""); /* the API is local: never via a proxy */
-    /* No CURLOPT_TIMEOUT anywhere: GET /next may wait as long as the
-     * sandbox is frozen. Connecting to a local socket is quick or fails. */
-    curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    const char *port = colon ? colon + 1 : "80";
+    if (hlen == 0 || hlen >= sizeof r->host || !*port || strlen(port) >= sizeof r->port ||
+        strspn(port, "0123456789") != strlen(port))
+        return LRT_EINVAL;
+    memcpy(r->host, host, hlen);
+    r->host[hlen] = '\0';
+    snprintf(r->port, sizeof r->port, "%s", port);
+    r->max_retries = opts && opts->max_retries > 0 ? opts->max_retries : DEFAULT_RETRIES;
     return LRT_OK;
 }
 
 static void rt_close(rt *r)
 {
-    if (r->h) {
-        curl_easy_cleanup(r->h);
-        curl_global_cleanup();
-    }
-    free(r->body.p);
-    headers_clear(&r->hd);
+    conn_close(r);
+    free(r->rx);
+    free(r->tx.p);
+    free(r->scratch);
     memset(r, 0, sizeof *r);
+    r->fd = -1;
 }
 
-/* Errors where the request may simply not have arrived: worth retrying. */
-static int transient(CURLcode c)
-{
-    return c == CURLE_COULDNT_CONNECT || c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR ||
-           c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE || c == CURLE_OPERATION_TIMEDOUT;
-}
-
-/* One request; body NULL means GET. *status gets the HTTP status. */
-static int rt_request(rt *r, const char *path, const char *body, size_t len,
-                      const char *error_type, long *status)
-{
-    char url[1024];
-    char hdr[256];
-    struct curl_slist *hl = NULL;
-    int rc = LRT_EIO;
-
-    if ((size_t)snprintf(url, sizeof url, "%s%s", r->base, path) >= sizeof url)
-        return LRT_EINVAL;
-    if (body) {
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-        hl = curl_slist_append(hl, "Expect:"); /* no 100-continue round trip */
-        if (error_type) {
-            snprintf(hdr, sizeof hdr, "Lambda-Runtime-Function-Error-Type: %s", error_type);
-            for (char *c = hdr; *c; c++)
-                if (*c == '\r' || *c == '\n')
-                    *c = ' ';
-            hl = curl_slist_append(hl, hdr);
-        }
-        if (!hl)
-            return LRT_ENOMEM;
-    }
-    curl_easy_setopt(r->h, CURLOPT_URL, url);
-    curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hl);
-    if (body) {
-        curl_easy_setopt(r->h, CURLOPT_POST, 1L);
-        curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(r->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    } else {
-        curl_easy_setopt(r->h, CURLOPT_HTTPGET, 1L);
-    }
-    r->want_headers = body == NULL;
-
-    for (int attempt = 0;; attempt++) {
-        r->body.len = 0;
-        r->body.toobig = 0;
-        if (r->body.p)
-            r->body.p[0] = '\0';
-        if (!body)
-            headers_clear(&r->hd);
-        CURLcode c = curl_easy_perform(r->h);
-        if (c == CURLE_OK) {
-            curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, status);
-            rc = LRT_OK;
-            break;
-        }
-        if (c == CURLE_WRITE_ERROR && r->body.toobig) {
-            curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, status);
-            rc = LRT_ETOOBIG;
-            break;
-        }
-        fprintf(stderr, "lrt: %s %s: %s (attempt %d)\n", body ? "POST" : "GET", path,
-                curl_easy_strerror(c), attempt + 1);
-        if (!transient(c) || attempt >= r->max_retries) {
-            rc = LRT_EIO;
-            break;
-        }
-        /* A short, growing pause: the API is local and restarts fast. */
-        struct timespec ts = {0, 10000000L * (attempt + 1)};
-        nanosleep(&ts, NULL);
-    }
-    r->want_headers = 0;
-    curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hl);
-    return rc;
-}
+/* ---- posting results -------------------------------------------------------- */
 
 /* What a post's status means for the loop. */
-static int post_status(const char *what, long status)
+static int post_status(const char *what, int status)
 {
     if (status == 202 || status == 200)
         return LRT_OK;
     if (status >= 500) {
-        fprintf(stderr, "lrt: %s: the Runtime API answered %ld: exiting\n", what, status);
+        fprintf(stderr, "lrt: %s: the Runtime API answered %d: exiting\n", what, status);
         return LRT_EAPI;
     }
-    fprintf(stderr, "lrt: %s: the Runtime API answered %ld\n", what, status);
+    fprintf(stderr, "lrt: %s: the Runtime API answered %d\n", what, status);
     return LRT_OK;
 }
 
-static char *error_body(const char *type, const char *message)
+static int tx_append(const char *p, size_t n, void *ud)
 {
-    json_t *o = json_pack("{s:s, s:s, s:[]}", "errorMessage", message, "errorType", type,
-                          "stackTrace");
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
+    txbuf *t = ud;
+    if (t->len + n > LRT_MAX_PAYLOAD) {
+        t->toobig = 1;
+        return -1;
+    }
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q)
+            return -1;
+        t->p = q;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, p, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (2..4 bytes), or 0. The
+ * rules are the JSON/jansson ones: no overlongs, no surrogates, nothing
+ * above U+10FFFF. */
+static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
+{
+    size_t need;
+    if (*p >= 0xc2 && *p <= 0xdf)
+        need = 1;
+    else if (*p >= 0xe0 && *p <= 0xef)
+        need = 2;
+    else if (*p >= 0xf0 && *p <= 0xf4)
+        need = 3;
+    else
+        return 0;
+    if ((size_t)(end - p) <= need)
+        return 0;
+    for (size_t i = 1; i <= need; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] >= 0xa0) ||
+        (*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return need + 1;
+}
+
+/* s[0, len) as a JSON string literal, escaped as jansson's encoder does
+ * (so a result reads byte for byte as json_dumps would write it).
+ * Invalid UTF-8 fails, or with `lossy` (error messages, which may be cut
+ * inside a character) becomes U+FFFD, so the body is always JSON. */
+static int tx_string(txbuf *t, const char *s, size_t len, int lossy)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    if (tx_append("\"", 1, t) < 0)
+        return -1;
+    while (p < end) {
+        const unsigned char *run = p;
+        for (;;) {
+            while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+                p++;
+            size_t n;
+            if (p < end && *p >= 0x80 && (n = utf8_seq_len(p, end)) > 0)
+                p += n;
+            else
+                break;
+        }
+        if (p > run && tx_append((const char *)run, (size_t)(p - run), t) < 0)
+            return -1;
+        if (p >= end)
+            break;
+        char esc[8];
+        size_t n = 2;
+        esc[0] = '\\';
+        switch (*p) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            if (*p < 0x20) {
+                memcpy(esc + 1, "u00", 3);
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 15];
+                n = 6;
+            } else if (lossy) { /* a broken UTF-8 sequence */
+                memcpy(esc, "\xef\xbf\xbd", 3);
+                n = 3;
+            } else {
+                return -1;
+            }
+        }
+        p++;
+        if (tx_append(esc, n, t) < 0)
+            return -1;
+    }
+    return tx_append("\"", 1, t);
+}
+
+/* The result as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes it, for
+ * what results are made of; -1 for anything else (reals, deep nesting,
+ * bad strings) and the caller lets jansson do it (its encoder formats
+ * through callbacks piece by piece and was a tenth of an invocation). */
+static int tx_value(txbuf *t, const json_t *v, int depth)
+{
+    char num[32];
+    if (depth > FAST_DEPTH)
+        return -1;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        int first = 1;
+        if (tx_append("{", 1, t) < 0)
+            return -1;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it), first = 0) {
+            if ((!first && tx_append(",", 1, t) < 0) ||
+                tx_string(t, json_object_iter_key(it), json_object_iter_key_len(it), 0) < 0 ||
+                tx_append(":", 1, t) < 0 || tx_value(t, json_object_iter_value(it), depth + 1) < 0)
+                return -1;
+        }
+        return tx_append("}", 1, t);
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *m;
+        if (tx_append("[", 1, t) < 0)
+            return -1;
+        json_array_foreach(v, i, m) {
+            if ((i > 0 && tx_append(",", 1, t) < 0) || tx_value(t, m, depth + 1) < 0)
+                return -1;
+        }
+        return tx_append("]", 1, t);
+    }
+    case JSON_STRING:
+        return tx_string(t, json_string_value(v), json_string_length(v), 0);
+    case JSON_INTEGER: {
+        int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return tx_append(num, (size_t)n, t);
+    }
+    case JSON_TRUE:
+        return tx_append("true", 4, t);
+    case JSON_FALSE:
+        return tx_append("false", 5, t);
+    case JSON_NULL:
+        return tx_append("null", 4, t);
+    default:
+        return -1;
+    }
+}
+
+/* Fill r->tx with the result's JSON text. Returns 0, or -1 (t->toobig
+ * says whether it was the size). */
+static int result_dump(rt *r, const json_t *result)
+{
+    txbuf *t = &r->tx;
+    t->len = 0;
+    t->toobig = 0;
+    if (tx_value(t, result, 0) == 0)
+        return 0;
+    if (t->toobig)
+        return -1;
+    t->len = 0;
+    return json_dump_callback(result, tx_append, t, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 static int post_error(rt *r, const char *path, const char *type, const char *message)
 {
-    long status = 0;
-    char *b = error_body(type, message);
-    if (!b)
+    txbuf *t = &r->tx;
+    t->len = 0;
+    t->toobig = 0;
+    /* the error shape the Runtime API documents */
+    if (tx_append("{\"errorMessage\":", 16, t) < 0 || tx_string(t, message, strlen(message), 1) < 0 ||
+        tx_append(",\"errorType\":", 13, t) < 0 || tx_string(t, type, strlen(type), 1) < 0 ||
+        tx_append(",\"stackTrace\":[]}", 17, t) < 0)
         return LRT_ENOMEM;
-    int rc = rt_request(r, path, b, strlen(b), type, &status);
-    free(b);
-    if (rc < 0)
+    int rc = rt_request(r, path, t->p, t->len, type);
+    if (rc < 0 && rc != LRT_ETOOBIG) /* a post's answer body does not matter */
         return rc;
-    return post_status(path, status);
+    return post_status(path, r->status);
 }
 
 static int post_result(rt *r, const char *id, json_t *result)
 {
-    char path[512];
-    long status = 0;
-    char *s = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
-    if (!s)
-        return LRT_ENOMEM;
-    size_t len = strlen(s);
-    if (len > LRT_MAX_PAYLOAD) {
-        free(s);
+    char path[REQUEST_ID_MAX + 64];
+    txbuf *t = &r->tx;
+    int dumped = result_dump(r, result);
+    if (dumped < 0 && t->toobig) {
         snprintf(path, sizeof path, "/runtime/invocation/%s/error", id);
         return post_error(r, path, "Function.ResponseSizeTooLarge",
                           "The response is larger than the 6 MB payload limit");
     }
-    int rc = rt_request(r, path, s, len, NULL, &status);
-    free(s);
-    if (rc < 0)
+    if (dumped < 0)
+        return LRT_ENOMEM;
+    snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
+    int rc = rt_request(r, path, t->p, t->len, NULL);
+    if (rc < 0 && rc != LRT_ETOOBIG)
         return rc;
-    if (status == 413) {
+    if (r->status == 413) {
         snprintf(path, sizeof path, "/runtime/invocation/%s/error", id);
         return post_error(r, path, "Function.ResponseSizeTooLarge",
                           "The Runtime API refused the response as too large");
     }
-    return post_status("response", status);
+    return post_status("response", r->status);
+}
+
+/* ---- reading the event -------------------------------------------------------- */
+
+/* jansson's parser reads a character at a time through a callback and
+ * cost most of an invocation's own CPU. Events are plain JSON, so a
+ * direct parser builds the same jansson values (same key order, last
+ * duplicate wins, as json_loadb) for the common forms: objects, arrays,
+ * strings with the short escapes and valid UTF-8, integers up to 18
+ * digits, true/false/null, up to FAST_DEPTH levels. Anything else (\u
+ * escapes, reals, long integers, deeper nesting, and every error) makes it
+ * give up and json_loadb parse the event, so what is accepted, what is
+ * refused and the error text stay jansson's. */
+
+typedef struct fastjson {
+    const char *p, *end;
+    char *scratch;       /* decoded strings with escapes */
+    size_t scap;
+} fastjson;
+
+static void fj_ws(fastjson *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+/* The string at j->p (after its opening quote); *out points at its
+ * bytes: in the input when there is nothing to decode, else in scratch. */
+static int fj_string(fastjson *j, const char **out, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)j->p, *end = (const unsigned char *)j->end;
+    const unsigned char *start = p;
+    size_t n;
+    for (;;) { /* the common case: no escapes, nothing to copy */
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p >= end || *p < 0x20)
+            return -1;
+        if (*p < 0x80)
+            break;
+        if (!(n = utf8_seq_len(p, end)))
+            return -1;
+        p += n;
+    }
+    if (*p == '"') {
+        *out = (const char *)start;
+        *len = (size_t)(p - start);
+        j->p = (const char *)p + 1;
+        return 0;
+    }
+    /* Escapes: decode into scratch; the result is never longer than the
+     * rest of the input. */
+    size_t o = (size_t)(p - start), need = o + (size_t)(end - p) + 1;
+    if (need > j->scap) {
+        char *q = realloc(j->scratch, need);
+        if (!q)
+            return -1;
+        j->scratch = q;
+        j->scap = need;
+    }
+    char *d = j->scratch;
+    memcpy(d, start, o);
+    while (p < end) {
+        if (*p == '"') {
+            *out = d;
+            *len = o;
+            j->p = (const char *)p + 1;
+            return 0;
+        }
+        if (*p < 0x20)
+            return -1;
+        if (*p >= 0x80) {
+            if (!(n = utf8_seq_len(p, end)))
+                return -1;
+            memcpy(d + o, p, n);
+            o += n;
+            p += n;
+            continue;
+        }
+        if (*p != '\\') {
+            d[o++] = (char)*p++;
+            continue;
+        }
+        if (p + 1 >= end)
+            return -1;
+        switch (p[1]) {
+        case '"': d[o++] = '"'; break;
+        case '\\': d[o++] = '\\'; break;
+        case '/': d[o++] = '/'; break;
+        case 'b': d[o++] = '\b'; break;
+        case 'f': d[o++] = '\f'; break;
+        case 'n': d[o++] = '\n'; break;
+        case 'r': d[o++] = '\r'; break;
+        case 't': d[o++] = '\t'; break;
+        default: return -1; /* \u and the invalid ones: jansson's */
+        }
+        p += 2;
+    }
+    return -1;
+}
+
+static json_t *fj_value(fastjson *j, int depth);
+
+static json_t *fj_object(fastjson *j, int depth)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    fj_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return o;
+    }
+    for (;;) {
+        const char *key;
+        size_t klen;
+        if (j->p >= j->end || *j->p != '"')
+            goto fail;
+        j->p++;
+        if (fj_string(j, &key, &klen) < 0)
+            goto fail;
+        /* a key decoded into scratch must be kept from the value's strings */
+        char kbuf[256];
+        char *k = (char *)key;
+        if (key == j->scratch) {
+            k = klen < sizeof kbuf ? kbuf : malloc(klen + 1);
+            if (!k)
+                goto fail;
+            memcpy(k, key, klen);
+        }
+        fj_ws(j);
+        json_t *v = NULL;
+        if (j->p < j->end && *j->p == ':') {
+            j->p++;
+            fj_ws(j);
+            v = fj_value(j, depth);
+        }
+        int bad = !v || json_object_setn_new_nocheck(o, k, klen, v) < 0;
+        if (k != kbuf && k != key)
+            free(k);
+        if (bad)
+            goto fail;
+        fj_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            fj_ws(j);
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            return o;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *fj_array(fastjson *j, int depth)
+{
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    fj_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return a;
+    }
+    for (;;) {
+        if (json_array_append_new(a, fj_value(j, depth)) < 0)
+            goto fail;
+        fj_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            fj_ws(j);
+            continue;
+        }
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            return a;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(a);
+    return NULL;
+}
+
+static json_t *fj_literal(fastjson *j, const char *word, size_t n, json_t *v)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return NULL;
+    j->p += n;
+    return v;
+}
+
+/* The value at j->p (no leading white space); NULL when the fast path
+ * does not apply. Returns: new. */
+static json_t *fj_value(fastjson *j, int depth)
+{
+    if (j->p >= j->end || depth >= FAST_DEPTH)
+        return NULL;
+    switch (*j->p) {
+    case '{':
+        j->p++;
+        return fj_object(j, depth + 1);
+    case '[':
+        j->p++;
+        return fj_array(j, depth + 1);
+    case '"': {
+        const char *s;
+        size_t n;
+        j->p++;
+        return fj_string(j, &s, &n) < 0 ? NULL : json_stringn_nocheck(s, n);
+    }
+    case 't':
+        return fj_literal(j, "true", 4, json_true());
+    case 'f':
+        return fj_literal(j, "false", 5, json_false());
+    case 'n':
+        return fj_literal(j, "null", 4, json_null());
+    default: {
+        /* -?(0|[1-9][0-9]*), at most 18 digits, not followed by . e E */
+        const char *p = j->p;
+        int neg = *p == '-';
+        if (neg)
+            p++;
+        const char *d = p;
+        json_int_t v = 0;
+        while (p < j->end && *p >= '0' && *p <= '9' && p - d < 18)
+            v = v * 10 + (*p++ - '0');
+        size_t nd = (size_t)(p - d);
+        if (nd == 0 || (nd > 1 && *d == '0'))
+            return NULL;
+        if (p < j->end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+            return NULL;
+        j->p = p;
+        return json_integer(neg ? -v : v);
+    }
+    }
+}
+
+/* The event as json_loadb(JSON_DECODE_ANY) would give it. Returns: new,
+ * or NULL with *jerr filled. */
+static json_t *event_parse(rt *r, const char *text, size_t len, json_error_t *jerr)
+{
+    fastjson j = {.p = text, .end = text + len, .scratch = r->scratch, .scap = r->scap};
+    fj_ws(&j);
+    json_t *v = fj_value(&j, 0);
+    if (v) {
+        fj_ws(&j);
+        if (j.p != j.end) {
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    r->scratch = j.scratch;
+    r->scap = j.scap;
+    return v ? v : json_loadb(text, len, JSON_DECODE_ANY, jerr);
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+/* Tracing SDKs read the trace header from the environment. glibc's setenv
+ * keeps every value it was ever given, so a fresh trace id per invocation
+ * would grow the heap for good: the variable points at our own buffer. */
+static char trace_env[sizeof TRACE_ENV + TRACE_ENV_MAX];
+
+static void export_trace(const char *trace)
+{
+    size_t n = trace ? strlen(trace) : 0;
+    if (n == 0) {
+        unsetenv("_X_AMZN_TRACE_ID");
+    } else if (n < TRACE_ENV_MAX) {
+        memcpy(trace_env, TRACE_ENV, sizeof TRACE_ENV - 1);
+        memcpy(trace_env + sizeof TRACE_ENV - 1, trace, n + 1);
+        putenv(trace_env);
+    } else {
+        setenv("_X_AMZN_TRACE_ID", trace, 1);
+    }
+}
+
+static const char *hdr_or_empty(const rt *r, int which)
+{
+    return r->hdr[which] ? r->rx + r->hdr[which] : "";
 }
 
 /* Run one invocation: GET /next, handler, post. */
 static int run_one(rt *r, lrt_handler handler, void *user)
 {
-    long status = 0;
-    char path[512];
-    int rc = rt_request(r, "/runtime/invocation/next", NULL, 0, NULL, &status);
+    char path[REQUEST_ID_MAX + 64];
+    int rc = rt_request(r, "/runtime/invocation/next", NULL, 0, NULL);
     if (rc < 0 && rc != LRT_ETOOBIG)
         return rc;
-    if (status != 200) {
-        fprintf(stderr, "lrt: GET next: the Runtime API answered %ld: exiting\n", status);
+    if (r->status != 200) {
+        fprintf(stderr, "lrt: GET next: the Runtime API answered %d: exiting\n", r->status);
         return LRT_EAPI;
     }
-    next_headers *hd = &r->hd;
-    if (!hd->request_id || !*hd->request_id) {
-        fprintf(stderr, "lrt: GET next: no Lambda-Runtime-Aws-Request-Id\n");
+    const char *id = hdr_or_empty(r, H_REQUEST_ID);
+    if (!*id || strlen(id) >= sizeof r->request_id || strpbrk(id, "/?# \t")) {
+        fprintf(stderr, "lrt: GET next: no usable Lambda-Runtime-Aws-Request-Id\n");
         return LRT_EAPI;
     }
-    snprintf(path, sizeof path, "/runtime/invocation/%s/error", hd->request_id);
+    /* rx is overwritten by the post's answer: keep the id. */
+    memcpy(r->request_id, id, strlen(id) + 1);
+    snprintf(path, sizeof path, "/runtime/invocation/%s/error", r->request_id);
     if (rc == LRT_ETOOBIG)
         return post_error(r, path, "Runtime.PayloadTooLarge",
                           "The event is larger than the 6 MB payload limit");
 
+    const char *deadline = hdr_or_empty(r, H_DEADLINE);
     lrt_context ctx = {
-        .request_id = hd->request_id,
-        .deadline_ms = hd->deadline ? strtoll(hd->deadline, NULL, 10) : 0,
-        .invoked_function_arn = hd->arn ? hd->arn : "",
-        .trace_id = hd->trace ? hd->trace : "",
-        .client_context = hd->client_context ? hd->client_context : "",
-        .cognito_identity = hd->cognito ? hd->cognito : "",
-        .tenant_id = hd->tenant ? hd->tenant : "",
+        .request_id = r->request_id,
+        .deadline_ms = *deadline ? strtoll(deadline, NULL, 10) : 0,
+        .invoked_function_arn = hdr_or_empty(r, H_ARN),
+        .trace_id = hdr_or_empty(r, H_TRACE),
+        .client_context = hdr_or_empty(r, H_CLIENT_CONTEXT),
+        .cognito_identity = hdr_or_empty(r, H_COGNITO),
+        .tenant_id = hdr_or_empty(r, H_TENANT),
     };
-    /* Tracing SDKs read the trace header from the environment. */
-    if (hd->trace && *hd->trace)
-        setenv("_X_AMZN_TRACE_ID", hd->trace, 1);
-    else
-        unsetenv("_X_AMZN_TRACE_ID");
+    export_trace(ctx.trace_id);
 
     json_error_t jerr;
-    json_t *event = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_DECODE_ANY, &jerr);
+    json_t *event = event_parse(r, r->rx + r->head_len, r->body_len, &jerr);
     if (!event) {
         char msg[300];
         snprintf(msg, sizeof msg, "The event is not JSON: %s", jerr.text);
@@ -359,14 +1167,34 @@ static int run_one(rt *r, lrt_handler handler, void *user)
     json_t *result = handler(event, &ctx, &err, user);
     json_decref(event);
     if (result) {
-        rc = post_result(r, hd->request_id, result);
+        rc = post_result(r, r->request_id, result);
         json_decref(result);
         return rc;
     }
     if (!err.type[0])
         snprintf(err.type, sizeof err.type, "HandlerError");
-    fprintf(stderr, "lrt: invocation %s failed: %s: %s\n", hd->request_id, err.type, err.message);
+    fprintf(stderr, "lrt: invocation %s failed: %s: %s\n", r->request_id, err.type, err.message);
     return post_error(r, path, err.type, err.message);
+}
+
+/* A buffer a 6 MB event grew stays that big otherwise. */
+static void trim_buffers(rt *r)
+{
+    if (r->rxcap > RX_KEEP) {
+        free(r->rx);
+        r->rx = NULL;
+        r->rxcap = r->rxlen = 0;
+    }
+    if (r->scap > RX_KEEP) {
+        free(r->scratch);
+        r->scratch = NULL;
+        r->scap = 0;
+    }
+    if (r->tx.cap > RX_KEEP) {
+        free(r->tx.p);
+        r->tx.p = NULL;
+        r->tx.cap = r->tx.len = 0;
+    }
 }
 
 int lrt_run(lrt_handler handler, void *user, const lrt_options *opts)
@@ -380,6 +1208,7 @@ int lrt_run(lrt_handler handler, void *user, const lrt_options *opts)
         rc = run_one(&r, handler, user);
         if (rc < 0)
             break;
+        trim_buffers(&r);
     }
     rt_close(&r);
     return rc;

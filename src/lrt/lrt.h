@@ -5,10 +5,12 @@
  * next invocation, run the handler, post its result or its error. This
  * module is that loop and nothing else: it knows the Runtime API
  * (http://$AWS_LAMBDA_RUNTIME_API/2018-06-01, AWS "Using the Lambda runtime
- * API for custom runtimes") and libcurl's easy interface. It must not know
- * what a handler does, keep state between invocations, or put a client
- * timeout on GET /next (the sandbox is frozen between invocations, so a
- * timer there would fire for no reason).
+ * API for custom runtimes"), spoken over one kept-alive HTTP/1.1 socket
+ * (no libcurl: the API is plain HTTP on a local address, and the loop's
+ * own cost is paid on every invocation). It must not know what a handler
+ * does, keep state between invocations (beyond reusing its buffers), or
+ * put a client timeout on GET /next (the sandbox is frozen between
+ * invocations, so a timer there would fire for no reason).
  *
  * Threading: one runtime, one thread. The same sources run under AWS and
  * under the local engine `sfnd`, which serves the same API.

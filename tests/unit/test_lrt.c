@@ -27,6 +27,7 @@
 #include "lrt.h"
 
 #define MAX_POSTS 16
+#define MAX_EVENTS 12
 
 typedef struct post {
     char path[256];
@@ -39,9 +40,13 @@ typedef struct fake {
     int lfd, port;
     pthread_t th;
     /* script */
-    const char *events[4];   /* bodies handed out by GET /next, in order */
-    size_t event_len[4];     /* 0 = strlen */
+    const char *events[MAX_EVENTS]; /* bodies handed out by GET /next, in order */
+    size_t event_len[MAX_EVENTS];   /* 0 = strlen */
     int nevents;
+    int chunked;             /* send GET /next bodies with Transfer-Encoding: chunked */
+    int close_after;         /* answer every request with Connection: close, then close */
+    int no_length;           /* GET /next bodies end with the connection (no length) */
+    int no_trace;            /* leave out Lambda-Runtime-Trace-Id */
     int close_next;          /* close the connection on the first N GET /next */
     int post_status;         /* answer to posts; 0 = 202 */
     char deadline[32];       /* Lambda-Runtime-Deadline-Ms, "" = none */
@@ -122,20 +127,45 @@ static int serve_one(int fd)
             return 0;
         }
         size_t blen = F.event_len[i] ? F.event_len[i] : strlen(F.events[i]);
+        char framing[64];
+        if (F.chunked)
+            snprintf(framing, sizeof framing, "Transfer-Encoding: chunked\r\n");
+        else if (F.no_length)
+            snprintf(framing, sizeof framing, "Connection: close\r\n");
+        else
+            snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", blen);
         int n = snprintf(hdr, sizeof hdr,
                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          "Lambda-Runtime-Aws-Request-Id: id-%d\r\n"
                          "%s%s%s"
                          "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
-                         "Lambda-Runtime-Trace-Id: Root=1-abc;Parent=def;Sampled=1\r\n"
+                         "%s"
                          "Lambda-Runtime-Client-Context: {\"c\":1}\r\n"
                          "Lambda-Runtime-Cognito-Identity: {\"i\":2}\r\n"
-                         "Content-Length: %zu\r\n\r\n",
+                         "%s%s\r\n",
                          i + 1, F.deadline[0] ? "Lambda-Runtime-Deadline-Ms: " : "", F.deadline,
-                         F.deadline[0] ? "\r\n" : "", blen);
+                         F.deadline[0] ? "\r\n" : "",
+                         F.no_trace ? "" : "Lambda-Runtime-Trace-Id: Root=1-abc;Parent=def;Sampled=1\r\n",
+                         F.close_after && !F.no_length ? "Connection: close\r\n" : "", framing);
         send_all(fd, hdr, (size_t)n);
-        send_all(fd, F.events[i], blen);
-        return 0;
+        if (F.chunked) {
+            /* uneven chunks, an extension, upper-case hex and a trailer */
+            size_t off = 0, step = 7;
+            while (off < blen) {
+                size_t k = blen - off < step ? blen - off : step;
+                n = snprintf(hdr, sizeof hdr, "%zX;ext=1\r\n", k);
+                send_all(fd, hdr, (size_t)n);
+                send_all(fd, F.events[i] + off, k);
+                send_all(fd, "\r\n", 2);
+                off += k;
+                step = step * 3 + 1;
+            }
+            const char *last = "0\r\nX-Trailer: t\r\n\r\n";
+            send_all(fd, last, strlen(last));
+        } else {
+            send_all(fd, F.events[i], blen);
+        }
+        return F.close_after || F.no_length ? -1 : 0;
     }
     if (strcmp(method, "POST") == 0 && F.nposts < MAX_POSTS) {
         post *p = &F.posts[F.nposts++];
@@ -144,9 +174,10 @@ static int serve_one(int fd)
         p->body = body;
         p->len = clen;
         int st = F.post_status ? F.post_status : 202;
-        int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\n{}", st);
+        int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n%s\r\n{}", st,
+                         F.close_after ? "Connection: close\r\n" : "");
         send_all(fd, hdr, (size_t)n);
-        return 0;
+        return F.close_after ? -1 : 0;
     }
     free(body);
     return -1;
@@ -429,6 +460,217 @@ static void test_api_gone(void **state)
     assert_int_equal(lrt_run(echo, NULL, NULL), LRT_EINVAL);
 }
 
+
+/* What jansson would post for this event text: the echo of its parse. */
+static char *jansson_echo(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return s;
+}
+
+/* The event reaches the handler as json_loadb would build it, and the
+ * result goes out byte for byte as json_dumps writes it, whichever way
+ * (direct or through jansson) each side took. */
+static void test_event_and_result_json(void **state)
+{
+    (void)state;
+    static const char *const evs[] = {
+        /* the direct reader: escapes, UTF-8, nesting, literals, integers */
+        "{\"a\":\"x\\\"y\\n\\/\\t\",\"b\":[1,-2,true,false,null,-0],\"c\":{\"d\":\"h\xc3\xa9 \xe2\x82\xac "
+        "\xf0\x9f\x98\x80\"},\"e\":{},\"f\":[],\"k\\\"q\":123456789012345678}",
+        /* duplicate keys: the last value, in the first one's place */
+        " {\"k\":1,\"z\":0,\"k\":2} ",
+        /* jansson's: \\u escapes (and a control character going out as \\u0001),
+         * reals, an integer past 18 digits */
+        "{\"u\":\"\\u00e9\\ud83d\\ude00\\u0001\",\"r\":[1.5,-0.0,1e2],\"big\":-9223372036854775808}",
+        "\"just a string\"",
+        "12",
+    };
+    int n = (int)(sizeof evs / sizeof evs[0]);
+    for (int i = 0; i < n; i++)
+        F.events[i] = evs[i];
+    F.nevents = n;
+    assert_int_equal(run(echo, n), LRT_OK);
+    assert_int_equal(F.nposts, n);
+    for (int i = 0; i < n; i++) {
+        char *want = jansson_echo(evs[i]);
+        assert_non_null(want);
+        assert_string_equal(F.posts[i].error_type, "");
+        assert_int_equal(F.posts[i].len, strlen(want));
+        assert_string_equal(F.posts[i].body, want);
+        free(want);
+    }
+}
+
+/* Events jansson refuses are refused with jansson's own message. */
+static void test_invalid_events_message(void **state)
+{
+    (void)state;
+    static const char *const evs[] = {"{\"a\":1,}", "[1 2]", "\"\xff\"", "{\"a\":01}",
+                                      "{\"a\":1} x", "", "{\"k\\u0000\":1}", "99999999999999999999"};
+    int n = (int)(sizeof evs / sizeof evs[0]);
+    for (int i = 0; i < n; i++)
+        F.events[i] = evs[i];
+    F.nevents = n;
+    assert_int_equal(run(echo, n), LRT_OK);
+    assert_int_equal(F.nposts, n);
+    for (int i = 0; i < n; i++) {
+        json_error_t jerr;
+        assert_null(json_loads(evs[i], JSON_DECODE_ANY, &jerr));
+        char want[400];
+        snprintf(want, sizeof want, "The event is not JSON: %s", jerr.text);
+        assert_string_equal(F.posts[i].error_type, "Runtime.InvalidEvent");
+        json_t *b = json_loads(F.posts[i].body, 0, NULL);
+        assert_non_null(b);
+        assert_string_equal(json_string_value(json_object_get(b, "errorMessage")), want);
+        json_decref(b);
+    }
+}
+
+static json_t *real_result(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
+{
+    (void)event;
+    (void)ctx;
+    (void)err;
+    (void)user;
+    return json_pack("{s:f, s:[f]}", "pi", 3.14159, "tenth", 0.1);
+}
+
+static void test_result_with_reals(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.nevents = 1;
+    assert_int_equal(run(real_result, 1), LRT_OK);
+    json_t *want = real_result(NULL, NULL, NULL, NULL);
+    char *w = json_dumps(want, JSON_COMPACT);
+    assert_string_equal(F.posts[0].body, w);
+    free(w);
+    json_decref(want);
+}
+
+static json_t *long_utf8_failure(const json_t *event, const lrt_context *ctx, lrt_error *err,
+                                 void *user)
+{
+    (void)event;
+    (void)ctx;
+    (void)user;
+    /* two ASCII bytes, then 2-byte characters: lrt_error's 1023 bytes end
+     * inside one */
+    char msg[2000] = "xy";
+    for (size_t i = 2; i + 2 < sizeof msg; i += 2)
+        memcpy(msg + i, "\xc3\xa9", 3);
+    return lrt_fail(err, "BookingFailed", "%s", msg);
+}
+
+/* A message cut inside a UTF-8 character (lrt_error's fixed buffer) still
+ * makes a JSON error body, and the runtime carries on. */
+static void test_error_message_cut_inside_utf8(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.events[1] = "{\"a\":1}";
+    F.nevents = 2;
+    assert_int_equal(run(long_utf8_failure, 2), LRT_OK);
+    assert_int_equal(F.nposts, 2);
+    json_t *b = json_loads(F.posts[0].body, 0, NULL);
+    assert_non_null(b);
+    const char *m = json_string_value(json_object_get(b, "errorMessage"));
+    assert_non_null(m);
+    size_t len = strlen(m);
+    assert_true(len > 1000);
+    assert_memory_equal(m + len - 3, "\xef\xbf\xbd", 3); /* U+FFFD for the cut character */
+    json_decref(b);
+    assert_string_equal(F.posts[1].path, "/2018-06-01/runtime/invocation/id-2/error");
+}
+
+/* Chunked bodies (uneven chunks, an extension, a trailer) on a kept-alive
+ * connection. */
+static void test_chunked_event(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    char *ev = big_event(n);
+    F.events[0] = "{\"tripId\":\"t1\",\"n\":[1,2,3]}";
+    F.events[1] = ev;
+    F.event_len[1] = n;
+    F.nevents = 2;
+    F.chunked = 1;
+    assert_int_equal(run(echo, 2), LRT_OK);
+    assert_int_equal(F.nposts, 2);
+    assert_string_equal(F.posts[0].body, F.events[0]);
+    assert_int_equal(F.posts[1].len, n);
+    assert_memory_equal(F.posts[1].body, ev, n);
+    assert_int_equal(F.connections, 1);
+    free(ev);
+}
+
+/* A chunked event past the payload cap is refused, and the connection is
+ * still usable for the error post. */
+static void test_chunked_event_too_large(void **state)
+{
+    (void)state;
+    size_t n = LRT_MAX_PAYLOAD + 1000;
+    char *ev = big_event(n);
+    F.events[0] = ev;
+    F.event_len[0] = n;
+    F.nevents = 1;
+    F.chunked = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].error_type, "Runtime.PayloadTooLarge");
+    assert_int_equal(F.connections, 1);
+    free(ev);
+}
+
+/* An API that closes after every answer (Connection: close), and one
+ * whose bodies end with the connection: each request gets a new one. */
+static void test_connection_close_answers(void **state)
+{
+    (void)state;
+    F.events[0] = "{\"a\":1}";
+    F.events[1] = "[2]";
+    F.nevents = 2;
+    F.close_after = 1;
+    assert_int_equal(run(echo, 2), LRT_OK);
+    assert_int_equal(F.nposts, 2);
+    assert_string_equal(F.posts[0].body, "{\"a\":1}");
+    assert_string_equal(F.posts[1].body, "[2]");
+    assert_int_equal(F.connections, 4); /* next, post, next, post */
+}
+
+static void test_body_to_end_of_connection(void **state)
+{
+    (void)state;
+    F.events[0] = "{\"a\":\"until close\"}";
+    F.nevents = 1;
+    F.no_length = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_int_equal(F.nposts, 1);
+    assert_string_equal(F.posts[0].body, F.events[0]);
+    assert_int_equal(F.connections, 2);
+}
+
+/* _X_AMZN_TRACE_ID follows each invocation's header, and goes away when
+ * an invocation has none. */
+static void test_trace_env_follows_invocation(void **state)
+{
+    (void)state;
+    F.events[0] = "{}";
+    F.nevents = 1;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_string_equal(seen_trace, "Root=1-abc;Parent=def;Sampled=1");
+    assert_string_equal(getenv("_X_AMZN_TRACE_ID"), "Root=1-abc;Parent=def;Sampled=1");
+    F.no_trace = 1;
+    F.nexts = 0;
+    assert_int_equal(run(echo, 1), LRT_OK);
+    assert_string_equal(seen_trace, "");
+    assert_string_equal(seen_strings[0], "id-1");
+    assert_null(getenv("_X_AMZN_TRACE_ID"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -445,6 +687,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_closed_is_retried, start, stop),
         cmocka_unit_test_setup_teardown(test_connection_always_closed_gives_up, start, stop),
         cmocka_unit_test_setup_teardown(test_api_gone, start, stop),
+        cmocka_unit_test_setup_teardown(test_event_and_result_json, start, stop),
+        cmocka_unit_test_setup_teardown(test_invalid_events_message, start, stop),
+        cmocka_unit_test_setup_teardown(test_result_with_reals, start, stop),
+        cmocka_unit_test_setup_teardown(test_error_message_cut_inside_utf8, start, stop),
+        cmocka_unit_test_setup_teardown(test_chunked_event, start, stop),
+        cmocka_unit_test_setup_teardown(test_chunked_event_too_large, start, stop),
+        cmocka_unit_test_setup_teardown(test_connection_close_answers, start, stop),
+        cmocka_unit_test_setup_teardown(test_body_to_end_of_connection, start, stop),
+        cmocka_unit_test_setup_teardown(test_trace_env_follows_invocation, start, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
