@@ -729,7 +729,10 @@ static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assig
 /* ---- error handling: Retry and Catch ------------------------------------------- */
 static int err_matches(char **errs, int n, const char *err)
 {
-    int terminal = strcmp(err, "States.Runtime") == 0 || strcmp(err, "States.DataLimitExceeded") == 0;
+    /* States.Runtime is never caught (AWS docs); a task result over the
+     * payload limit (States.DataLimitExceeded) is, by States.ALL too, as
+     * AWS's recorded executions show */
+    int terminal = strcmp(err, "States.Runtime") == 0;
     for (int i = 0; i < n; i++) {
         const char *e = errs[i];
         if (strcmp(e, err) == 0)
@@ -788,7 +791,7 @@ static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
             continue;
         json_t *eo = json_object();
         json_object_set_new(eo, "Error", json_string(err));
-        json_object_set_new(eo, "Cause", cause ? json_string(cause) : json_null());
+        json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
         if (json_object_get(eo, "Cause") == NULL)
             json_object_set_new(eo, "Cause", json_string(""));
         if (st->jsonata) {
@@ -2246,12 +2249,30 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
             int type = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionSucceeded
                        : st->task_kind == TK_ACTIVITY ? E_ActivitySucceeded
                                                       : E_TaskSucceeded;
-            ev *e = emit(x, t, type, st);
-            ev_payload(e, wrapped);
             size_t wsz = msize(wrapped);
             if (wsz > ASL_MAX_PAYLOAD) {
-                set_data_limit(x, t, st);
-            } else {
+                /* recorded: the task fails with States.DataLimitExceeded
+                 * naming the resource ('lambda' for lambda:invoke) */
+                int ftype = st->task_kind == TK_LAMBDA_ARN ? E_LambdaFunctionFailed
+                            : st->task_kind == TK_ACTIVITY ? E_ActivityFailed
+                                                           : E_TaskFailed;
+                char *cause = xprintf("The state/task '%s' returned a result with a size exceeding the maximum "
+                                      "number of bytes service limit.",
+                                      st->res_type ? st->res_type : st->resource);
+                ev *f = emit(x, t, ftype, st);
+                if (f) {
+                    f->err = strdup("States.DataLimitExceeded");
+                    f->cause = xstrdup(cause);
+                }
+                t->phase = PH_READY;
+                state_error(x, t, "States.DataLimitExceeded", cause);
+                free(cause);
+                json_decref(wrapped);
+                break;
+            }
+            ev *e = emit(x, t, type, st);
+            ev_payload(e, wrapped);
+            {
                 t->phase = PH_READY;
                 task_finish(x, t, wrapped, wsz);
             }
