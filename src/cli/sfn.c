@@ -154,6 +154,7 @@ static int drive(driver *d, asl_exec *x, int64_t start)
         if (pick == d->n)
             break; /* waiting on nothing we can provide (e.g. a task token) */
         pending p;
+        int fed = 0;
         pending_take(d, pick, &p);
         asl_input in;
         memset(&in, 0, sizeof in);
@@ -174,7 +175,7 @@ static int drive(driver *d, asl_exec *x, int64_t start)
             }
             in.kind = ASL_IN_TIMER;
             in.now_ms = d->virtual_clock ? now : wall_ms();
-            asl_exec_feed(x, &in);
+            fed = asl_exec_feed(x, &in) == SFN_OK;
         } else {
             sfn_task_result r;
             memset(&r, 0, sizeof r);
@@ -200,12 +201,15 @@ static int drive(driver *d, asl_exec *x, int64_t start)
                 /* the task outlived its TimeoutSeconds: the core's own timer
                  * fires first; the late result is then ignored */
             } else {
-                asl_exec_feed(x, &in);
+                fed = asl_exec_feed(x, &in) == SFN_OK;
             }
             sfn_task_result_cleanup(&r);
         }
         pending_clear(&p);
-        take_cmds(d, x);
+        /* only a feed produces new commands (a stale timer or a task that
+         * outlived its timeout produces none) */
+        if (fed)
+            take_cmds(d, x);
     }
     for (size_t i = 0; i < d->n; i++)
         pending_clear(&d->p[i]);

@@ -58,14 +58,16 @@ sfn_tasks *sfn_tasks_create(const char *template_path)
     snprintf(t->store_dir, sizeof t->store_dir, "%s/tables", data ? data : ".sfn");
     mkdir(data ? data : ".sfn", 0755);
     mkdir(t->store_dir, 0755);
-    tpl_opts o = {.bin_dir = bin, .store_dir = t->store_dir};
+    /* the account the functions' ARNs are in (default 123456789012, as sfnd) */
+    const char *account = getenv("SFN_ACCOUNT");
+    tpl_opts o = {.bin_dir = bin, .store_dir = t->store_dir, .account = account};
     if (tpl_load(template_path, &o, &t->tpl, err, sizeof err) != 0) {
         fprintf(stderr, "sfn: %s: %s\n", template_path, err);
         sfn_tasks_free(t);
         return NULL;
     }
     t->loop = ev_create();
-    lam_opts lo = {.max_procs = 2};
+    lam_opts lo = {.max_procs = 2, .account = account};
     t->lam = t->loop ? lam_create(t->loop, &lo) : NULL;
     if (t->lam == NULL) {
         sfn_tasks_free(t);
@@ -160,16 +162,24 @@ char *sfn_tasks_substitute(const sfn_tasks *t, const char *text)
 }
 
 /* The function's full ARN, as AWS names it in its error. */
+/* AWS names the version it looked for: an unqualified ARN gets :$LATEST. */
 static void function_arn(const char *fn, char *buf, size_t len)
 {
+    const char *account = getenv("SFN_ACCOUNT");
     if (strncmp(fn, "arn:", 4) == 0)
         snprintf(buf, len, "%s", fn);
     else
-        snprintf(buf, len, "arn:aws:lambda:us-east-1:123456789012:function:%s", fn);
+        snprintf(buf, len, "arn:aws:lambda:us-east-1:%s:function:%s", account ? account : "123456789012", fn);
+    int colons = 0;
+    for (const char *p = buf; *p; p++)
+        colons += *p == ':';
+    if (colons == 6 && strlen(buf) + 9 < len)
+        strcat(buf, ":$LATEST");
 }
 
 typedef struct wait_result {
     int done;
+    int abandoned;     /* the task timed out first: free on completion */
     sfn_task_result *r;
 } wait_result;
 
@@ -183,6 +193,10 @@ static int64_t mono_ms(void)
 static void on_result(void *ud, const lam_result *res)
 {
     wait_result *w = ud;
+    if (w->abandoned) {
+        free(w);
+        return;
+    }
     sfn_task_result *r = w->r;
     w->done = 1;
     char err[256];
@@ -211,24 +225,42 @@ void sfn_tasks_invoke(sfn_tasks *t, const char *resource, const char *function, 
     function_arn(function, arn, sizeof arn);
     if (t->lam && lam_function_find(t->lam, function) != NULL) {
         char *text = asl_json_text(payload);
-        wait_result w = {0, r};
+        wait_result *w = calloc(1, sizeof *w);
+        if (w == NULL) {
+            free(text);
+            r->error = strdup("Lambda.ServiceException");
+            return;
+        }
+        w->r = r;
         char reqid[40];
         int64_t start = mono_ms();
-        int rc = lam_invoke(t->lam, function, text, strlen(text), on_result, &w, reqid);
+        int rc = lam_invoke(t->lam, function, text, strlen(text), on_result, w, reqid);
         free(text);
         if (rc == LAM_ETOOLARGE) {
+            free(w);
             r->error = strdup("Lambda.RequestTooLargeException");
             r->cause = strdup("Request must be smaller than 6291456 bytes for the InvokeFunction operation");
             return;
         }
         if (rc == 0) {
-            while (!w.done)
-                ev_run_once(t->loop, 1000);
+            /* wait for the result, but no longer than the state's
+             * TimeoutSeconds: then the core's own timer decides */
+            while (!w->done) {
+                int64_t left = timeout_s > 0 ? (int64_t)timeout_s * 1000 - (mono_ms() - start) : 1000;
+                if (left <= 0)
+                    break;
+                ev_run_once(t->loop, left > 1000 ? 1000 : (int)left);
+            }
             r->elapsed_ms = mono_ms() - start;
-            if (timeout_s > 0 && r->elapsed_ms > (int64_t)timeout_s * 1000)
+            if (!w->done) {
+                w->abandoned = 1; /* its late result is dropped */
                 r->timed_out = 1;
+                return;
+            }
+            free(w);
             return;
         }
+        free(w);
     }
     r->error = strdup("Lambda.ResourceNotFoundException");
     if (asprintf(&r->cause,

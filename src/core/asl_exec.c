@@ -883,7 +883,15 @@ static void task_dispatch(asl_exec *x, thr *t)
         const char *fn = json_string_value(json_object_get(params, "FunctionName"));
         w->function = xstrdup(fn);
         json_t *pl = json_object_get(params, "Payload");
-        w->payload = pl ? json_incref(pl) : json_object();
+        if (json_is_string(pl)) {
+            /* a string Payload is the request body itself, not a JSON
+             * string: "[]" invokes with [] (AWS's recorded executions) */
+            char err[64];
+            json_t *raw = asl_json_parse(json_string_value(pl), json_string_length(pl), err, sizeof err);
+            w->payload = raw ? raw : json_incref(pl);
+        } else {
+            w->payload = pl ? json_incref(pl) : json_object();
+        }
     } else {
         if (st->task_kind == TK_LAMBDA_ARN)
             w->function = xstrdup(st->resource);
@@ -963,9 +971,15 @@ static json_t *lambda_wrap(asl_exec *x, json_t *payload)
     char lenbuf[32], date[40];
     snprintf(lenbuf, sizeof lenbuf, "%zu", len);
     fmt_ts(x->now, date);
-    json_t *hdr = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Connection", "keep-alive", "Content-Length", lenbuf,
+    char trace[96];
+    uint64_t tr = asl_rng_next(&x->rng);
+    snprintf(trace, sizeof trace, "Root=1-%08llx-%016llx%08x;Parent=%016llx;Sampled=0;Lineage=1:%08x:0",
+             (unsigned long long)(x->now / 1000), (unsigned long long)a, (unsigned)(b >> 32),
+             (unsigned long long)tr, (unsigned)(tr >> 40));
+    json_t *hdr = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Connection", "keep-alive", "Content-Length", lenbuf,
                             "Content-Type", "application/json", "Date", date, "X-Amz-Executed-Version", "$LATEST",
-                            "x-amzn-Remapped-Content-Length", "0", "x-amzn-RequestId", rid);
+                            "X-Amzn-Trace-Id", trace, "x-amzn-Remapped-Content-Length", "0", "x-amzn-RequestId",
+                            rid);
     json_t *all = json_object();
     const char *k;
     json_t *v;

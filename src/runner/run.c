@@ -606,6 +606,12 @@ static void invoke(run *r, rexec *e, dispatch *d)
             snprintf(arn, sizeof arn, "%s", d->function);
         else
             lam_arn_format(r->lam, d->function, arn, sizeof arn);
+        /* AWS names the version it looked for: unqualified means $LATEST */
+        int colons = 0;
+        for (const char *p = arn; *p; p++)
+            colons += *p == ':';
+        if (colons == 6 && strlen(arn) + 9 < sizeof arn)
+            strcat(arn, ":$LATEST");
         snprintf(cause, sizeof cause,
                  "Function not found: %s (Service: AWSLambda; Status Code: 404; Error Code: "
                  "ResourceNotFoundException; Request ID: %s; Proxy: null)",
