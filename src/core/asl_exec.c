@@ -375,6 +375,10 @@ static void state_error(asl_exec *x, thr *t, const char *err, const char *cause)
 static void state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned, size_t out_sz);
 static void abort_thr(asl_exec *x, thr *t);
 static void jsonata_begin(asl_exec *x, thr *t);
+static json_t *jstates(asl_exec *x, thr *t, const state *st, json_t *input, json_t *result, json_t *errout,
+                       int with_item);
+struct asl_jtmpl;
+static int jeval(asl_exec *x, thr *t, const state *st, const struct asl_jtmpl *tm, json_t *states, json_t **out);
 static void jsonata_work(asl_exec *x, thr *t);
 struct catcher;
 static void jsonata_catch(asl_exec *x, thr *t, const struct catcher *c, json_t *eo);
@@ -1237,6 +1241,63 @@ static int map_int_path(asl_exec *x, thr *t, const state *st, const asl_path *p,
     return 0;
 }
 
+/* Spawn one iteration per item (ItemSelector evaluated for each, with
+ * $$.Map.Item / $states.context.Map.Item) and start them; items is taken.
+ * On a selector failure the error is raised and nothing is started. */
+static void map_spawn(asl_exec *x, thr *t, json_t *items)
+{
+    const state *st = cur_state(t);
+    size_t n = json_array_size(items);
+    t->nkids = (int)n;
+    t->kids = calloc(n + 1, sizeof *t->kids);
+    t->results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(items, i);
+        json_t *in = NULL;
+        if (st->jsonata ? st->j_selector != NULL : st->parameters != NULL) {
+            t->map_idx = (int)i;
+            json_decref(t->map_val);
+            t->map_val = json_incref(item);
+            if (st->jsonata) {
+                json_t *ist = jstates(x, t, st, t->input, NULL, NULL, 1);
+                if (jeval(x, t, st, st->j_selector, ist, &in) != 0)
+                    in = NULL;
+                json_decref(ist);
+            } else {
+                scope_buf ib;
+                scope_init(&ib, x, t, st, 1, NULL);
+                in = eval_tmpl(x, t, st, st->parameters, t->eff, &ib, 0);
+                scope_cleanup(&ib);
+            }
+            t->map_idx = -1;
+            json_decref(t->map_val);
+            t->map_val = NULL;
+            if (in == NULL) {
+                json_decref(items);
+                return;
+            }
+        } else {
+            in = json_incref(item);
+        }
+        json_array_append_new(t->results, json_null());
+        thr *k = thr_new(x, st->iter, t, (int)i, in);
+        json_decref(in);
+        if (k == NULL)
+            break;
+        k->map_idx = (int)i;
+        k->map_val = json_incref(item);
+        if (st->distributed)
+            k->silent = 1;
+        t->kids[i] = k;
+    }
+    json_decref(t->items);
+    t->items = items;
+    t->phase = PH_CHILDREN;
+    t->active = 0;
+    t->next_kid = 0;
+    children_start(x, t);
+}
+
 static void map_begin(asl_exec *x, thr *t)
 {
     const state *st = cur_state(t);
@@ -1307,48 +1368,7 @@ static void map_begin(asl_exec *x, thr *t)
         ev *e = emit(x, t, E_MapRunStarted, st);
         (void)e;
     }
-    size_t n = json_array_size(items);
-    t->nkids = (int)n;
-    t->kids = calloc(n + 1, sizeof *t->kids);
-    t->results = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(items, i);
-        json_t *in = NULL;
-        if (st->parameters) {
-            t->map_idx = (int)i;
-            json_decref(t->map_val);
-            t->map_val = json_incref(item);
-            scope_buf ib;
-            scope_init(&ib, x, t, st, 1, NULL);
-            in = eval_tmpl(x, t, st, st->parameters, t->eff, &ib, 0);
-            scope_cleanup(&ib);
-            t->map_idx = -1;
-            json_decref(t->map_val);
-            t->map_val = NULL;
-            if (in == NULL) {
-                json_decref(items);
-                goto out;
-            }
-        } else {
-            in = json_incref(item);
-        }
-        json_array_append_new(t->results, json_null());
-        thr *k = thr_new(x, st->iter, t, (int)i, in);
-        json_decref(in);
-        if (k == NULL)
-            break;
-        k->map_idx = (int)i;
-        k->map_val = json_incref(item);
-        if (st->distributed)
-            k->silent = 1;
-        t->kids[i] = k;
-    }
-    json_decref(t->items);
-    t->items = items;
-    t->phase = PH_CHILDREN;
-    t->active = 0;
-    t->next_kid = 0;
-    children_start(x, t);
+    map_spawn(x, t, items);
 out:
     scope_cleanup(&sb);
 }
@@ -1821,45 +1841,7 @@ static void jsonata_map(asl_exec *x, thr *t, json_t *states)
     }
     if (st->distributed)
         emit(x, t, E_MapRunStarted, st);
-    size_t n = json_array_size(items);
-    t->nkids = (int)n;
-    t->kids = calloc(n + 1, sizeof *t->kids);
-    t->results = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(items, i);
-        json_t *in = NULL;
-        if (st->j_selector) {
-            t->map_idx = (int)i;
-            json_decref(t->map_val);
-            t->map_val = json_incref(item);
-            json_t *ist = jstates(x, t, st, t->input, NULL, NULL, 1);
-            int rc = jeval(x, t, st, st->j_selector, ist, &in);
-            json_decref(ist);
-            t->map_idx = -1;
-            json_decref(t->map_val);
-            t->map_val = NULL;
-            if (rc != 0)
-                goto fail;
-        } else {
-            in = json_incref(item);
-        }
-        json_array_append_new(t->results, json_null());
-        thr *k = thr_new(x, st->iter, t, (int)i, in);
-        json_decref(in);
-        if (k == NULL)
-            break;
-        k->map_idx = (int)i;
-        k->map_val = json_incref(item);
-        if (st->distributed)
-            k->silent = 1;
-        t->kids[i] = k;
-    }
-    json_decref(t->items);
-    t->items = items;
-    t->phase = PH_CHILDREN;
-    t->active = 0;
-    t->next_kid = 0;
-    children_start(x, t);
+    map_spawn(x, t, items);
     return;
 fail:
     json_decref(items);
