@@ -40,9 +40,12 @@ test-fast: build
 run: build
 	@bash scripts/run-saga.sh $(EVENT)
 
+# libFuzzer targets (clang): out/fuzz/tests/fuzz_<target>; run one with
+#   out/fuzz/tests/fuzz_exec -max_total_time=60 tests/fuzz/corpus/exec
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
 	@$(CMAKE) -S . -B $(OUT)/fuzz -DCMAKE_C_COMPILER=clang -DSFN_FUZZ=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/fuzz/bin >/dev/null
-	@$(CMAKE) --build $(OUT)/fuzz -j$(JOBS)
+	@$(CMAKE) --build $(OUT)/fuzz -j$(JOBS) --target $(FUZZ_TARGETS) -- --no-print-directory
 
 bench: build
 	@bash bench/run.sh

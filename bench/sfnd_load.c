@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     double seconds = 5, warmup = 1;
     int conc = 16;
     const char *sm = NULL, *input = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --option value pairs */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
@@ -316,7 +316,6 @@ int main(int argc, char **argv)
             conc = atoi(v);
         else
             goto usage;
-        i++;
     }
     if (port <= 0 || sm == NULL || input == NULL || conc <= 0)
         goto usage;

@@ -70,6 +70,37 @@ void asl_jbuf_c(asl_jbuf *b, char c)
     b->p[b->n] = '\0';
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (len > avail || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF)
+            return 0;
+    return len;
+}
+
 void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -80,6 +111,22 @@ void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n)
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* copy a well-formed UTF-8 sequence; anything else (a function's
+             * stray bytes, a message cut mid-character) becomes U+FFFD, so
+             * that what we write is always valid JSON text */
+            size_t len = utf8_len((const unsigned char *)s + i, n - i);
+            if (len == 0) {
+                *o++ = (char)0xEF;
+                *o++ = (char)0xBF;
+                *o++ = (char)0xBD;
+            } else {
+                memcpy(o, s + i, len);
+                o += len;
+                i += len - 1;
+            }
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') {
             *o++ = (char)c;
             continue;

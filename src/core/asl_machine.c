@@ -8,8 +8,6 @@
  */
 #include "asl_machine_int.h"
 
-/* Locations are for messages only: a truncated one is harmless. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #include <math.h>
 #include <stdio.h>

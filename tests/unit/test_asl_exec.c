@@ -303,6 +303,34 @@ static void test_data_limit(void **state)
     asl_machine_free(m);
 }
 
+/* A function's error may carry any bytes: history text stays valid JSON,
+ * invalid UTF-8 replaced by U+FFFD and good UTF-8 kept. */
+static void test_invalid_utf8_cause(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(TASK_DEF);
+    json_t *in = json_object();
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    asl_exec_cmds(x, &c);
+    asl_input f = {.kind = ASL_IN_TASK_FAILED, .id = c[0].id, .now_ms = INFO.start_ms, .error = "Bad",
+                   .cause = "caf\xc3\xa9 \xff\xfe cut \xe2\x82"};
+    asl_exec_feed(x, &f);
+    asl_jbuf b = {0};
+    size_t n = asl_exec_event_count(x);
+    assert_int_equal(asl_exec_event_write(x, n - 1, 1, &b), SFN_OK);
+    json_error_t je;
+    json_t *j = json_loadb(b.p, b.n, 0, &je); /* jansson refuses invalid UTF-8 */
+    assert_non_null(j);
+    const char *cause = json_string_value(json_object_get(json_object_get(j, "executionFailedEventDetails"), "cause"));
+    assert_string_equal(cause, "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd cut \xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(j);
+    asl_jbuf_cleanup(&b);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
         cmocka_unit_test(test_data_limit),
+        cmocka_unit_test(test_invalid_utf8_cause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
