@@ -6,7 +6,7 @@ JOBS    ?= 2
 CMAKE   ?= cmake
 OUT     := out
 
-.PHONY: all build asan test test-fast run deps clean fuzz bench
+.PHONY: all build asan test test-fast run deps clean fuzz fuzz-smoke bench
 
 all: build
 
@@ -46,6 +46,21 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
 	@$(CMAKE) -S . -B $(OUT)/fuzz -DCMAKE_C_COMPILER=clang -DSFN_FUZZ=ON -DSFN_BIN_DIR=$(CURDIR)/$(OUT)/fuzz/bin >/dev/null
 	@$(CMAKE) --build $(OUT)/fuzz -j$(JOBS) --target $(FUZZ_TARGETS) -- --no-print-directory
+
+# Every fuzz target for FUZZ_SECONDS (default 30) on a scratch copy of its
+# corpus; a crash stops with the input in out/fuzz/artifacts/.
+FUZZ_SECONDS ?= 30
+fuzz-smoke: fuzz
+	@mkdir -p $(OUT)/fuzz/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+	  c=$${t#fuzz_}; rm -rf $(OUT)/fuzz/corpus/$$c; mkdir -p $(OUT)/fuzz/corpus; \
+	  cp -r tests/fuzz/corpus/$$c $(OUT)/fuzz/corpus/$$c; \
+	  echo "fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  $(OUT)/fuzz/tests/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	    -artifact_prefix=$(OUT)/fuzz/artifacts/$$t- $(OUT)/fuzz/corpus/$$c > $(OUT)/fuzz/$$t.log 2>&1; \
+	  rc=$$?; grep -E '^(Done|==[0-9]+== ERROR|SUMMARY)' $(OUT)/fuzz/$$t.log; \
+	  [ $$rc = 0 ] || { echo "$$t failed: see $(OUT)/fuzz/$$t.log"; exit 1; }; \
+	done
 
 bench: build
 	@bash bench/run.sh
