@@ -28,6 +28,9 @@ struct sfn_tasks {
     ev_loop *loop;
     lam *lam;
     char store_dir[PATH_MAX];
+    void **abandoned;  /* waits whose task timed out first: freed here if
+                          lam_free drops their callbacks */
+    size_t nabandoned;
 };
 
 /* <dir of this executable> for finding out/bin/functions/<LogicalId>/bootstrap */
@@ -86,11 +89,20 @@ sfn_tasks *sfn_tasks_create(const char *template_path)
     return t;
 }
 
+typedef struct wait_result {
+    int done;
+    int abandoned;     /* the task timed out first */
+    sfn_task_result *r;
+} wait_result;
+
 void sfn_tasks_free(sfn_tasks *t)
 {
     if (t == NULL)
         return;
-    lam_free(t->lam);
+    lam_free(t->lam); /* kills what still runs; their callbacks are dropped */
+    for (size_t i = 0; i < t->nabandoned; i++)
+        free(t->abandoned[i]);
+    free(t->abandoned);
     ev_free(t->loop);
     tpl_free(t->tpl);
     free(t->template_path);
@@ -177,11 +189,6 @@ static void function_arn(const char *fn, char *buf, size_t len)
         strcat(buf, ":$LATEST");
 }
 
-typedef struct wait_result {
-    int done;
-    int abandoned;     /* the task timed out first: free on completion */
-    sfn_task_result *r;
-} wait_result;
 
 static int64_t mono_ms(void)
 {
@@ -193,10 +200,8 @@ static int64_t mono_ms(void)
 static void on_result(void *ud, const lam_result *res)
 {
     wait_result *w = ud;
-    if (w->abandoned) {
-        free(w);
-        return;
-    }
+    if (w->abandoned)
+        return; /* the late result of a timed-out task: dropped (freed at the end) */
     sfn_task_result *r = w->r;
     w->done = 1;
     char err[256];
@@ -254,6 +259,11 @@ void sfn_tasks_invoke(sfn_tasks *t, const char *resource, const char *function, 
             r->elapsed_ms = mono_ms() - start;
             if (!w->done) {
                 w->abandoned = 1; /* its late result is dropped */
+                void **na = realloc(t->abandoned, (t->nabandoned + 1) * sizeof *na);
+                if (na) {
+                    t->abandoned = na;
+                    t->abandoned[t->nabandoned++] = w;
+                }
                 r->timed_out = 1;
                 return;
             }
