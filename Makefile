@@ -25,11 +25,11 @@ $(OUT)/asan/CMakeCache.txt:
 asan: deps $(OUT)/asan/CMakeCache.txt
 	@$(CMAKE) --build $(OUT)/asan -j$(JOBS) -- --no-print-directory
 
-# Every test in the normal build, then the unit, ASL, conformance and fuzz-replay
-# tests again under ASan+UBSan.
+# Every test in the normal build, then every test again under ASan+UBSan
+# (sfnd and the function bootstraps included).
 test: build asan
 	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
-	cd $(OUT)/asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS) -L 'unit|asl|conformance|fuzz'
+	cd $(OUT)/asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
 
 # The normal build's tests only.
 test-fast: build
