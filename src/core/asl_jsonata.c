@@ -3357,32 +3357,29 @@ static int num1(ectx *c, val *a, size_t nargs, double *d, int *has)
     return opt_num(c, a, nargs, 0, d, has);
 }
 
-static int bi_abs(ectx *c, val *a, size_t n, json_t *in, val *out)
+/* $abs, $floor, $ceil: one number in, f of it out (undefined stays so) */
+static int unary_math(ectx *c, val *a, size_t n, val *out, double (*f)(double))
 {
-    (void)in;
     double d;
     int h;
     if (num1(c, a, n, &d, &h) < 0 || !h)
         return c->failed ? -1 : 0;
-    return mknum(c, fabs(d), out);
+    return mknum(c, f(d), out);
+}
+static int bi_abs(ectx *c, val *a, size_t n, json_t *in, val *out)
+{
+    (void)in;
+    return unary_math(c, a, n, out, fabs);
 }
 static int bi_floor(ectx *c, val *a, size_t n, json_t *in, val *out)
 {
     (void)in;
-    double d;
-    int h;
-    if (num1(c, a, n, &d, &h) < 0 || !h)
-        return c->failed ? -1 : 0;
-    return mknum(c, floor(d), out);
+    return unary_math(c, a, n, out, floor);
 }
 static int bi_ceil(ectx *c, val *a, size_t n, json_t *in, val *out)
 {
     (void)in;
-    double d;
-    int h;
-    if (num1(c, a, n, &d, &h) < 0 || !h)
-        return c->failed ? -1 : 0;
-    return mknum(c, ceil(d), out);
+    return unary_math(c, a, n, out, ceil);
 }
 static int bi_sqrt(ectx *c, val *a, size_t n, json_t *in, val *out)
 {
