@@ -753,21 +753,12 @@ static node *led(parser *p, token *t, node *left)
         }
         return n;
     }
-    if (!strcmp(s, "..")) {
-        if ((n = mk(p, N_RANGE, t->pos)) == NULL)
+    if (!strcmp(s, "..") || !strcmp(s, "~>")) {
+        int range = s[0] == '.';
+        if ((n = mk(p, range ? N_RANGE : N_CHAIN, t->pos)) == NULL)
             goto fail;
         n->a = left;
-        if ((n->b = expr(p, 20)) == NULL) {
-            node_free(n);
-            return NULL;
-        }
-        return n;
-    }
-    if (!strcmp(s, "~>")) {
-        if ((n = mk(p, N_CHAIN, t->pos)) == NULL)
-            goto fail;
-        n->a = left;
-        if ((n->b = expr(p, 40)) == NULL) {
+        if ((n->b = expr(p, range ? 20 : 40)) == NULL) {
             node_free(n);
             return NULL;
         }

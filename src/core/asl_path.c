@@ -687,16 +687,18 @@ out:
     return f;
 }
 
-static fexpr *parse_and(parser *P)
+/* One level of a left-associative boolean chain: next (op next)*, where op
+ * is the two-character c c ("&&" binds tighter than "||"). */
+static fexpr *parse_chain(parser *P, fexpr *(*next)(parser *), char c, int kind)
 {
-    fexpr *l = parse_unary(P);
+    fexpr *l = next(P);
     while (l) {
         skip_ws(P);
-        if (!(P->n - P->i >= 2 && P->s[P->i] == '&' && P->s[P->i + 1] == '&'))
+        if (!(P->n - P->i >= 2 && P->s[P->i] == c && P->s[P->i + 1] == c))
             break;
         P->i += 2;
-        fexpr *r = parse_unary(P);
-        fexpr *f = r ? fnew(P, F_AND) : NULL;
+        fexpr *r = next(P);
+        fexpr *f = r ? fnew(P, kind) : NULL;
         if (f == NULL) {
             fexpr_free(l);
             fexpr_free(r);
@@ -709,26 +711,14 @@ static fexpr *parse_and(parser *P)
     return l;
 }
 
+static fexpr *parse_and(parser *P)
+{
+    return parse_chain(P, parse_unary, '&', F_AND);
+}
+
 static fexpr *parse_or(parser *P)
 {
-    fexpr *l = parse_and(P);
-    while (l) {
-        skip_ws(P);
-        if (!(P->n - P->i >= 2 && P->s[P->i] == '|' && P->s[P->i + 1] == '|'))
-            break;
-        P->i += 2;
-        fexpr *r = parse_and(P);
-        fexpr *f = r ? fnew(P, F_OR) : NULL;
-        if (f == NULL) {
-            fexpr_free(l);
-            fexpr_free(r);
-            return NULL;
-        }
-        f->l = l;
-        f->r = r;
-        l = f;
-    }
-    return l;
+    return parse_chain(P, parse_and, '|', F_OR);
 }
 
 /* ---- normalised text ----------------------------------------------------- */
