@@ -501,7 +501,8 @@ static int spawn(lam_function *f)
         return -ENOMEM;
     p->fn = f;
     p->logfd = -1;
-    http_server_opts so = {.host = "127.0.0.1", .port = 0, .max_body = RAPI_MAX_BODY};
+    http_server_opts so = {.host = "127.0.0.1", .port = 0, .max_body = RAPI_MAX_BODY,
+                           .hold_pipelined = 1};
     p->rapi = http_server_create(l->loop, &so, rapi_handler, p, &rc);
     if (p->rapi == NULL)
         goto fail_proc;

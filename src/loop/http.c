@@ -51,6 +51,7 @@ struct http_server {
     size_t nconns;
     size_t npending;   /* requests handed out, not yet responded/released */
     int freeing;       /* http_server_free called, waiting for npending == 0 */
+    int hold_pipelined;
 };
 
 struct conn {
@@ -67,6 +68,7 @@ struct conn {
     int sent_continue;  /* 100 Continue already sent for the head in `in` */
     int mask;           /* current EV_ mask */
     ev_timer *kick;     /* deferred process_input for pipelined bytes */
+    int hold;           /* out holds a response kept for the next one */
     conn *prev, *next;
 };
 
@@ -148,7 +150,7 @@ static int out_flush(conn *c)
  * the connection was freed. */
 static int conn_after_write(conn *c)
 {
-    int pending_out = c->outoff < c->outlen;
+    int pending_out = c->outoff < c->outlen && !c->hold;
     if (c->fd < 0 || (!pending_out && c->close_after && c->discard == 0)) {
         if (c->in_handler)
             return 0; /* whoever holds it closes when it unwinds */
@@ -209,8 +211,12 @@ static int respond(http_req *req, int status, const char *headers, const char *b
     size_t nh = (size_t)n;
     req_free(req);
 
+    /* Hold this answer for the next one when the next request is already
+     * here (hold_pipelined); send what was held with this one otherwise. */
+    int was_held = c->hold;
+    c->hold = c->srv->hold_pipelined && c->inlen > 0 && !c->close_after;
     size_t done = 0;
-    if (c->outoff == c->outlen) { /* nothing queued: try to write it all now */
+    if (c->outoff == c->outlen && !c->hold) { /* nothing queued: try to write it all now */
         struct iovec iov[2] = {{head, nh}, {(void *)body, len}};
         ssize_t w;
         do
@@ -236,9 +242,12 @@ static int respond(http_req *req, int status, const char *headers, const char *b
     }
     if (head != small)
         free(head);
+    if (rc == 0 && was_held && !c->hold && out_flush(c) < 0)
+        rc = -EPIPE;
     if (rc < 0) {
         c->close_after = 1;
         c->outoff = c->outlen = 0;
+        c->hold = 0;
     }
     if (conn_after_write(c))
         return rc;
@@ -286,6 +295,7 @@ static void respond_error(conn *c, int status, uint64_t discard)
                      http_status_text(status));
     c->close_after = 1;
     c->discard = discard;
+    c->hold = 0;
     if (out_append(c, head, (size_t)n) < 0 || out_flush(c) < 0) {
         c->outoff = c->outlen = 0;
         c->discard = 0;
@@ -408,6 +418,15 @@ static void process_input(conn *c)
         srv->handler(req, srv->ud);
     }
     c->in_handler--;
+    /* The request after a held answer is not complete yet: do not wait
+     * for it to send the answer. */
+    if (c->hold && c->cur == NULL && c->fd >= 0) {
+        c->hold = 0;
+        if (out_flush(c) < 0) {
+            c->close_after = 1;
+            c->outoff = c->outlen = 0;
+        }
+    }
     if (c->in_handler == 0)
         conn_after_write(c); /* closes it if it was closed meanwhile */
 }
@@ -557,6 +576,7 @@ http_server *http_server_create(ev_loop *loop, const http_server_opts *opts, htt
     srv->ud = ud;
     srv->lim.max_head = o.max_head ? o.max_head : 16384;
     srv->lim.max_body = o.max_body ? o.max_body : 1024 * 1024;
+    srv->hold_pipelined = o.hold_pipelined;
 
     const char *host = o.host ? o.host : "127.0.0.1";
     if (strcmp(host, "localhost") == 0)

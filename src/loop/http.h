@@ -88,6 +88,13 @@ typedef struct http_server_opts {
     size_t max_head;   /* 0 = 16384 */
     size_t max_body;   /* 0 = 1 MiB; larger bodies get 413 and a close */
     int backlog;       /* 0 = 511 */
+    /* 1: a response answered while the next pipelined request's bytes are
+     * already in hand is not sent alone but together with the response
+     * to that next request, even one answered later (a long poll). For a
+     * client that pipelines "post a result, then wait for work" (the
+     * Runtime API): one wakeup instead of two. A next request that is not
+     * complete releases the held bytes. */
+    int hold_pipelined;
 } http_server_opts;
 
 /* Listen and serve on the loop. Returns NULL on failure; *err (if not NULL)

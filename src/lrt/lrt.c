@@ -93,6 +93,14 @@ typedef struct rt {
     int status;                   /* HTTP status of the last response */
     int toobig;                   /* its body passed LRT_MAX_PAYLOAD and was discarded */
     size_t hdr[H_COUNT];          /* GET /next headers, offsets into rx */
+    /* Bytes read past the last response (the answer to a pipelined
+     * request): rx[carry_off, +carry_len), whose first byte was replaced
+     * by the body's terminating NUL and is kept in carry_first. */
+    size_t carry_off, carry_len;
+    char carry_first;
+    int next_sent;                /* GET /next already sent behind the last post */
+    int last;                     /* this invocation is the last (max_invocations):
+                                     no GET /next behind its post */
     txbuf tx;
     char *scratch;                /* strings of the event with escapes, decoded */
     size_t scap;
@@ -385,6 +393,12 @@ static int read_response(rt *r, int *keep)
     size_t scan = 0;
     int x;
     r->rxlen = r->head_len = r->body_len = 0;
+    if (r->carry_len > 0) { /* the start of this answer came with the last one */
+        r->rx[r->carry_off] = r->carry_first;
+        memmove(r->rx, r->rx + r->carry_off, r->carry_len);
+        r->rxlen = r->carry_len;
+        r->carry_len = 0;
+    }
     r->toobig = 0;
     memset(r->hdr, 0, sizeof r->hdr);
     if (rx_reserve(r, RX_INITIAL) < 0)
@@ -489,8 +503,13 @@ static int read_response(rt *r, int *keep)
     }
     if (x < 0)
         return x;
-    if (src != r->rxlen)
+    if (src != r->rxlen && r->next_sent && *keep && dst == src) {
+        r->carry_off = src; /* the pipelined GET's answer, or its start */
+        r->carry_len = r->rxlen - src;
+        r->carry_first = r->rx[src];
+    } else if (src != r->rxlen) {
         *keep = 0; /* bytes we never asked for: do not trust the stream */
+    }
     r->body_len = dst - r->head_len;
     r->rx[dst] = '\0'; /* rx always has a spare byte past what was read */
     return XR_OK;
@@ -498,10 +517,30 @@ static int read_response(rt *r, int *keep)
 
 /* ---- requests -------------------------------------------------------------- */
 
-/* One request; body NULL means GET. Sets r->status. */
+#define NEXT_PATH "/runtime/invocation/next"
+/* Posts smaller than this carry GET /next behind them (pipelined): the
+ * API answers both, and the next event comes with the post's 202, one
+ * wakeup instead of two. A bigger one could be refused (413) and is sent
+ * alone. */
+#define PIPELINE_MAX (1u << 20)
+
+/* One request; body NULL means GET. Sets r->status. then_next: send
+ * GET /next right behind this post (its answer is read by the next
+ * rt_request for NEXT_PATH). */
 static int rt_request(rt *r, const char *path, const char *body, size_t len,
-                      const char *error_type)
+                      const char *error_type, int then_next)
 {
+    static const char next_fmt[] = "GET " PATH_BASE NEXT_PATH " HTTP/1.1\r\nHost: %s\r\n\r\n";
+    char nexthead[400];
+    int nl = 0;
+    if (then_next) {
+        nl = snprintf(nexthead, sizeof nexthead, next_fmt, r->hosthdr);
+        if (nl < 0 || (size_t)nl >= sizeof nexthead)
+            then_next = 0, nl = 0;
+    }
+    /* The GET /next sent behind the last post: only its answer to read. */
+    int skip_send = body == NULL && r->next_sent && r->fd >= 0;
+    r->next_sent = 0;
     char head[1536];
     int hl;
     if (body) {
@@ -531,12 +570,25 @@ static int rt_request(rt *r, const char *path, const char *body, size_t len,
         if (r->fd < 0 && conn_open(r, &why) < 0) {
             /* why says it */
         } else {
-            struct iovec iov[2] = {{head, (size_t)hl}, {(void *)body, body ? len : 0}};
-            if (send_all(r->fd, iov, body && len ? 2 : 1) < 0) {
+            struct iovec iov[3] = {{head, (size_t)hl}, {(void *)body, body ? len : 0},
+                                   {nexthead, (size_t)nl}};
+            int niov = 1;
+            if (body && len)
+                iov[niov++] = iov[1];
+            if (nl > 0)
+                iov[niov++] = (struct iovec){nexthead, (size_t)nl};
+            r->next_sent = nl > 0;
+            if (!skip_send && send_all(r->fd, iov, niov) < 0) {
                 why = strerror(errno);
+                r->next_sent = 0;
             } else {
+                skip_send = 0;
                 errno = 0;
                 x = read_response(r, &keep);
+                if (x != XR_OK || !keep) {
+                    r->next_sent = 0;
+                    r->carry_len = 0;
+                }
                 if (x == XR_RETRY)
                     why = errno ? strerror(errno) : "the connection closed before an answer";
             }
@@ -547,6 +599,9 @@ static int rt_request(rt *r, const char *path, const char *body, size_t len,
             return r->toobig ? LRT_ETOOBIG : LRT_OK;
         }
         conn_close(r);
+        r->next_sent = 0;
+        r->carry_len = 0;
+        skip_send = 0;
         if (x == XR_NOMEM)
             return LRT_ENOMEM;
         if (x == XR_FATAL) {
@@ -795,7 +850,9 @@ static int result_dump(rt *r, const json_t *result)
     return json_dump_callback(result, tx_append, t, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static int post_error(rt *r, const char *path, const char *type, const char *message)
+/* then_next: pipeline GET /next behind it (see PIPELINE_MAX). */
+static int post_error(rt *r, const char *path, const char *type, const char *message,
+                      int then_next)
 {
     txbuf *t = &r->tx;
     t->len = 0;
@@ -805,7 +862,8 @@ static int post_error(rt *r, const char *path, const char *type, const char *mes
         tx_append(",\"errorType\":", 13, t) < 0 || tx_string(t, type, strlen(type), 1) < 0 ||
         tx_append(",\"stackTrace\":[]}", 17, t) < 0)
         return LRT_ENOMEM;
-    int rc = rt_request(r, path, t->p, t->len, type);
+    int rc = rt_request(r, path, t->p, t->len, type,
+                        then_next && !r->last && t->len < PIPELINE_MAX);
     if (rc < 0 && rc != LRT_ETOOBIG) /* a post's answer body does not matter */
         return rc;
     return post_status(path, r->status);
@@ -819,18 +877,18 @@ static int post_result(rt *r, const char *id, json_t *result)
     if (dumped < 0 && t->toobig) {
         snprintf(path, sizeof path, "/runtime/invocation/%s/error", id);
         return post_error(r, path, "Function.ResponseSizeTooLarge",
-                          "The response is larger than the 6 MB payload limit");
+                          "The response is larger than the 6 MB payload limit", 1);
     }
     if (dumped < 0)
         return LRT_ENOMEM;
     snprintf(path, sizeof path, "/runtime/invocation/%s/response", id);
-    int rc = rt_request(r, path, t->p, t->len, NULL);
+    int rc = rt_request(r, path, t->p, t->len, NULL, !r->last && t->len < PIPELINE_MAX);
     if (rc < 0 && rc != LRT_ETOOBIG)
         return rc;
     if (r->status == 413) {
         snprintf(path, sizeof path, "/runtime/invocation/%s/error", id);
         return post_error(r, path, "Function.ResponseSizeTooLarge",
-                          "The Runtime API refused the response as too large");
+                          "The Runtime API refused the response as too large", 1);
     }
     return post_status("response", r->status);
 }
@@ -1125,7 +1183,7 @@ static const char *hdr_or_empty(const rt *r, int which)
 static int run_one(rt *r, lrt_handler handler, void *user)
 {
     char path[REQUEST_ID_MAX + 64];
-    int rc = rt_request(r, "/runtime/invocation/next", NULL, 0, NULL);
+    int rc = rt_request(r, NEXT_PATH, NULL, 0, NULL, 0);
     if (rc < 0 && rc != LRT_ETOOBIG)
         return rc;
     if (r->status != 200) {
@@ -1142,7 +1200,7 @@ static int run_one(rt *r, lrt_handler handler, void *user)
     snprintf(path, sizeof path, "/runtime/invocation/%s/error", r->request_id);
     if (rc == LRT_ETOOBIG)
         return post_error(r, path, "Runtime.PayloadTooLarge",
-                          "The event is larger than the 6 MB payload limit");
+                          "The event is larger than the 6 MB payload limit", 1);
 
     const char *deadline = hdr_or_empty(r, H_DEADLINE);
     lrt_context ctx = {
@@ -1161,7 +1219,7 @@ static int run_one(rt *r, lrt_handler handler, void *user)
     if (!event) {
         char msg[300];
         snprintf(msg, sizeof msg, "The event is not JSON: %s", jerr.text);
-        return post_error(r, path, "Runtime.InvalidEvent", msg);
+        return post_error(r, path, "Runtime.InvalidEvent", msg, 1);
     }
     lrt_error err = {{0}, {0}};
     json_t *result = handler(event, &ctx, &err, user);
@@ -1174,7 +1232,7 @@ static int run_one(rt *r, lrt_handler handler, void *user)
     if (!err.type[0])
         snprintf(err.type, sizeof err.type, "HandlerError");
     fprintf(stderr, "lrt: invocation %s failed: %s: %s\n", r->request_id, err.type, err.message);
-    return post_error(r, path, err.type, err.message);
+    return post_error(r, path, err.type, err.message, 1);
 }
 
 /* A buffer a 6 MB event grew stays that big otherwise. */
@@ -1205,6 +1263,7 @@ int lrt_run(lrt_handler handler, void *user, const lrt_options *opts)
         return rc;
     int max = opts ? opts->max_invocations : 0;
     for (int n = 0; max <= 0 || n < max; n++) {
+        r.last = max > 0 && n + 1 == max;
         rc = run_one(&r, handler, user);
         if (rc < 0)
             break;
@@ -1220,7 +1279,7 @@ int lrt_init_error(const char *type, const char *message, const lrt_options *opt
     int rc = rt_open(&r, opts);
     if (rc < 0)
         return rc;
-    rc = post_error(&r, "/runtime/init/error", type, message);
+    rc = post_error(&r, "/runtime/init/error", type, message, 0);
     rt_close(&r);
     return rc;
 }

@@ -139,10 +139,12 @@ static void handler(http_req *req, void *ud)
     http_respond(req, 200, "Content-Type: text/plain\r\nX-Reply: yes\r\n", out, (size_t)n);
 }
 
+static int hold_pipelined;
+
 static void setup_server(size_t max_body)
 {
     L = ev_create();
-    http_server_opts o = {.port = 0, .max_body = max_body};
+    http_server_opts o = {.port = 0, .max_body = max_body, .hold_pipelined = hold_pipelined};
     int err = 0;
     S = http_server_create(L, &o, handler, NULL, &err);
     assert_non_null(S);
@@ -261,6 +263,56 @@ static void test_server_pipeline_async(void **state)
     teardown_server();
 }
 
+/* Nothing arrives on fd while the loop runs a few turns. */
+static void assert_quiet(int fd)
+{
+    for (int i = 0; i < 5; i++)
+        ev_run_once(L, 2);
+    char c;
+    assert_int_equal(recv(fd, &c, 1, MSG_DONTWAIT), -1);
+}
+
+/* hold_pipelined: an answer whose next request is already in hand leaves
+ * with the next answer, even a late one; alone, or followed by an
+ * incomplete request, it leaves at once. */
+static void test_server_hold_pipelined(void **state)
+{
+    hold_pipelined = 1;
+    setup_server(0);
+    hold_pipelined = 0;
+    rlen = 0;
+    int fd = client_connect();
+    char body[512];
+    const char *rs = "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+                     "GET /later HTTP/1.1\r\n\r\n";
+    send_all(fd, rs, strlen(rs));
+    assert_quiet(fd); /* the 200 waits for the long poll behind it */
+    assert_int_equal(nlater, 1);
+    assert_int_equal(http_respond(later[0], 201, NULL, "work", 4), 0);
+    /* both in one read */
+    char both[1024];
+    ssize_t n = recv(fd, both, sizeof both - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    both[n] = 0;
+    assert_non_null(strstr(both, "HTTP/1.1 200"));
+    assert_non_null(strstr(both, "HTTP/1.1 201"));
+    assert_true(strstr(both, "HTTP/1.1 200") < strstr(both, "HTTP/1.1 201"));
+    /* a lone request: answered at once */
+    const char *r1 = "GET /echo?q=x HTTP/1.1\r\n\r\n";
+    send_all(fd, r1, strlen(r1));
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
+    assert_string_equal(body, "GET /echo q=x h=- body=");
+    /* followed by the start of a request only: answered at once too */
+    const char *r2 = "GET /echo?q=y HTTP/1.1\r\n\r\nGET /ech";
+    send_all(fd, r2, strlen(r2));
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
+    assert_string_equal(body, "GET /echo q=y h=- body=");
+    send_all(fd, "o HTTP/1.1\r\n\r\n", 16);
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
+    close(fd);
+    teardown_server();
+}
+
 static void test_server_errors(void **state)
 {
     setup_server(100);
@@ -345,7 +397,7 @@ int main(void)
         cmocka_unit_test(test_parse_ok),          cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_keepalive),   cmocka_unit_test(test_server_keepalive),
         cmocka_unit_test(test_server_pipeline_async), cmocka_unit_test(test_server_errors),
-        cmocka_unit_test(test_server_disconnect),
+        cmocka_unit_test(test_server_disconnect), cmocka_unit_test(test_server_hold_pipelined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,11 @@ typedef struct fake {
     int no_trace;            /* leave out Lambda-Runtime-Trace-Id */
     int close_next;          /* close the connection on the first N GET /next */
     int post_status;         /* answer to posts; 0 = 202 */
+    int hold_posts;          /* when the next request came with the post, answer
+                                the post only with that GET's answer, as sfnd
+                                does */
+    char held[128];          /* the held answer */
+    int held_posts;          /* posts answered that way */
     char deadline[32];       /* Lambda-Runtime-Deadline-Ms, "" = none */
     /* record */
     int nexts, connections;
@@ -126,6 +131,11 @@ static int serve_one(int fd)
             send_all(fd, r, strlen(r));
             return 0;
         }
+        if (F.held[0]) { /* the post's answer goes out with this one */
+            send_all(fd, F.held, strlen(F.held));
+            F.held[0] = '\0';
+            F.held_posts++;
+        }
         size_t blen = F.event_len[i] ? F.event_len[i] : strlen(F.events[i]);
         char framing[64];
         if (F.chunked)
@@ -176,6 +186,12 @@ static int serve_one(int fd)
         int st = F.post_status ? F.post_status : 202;
         int n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n%s\r\n{}", st,
                          F.close_after ? "Connection: close\r\n" : "");
+        char peek;
+        if (F.hold_posts && recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+            /* the next request is already here (sent with the post) */
+            snprintf(F.held, sizeof F.held, "%s", hdr);
+            return 0;
+        }
         send_all(fd, hdr, (size_t)n);
         return F.close_after ? -1 : 0;
     }
@@ -427,7 +443,30 @@ static void test_api_500_on_response_exits(void **state)
     F.nevents = 2;
     F.post_status = 500;
     assert_int_equal(run(echo, 0), LRT_EAPI);
-    assert_int_equal(F.nexts, 1);
+    /* the GET /next pipelined behind the post may have been served, but
+     * its event is not run */
+    assert_int_equal(F.nposts, 1);
+}
+
+/* A post carries GET /next behind it: an API that answers the post only
+ * together with the next event (sfnd) is not waited on; every answer is
+ * read in order on the one connection. The last invocation's post (of
+ * max_invocations) asks for nothing more. */
+static void test_next_pipelined_behind_post(void **state)
+{
+    (void)state;
+    F.events[0] = "{\"a\":1}";
+    F.events[1] = "{\"b\":2}";
+    F.events[2] = "{\"c\":3}";
+    F.nevents = 3;
+    F.hold_posts = 1;
+    assert_int_equal(run(echo, 3), LRT_OK);
+    assert_int_equal(F.nposts, 3);
+    assert_int_equal(F.held_posts, 2); /* the third is the last: held, never asked for */
+    assert_int_equal(F.nexts, 3);
+    assert_int_equal(F.connections, 1);
+    assert_string_equal(F.posts[1].path, "/2018-06-01/runtime/invocation/id-2/response");
+    assert_string_equal(F.posts[2].body, "{\"c\":3}");
 }
 
 static void test_connection_closed_is_retried(void **state)
@@ -677,6 +716,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_success, start, stop),
         cmocka_unit_test_setup_teardown(test_error_with_type, start, stop),
+        cmocka_unit_test_setup_teardown(test_next_pipelined_behind_post, start, stop),
         cmocka_unit_test_setup_teardown(test_init_error, start, stop),
         cmocka_unit_test_setup_teardown(test_deadline, start, stop),
         cmocka_unit_test_setup_teardown(test_large_payload, start, stop),

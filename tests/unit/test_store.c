@@ -374,6 +374,67 @@ static void test_event_migration(void **state)
     unlink(wal);
 }
 
+/* A data directory with per-execution keyed tables (event_batches, inputs)
+ * keeps its history and inputs, in order, on the append-only logs. */
+static int seq_cb(void *ctx, const store_input *in)
+{
+    int64_t *seqs = ctx;
+    seqs[seqs[0] + 1] = in->seq;
+    seqs[0]++;
+    assert_true(in->result != NULL);
+    return 0;
+}
+
+static void test_batch_migration(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_mig2_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE event_batches(k INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
+                     " body TEXT NOT NULL);"
+                     "INSERT INTO event_batches VALUES((7<<32)|3,3,'{\"id\":3}'),"
+                     "((7<<32)|1,2,'{\"id\":1}\n{\"id\":2}'),((8<<32)|1,1,'{\"id\":9}');"
+                     "CREATE TABLE inputs(exec_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+                     " kind INTEGER NOT NULL, task_id INTEGER NOT NULL, now_ms INTEGER NOT NULL,"
+                     " result TEXT, error TEXT, cause TEXT, PRIMARY KEY(exec_id, seq)) WITHOUT ROWID;"
+                     "INSERT INTO inputs VALUES(7,2,1,5,100,'{}',NULL,NULL),"
+                     "(7,1,1,4,90,'[]',NULL,NULL);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    struct bev_ctx a = {0};
+    assert_int_equal(store_event_each(s, 7, 1, 0, 0, 0, bev_cb, &a), 0);
+    assert_int_equal(a.n, 3);
+    assert_string_equal(a.texts[0], "{\"id\":1}");
+    assert_string_equal(a.texts[2], "{\"id\":3}");
+    int64_t max = 0;
+    assert_int_equal(store_event_max(s, 7, &max), 0);
+    assert_int_equal(max, 3);
+    int64_t seqs[8] = {0};
+    assert_int_equal(store_input_each(s, 7, seq_cb, seqs), 0);
+    assert_int_equal(seqs[0], 2);
+    assert_int_equal(seqs[1], 1);
+    assert_int_equal(seqs[2], 2);
+    int64_t next = 0;
+    assert_int_equal(store_input_next_seq(s, 7, &next), 0);
+    assert_int_equal(next, 3);
+    store_close(s);
+    unlink(path);
+    char wal[64];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+}
+
 /* What recovery relies on: a transaction not committed before a crash
  * leaves nothing; one committed survives a reopen. */
 static void test_txn_durability(void **state)
@@ -422,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_txn_durability),
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
+        cmocka_unit_test(test_batch_migration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
