@@ -2432,13 +2432,29 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
 {
     if (!include_data)
         return;
-    static __thread asl_jbuf scratch;
+    /* One state's input is often the last event's too (ExecutionStarted,
+     * TaskStateEntered and TaskScheduled; TaskStateExited and the next
+     * TaskStateEntered): the escaped text of the last payload is kept and
+     * reused when the next one is the same text. */
+    static __thread asl_jbuf scratch, last, last_esc;
     asl_jbuf_reset(&scratch);
     asl_jbuf_value(&scratch, v ? v : json_null());
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, key, strlen(key));
     asl_jbuf_c(b, ':');
-    asl_jbuf_str(b, scratch.p ? scratch.p : "null", scratch.p ? scratch.n : 4);
+    const char *src = scratch.p ? scratch.p : "null";
+    size_t n = scratch.p ? scratch.n : 4;
+    if (last.p && last.n == n && !last.oom && !last_esc.oom && memcmp(last.p, src, n) == 0) {
+        asl_jbuf_raw(b, last_esc.p, last_esc.n);
+    } else {
+        size_t at = b->n;
+        asl_jbuf_str(b, src, n);
+        asl_jbuf_reset(&last);
+        asl_jbuf_raw(&last, src, n);
+        asl_jbuf_reset(&last_esc);
+        if (!b->oom)
+            asl_jbuf_raw(&last_esc, b->p + at, b->n - at);
+    }
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, detkey, strlen(detkey));
     asl_jbuf_raw(b, ":{\"truncated\":false}", 20);

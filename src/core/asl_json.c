@@ -110,6 +110,23 @@ void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n)
     char *o = b->p + b->n;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
+        /* Eight plain bytes at a time (no control character, quote,
+         * backslash or byte >= 0x80): most of a JSON payload's text. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t ctl = (w - ones * 0x20) & ~w;
+            uint64_t quo = w ^ (ones * '"'), bsl = w ^ (ones * '\\');
+            uint64_t special = (ctl | ((quo - ones) & ~quo) | ((bsl - ones) & ~bsl) | w) & high;
+            if (special)
+                break;
+            memcpy(o, s + i, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
             /* copy a well-formed UTF-8 sequence; anything else (a function's

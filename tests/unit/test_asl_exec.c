@@ -239,6 +239,55 @@ static void test_event_shapes(void **state)
     asl_machine_free(m);
 }
 
+/* Payloads repeat from event to event (a state's input is the last
+ * state's output): each event still carries its own, whether the text is
+ * the same as the last one written or not, in any order of writing. */
+static const char *payload_of(json_t *ev)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(ev, k, v) {
+        if (json_is_object(v)) {
+            json_t *p = json_object_get(v, "input");
+            if (!p)
+                p = json_object_get(v, "output");
+            if (p)
+                return json_string_value(p);
+        }
+    }
+    return NULL;
+}
+
+static void test_event_payloads_repeat(void **state)
+{
+    (void)state;
+    asl_machine *m = compile("{\"StartAt\":\"A\",\"States\":{"
+                             "\"A\":{\"Type\":\"Pass\",\"Result\":{\"x\":\"\\\"1\"},\"Next\":\"B\"},"
+                             "\"B\":{\"Type\":\"Pass\",\"Next\":\"C\"},"
+                             "\"C\":{\"Type\":\"Pass\",\"Result\":{\"x\":2},\"End\":true}}}");
+    json_t *in = parse("{\"a\":\"q\\\"\"}");
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED);
+    const char *want[] = {"{\"a\":\"q\\\"\"}", "{\"a\":\"q\\\"\"}", "{\"x\":\"\\\"1\"}",
+                          "{\"x\":\"\\\"1\"}", "{\"x\":\"\\\"1\"}", "{\"x\":\"\\\"1\"}",
+                          "{\"x\":2}", "{\"x\":2}"};
+    size_t n = asl_exec_event_count(x);
+    assert_int_equal(n, 8);
+    for (int pass = 0; pass < 2; pass++) {
+        /* forwards, then backwards: the reuse must not depend on order */
+        for (size_t k = 0; k < n; k++) {
+            size_t i = pass ? n - 1 - k : k;
+            json_t *e = asl_exec_event_json(x, i, 1);
+            assert_non_null(e);
+            assert_string_equal(payload_of(e), want[i]);
+            json_decref(e);
+        }
+    }
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 static void test_compile_errors(void **state)
 {
     (void)state;
@@ -339,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_pending_lists_outstanding_work),
         cmocka_unit_test(test_replay_is_deterministic),
         cmocka_unit_test(test_event_shapes),
+        cmocka_unit_test(test_event_payloads_repeat),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
         cmocka_unit_test(test_data_limit),
