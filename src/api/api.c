@@ -798,12 +798,15 @@ static void op_start(call *c, json_t *req, int sync)
         return;
     }
     char uuid[37];
+    int named = name != NULL;
     if (name == NULL) {
         uuid4(a, uuid);
         name = uuid;
     }
     int express = sm.type == 1;
-    if (!express) {
+    /* (A name we made up is new: no need to look for it; the unique ARN
+     * index would still refuse a collision.) */
+    if (!express && named) {
         /* Name idempotency (AWS): the same name and input while it runs
          * returns the same execution; otherwise ExecutionAlreadyExists. */
         char *xarn = NULL;
