@@ -17,6 +17,7 @@
 #endif
 #include "api.h"
 
+#include "fjson.h"
 #include "jtext.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@ struct api {
     char *region;
     char *account;
     uint64_t rng;
+    fjson_buf fj;              /* the JSON reader's scratch */
 };
 
 typedef struct call {
@@ -791,7 +793,7 @@ static void op_start(call *c, json_t *req, int sync)
     if (input == NULL)
         input = "{}";
     json_error_t je;
-    json_t *in = json_loads(input, JSON_DECODE_ANY, &je);
+    json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &a->fj);
     if (in == NULL) {
         store_sm_cleanup(&sm);
         CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'", je.text);
@@ -1341,7 +1343,7 @@ void api_call(api *a, const char *target, const char *body, size_t len, api_repl
     if (len == 0) {
         req = json_object();
     } else {
-        req = json_loadb(body, len, 0, &je);
+        req = fjson_loadb(body, len, 0, &je, &a->fj);
         if (req == NULL) {
             reply_err(c, 400, "SerializationException", "Malformed request body: %s", je.text);
             return;
@@ -1438,6 +1440,7 @@ void api_free(api *a)
         return;
     free(a->region);
     free(a->account);
+    fjson_buf_free(&a->fj);
     free(a);
 }
 

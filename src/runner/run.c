@@ -15,6 +15,7 @@
 #endif
 #include "run.h"
 
+#include "fjson.h"
 #include "jtext.h"
 
 #include <errno.h>
@@ -218,6 +219,7 @@ struct run {
     int dup_invokes;
     long ncommits;
     jtext tb;                 /* reused for each step's events */
+    fjson_buf fj;             /* the JSON reader's scratch (function results) */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -523,7 +525,7 @@ static void on_lambda(void *ud, const lam_result *res)
         if (res->status == LAM_OK) {
             if (!v->wait_for_token) {
                 json_error_t je;
-                json_t *out = json_loadb(res->body, res->len, JSON_DECODE_ANY, &je);
+                json_t *out = fjson_loadb(res->body, res->len, JSON_DECODE_ANY, &je, &r->fj);
                 /* parsed: log the text as it came (replay parses it the
                  * same way); not JSON: the core gets it as a string */
                 const char *text = out && strlen(res->body) == res->len ? res->body : NULL;
@@ -813,6 +815,7 @@ void run_free(run *r)
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
     jtext_cleanup(&r->tb);
+    fjson_buf_free(&r->fj);
     free(r->region);
     free(r->account);
     free(r);
