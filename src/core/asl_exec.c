@@ -2525,7 +2525,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
     asl_jbuf_raw(b, ",\"previousEventId\":", 19);
     asl_jbuf_int(b, e->prev);
     asl_jbuf_raw(b, ",\"timestamp\":", 13);
-    asl_jbuf_real(b, (double)e->ts / 1000.0);
+    asl_jbuf_ms_seconds(b, e->ts);
     w_kv(b, "type", event_names[e->type]);
     /* the details object, under its key; none for a few types */
     const char *dkey = NULL;

@@ -77,6 +77,8 @@ void asl_jbuf_c(asl_jbuf *b, char c);
 void asl_jbuf_str(asl_jbuf *b, const char *s, size_t n);
 void asl_jbuf_int(asl_jbuf *b, int64_t v);
 void asl_jbuf_real(asl_jbuf *b, double d);
+/* ms milliseconds as seconds, exactly as asl_jbuf_real(ms / 1000.0). */
+void asl_jbuf_ms_seconds(asl_jbuf *b, int64_t ms);
 /* Any jansson value (NULL prints null). */
 void asl_jbuf_value(asl_jbuf *b, const json_t *v);
 

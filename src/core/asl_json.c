@@ -264,6 +264,38 @@ void asl_jbuf_real(asl_jbuf *b, double d)
     asl_jbuf_raw(b, out, o);
 }
 
+void asl_jbuf_ms_seconds(asl_jbuf *b, int64_t ms)
+{
+    /* ms / 1000.0 has at most 13 significant digits here, fewer than a
+     * double holds, and it is the double nearest that decimal: the
+     * shortest digits asl_jbuf_real would find are those of ms without
+     * its trailing zeros, printed as d.ddd...E9. (Every history timestamp
+     * and API date goes through here: no snprintf/strtod round trips.) */
+    if (ms < 1000000000000LL || ms >= 10000000000000LL) {
+        asl_jbuf_real(b, (double)ms / 1000.0);
+        return;
+    }
+    char dg[13], out[20];
+    for (int i = 12; i >= 0; i--) {
+        dg[i] = (char)('0' + ms % 10);
+        ms /= 10;
+    }
+    int nd = 13;
+    while (nd > 1 && dg[nd - 1] == '0')
+        nd--;
+    size_t o = 0;
+    out[o++] = dg[0];
+    out[o++] = '.';
+    if (nd > 1)
+        for (int i = 1; i < nd; i++)
+            out[o++] = dg[i];
+    else
+        out[o++] = '0';
+    out[o++] = 'E';
+    out[o++] = '9';
+    asl_jbuf_raw(b, out, o);
+}
+
 void asl_jbuf_value(asl_jbuf *b, const json_t *v)
 {
     if (v == NULL) {

@@ -27,7 +27,7 @@ static inline void jtext_cstr(jtext *b, const char *s) { asl_jbuf_str(b, s, strl
 static inline void jtext_int(jtext *b, int64_t v) { asl_jbuf_int(b, v); }
 static inline void jtext_real(jtext *b, double d) { asl_jbuf_real(b, d); }
 /* Epoch milliseconds as the API's timestamp (epoch seconds, a number). */
-static inline void jtext_ts(jtext *b, int64_t ms) { asl_jbuf_real(b, (double)ms / 1000.0); }
+static inline void jtext_ts(jtext *b, int64_t ms) { asl_jbuf_ms_seconds(b, ms); }
 static inline void jtext_value(jtext *b, const json_t *v) { asl_jbuf_value(b, v); }
 /* The value as malloc'd text (NULL on ENOMEM), as asl_json_text. */
 static inline char *jtext_dup(const json_t *v) { return asl_json_text(v); }

@@ -116,12 +116,36 @@ static void test_escape_random(void **state)
     }
 }
 
+/* Milliseconds as seconds: the direct digits are what the general
+ * shortest-digits writer gives, across the range and at its edges. */
+static void test_ms_seconds(void **state)
+{
+    (void)state;
+    int64_t edge[] = {0, 1, 999, 1000, 1700000000000LL, 1795754979042LL, 1795754979000LL,
+                      1999999999999LL, 1000000000000LL, 999999999999LL, 9999999999999LL,
+                      10000000000000LL, 1234567890120LL, -1795754979042LL};
+    unsigned seed = 7;
+    for (int i = 0; i < 200000 + (int)(sizeof edge / sizeof *edge); i++) {
+        int64_t ms = i < (int)(sizeof edge / sizeof *edge)
+                         ? edge[i]
+                         : 1000000000000LL + ((int64_t)rand_r(&seed) << 16 ^ rand_r(&seed)) %
+                                                 9000000000000LL;
+        asl_jbuf a = {0}, b = {0};
+        asl_jbuf_ms_seconds(&a, ms);
+        asl_jbuf_real(&b, (double)ms / 1000.0);
+        assert_string_equal(a.p, b.p);
+        asl_jbuf_cleanup(&a);
+        asl_jbuf_cleanup(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_positions),
         cmocka_unit_test(test_escape_utf8),
         cmocka_unit_test(test_escape_random),
+        cmocka_unit_test(test_ms_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
