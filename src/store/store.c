@@ -103,7 +103,10 @@ static const char schema[] =
     " error TEXT, cause TEXT, redrive_count INTEGER NOT NULL DEFAULT 0,"
     " redrive_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS executions_sm ON executions(sm_arn, id);"
-    "CREATE INDEX IF NOT EXISTS executions_running ON executions(status) WHERE status=0;"
+    /* No index on status: recovery, the one reader, scans the table once
+     * at start-up, and the index cost a page or two in every commit (the
+     * insert at start, the delete at the end). */
+    "DROP INDEX IF EXISTS executions_running;"
     "CREATE TABLE IF NOT EXISTS input_log("
     " id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " kind INTEGER NOT NULL, task_id INTEGER NOT NULL, now_ms INTEGER NOT NULL, result TEXT,"
