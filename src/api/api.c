@@ -1004,7 +1004,31 @@ typedef struct hist {
     size_t len, cap;
     int n, limit, strip;
     int64_t next;
+    /* the stored lines are the log form (asl_exec_event_write_log): its
+     * @<id> tokens name an earlier event's payload */
+    store *st;
+    int64_t exec_id;
+    jtext line;               /* the line in the API form */
+    int64_t lit_id;           /* the last payload seen in full, and its token */
+    jtext lit;
+    char *fetched;            /* an event read for its payload */
 } hist;
+
+static int hist_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
+{
+    hist *h = ctx;
+    if (id == h->lit_id && h->lit.p) {
+        *tok = h->lit.p;
+        *toklen = h->lit.n;
+        return 0;
+    }
+    /* reading backwards, or a page that starts after it: read that event */
+    free(h->fetched);
+    h->fetched = NULL;
+    if (store_event_text(h->st, h->exec_id, id, &h->fetched) != STORE_OK)
+        return -1;
+    return asl_event_log_payload(h->fetched, strlen(h->fetched), tok, toklen);
+}
 
 static int hist_add(hist *h, const char *text)
 {
@@ -1032,6 +1056,21 @@ static int hist_cb(void *ctx, int64_t id, const char *type, const char *json)
     if (h->n == h->limit) {
         h->next = id;
         return 1;
+    }
+    size_t jl = strlen(json);
+    const char *tok;
+    size_t tl;
+    if (memchr(json, '@', jl)) {
+        jtext_reset(&h->line);
+        if (asl_event_log_expand(json, jl, hist_lookup, h, &h->line) != SFN_OK)
+            return -1;
+        json = h->line.p;
+        jl = h->line.n;
+    }
+    if (asl_event_log_payload(json, jl, &tok, &tl) == 0) {
+        h->lit_id = id;
+        jtext_reset(&h->lit);
+        jtext_raw(&h->lit, tok, tl);
     }
     int rc;
     if (h->strip) {
@@ -1076,11 +1115,15 @@ static void op_history(call *c, json_t *req)
         return;
     if (check_arn(c, arn, "execution", NULL) || find_exec(c, arn, &x))
         return;
-    hist h = {.limit = max ? (int)max : HISTORY_DEFAULT, .strip = !incl};
+    hist h = {.limit = max ? (int)max : HISTORY_DEFAULT, .strip = !incl, .st = c->a->st,
+              .exec_id = x.id};
     int64_t lo = reverse ? 1 : (from ? from : 1);
     int64_t hi = reverse ? (from ? from : 0) : 0;
     int rc = store_event_each(c->a->st, x.id, lo, hi, reverse, h.limit + 1, hist_cb, &h);
     store_exec_cleanup(&x);
+    jtext_cleanup(&h.line);
+    jtext_cleanup(&h.lit);
+    free(h.fetched);
     if (rc < 0) {
         free(h.buf);
         reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(c->a->st));

@@ -179,6 +179,25 @@ json_t *asl_exec_event_json(const asl_exec *x, size_t i, int include_data);
  * fast path for storing history. Returns SFN_OK, SFN_ENOENT, SFN_ENOMEM. */
 struct asl_jbuf;
 int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, struct asl_jbuf *b);
+/* The log form of the same, for a history store that writes each event
+ * once, in order: a payload ("input"/"output") whose text equals the last
+ * payload this execution wrote in full (by this call, since it was
+ * created) is written as the bare token @<id> of that event instead of
+ * the string (a state's input is often the last event's output, and its
+ * task's input too). asl_exec_event_log_expand turns such a line back
+ * into the API form. Returns as asl_exec_event_write. */
+int asl_exec_event_write_log(asl_exec *x, size_t i, struct asl_jbuf *b);
+/* A log-form event line back in the API form, appended to out: each @<id>
+ * is replaced by the payload string token (quotes included, as in the
+ * line) that lookup gives for event id. Returns SFN_OK, SFN_ENOENT (a
+ * lookup failed), SFN_EINVAL, SFN_ENOMEM. */
+int asl_event_log_expand(const char *line, size_t len,
+                         int (*lookup)(void *ctx, int64_t id, const char **tok, size_t *toklen),
+                         void *ctx, struct asl_jbuf *out);
+/* The payload string token ("input" or "output", quotes included) of an
+ * event line that holds its payload in full: *tok points into line.
+ * Returns 0, or -1 when it has none. */
+int asl_event_log_payload(const char *line, size_t len, const char **tok, size_t *toklen);
 /* The event's type name, e.g. "TaskStateEntered". Returns: borrowed. */
 const char *asl_exec_event_type(const asl_exec *x, size_t i);
 

@@ -118,6 +118,8 @@ typedef struct wait {
 
 struct asl_exec {
     const asl_machine *m;
+    asl_jbuf dd_text;   /* asl_exec_event_write_log: the last payload in full */
+    size_t dd_id;       /* ... and its event id (0: none) */
     char *arn, *name, *sm_arn, *sm_name, *role;
     int64_t start_ms;
     int redrive_count;
@@ -2375,6 +2377,7 @@ void asl_exec_free(asl_exec *x)
     if (x == NULL)
         return;
     exec_clear_waits(x);
+    asl_jbuf_cleanup(&x->dd_text);
     for (size_t i = 0; i < x->nall; i++)
         thr_free(x->all[i]);
     free(x->all);
@@ -2417,6 +2420,83 @@ int64_t asl_exec_stop_ms(const asl_exec *x) { return x->stop_ms; }
 uint64_t asl_exec_transitions(const asl_exec *x) { return x->transitions; }
 size_t asl_exec_event_count(const asl_exec *x) { return x->nev; }
 
+/* ---- the log form's @<id> tokens ---------------------------------------- */
+/* End of the string token at p[0] == '"' within [p, end): just past its
+ * closing quote, or NULL. */
+static const char *str_end(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+int asl_event_log_payload(const char *line, size_t len, const char **tok, size_t *toklen)
+{
+    const char *p = line, *end = line + len;
+    while (p < end) {
+        if (*p != '"') {
+            p++;
+            continue;
+        }
+        const char *e = str_end(p, end);
+        if (e == NULL)
+            return -1;
+        size_t kl = (size_t)(e - p);
+        if (e < end && *e == ':' && e + 1 < end && e[1] == '"' &&
+            ((kl == 7 && memcmp(p, "\"input\"", 7) == 0) ||
+             (kl == 8 && memcmp(p, "\"output\"", 8) == 0))) {
+            const char *ve = str_end(e + 1, end);
+            if (ve == NULL)
+                return -1;
+            *tok = e + 1;
+            *toklen = (size_t)(ve - (e + 1));
+            return 0;
+        }
+        p = e;
+    }
+    return -1;
+}
+
+int asl_event_log_expand(const char *line, size_t len,
+                         int (*lookup)(void *ctx, int64_t id, const char **tok, size_t *toklen),
+                         void *ctx, asl_jbuf *out)
+{
+    const char *p = line, *end = line + len, *copied = line;
+    while (p < end) {
+        if (*p == '"') {
+            const char *e = str_end(p, end);
+            if (e == NULL)
+                break;
+            p = e;
+            continue;
+        }
+        if (*p != '@') {
+            p++;
+            continue;
+        }
+        /* @<digits>: outside every string, so ours */
+        const char *d = p + 1;
+        int64_t id = 0;
+        while (d < end && *d >= '0' && *d <= '9' && id < ((int64_t)1 << 40))
+            id = id * 10 + (*d++ - '0');
+        if (d == p + 1)
+            return SFN_EINVAL;
+        const char *tok;
+        size_t tl;
+        if (lookup(ctx, id, &tok, &tl) != 0)
+            return SFN_ENOENT;
+        asl_jbuf_raw(out, copied, (size_t)(p - copied));
+        asl_jbuf_raw(out, tok, tl);
+        copied = p = d;
+    }
+    asl_jbuf_raw(out, copied, (size_t)(end - copied));
+    return out->oom ? SFN_ENOMEM : SFN_OK;
+}
+
 const char *asl_exec_event_type(const asl_exec *x, size_t i)
 {
     return i < x->nev ? event_names[x->evs[i].type] : NULL;
@@ -2428,7 +2508,16 @@ const char *asl_exec_event_type(const asl_exec *x, size_t i)
  * form (asl_exec_event_json) is this text parsed. Keys in AWS's order. */
 
 /* "key":"<payload as JSON text, escaped>","keyDetails":{"truncated":false} */
-static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const json_t *v, int include_data)
+/* For the log form (asl_exec_event_write_log): the execution's last
+ * payload written in full, which a later equal payload refers to. */
+typedef struct dd_ref {
+    asl_jbuf *text;   /* its JSON text, unescaped */
+    size_t *id;       /* its event id (0: none yet) */
+    size_t this_id;   /* the event being written */
+} dd_ref;
+
+static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const json_t *v,
+                      int include_data, dd_ref *dd)
 {
     if (!include_data)
         return;
@@ -2444,7 +2533,13 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
     asl_jbuf_c(b, ':');
     const char *src = scratch.p ? scratch.p : "null";
     size_t n = scratch.p ? scratch.n : 4;
-    if (last.p && last.n == n && !last.oom && !last_esc.oom && memcmp(last.p, src, n) == 0) {
+    if (dd && *dd->id && dd->text->n == n && !dd->text->oom && memcmp(dd->text->p, src, n) == 0) {
+        /* the same text as event *id's payload: "@<id>" (never JSON, so
+         * never mistaken for a payload, which is always a string) */
+        asl_jbuf_c(b, '@');
+        asl_jbuf_int(b, (int64_t)*dd->id);
+    } else if (last.p && last.n == n && !last.oom && !last_esc.oom &&
+               memcmp(last.p, src, n) == 0) {
         asl_jbuf_raw(b, last_esc.p, last_esc.n);
     } else {
         size_t at = b->n;
@@ -2454,6 +2549,11 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
         asl_jbuf_reset(&last_esc);
         if (!b->oom)
             asl_jbuf_raw(&last_esc, b->p + at, b->n - at);
+    }
+    if (dd && !(*dd->id && dd->text->n == n && memcmp(dd->text->p, src, n) == 0)) {
+        asl_jbuf_reset(dd->text);
+        asl_jbuf_raw(dd->text, src, n);
+        *dd->id = dd->this_id;
     }
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, detkey, strlen(detkey));
@@ -2514,7 +2614,20 @@ static const char *res_type(const state *st)
     return st->res_type ? st->res_type : "";
 }
 
+static int event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b, dd_ref *dd);
+
 int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b)
+{
+    return event_write(x, i, include_data, b, NULL);
+}
+
+int asl_exec_event_write_log(asl_exec *x, size_t i, asl_jbuf *b)
+{
+    dd_ref dd = {.text = &x->dd_text, .id = &x->dd_id, .this_id = i + 1};
+    return event_write(x, i, 1, b, &dd);
+}
+
+static int event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b, dd_ref *dd)
 {
     if (i >= x->nev)
         return SFN_ENOENT;
@@ -2573,15 +2686,17 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
     }
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, dkey, strlen(dkey));
-    asl_jbuf_raw(b, ":{", 2);
-    size_t open = b->n; /* the first member must not start with ',' */
+    asl_jbuf_c(b, ':');
+    /* Every member is written with a leading ','; the first one's becomes
+     * the '{' (no '{' written now, nothing to move afterwards). */
+    size_t open = b->n;
     switch (e->type) {
     case E_ExecutionStarted:
-        w_payload(b, "input", "inputDetails", e->a, include_data);
+        w_payload(b, "input", "inputDetails", e->a, include_data, dd);
         w_kv(b, "roleArn", x->role);
         break;
     case E_ExecutionSucceeded:
-        w_payload(b, "output", "outputDetails", e->a, include_data);
+        w_payload(b, "output", "outputDetails", e->a, include_data, dd);
         break;
     case E_ExecutionFailed: case E_ExecutionAborted: case E_ExecutionTimedOut: case E_LambdaFunctionFailed:
     case E_LambdaFunctionTimedOut: case E_ActivityFailed: case E_ActivityTimedOut: case E_MapRunFailed:
@@ -2599,12 +2714,12 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
     case E_TaskStateEntered: case E_PassStateEntered: case E_ChoiceStateEntered: case E_WaitStateEntered:
     case E_SucceedStateEntered: case E_FailStateEntered: case E_ParallelStateEntered: case E_MapStateEntered:
         w_kv(b, "name", st->name);
-        w_payload(b, "input", "inputDetails", e->a, include_data);
+        w_payload(b, "input", "inputDetails", e->a, include_data, dd);
         break;
     case E_TaskStateExited: case E_PassStateExited: case E_ChoiceStateExited: case E_WaitStateExited:
     case E_SucceedStateExited: case E_ParallelStateExited: case E_MapStateExited:
         w_kv(b, "name", st->name);
-        w_payload(b, "output", "outputDetails", e->a, include_data);
+        w_payload(b, "output", "outputDetails", e->a, include_data, dd);
         if (e->assigned && include_data) {
             static __thread asl_jbuf scratch;
             asl_jbuf_raw(b, ",\"assignedVariables\":{", 22);
@@ -2645,7 +2760,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
         w_kv(b, "resourceType", res_type(st));
         break;
     case E_TaskSucceeded:
-        w_payload(b, "output", "outputDetails", e->a, include_data);
+        w_payload(b, "output", "outputDetails", e->a, include_data, dd);
         w_kv(b, "resource", res_name(st));
         w_kv(b, "resourceType", res_type(st));
         break;
@@ -2657,7 +2772,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
         break;
     case E_LambdaFunctionScheduled:
     case E_ActivityScheduled:
-        w_payload(b, "input", "inputDetails", e->a, include_data);
+        w_payload(b, "input", "inputDetails", e->a, include_data, dd);
         w_kv(b, "resource", st->resource);
         if (e->timeout_s > 0)
             w_ki(b, "timeoutInSeconds", e->timeout_s);
@@ -2666,7 +2781,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
         break;
     case E_LambdaFunctionSucceeded:
     case E_ActivitySucceeded:
-        w_payload(b, "output", "outputDetails", e->a, include_data);
+        w_payload(b, "output", "outputDetails", e->a, include_data, dd);
         break;
     case E_MapStateStarted:
         w_ki(b, "length", e->n);
@@ -2685,12 +2800,10 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
     default:
         break;
     }
-    /* drop the ',' the first member wrote after '{' */
-    if (b->n > open && b->p[open] == ',') {
-        memmove(b->p + open, b->p + open + 1, b->n - open - 1);
-        b->n--;
-        b->p[b->n] = '\0';
-    }
+    if (b->n > open && b->p[open] == ',')
+        b->p[open] = '{';
+    else if (!b->oom)
+        asl_jbuf_c(b, '{');
     asl_jbuf_raw(b, "}}", 2);
     return b->oom ? SFN_ENOMEM : SFN_OK;
 }

@@ -378,7 +378,7 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
         for (size_t i = e->nev_saved; i < n; i++) {
             if (i > e->nev_saved)
                 jtext_c(b, '\n');
-            if (asl_exec_event_write(e->x, i, 1, b) != SFN_OK)
+            if (asl_exec_event_write_log(e->x, i, b) != SFN_OK)
                 die_db(r, "event encoding (out of memory)");
             r->stats.events++;
         }

@@ -37,6 +37,7 @@ enum {
     Q_EV_ASC,
     Q_EV_DESC,
     Q_EV_MAX,
+    Q_EV_ONE,
     Q__COUNT
 };
 
@@ -86,6 +87,8 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_EV_DESC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
                   "AND first_id<=? ORDER BY last_id DESC",
     [Q_EV_MAX] = "SELECT max(last_id) FROM event_log WHERE exec_id=?",
+    [Q_EV_ONE] = "SELECT first_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
+                 "ORDER BY last_id LIMIT 1",
 };
 
 static const char schema[] =
@@ -768,6 +771,34 @@ int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, 
     if (r != 0)
         return r;
     return stop || rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+int store_event_text(store *s, int64_t exec_id, int64_t id, char **text)
+{
+    *text = NULL;
+    sqlite3_stmt *st = stmt(s, Q_EV_ONE);
+    sqlite3_bind_int64(st, 1, exec_id);
+    sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? STORE_ENOENT : STORE_EDB;
+    }
+    int64_t first = sqlite3_column_int64(st, 0);
+    const char *p = (const char *)sqlite3_column_text(st, 1);
+    const char *end = p ? p + sqlite3_column_bytes(st, 1) : NULL;
+    for (int64_t k = first; p && k < id; k++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : NULL;
+    }
+    rc = STORE_ENOENT;
+    if (p && id >= first) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        *text = strndup(p, (size_t)((nl ? nl : end) - p));
+        rc = *text ? STORE_OK : STORE_EDB;
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 int store_event_max(store *s, int64_t exec_id, int64_t *max_id)

@@ -155,6 +155,10 @@ int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, 
                      int limit, int (*cb)(void *ctx, int64_t id, const char *type,
                                           const char *json),
                      void *ctx);
+/* The text of event id of an execution as stored (one line of its batch),
+ * malloc'd in *text; STORE_ENOENT if absent. Safe to call from within a
+ * store_event_each callback. */
+int store_event_text(store *s, int64_t exec_id, int64_t id, char **text);
 int store_event_max(store *s, int64_t exec_id, int64_t *max_id /* OUT */);
 
 #endif

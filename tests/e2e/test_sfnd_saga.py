@@ -123,6 +123,74 @@ def test_sigterm_drains_and_resumes():
         s.cleanup()
 
 
+def payload(e):
+    for k, v in e.items():
+        if k.endswith("EventDetails") and isinstance(v, dict):
+            for f in ("input", "output"):
+                if f in v:
+                    return v[f]
+    return None
+
+
+def test_history_payloads():
+    """sfnd stores a payload equal to the last one as a reference to it:
+    every read (forwards, backwards, one event a page, without data) gives
+    each event its own payload, and the payloads chain as the states do."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        arns = [sfn.start_execution(stateMachineArn=SAGA_ARN,
+                                    input=trip(name, tripId=str(uuid.uuid4())))["executionArn"]
+                for name in ("success.json", "fail-book-flight.json")]
+        for arn in arns:
+            d = s.wait_done(arn)
+            h = history(sfn, arn)
+            raw = json.dumps(h, default=str)
+            assert '"@' not in raw and ":@" not in raw, raw[:300]
+            for e in h:
+                p = payload(e)
+                if p is not None:
+                    json.loads(p)  # each one is JSON text
+            # the chain: a state's input is the previous state's output, a
+            # task's input its state's (no Parameters in the saga)
+            last_out = None
+            for i, e in enumerate(h):
+                t = e["type"]
+                if t == "ExecutionStarted":
+                    last_out = payload(e)
+                elif t in ("LambdaFunctionFailed", "LambdaFunctionTimedOut"):
+                    last_out = None  # a Catch makes the next input
+                elif t.endswith("StateEntered"):
+                    assert last_out is None or payload(e) == last_out, (arn, e["id"])
+                    nxt = h[i + 1]
+                    if nxt["type"] == "LambdaFunctionScheduled":
+                        assert payload(nxt) == payload(e), (arn, nxt["id"])
+                elif t.endswith("StateExited"):
+                    last_out = payload(e)
+            if d["status"] == "SUCCEEDED":
+                assert payload(h[-1]) == d["output"] == last_out
+            rev = []
+            kw = {}
+            while True:
+                r = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2, **kw)
+                rev += r["events"]
+                if "nextToken" not in r:
+                    break
+                kw["nextToken"] = r["nextToken"]
+            assert rev[::-1] == h
+            one, kw = [], {}
+            while True:
+                r = sfn.get_execution_history(executionArn=arn, maxResults=1, **kw)
+                one += r["events"]
+                if "nextToken" not in r:
+                    break
+                kw["nextToken"] = r["nextToken"]
+            assert one == h
+            meta = sfn.get_execution_history(executionArn=arn, maxResults=1000,
+                                              includeExecutionData=False)["events"]
+            assert [e["id"] for e in meta] == [e["id"] for e in h]
+            assert all(payload(e) is None for e in meta)
+
+
 if __name__ == "__main__":
-    main([test_seed_inputs, test_more_inputs_boto, test_lambda_invoke_cli,
+    main([test_seed_inputs, test_more_inputs_boto, test_history_payloads, test_lambda_invoke_cli,
           test_sigterm_drains_and_resumes])

@@ -288,6 +288,80 @@ static void test_event_payloads_repeat(void **state)
     asl_machine_free(m);
 }
 
+/* The log form: repeated payloads become @<id>, and expanding each line
+ * with the earlier lines' payloads gives back the API form exactly. */
+typedef struct lines {
+    char *text[16];
+    size_t len[16];
+} lines;
+
+static int lines_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
+{
+    lines *l = ctx;
+    if (id < 1 || id > 16 || l->text[id - 1] == NULL)
+        return -1;
+    return asl_event_log_payload(l->text[id - 1], l->len[id - 1], tok, toklen);
+}
+
+static int no_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
+{
+    (void)ctx;
+    (void)id;
+    (void)tok;
+    (void)toklen;
+    return -1;
+}
+
+static void test_event_log_form(void **state)
+{
+    (void)state;
+    asl_machine *m = compile("{\"StartAt\":\"A\",\"States\":{"
+                             "\"A\":{\"Type\":\"Pass\",\"Result\":{\"x\":\"@1 \\\"@2\"},\"Next\":\"B\"},"
+                             "\"B\":{\"Type\":\"Pass\",\"Next\":\"C\"},"
+                             "\"C\":{\"Type\":\"Pass\",\"Result\":{\"x\":2},\"End\":true}}}");
+    json_t *in = parse("{\"a\":\"q@3\"}");
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    size_t n = asl_exec_event_count(x);
+    assert_int_equal(n, 8);
+    lines stored, api;
+    memset(&stored, 0, sizeof stored);
+    memset(&api, 0, sizeof api);
+    int refs = 0;
+    for (size_t i = 0; i < n; i++) {
+        asl_jbuf b = {0};
+        assert_int_equal(asl_exec_event_write_log(x, i, &b), SFN_OK);
+        stored.text[i] = b.p;
+        stored.len[i] = b.n;
+        asl_jbuf a = {0};
+        assert_int_equal(asl_exec_event_write(x, i, 1, &a), SFN_OK);
+        api.text[i] = a.p;
+        api.len[i] = a.n;
+        refs += strstr(b.p, ":@") != NULL;
+    }
+    assert_int_equal(refs, 5); /* Entered A, Entered B, Exited B, Entered C, Succeeded */
+    for (size_t i = 0; i < n; i++) {
+        asl_jbuf e = {0};
+        assert_int_equal(asl_event_log_expand(stored.text[i], stored.len[i], lines_lookup, &stored, &e),
+                         SFN_OK);
+        assert_string_equal(e.p, api.text[i]);
+        asl_jbuf_cleanup(&e);
+    }
+    /* an unknown reference is an error, an @ inside a string is not one */
+    asl_jbuf e = {0};
+    assert_int_equal(asl_event_log_expand("{\"input\":@9}", 12, no_lookup, NULL, &e), SFN_ENOENT);
+    asl_jbuf_reset(&e);
+    assert_int_equal(asl_event_log_expand("{\"a\":\"@9 \\\"@9\"}", 16, no_lookup, NULL, &e), SFN_OK);
+    assert_string_equal(e.p, "{\"a\":\"@9 \\\"@9\"}");
+    asl_jbuf_cleanup(&e);
+    for (size_t i = 0; i < n; i++) {
+        free(stored.text[i]);
+        free(api.text[i]);
+    }
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 static void test_compile_errors(void **state)
 {
     (void)state;
@@ -389,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_replay_is_deterministic),
         cmocka_unit_test(test_event_shapes),
         cmocka_unit_test(test_event_payloads_repeat),
+        cmocka_unit_test(test_event_log_form),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
         cmocka_unit_test(test_data_limit),
