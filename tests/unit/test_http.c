@@ -307,7 +307,8 @@ static void test_server_hold_pipelined(void **state)
     send_all(fd, r2, strlen(r2));
     assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
     assert_string_equal(body, "GET /echo q=y h=- body=");
-    send_all(fd, "o HTTP/1.1\r\n\r\n", 16);
+    const char *r3 = "o HTTP/1.1\r\n\r\n";
+    send_all(fd, r3, strlen(r3));
     assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
     close(fd);
     teardown_server();
