@@ -211,6 +211,32 @@ static int shortest_digits(double d, char *digits, int *exp10)
     return nd;
 }
 
+/* Java's scientific form of digits dg[0..nd) times 10^e: "d.ddd" (at
+ * least one digit after the point) then "E<e>", at out; returns the length. */
+static size_t put_sci(char *out, size_t cap, const char *dg, int nd, int e)
+{
+    size_t o = 0;
+    out[o++] = dg[0];
+    out[o++] = '.';
+    if (nd > 1)
+        for (int i = 1; i < nd; i++)
+            out[o++] = dg[i];
+    else
+        out[o++] = '0';
+    out[o++] = 'E';
+    unsigned u = e < 0 ? 0u - (unsigned)e : (unsigned)e;
+    if (e < 0)
+        out[o++] = '-';
+    char t[12];
+    int k = 0;
+    do
+        t[k++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    while (k > 0 && o < cap)
+        out[o++] = t[--k];
+    return o;
+}
+
 void asl_jbuf_real(asl_jbuf *b, double d)
 {
     char out[64];
@@ -252,14 +278,7 @@ void asl_jbuf_real(asl_jbuf *b, double d)
                 out[o++] = dg[i];
         }
     } else {
-        out[o++] = dg[0];
-        out[o++] = '.';
-        if (nd > 1)
-            for (int i = 1; i < nd; i++)
-                out[o++] = dg[i];
-        else
-            out[o++] = '0';
-        o += (size_t)snprintf(out + o, sizeof out - o, "E%d", e);
+        o += put_sci(out + o, sizeof out - o, dg, nd, e);
     }
     asl_jbuf_raw(b, out, o);
 }
@@ -275,7 +294,7 @@ void asl_jbuf_ms_seconds(asl_jbuf *b, int64_t ms)
         asl_jbuf_real(b, (double)ms / 1000.0);
         return;
     }
-    char dg[13], out[20];
+    char dg[13], out[24];
     for (int i = 12; i >= 0; i--) {
         dg[i] = (char)('0' + ms % 10);
         ms /= 10;
@@ -283,17 +302,7 @@ void asl_jbuf_ms_seconds(asl_jbuf *b, int64_t ms)
     int nd = 13;
     while (nd > 1 && dg[nd - 1] == '0')
         nd--;
-    size_t o = 0;
-    out[o++] = dg[0];
-    out[o++] = '.';
-    if (nd > 1)
-        for (int i = 1; i < nd; i++)
-            out[o++] = dg[i];
-    else
-        out[o++] = '0';
-    out[o++] = 'E';
-    out[o++] = '9';
-    asl_jbuf_raw(b, out, o);
+    asl_jbuf_raw(b, out, put_sci(out, sizeof out, dg, nd, 9));
 }
 
 void asl_jbuf_value(asl_jbuf *b, const json_t *v)

@@ -139,6 +139,24 @@ static void test_ms_seconds(void **state)
     }
 }
 
+/* Doubles as Java's Double.toString writes them (AWS's Jackson). */
+static void test_real_forms(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *want;
+    } cases[] = {{1e-5, "1.0E-5"},     {1.5e10, "1.5E10"}, {1.23e22, "1.23E22"},
+                 {-2.5e-7, "-2.5E-7"}, {0.001, "0.001"},   {1234567.0, "1234567.0"},
+                 {1e7, "1.0E7"},       {0.5, "0.5"},       {1.795754979042e9, "1.795754979042E9"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        asl_jbuf b = {0};
+        asl_jbuf_real(&b, cases[i].d);
+        assert_string_equal(b.p, cases[i].want);
+        asl_jbuf_cleanup(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_escape_utf8),
         cmocka_unit_test(test_escape_random),
         cmocka_unit_test(test_ms_seconds),
+        cmocka_unit_test(test_real_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
