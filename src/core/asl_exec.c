@@ -2523,8 +2523,9 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
         return;
     /* One state's input is often the last event's too (ExecutionStarted,
      * TaskStateEntered and TaskScheduled; TaskStateExited and the next
-     * TaskStateEntered): the escaped text of the last payload is kept and
-     * reused when the next one is the same text. */
+     * TaskStateEntered). The log form refers to the execution's last full
+     * payload; the API form reuses the escaped text of the thread's last
+     * one. */
     static __thread asl_jbuf scratch, last, last_esc;
     asl_jbuf_reset(&scratch);
     asl_jbuf_value(&scratch, v ? v : json_null());
@@ -2533,27 +2534,27 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
     asl_jbuf_c(b, ':');
     const char *src = scratch.p ? scratch.p : "null";
     size_t n = scratch.p ? scratch.n : 4;
-    if (dd && *dd->id && dd->text->n == n && !dd->text->oom && memcmp(dd->text->p, src, n) == 0) {
-        /* the same text as event *id's payload: "@<id>" (never JSON, so
-         * never mistaken for a payload, which is always a string) */
+    asl_jbuf *mem = dd ? dd->text : &last;
+    int same = mem->p && mem->n == n && !mem->oom && memcmp(mem->p, src, n) == 0;
+    if (dd && same && *dd->id) {
+        /* "@<id>": never JSON, so never mistaken for a payload, which is
+         * always a string */
         asl_jbuf_c(b, '@');
         asl_jbuf_int(b, (int64_t)*dd->id);
-    } else if (last.p && last.n == n && !last.oom && !last_esc.oom &&
-               memcmp(last.p, src, n) == 0) {
+    } else if (!dd && same && !last_esc.oom) {
         asl_jbuf_raw(b, last_esc.p, last_esc.n);
     } else {
         size_t at = b->n;
         asl_jbuf_str(b, src, n);
-        asl_jbuf_reset(&last);
-        asl_jbuf_raw(&last, src, n);
-        asl_jbuf_reset(&last_esc);
-        if (!b->oom)
-            asl_jbuf_raw(&last_esc, b->p + at, b->n - at);
-    }
-    if (dd && !(*dd->id && dd->text->n == n && memcmp(dd->text->p, src, n) == 0)) {
-        asl_jbuf_reset(dd->text);
-        asl_jbuf_raw(dd->text, src, n);
-        *dd->id = dd->this_id;
+        asl_jbuf_reset(mem);
+        asl_jbuf_raw(mem, src, n);
+        if (dd) {
+            *dd->id = dd->this_id;
+        } else {
+            asl_jbuf_reset(&last_esc);
+            if (!b->oom)
+                asl_jbuf_raw(&last_esc, b->p + at, b->n - at);
+        }
     }
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, detkey, strlen(detkey));

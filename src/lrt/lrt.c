@@ -571,11 +571,10 @@ static int rt_request(rt *r, const char *path, const char *body, size_t len,
         if (r->fd < 0 && conn_open(r, &why) < 0) {
             /* why says it */
         } else {
-            struct iovec iov[3] = {{head, (size_t)hl}, {(void *)body, body ? len : 0},
-                                   {nexthead, (size_t)nl}};
+            struct iovec iov[3] = {{head, (size_t)hl}};
             int niov = 1;
             if (body && len)
-                iov[niov++] = iov[1];
+                iov[niov++] = (struct iovec){(void *)body, len};
             if (nl > 0)
                 iov[niov++] = (struct iovec){nexthead, (size_t)nl};
             r->next_sent = nl > 0;
