@@ -31,6 +31,8 @@ typedef struct store store;
  * Returns STORE_OK and *out, or STORE_EDB with a message in errbuf. */
 int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen);
 void store_close(store *s);
+/* Checkpoints the checkpointer thread has run (opened with sync_full). */
+long store_checkpoints(store *s);
 /* The last SQLite error message (borrowed). */
 const char *store_errmsg(store *s);
 

@@ -193,6 +193,28 @@ def test_redrive_restarts_from_the_failed_state():
         assert err_code(sfn.redrive_execution, executionArn=x)[0] == "ExecutionNotRedrivable"
 
 
+def test_generated_names_are_uuids_in_start_order():
+    """StartExecution without a name: the name is a UUID (AWS's rule), of
+    version 7, whose first 48 bits are the start time in milliseconds; names
+    made up in turn sort in turn, and the executions are found by them."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        sm = sfn.create_state_machine(name="named", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+        names = []
+        for _ in range(3):
+            t0 = int(time.time() * 1000)
+            x = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+            t1 = int(time.time() * 1000)
+            name = x.rsplit(":", 1)[1]
+            u = uuid.UUID(name)
+            assert str(u) == name and u.version == 7 and u.variant == uuid.RFC_4122, name
+            assert t0 - 5 <= u.int >> 80 <= t1 + 5, (name, t0, t1)
+            assert sfn.describe_execution(executionArn=x)["name"] == name
+            names.append(name)
+            time.sleep(0.002)
+        assert names == sorted(names) and len(set(names)) == 3, names
+
+
 def test_raw_errors():
     with Sfnd() as s:
         cases = [
@@ -244,4 +266,4 @@ def test_raw_errors():
 
 if __name__ == "__main__":
     main([test_raw_errors, test_cli_state_machines_and_executions, test_boto_everything,
-          test_redrive_restarts_from_the_failed_state])
+          test_redrive_restarts_from_the_failed_state, test_generated_names_are_uuids_in_start_order])

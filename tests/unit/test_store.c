@@ -471,6 +471,76 @@ static void test_txn_durability(void **state)
     unlink(p2);
 }
 
+static void unlink_db(const char *path)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-lock"};
+    char p2[300];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p2, sizeof p2, "%s%s", path, sfx[i]);
+        unlink(p2);
+    }
+}
+
+static long file_size(const char *path, const char *sfx)
+{
+    char p2[300];
+    snprintf(p2, sizeof p2, "%s%s", path, sfx);
+    FILE *f = fopen(p2, "rb");
+    if (f == NULL)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* The checkpointer thread keeps the WAL short while commits go on without
+ * a pause (each one writes pages the next does not rewrite), and the
+ * committed rows are all there after a reopen. A second store on the same
+ * database is refused while the first is open. */
+static void test_checkpointer_and_owner(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    char err[256];
+    store *s = NULL, *s2 = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    err[0] = '\0';
+    assert_int_equal(store_open(path, 1, &s2, err, sizeof err), STORE_EDB);
+    assert_null(s2);
+    assert_non_null(strstr(err, "in use by another process"));
+    char *body = malloc(3001);
+    assert_non_null(body);
+    memset(body, 'x', 3000);
+    body[3000] = '\0';
+    long max_wal = 0;
+    enum { COMMITS = 2500 }; /* about 3 WAL frames each: 7 checkpoints' worth */
+    for (int i = 1; i <= COMMITS; i++) {
+        assert_int_equal(store_begin(s), 0);
+        assert_int_equal(store_events_append(s, 7, i, i, body, 3000), 0);
+        assert_int_equal(store_commit(s), 0);
+        long w = file_size(path, "-wal");
+        if (w > max_wal)
+            max_wal = w;
+    }
+    free(body);
+    assert_true(store_checkpoints(s) >= 1);
+    /* 1000 frames of 4 KB before a checkpoint, a few commits' worth more
+     * while it runs: without one the WAL would hold every commit (30 MB) */
+    assert_true(max_wal < 8L * 1024 * 1024);
+    store_close(s);
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    int64_t max;
+    assert_int_equal(store_event_max(s, 7, &max), 0);
+    assert_int_equal(max, COMMITS);
+    store_close(s);
+    unlink_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_inputs_and_events),
         cmocka_unit_test(test_events_order_and_range),
         cmocka_unit_test(test_txn_durability),
+        cmocka_unit_test(test_checkpointer_and_owner),
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),
