@@ -26,6 +26,26 @@ static store *open_mem(void)
     return s;
 }
 
+/* A path for a database file of a test's own, not created yet. */
+static void tmp_db(char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+}
+
+/* Remove the database and the files SQLite and the store keep beside it. */
+static void unlink_db(const char *path)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-lock"};
+    char p2[300];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p2, sizeof p2, "%s%s", path, sfx[i]);
+        unlink(p2);
+    }
+}
+
 static void test_sm_roundtrip(void **state)
 {
     (void)state;
@@ -338,10 +358,7 @@ static void test_event_migration(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_mig_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    tmp_db(path);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
@@ -366,12 +383,7 @@ static void test_event_migration(void **state)
     assert_int_equal(store_event_each(s, 4, 1, 0, 0, 0, bev_cb, &b), 0);
     assert_int_equal(b.n, 2);
     store_close(s);
-    unlink(path);
-    char wal[64];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+    unlink_db(path);
 }
 
 /* A data directory with per-execution keyed tables (event_batches, inputs)
@@ -389,10 +401,7 @@ static void test_batch_migration(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_mig2_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    tmp_db(path);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
@@ -429,10 +438,7 @@ static void test_batch_migration(void **state)
     assert_int_equal(store_input_next_seq(s, 7, &next), 0);
     assert_int_equal(next, 3);
     store_close(s);
-    unlink(path);
-    char wal[64];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
+    unlink_db(path);
 }
 
 /* What recovery relies on: a transaction not committed before a crash
@@ -441,10 +447,7 @@ static void test_txn_durability(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    tmp_db(path);
     char err[256];
     store *s = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
@@ -463,22 +466,7 @@ static void test_txn_durability(void **state)
     assert_int_equal(store_event_max(s, 1, &max), 0);
     assert_int_equal(max, 1);
     store_close(s);
-    char p2[300];
-    unlink(path);
-    snprintf(p2, sizeof p2, "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof p2, "%s-shm", path);
-    unlink(p2);
-}
-
-static void unlink_db(const char *path)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-lock"};
-    char p2[300];
-    for (int i = 0; i < 4; i++) {
-        snprintf(p2, sizeof p2, "%s%s", path, sfx[i]);
-        unlink(p2);
-    }
+    unlink_db(path);
 }
 
 static long file_size(const char *path, const char *sfx)
@@ -502,10 +490,7 @@ static void test_checkpointer_and_owner(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
+    tmp_db(path);
     char err[256];
     store *s = NULL, *s2 = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
