@@ -367,8 +367,11 @@ static void dispatch_free(dispatch *d)
 
 static void act_dispatch(run *r, void *arg);
 
-/* Write what the last start/feed produced, and queue its commands. */
-static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
+/* Write what the last start/feed produced, and queue its commands. in:
+ * the input that caused the step (NULL: none), written in the row of the
+ * step's events, or alone when the step made none. */
+static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
+                            const store_input *in)
 {
     size_t n = asl_exec_event_count(e->x);
     if (!e->express && n > e->nev_saved) {
@@ -384,11 +387,13 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds)
         }
         if (b->oom)
             die_db(r, "event encoding (out of memory)");
-        if (store_events_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p,
-                                b->n) != STORE_OK)
+        if (store_step_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p, b->n,
+                              in) != STORE_OK)
             die_db(r, "event append");
         if (b->cap > 1 << 20)
             jtext_cleanup(b); /* do not keep a huge buffer for ever */
+    } else if (in && store_input_append(r->st, e->id, in) != STORE_OK) {
+        die_db(r, "input append");
     }
     e->nev_saved = n;
     int st = asl_exec_status(e->x);
@@ -438,23 +443,23 @@ static void exec_feed_text(run *r, rexec *e, const asl_input *in, const char *re
     int rc = asl_exec_feed(e->x, in);
     if (rc != SFN_OK)
         return; /* a late duplicate, a stale timer, or already ended */
+    char *result = NULL;
+    store_input si = {0};
     if (!e->express) {
         begin(r);
-        char *result = in->result && result_text == NULL ? dumps(in->result) : NULL;
+        result = in->result && result_text == NULL ? dumps(in->result) : NULL;
         if (in->result && result_text == NULL && result == NULL)
             die_db(r, "input encoding (out of memory)");
-        store_input si = {.seq = e->next_seq, .kind = in->kind, .id = in->id,
-                          .now_ms = in->now_ms, .result = result ? result : result_text,
-                          .error = in->error, .cause = in->cause};
-        if (store_input_append(r->st, e->id, &si) != STORE_OK)
-            die_db(r, "input append");
-        free(result);
+        si = (store_input){.seq = e->next_seq, .kind = in->kind, .id = in->id,
+                           .now_ms = in->now_ms, .result = result ? result : result_text,
+                           .error = in->error, .cause = in->cause};
         e->next_seq++;
         r->stats.inputs++;
     }
     const asl_cmd *cmds;
     size_t n = asl_exec_cmds(e->x, &cmds);
-    exec_after_step(r, e, cmds, n);
+    exec_after_step(r, e, cmds, n, e->express ? NULL : &si);
+    free(result);
 }
 
 static void exec_feed(run *r, rexec *e, const asl_input *in)
@@ -943,7 +948,7 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
     r->stats.started++;
     const asl_cmd *cmds;
     size_t n = asl_exec_cmds(e->x, &cmds);
-    exec_after_step(r, e, cmds, n);
+    exec_after_step(r, e, cmds, n, NULL);
     *arn_out = arn;
     *start_ms_out = now;
     return 0;
@@ -1142,7 +1147,7 @@ static int recover_one(run *r, int64_t id, char *err, size_t errlen)
     const asl_cmd *pend;
     size_t np = asl_exec_pending(e->x, &pend);
     begin(r);
-    exec_after_step(r, e, pend, np);
+    exec_after_step(r, e, pend, np, NULL);
     return 0;
 }
 

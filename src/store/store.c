@@ -38,6 +38,8 @@ enum {
     Q_EXEC_GET,
     Q_EXEC_GET_ID,
     Q_EXEC_STATUS,
+    Q_END_PUT,
+    Q_END_DEL,
     Q_EXEC_REDRIVE,
     Q_EXEC_LIST,
     Q_EXEC_LIST_STATUS,
@@ -69,18 +71,24 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_EXEC_INSERT] = "INSERT INTO executions(arn,sm_arn,name,input,status,start_ms,stop_ms,seed,"
                       "def_id,output,error,cause,redrive_count,redrive_ms) "
                       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+/* An ended execution's output, error and cause are in exec_end (rows
+ * before it kept them in executions: coalesce). */
 #define EXEC_COLS                                                                                  \
-    "id,arn,sm_arn,name,input,status,start_ms,stop_ms,seed,def_id,output,error,cause,"             \
-    "redrive_count,redrive_ms"
-    [Q_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions WHERE arn=?",
-    [Q_EXEC_GET_ID] = "SELECT " EXEC_COLS " FROM executions WHERE id=?",
-    [Q_EXEC_STATUS] = "UPDATE executions SET status=?,stop_ms=?,output=?,error=?,cause=? WHERE id=?",
+    "e.id,e.arn,e.sm_arn,e.name,e.input,e.status,e.start_ms,e.stop_ms,e.seed,e.def_id,"           \
+    "coalesce(x.output,e.output),coalesce(x.error,e.error),coalesce(x.cause,e.cause),"            \
+    "e.redrive_count,e.redrive_ms FROM executions e LEFT JOIN exec_end x ON x.exec_id=e.id"
+    [Q_EXEC_GET] = "SELECT " EXEC_COLS " WHERE e.arn=?",
+    [Q_EXEC_GET_ID] = "SELECT " EXEC_COLS " WHERE e.id=?",
+    [Q_EXEC_STATUS] = "UPDATE executions SET status=?,stop_ms=?,output=NULL,error=NULL,cause=NULL "
+                      "WHERE id=?",
+    [Q_END_PUT] = "INSERT OR REPLACE INTO exec_end(exec_id,output,error,cause) VALUES(?,?,?,?)",
+    [Q_END_DEL] = "DELETE FROM exec_end WHERE exec_id=?",
     [Q_EXEC_REDRIVE] = "UPDATE executions SET redrive_count=?,redrive_ms=? WHERE id=?",
-    [Q_EXEC_LIST] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn=? AND id<? "
-                    "ORDER BY id DESC LIMIT ?",
-    [Q_EXEC_LIST_STATUS] = "SELECT " EXEC_COLS " FROM executions WHERE sm_arn=? AND id<? "
-                           "AND status=? ORDER BY id DESC LIMIT ?",
-    [Q_EXEC_RUNNING] = "SELECT " EXEC_COLS " FROM executions WHERE status=0 ORDER BY id",
+    [Q_EXEC_LIST] = "SELECT " EXEC_COLS " WHERE e.sm_arn=? AND e.id<? "
+                    "ORDER BY e.id DESC LIMIT ?",
+    [Q_EXEC_LIST_STATUS] = "SELECT " EXEC_COLS " WHERE e.sm_arn=? AND e.id<? "
+                           "AND e.status=? ORDER BY e.id DESC LIMIT ?",
+    [Q_EXEC_RUNNING] = "SELECT " EXEC_COLS " WHERE e.status=0 ORDER BY e.id",
     [Q_EXEC_COUNT] = "SELECT count(*) FROM executions WHERE sm_arn=?",
     /* The two logs are append-only: rowid tables whose new rows go to the
      * right-most leaf, each found again through a small index. (Keyed by
@@ -89,12 +97,19 @@ static const char *const sql_text[Q__COUNT] = {
      * written per saga for 18 KB of data.) */
     [Q_IN_APPEND] = "INSERT INTO input_log(exec_id,seq,kind,task_id,now_ms,result,error,cause) "
                     "VALUES(?,?,?,?,?,?,?,?)",
+    /* An input is kept in the row of the step it caused (event_log), and
+     * in input_log only when that step made no event (or was written by an
+     * earlier version): two more b-trees written per commit, for nothing. */
     [Q_IN_EACH] = "SELECT seq,kind,task_id,now_ms,result,error,cause FROM input_log "
-                  "WHERE exec_id=? ORDER BY seq",
-    [Q_IN_MAX] = "SELECT max(seq) FROM input_log WHERE exec_id=?",
+                  "WHERE exec_id=?1 UNION ALL "
+                  "SELECT seq,kind,task_id,now_ms,result,error,cause FROM event_log "
+                  "WHERE exec_id=?1 AND seq IS NOT NULL ORDER BY 1",
+    [Q_IN_MAX] = "SELECT max(coalesce((SELECT max(seq) FROM input_log WHERE exec_id=?1),0),"
+                 "coalesce((SELECT max(seq) FROM event_log WHERE exec_id=?1),0))",
     /* One row per step: the events first..last as text joined by '\n'
      * (compact JSON never holds a raw newline). */
-    [Q_EV_APPEND] = "INSERT INTO event_log(exec_id,first_id,last_id,body) VALUES(?,?,?,?)",
+    [Q_EV_APPEND] = "INSERT INTO event_log(exec_id,first_id,last_id,body,seq,kind,task_id,now_ms,"
+                    "result,error,cause) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [Q_EV_ASC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
                  "AND first_id<=? ORDER BY last_id",
     [Q_EV_DESC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
@@ -119,6 +134,12 @@ static const char schema[] =
     " error TEXT, cause TEXT, redrive_count INTEGER NOT NULL DEFAULT 0,"
     " redrive_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS executions_sm ON executions(sm_arn, id);"
+    /* What an execution ended with, apart from its row: written there, the
+     * output grew a row among the running executions' rows at every end,
+     * split pages and rewrote neighbours (about 5 WAL pages per commit,
+     * against 2 with this append-mostly table). */
+    "CREATE TABLE IF NOT EXISTS exec_end("
+    " exec_id INTEGER PRIMARY KEY, output TEXT, error TEXT, cause TEXT);"
     /* No index on status: recovery, the one reader, scans the table once
      * at start-up, and the index cost a page or two in every commit (the
      * insert at start, the delete at the end). */
@@ -130,7 +151,9 @@ static const char schema[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS input_log_exec ON input_log(exec_id, seq);"
     "CREATE TABLE IF NOT EXISTS event_log("
     " id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL, first_id INTEGER NOT NULL,"
-    " last_id INTEGER NOT NULL, body TEXT NOT NULL);"
+    " last_id INTEGER NOT NULL, body TEXT NOT NULL,"
+    " seq INTEGER, kind INTEGER, task_id INTEGER, now_ms INTEGER, result TEXT, error TEXT,"
+    " cause TEXT);"
     "CREATE UNIQUE INDEX IF NOT EXISTS event_log_exec ON event_log(exec_id, last_id);";
 
 /* Data directories written by earlier versions: move their rows over,
@@ -143,6 +166,15 @@ static const char migrate_batches[] =
     "INSERT INTO event_log(exec_id,first_id,last_id,body) "
     "SELECT k>>32,k&0xffffffff,last_id,body FROM event_batches ORDER BY k;"
     "DROP TABLE event_batches;";
+/* An event_log from before inputs were kept in it: the columns, empty. */
+static const char migrate_step_inputs[] =
+    "ALTER TABLE event_log ADD COLUMN seq INTEGER;"
+    "ALTER TABLE event_log ADD COLUMN kind INTEGER;"
+    "ALTER TABLE event_log ADD COLUMN task_id INTEGER;"
+    "ALTER TABLE event_log ADD COLUMN now_ms INTEGER;"
+    "ALTER TABLE event_log ADD COLUMN result TEXT;"
+    "ALTER TABLE event_log ADD COLUMN error TEXT;"
+    "ALTER TABLE event_log ADD COLUMN cause TEXT;";
 static const char migrate_inputs[] =
     "INSERT INTO input_log(exec_id,seq,kind,task_id,now_ms,result,error,cause) "
     "SELECT exec_id,seq,kind,task_id,now_ms,result,error,cause FROM inputs "
@@ -391,7 +423,9 @@ int store_open(const char *path, int sync_full, store **out, char *errbuf, size_
         goto fail_exec;
     if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK)
         goto fail_exec;
-    if ((has_table(s->db, "events", "body") &&
+    if ((!has_table(s->db, "event_log", "seq") &&
+         sqlite3_exec(s->db, migrate_step_inputs, NULL, NULL, &err) != SQLITE_OK) ||
+        (has_table(s->db, "events", "body") &&
          sqlite3_exec(s->db, migrate_events, NULL, NULL, &err) != SQLITE_OK) ||
         (has_table(s->db, "event_batches", "body") &&
          sqlite3_exec(s->db, migrate_batches, NULL, NULL, &err) != SQLITE_OK) ||
@@ -665,10 +699,20 @@ int store_exec_set_status(store *s, int64_t id, int status, int64_t stop_ms, con
     sqlite3_stmt *st = stmt(s, Q_EXEC_STATUS);
     sqlite3_bind_int(st, 1, status);
     sqlite3_bind_int64(st, 2, stop_ms);
-    bind_text(st, 3, output);
-    bind_text(st, 4, error);
-    bind_text(st, 5, cause);
-    sqlite3_bind_int64(st, 6, id);
+    sqlite3_bind_int64(st, 3, id);
+    int rc = run_done(st);
+    if (rc != STORE_OK)
+        return rc;
+    if (output == NULL && error == NULL && cause == NULL) {
+        st = stmt(s, Q_END_DEL); /* running again (redrive), or ended with nothing */
+        sqlite3_bind_int64(st, 1, id);
+        return run_done(st);
+    }
+    st = stmt(s, Q_END_PUT);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, output);
+    bind_text(st, 3, error);
+    bind_text(st, 4, cause);
     return run_done(st);
 }
 
@@ -819,8 +863,8 @@ int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq)
 }
 
 /* ---- events ------------------------------------------------------------ */
-int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
-                        const char *text, size_t len)
+int store_step_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
+                      const char *text, size_t len, const store_input *in)
 {
     if (first_id < 1 || last_id < first_id || last_id > 0xffffffffLL)
         return STORE_EDB;
@@ -829,7 +873,22 @@ int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t las
     sqlite3_bind_int64(st, 2, first_id);
     sqlite3_bind_int64(st, 3, last_id);
     sqlite3_bind_text(st, 4, text, (int)len, SQLITE_STATIC);
+    if (in) { /* else the input columns stay NULL (stmt cleared them) */
+        sqlite3_bind_int64(st, 5, in->seq);
+        sqlite3_bind_int(st, 6, in->kind);
+        sqlite3_bind_int64(st, 7, (int64_t)in->id);
+        sqlite3_bind_int64(st, 8, in->now_ms);
+        bind_text(st, 9, in->result);
+        bind_text(st, 10, in->error);
+        bind_text(st, 11, in->cause);
+    }
     return run_done(st);
+}
+
+int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
+                        const char *text, size_t len)
+{
+    return store_step_append(s, exec_id, first_id, last_id, text, len, NULL);
 }
 
 int store_event_append(store *s, int64_t exec_id, int64_t event_id, const char *type,

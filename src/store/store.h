@@ -145,6 +145,11 @@ int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq /* OUT */);
  * '\n', in id order (compact JSON holds no raw newline). */
 int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
                         const char *text, size_t len);
+/* The same row, with the input that caused the step (NULL: none), which
+ * store_input_each then returns as if appended with store_input_append.
+ * A step that made no event has no row: append its input alone. */
+int store_step_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
+                      const char *text, size_t len, const store_input *in);
 /* One event (a batch of one). json: the event, data included; type is
  * not kept apart (readers get the event's own "type" member). */
 int store_event_append(store *s, int64_t exec_id, int64_t event_id, const char *type,

@@ -144,6 +144,71 @@ static void test_exec_roundtrip_and_duplicate(void **state)
     store_close(s);
 }
 
+/* What an execution ended with lives apart from its row (exec_end): it
+ * comes back with the row, goes when the execution runs again (redrive),
+ * and rows written before that table, with their output in the row, read
+ * as they did. */
+static void test_exec_end(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_end_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    int64_t id, old;
+    insert_exec(s, "arn:x:new", STORE_RUNNING, &id);
+    insert_exec(s, "arn:x:old", STORE_RUNNING, &old);
+    assert_int_equal(store_exec_set_status(s, id, STORE_SUCCEEDED, 7, "{\"ok\":1}", NULL, NULL), 0);
+    store_exec got;
+    assert_int_equal(store_exec_get(s, "arn:x:new", &got), 0);
+    assert_int_equal(got.status, STORE_SUCCEEDED);
+    assert_int_equal(got.stop_ms, 7);
+    assert_string_equal(got.output, "{\"ok\":1}");
+    assert_null(got.error);
+    store_exec_cleanup(&got);
+    /* redriven: running, nothing ended with */
+    assert_int_equal(store_exec_set_status(s, id, STORE_RUNNING, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(store_exec_get_id(s, id, &got), 0);
+    assert_int_equal(got.status, STORE_RUNNING);
+    assert_null(got.output);
+    store_exec_cleanup(&got);
+    assert_int_equal(store_exec_set_status(s, id, STORE_FAILED, 9, NULL, "E", "C"), 0);
+    store_close(s);
+
+    /* a row as an earlier version wrote it */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE executions SET status=1, stop_ms=3, output='{\"legacy\":true}' WHERE id=%lld",
+             (long long)old);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(store_exec_get_id(s, old, &got), 0);
+    assert_string_equal(got.output, "{\"legacy\":true}");
+    store_exec_cleanup(&got);
+    assert_int_equal(store_exec_get_id(s, id, &got), 0);
+    assert_int_equal(got.status, STORE_FAILED);
+    assert_null(got.output);
+    assert_string_equal(got.error, "E");
+    assert_string_equal(got.cause, "C");
+    store_exec_cleanup(&got);
+    /* the legacy row redriven and ended again: the new ending wins */
+    assert_int_equal(store_exec_set_status(s, old, STORE_RUNNING, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(store_exec_get_id(s, old, &got), 0);
+    assert_null(got.output);
+    store_exec_cleanup(&got);
+    assert_int_equal(store_exec_set_status(s, old, STORE_SUCCEEDED, 4, "2", NULL, NULL), 0);
+    assert_int_equal(store_exec_get_id(s, old, &got), 0);
+    assert_string_equal(got.output, "2");
+    store_exec_cleanup(&got);
+    store_close(s);
+    unlink_db(path);
+}
+
 struct list_ctx {
     int n;
     int64_t ids[16];
@@ -205,6 +270,112 @@ static int in_cb(void *ctx, const store_input *in)
     snprintf(c->result[c->n], sizeof c->result[0], "%s", in->result ? in->result : "(null)");
     c->n++;
     return 0;
+}
+
+struct in_full {
+    int n;
+    store_input in[8];
+    char text[8][3][24];
+};
+
+static int in_full_cb(void *ctx, const store_input *in)
+{
+    struct in_full *c = ctx;
+    assert_true(c->n < 8);
+    c->in[c->n] = *in;
+    const char *v[3] = {in->result, in->error, in->cause};
+    for (int i = 0; i < 3; i++)
+        snprintf(c->text[c->n][i], sizeof c->text[0][0], "%s", v[i] ? v[i] : "(null)");
+    c->n++;
+    return 0;
+}
+
+/* Inputs kept in the rows of the steps they caused come back with those
+ * kept alone (a step without events), in seq order, every field intact;
+ * the step rows' events read as before. */
+static void test_step_rows_keep_inputs(void **state)
+{
+    (void)state;
+    store *s = open_mem();
+    store_input i1 = {.seq = 1, .kind = 1, .id = 11, .now_ms = 100, .result = "{\"r\":1}"};
+    store_input i2 = {.seq = 2, .kind = 2, .id = 12, .now_ms = 200, .error = "E", .cause = "C"};
+    store_input i3 = {.seq = 3, .kind = 3, .id = 13, .now_ms = 300};
+    const char *start = "{\"id\":1}\n{\"id\":2}";
+    assert_int_equal(store_step_append(s, 5, 1, 2, start, strlen(start), NULL), 0);
+    assert_int_equal(store_step_append(s, 5, 3, 3, "{\"id\":3}", 8, &i1), 0);
+    assert_int_equal(store_input_append(s, 5, &i2), 0); /* a step without events */
+    assert_int_equal(store_step_append(s, 5, 4, 5, "{\"id\":4}\n{\"id\":5}", 17, &i3), 0);
+    store_input other = {.seq = 1, .kind = 1, .id = 99, .now_ms = 1};
+    assert_int_equal(store_step_append(s, 6, 1, 1, "{\"id\":1}", 8, &other), 0);
+
+    struct in_full c = {0};
+    assert_int_equal(store_input_each(s, 5, in_full_cb, &c), 0);
+    assert_int_equal(c.n, 3);
+    const store_input *want[3] = {&i1, &i2, &i3};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c.in[i].seq, want[i]->seq);
+        assert_int_equal(c.in[i].kind, want[i]->kind);
+        assert_int_equal(c.in[i].id, want[i]->id);
+        assert_int_equal(c.in[i].now_ms, want[i]->now_ms);
+    }
+    assert_string_equal(c.text[0][0], "{\"r\":1}");
+    assert_string_equal(c.text[0][1], "(null)");
+    assert_string_equal(c.text[1][0], "(null)");
+    assert_string_equal(c.text[1][1], "E");
+    assert_string_equal(c.text[1][2], "C");
+    int64_t seq;
+    assert_int_equal(store_input_next_seq(s, 5, &seq), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(store_input_next_seq(s, 6, &seq), 0);
+    assert_int_equal(seq, 2);
+    int64_t max;
+    assert_int_equal(store_event_max(s, 5, &max), 0);
+    assert_int_equal(max, 5);
+    char *text = NULL;
+    assert_int_equal(store_event_text(s, 5, 4, &text), 0);
+    assert_non_null(strstr(text, "{\"id\":4}"));
+    free(text);
+    store_close(s);
+}
+
+/* A data directory whose event_log predates the input columns: they are
+ * added, its rows read as before, and new steps keep their inputs. */
+static void test_step_input_migration(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_mig3_XXXXXX";
+    tmp_db(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE event_log(id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL,"
+                     " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, body TEXT NOT NULL);"
+                     "CREATE UNIQUE INDEX event_log_exec ON event_log(exec_id, last_id);"
+                     "INSERT INTO event_log(exec_id,first_id,last_id,body)"
+                     " VALUES(3,1,2,'{\"id\":1}' || char(10) || '{\"id\":2}');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    store_input in = {.seq = 1, .kind = 1, .id = 7, .now_ms = 5, .result = "true"};
+    assert_int_equal(store_step_append(s, 3, 3, 3, "{\"id\":3}", 8, &in), 0);
+    struct in_full c = {0};
+    assert_int_equal(store_input_each(s, 3, in_full_cb, &c), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.in[0].id, 7);
+    assert_string_equal(c.text[0][0], "true");
+    int64_t max;
+    assert_int_equal(store_event_max(s, 3, &max), 0);
+    assert_int_equal(max, 3);
+    char *text = NULL;
+    assert_int_equal(store_event_text(s, 3, 2, &text), 0);
+    assert_non_null(strstr(text, "{\"id\":2}"));
+    free(text);
+    store_close(s);
+    unlink_db(path);
 }
 
 static void test_inputs_and_events(void **state)
@@ -532,8 +703,11 @@ int main(void)
         cmocka_unit_test(test_sm_roundtrip),
         cmocka_unit_test(test_sm_each_skips_deleted),
         cmocka_unit_test(test_exec_roundtrip_and_duplicate),
+        cmocka_unit_test(test_exec_end),
         cmocka_unit_test(test_exec_list_pages),
         cmocka_unit_test(test_inputs_and_events),
+        cmocka_unit_test(test_step_rows_keep_inputs),
+        cmocka_unit_test(test_step_input_migration),
         cmocka_unit_test(test_events_order_and_range),
         cmocka_unit_test(test_txn_durability),
         cmocka_unit_test(test_checkpointer_and_owner),
