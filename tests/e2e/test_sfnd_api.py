@@ -215,6 +215,31 @@ def test_generated_names_are_uuids_in_start_order():
         assert names == sorted(names) and len(set(names)) == 3, names
 
 
+def test_one_sfnd_per_data_directory():
+    """A second sfnd on a data directory in use exits at once with a clear
+    message, and the first one goes on serving; once the first is stopped,
+    the directory can be opened again, its executions intact."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        sm = sfn.create_state_machine(name="owner", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+        x = sfn.start_execution(stateMachineArn=sm, name="kept")["executionArn"]
+        assert s.wait_done(x)["status"] == "SUCCEEDED"
+        second = Sfnd(data=s.data)
+        try:
+            second.start(timeout=10)
+            raise AssertionError("a second sfnd started on the same data directory")
+        except RuntimeError as e:
+            assert "in use by another process" in str(e), str(e)
+        finally:
+            second.cleanup()
+        assert sfn.describe_execution(executionArn=x)["status"] == "SUCCEEDED"
+        data = s.data
+        assert s.stop() == 0
+        with Sfnd(data=data) as again:
+            d = again.boto().describe_execution(executionArn=x)
+            assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"r": {"ok": 1}}, d
+
+
 def test_raw_errors():
     with Sfnd() as s:
         cases = [
@@ -266,4 +291,5 @@ def test_raw_errors():
 
 if __name__ == "__main__":
     main([test_raw_errors, test_cli_state_machines_and_executions, test_boto_everything,
-          test_redrive_restarts_from_the_failed_state, test_generated_names_are_uuids_in_start_order])
+          test_redrive_restarts_from_the_failed_state, test_generated_names_are_uuids_in_start_order,
+          test_one_sfnd_per_data_directory])
