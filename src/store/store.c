@@ -315,7 +315,8 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
         return SQLITE_OK;
     }
     pthread_mutex_lock(&c->mu);
-    int finish = !c->busy && c->copied > 0 && frames - c->copied <= CKPT_FRAMES / 4;
+    /* at most a few commits' frames: the copy runs on the committing thread */
+    int finish = !c->busy && c->copied > 0 && frames - c->copied <= 2 * CKPT_TAIL_FRAMES;
     if (finish)
         c->copied = 0;
     else if (!c->busy && !c->want) {
