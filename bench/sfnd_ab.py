@@ -51,9 +51,12 @@ def main():
             d = json.loads(lines[-1])
             c = d["cpu_ms_per_exec"]
             runs[label].append(d)
+            m = d.get("machine", {})
             print("%-10s exec/s %7.1f  p50 %6.2f ms  p99 %6.2f ms  cpu sfnd %.3f functions %.3f "
-                  "client %.3f" % (label, d["exec_per_s"], d["p50_ms"], d["p99_ms"], c["sfnd"],
-                                   c["functions"], c["client"]), flush=True)
+                  "client %.3f  | iowait %s%% steal %s%% disk %s ms/write" % (
+                      label, d["exec_per_s"], d["p50_ms"], d["p99_ms"], c["sfnd"], c["functions"],
+                      c["client"], m.get("iowait_pct"), m.get("steal_pct"),
+                      m.get("disk_ms_per_write")), flush=True)
     base = None
     for label, _, _ in cfgs:
         xs = runs[label]

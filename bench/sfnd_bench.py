@@ -20,7 +20,10 @@ was developed on varies by +-15% from minute to minute.
 The saga phase runs sfnd-load (bench/sfnd_load.c, built next to sfnd) when
 it exists, else the asyncio client; cpu_ms_per_exec is the CPU time of
 sfnd, of its function processes and of the client per execution, sampled
-from /proc over the measured window.
+from /proc over the measured window; written_kb_per_exec what sfnd and its
+functions sent to storage (/proc/PID/io), and "machine" the VM's state over
+the window (idle, iowait and steal %, the disk's write rate and ms per
+write): a round in a slow phase of the VM shows there, whatever the build.
 """
 import argparse
 import asyncio
@@ -105,9 +108,42 @@ def children(pid):
     return out
 
 
+def machine():
+    """Whole-machine counters: CPU ticks by kind (/proc/stat) and, summed
+    over whole disks (/proc/diskstats), writes, sectors written and ms
+    spent writing."""
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:9]]
+    w = sec = ms = 0
+    try:
+        with open("/proc/diskstats") as f:
+            for line in f:
+                x = line.split()
+                dev = x[2]
+                if os.path.exists("/sys/block/%s/device" % dev):  # a disk, not a partition
+                    w, sec, ms = w + int(x[7]), sec + int(x[9]), ms + int(x[10])
+    except OSError:
+        pass
+    return cpu, w, sec, ms
+
+
+def proc_write_bytes(pid):
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class CpuMeter:
     """CPU seconds used by sfnd, by its function processes and by the
-    client between start() and stop() (processes alive at both ends)."""
+    client between start() and stop() (processes alive at both ends); and
+    the machine's state over the window, to tell a slow phase of the VM
+    from a slow build: iowait and steal, the disk's write rate and time
+    per write, and the bytes sfnd and its functions sent to storage."""
 
     def __init__(self, sfnd_pid, client_pids):
         self.sfnd = sfnd_pid
@@ -117,7 +153,10 @@ class CpuMeter:
         fn = children(self.sfnd)
         return {"sfnd": proc_cpu(self.sfnd),
                 "functions": {p: proc_cpu(p) for p in fn},
-                "client": sum(proc_cpu(p) for p in self.clients)}
+                "client": sum(proc_cpu(p) for p in self.clients),
+                "wb_sfnd": proc_write_bytes(self.sfnd),
+                "wb_functions": {p: proc_write_bytes(p) for p in fn},
+                "machine": machine(), "t": time.perf_counter()}
 
     def start(self):
         self.a = self.sample()
@@ -126,9 +165,22 @@ class CpuMeter:
         b = self.sample()
         fn = sum(v - self.a["functions"].get(p, 0.0) for p, v in b["functions"].items())
         per = lambda x: round(x * 1000.0 / n, 3) if n else None
+        wbf = sum(v - self.a["wb_functions"].get(p, 0) for p, v in b["wb_functions"].items())
+        kb = lambda x: round(x / 1024.0 / n, 1) if n else None
+        (c0, w0, s0, m0), (c1, w1, s1, m1) = self.a["machine"], b["machine"]
+        d = [y - x for x, y in zip(c0, c1)]
+        tot = sum(d) or 1
+        secs = b["t"] - self.a["t"]
         return {"cpu_ms_per_exec": {"sfnd": per(b["sfnd"] - self.a["sfnd"]),
                                     "functions": per(fn),
-                                    "client": per(b["client"] - self.a["client"])}}
+                                    "client": per(b["client"] - self.a["client"])},
+                "written_kb_per_exec": {"sfnd": kb(b["wb_sfnd"] - self.a["wb_sfnd"]),
+                                        "functions": kb(wbf)},
+                "machine": {"idle_pct": round(100.0 * d[3] / tot, 1),
+                            "iowait_pct": round(100.0 * d[4] / tot, 1),
+                            "steal_pct": round(100.0 * d[7] / tot, 1),
+                            "disk_write_mb_s": round((s1 - s0) * 512 / 1048576.0 / secs, 1),
+                            "disk_ms_per_write": round((m1 - m0) / max(1, w1 - w0), 2)}}
 
 
 def bench_invoke(port, n):
