@@ -195,8 +195,8 @@ typedef struct ckpt {
     pthread_cond_t cv;
     int want, stop, started, busy;
     int copied;    /* frames the last pass left copied (0: none since) */
+    unsigned gen;  /* bumped by each commit to a WAL short of CKPT_FRAMES */
     long passes;   /* runs of the thread */
-    long finishes; /* last frames copied by the committing thread */
 } ckpt;
 
 struct store {
@@ -280,6 +280,7 @@ static void *ckpt_main(void *arg)
             break;
         c->want = 0;
         c->busy = 1;
+        unsigned gen = c->gen;
         pthread_mutex_unlock(&c->mu);
         int nlog = 0, nckpt = 0, before = -1;
         for (int pass = 0; pass < 4; pass++) {
@@ -291,7 +292,8 @@ static void *ckpt_main(void *arg)
         }
         pthread_mutex_lock(&c->mu);
         c->busy = 0;
-        c->copied = nckpt > 0 ? nckpt : 0;
+        /* a pass that saw the WAL restart counts for nothing */
+        c->copied = nckpt > 0 && gen == c->gen ? nckpt : 0;
         c->passes++;
     }
     pthread_mutex_unlock(&c->mu);
@@ -308,8 +310,15 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
     store *s = ud;
     ckpt *c = &s->ck;
-    if (frames < CKPT_FRAMES)
+    if (frames < CKPT_FRAMES) {
+        /* a WAL this short was restarted since the last pass: what that
+         * pass copied counts no more */
+        pthread_mutex_lock(&c->mu);
+        c->copied = 0;
+        c->gen++;
+        pthread_mutex_unlock(&c->mu);
         return SQLITE_OK;
+    }
     if (frames >= CKPT_FORCE_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         return SQLITE_OK;
@@ -324,10 +333,8 @@ static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
         pthread_cond_signal(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
-    if (finish) {
+    if (finish)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        c->finishes++;
-    }
     return SQLITE_OK;
 }
 
