@@ -812,17 +812,25 @@ int store_exec_count(store *s, const char *sm_arn, int64_t *n)
 }
 
 /* ---- inputs ------------------------------------------------------------ */
+/* An input's seq, kind, task_id, now_ms, result, error, cause: the same
+ * columns, in that order, in input_log and in a step's event_log row,
+ * bound from parameter `first` on. */
+static void bind_input(sqlite3_stmt *st, int first, const store_input *in)
+{
+    sqlite3_bind_int64(st, first, in->seq);
+    sqlite3_bind_int(st, first + 1, in->kind);
+    sqlite3_bind_int64(st, first + 2, (int64_t)in->id);
+    sqlite3_bind_int64(st, first + 3, in->now_ms);
+    bind_text(st, first + 4, in->result);
+    bind_text(st, first + 5, in->error);
+    bind_text(st, first + 6, in->cause);
+}
+
 int store_input_append(store *s, int64_t exec_id, const store_input *in)
 {
     sqlite3_stmt *st = stmt(s, Q_IN_APPEND);
     sqlite3_bind_int64(st, 1, exec_id);
-    sqlite3_bind_int64(st, 2, in->seq);
-    sqlite3_bind_int(st, 3, in->kind);
-    sqlite3_bind_int64(st, 4, (int64_t)in->id);
-    sqlite3_bind_int64(st, 5, in->now_ms);
-    bind_text(st, 6, in->result);
-    bind_text(st, 7, in->error);
-    bind_text(st, 8, in->cause);
+    bind_input(st, 2, in);
     return run_done(st);
 }
 
@@ -881,15 +889,8 @@ int store_step_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_
     sqlite3_bind_int64(st, 2, first_id);
     sqlite3_bind_int64(st, 3, last_id);
     sqlite3_bind_text(st, 4, text, (int)len, SQLITE_STATIC);
-    if (in) { /* else the input columns stay NULL (stmt cleared them) */
-        sqlite3_bind_int64(st, 5, in->seq);
-        sqlite3_bind_int(st, 6, in->kind);
-        sqlite3_bind_int64(st, 7, (int64_t)in->id);
-        sqlite3_bind_int64(st, 8, in->now_ms);
-        bind_text(st, 9, in->result);
-        bind_text(st, 10, in->error);
-        bind_text(st, 11, in->cause);
-    }
+    if (in) /* else the input columns stay NULL (stmt cleared them) */
+        bind_input(st, 5, in);
     return run_done(st);
 }
 
