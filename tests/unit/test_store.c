@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_vfs.h"
+
+#include <sys/wait.h>
 
 #include <sqlite3.h>
 
@@ -697,6 +700,100 @@ static void test_checkpointer_and_owner(void **state)
     unlink_db(path);
 }
 
+static long count_rows(const char *path, int64_t exec_id)
+{
+    /* another connection, through SQLite's own VFS: what is on file */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM event_log WHERE exec_id=?", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, exec_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void append_rows(store *s, int64_t exec_id, int n, const char *body, size_t len)
+{
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 1; i <= n; i++)
+        assert_int_equal(store_events_append(s, exec_id, i, i, body, len), 0);
+    assert_int_equal(store_commit(s), 0);
+}
+
+/* The store's VFS writes a commit's log frames in one call (SQLite makes
+ * two per page), and they are on file when the commit returns: another
+ * connection sees them. Transactions larger than what it gathers, and
+ * ones that spill pages before their commit (frames SQLite re-reads and
+ * rewrites), come back whole after a reopen; a process that dies with a
+ * transaction open leaves the committed ones and nothing of the open one. */
+static void test_log_writes_gathered(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    char *body = malloc(3001);
+    assert_non_null(body);
+    memset(body, 'g', 3000);
+    body[3000] = '\0';
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+
+    long seen0, made0, seen1, made1;
+    store_vfs_counts(&seen0, &made0);
+    append_rows(s, 1, 30, body, 3000); /* about 30 pages, 120 KB */
+    store_vfs_counts(&seen1, &made1);
+    assert_true(seen1 - seen0 >= 60);          /* a header and a page per frame */
+    assert_true(made1 - made0 >= 1);
+    assert_true(made1 - made0 <= 2);           /* 120 KB: one or two writes */
+    assert_int_equal(count_rows(path, 1), 30); /* on file at the commit */
+
+    append_rows(s, 2, 500, body, 3000); /* 1.5 MB: more than is gathered */
+    assert_int_equal(count_rows(path, 2), 500);
+    append_rows(s, 3, 1200, body, 3000); /* 3.6 MB: past the page cache, spills */
+    assert_int_equal(count_rows(path, 3), 1200);
+    store_close(s);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* no cmocka here: exit codes */
+        store *c = NULL;
+        char e[256];
+        if (store_open(path, 1, &c, e, sizeof e) != 0)
+            _exit(2);
+        if (store_begin(c) || store_events_append(c, 4, 1, 1, body, 3000) || store_commit(c))
+            _exit(3);
+        if (store_begin(c) || store_events_append(c, 5, 1, 1, body, 3000))
+            _exit(4);
+        for (int i = 2; i <= 40; i++) /* gathered, never synced */
+            if (store_events_append(c, 5, i, i, body, 3000))
+                _exit(5);
+        _exit(0); /* as if killed: no rollback, no close */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    int64_t max;
+    assert_int_equal(store_event_max(s, 1, &max), 0);
+    assert_int_equal(max, 30);
+    assert_int_equal(store_event_max(s, 3, &max), 0);
+    assert_int_equal(max, 1200);
+    assert_int_equal(store_event_max(s, 4, &max), 0);
+    assert_int_equal(max, 1);
+    assert_int_equal(count_rows(path, 5), 0);
+    store_close(s);
+    free(body);
+    unlink_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_events_order_and_range),
         cmocka_unit_test(test_txn_durability),
         cmocka_unit_test(test_checkpointer_and_owner),
+        cmocka_unit_test(test_log_writes_gathered),
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),

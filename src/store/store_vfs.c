@@ -1,0 +1,318 @@
+/*
+ * store_vfs: the SQLite VFS sfnd's store opens its database through.
+ *
+ * It is the default "unix" VFS with one change, for the write-ahead log
+ * only: the frames of a transaction are gathered in memory and go to the
+ * file in one write when SQLite syncs (or reads, sizes, truncates or closes
+ * the log, or writes somewhere else in it). SQLite writes each frame as two
+ * calls, a 24-byte header and a page, so a commit of 20 pages was 40
+ * pwrite()s on the loop thread; it is now one. What reaches the disk, and
+ * when it is durable, is unchanged: nothing is acknowledged before xSync,
+ * and xSync writes the gathered frames before it syncs.
+ *
+ * It must not change anything for the database file or the shared-memory
+ * index (their calls go straight through), and must not hold frames across
+ * a sync: another connection (the checkpointer) reads the log through its
+ * own handle, and only frames of committed, hence synced, transactions.
+ */
+#include "store_vfs.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#define GATHER_MAX (1 << 20) /* past this, frames are written as they come */
+/* unix's xWrite writes at most this much in one call (it masks the size
+ * with 0x1ffff and reports a shorter write as a full disk) */
+#define WRITE_MAX 0x1f000
+
+typedef struct {
+    sqlite3_file base;   /* pMethods: ours (log) or the forwarding set */
+    sqlite3_file *real;  /* the underlying unix file, right after us */
+    int is_log;
+    unsigned char *buf;  /* gathered bytes, for [off, off+len) of the log */
+    size_t len, cap;
+    sqlite3_int64 off;
+} vfile;
+
+static sqlite3_vfs *unix_vfs;
+static long log_writes_seen, log_writes_made; /* for tests: calls in, calls out */
+static sqlite3_vfs shim;
+static sqlite3_io_methods log_methods, pass_methods;
+
+static int write_all(vfile *f, const unsigned char *p, size_t n, sqlite3_int64 ofst)
+{
+    while (n > 0) {
+        size_t k = n < WRITE_MAX ? n : WRITE_MAX;
+        __atomic_fetch_add(&log_writes_made, 1, __ATOMIC_RELAXED);
+        int rc = f->real->pMethods->xWrite(f->real, p, (int)k, ofst);
+        if (rc != SQLITE_OK)
+            return rc;
+        p += k;
+        n -= k;
+        ofst += (sqlite3_int64)k;
+    }
+    return SQLITE_OK;
+}
+
+static int gather_flush(vfile *f)
+{
+    if (f->len == 0)
+        return SQLITE_OK;
+    int rc = write_all(f, f->buf, f->len, f->off);
+    f->len = 0;
+    return rc;
+}
+
+/* ---- the log: gathered writes ------------------------------------------ */
+static int log_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 ofst)
+{
+    vfile *f = (vfile *)p;
+    size_t n = (size_t)amt;
+    __atomic_fetch_add(&log_writes_seen, 1, __ATOMIC_RELAXED);
+    if (f->len > 0 && ofst == f->off + (sqlite3_int64)f->len && f->len + n <= GATHER_MAX) {
+        /* the next bytes of the run */
+    } else {
+        int rc = gather_flush(f);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (n > GATHER_MAX)
+            return write_all(f, data, n, ofst);
+        f->off = ofst;
+    }
+    if (f->len + n > f->cap) {
+        size_t cap = f->cap ? f->cap : 64 * 1024;
+        while (cap < f->len + n)
+            cap *= 2;
+        unsigned char *b = realloc(f->buf, cap);
+        if (b == NULL) { /* write what we have and this, as unix would */
+            int rc = gather_flush(f);
+            return rc != SQLITE_OK ? rc : write_all(f, data, n, ofst);
+        }
+        f->buf = b;
+        f->cap = cap;
+    }
+    memcpy(f->buf + f->len, data, n);
+    f->len += n;
+    return SQLITE_OK;
+}
+
+static int log_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 ofst)
+{
+    vfile *f = (vfile *)p;
+    /* A read of what is gathered (SQLite re-reads frames of the open
+     * transaction to recompute checksums): write it out first. */
+    if (f->len > 0 && ofst < f->off + (sqlite3_int64)f->len && ofst + amt > f->off) {
+        int rc = gather_flush(f);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return f->real->pMethods->xRead(f->real, out, amt, ofst);
+}
+
+static int log_sync(sqlite3_file *p, int flags)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+}
+
+static int log_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+}
+
+static int log_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
+}
+
+static int log_fcntl(sqlite3_file *p, int op, void *arg)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+/* ---- forwarded as they are ---------------------------------------------- */
+static int pass_close(sqlite3_file *p)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f);
+    int rc2 = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    free(f->buf);
+    f->buf = NULL;
+    f->cap = 0;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+static int pass_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 ofst)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xRead(r, out, amt, ofst);
+}
+static int pass_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 ofst)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xWrite(r, data, amt, ofst);
+}
+static int pass_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xTruncate(r, size);
+}
+static int pass_sync(sqlite3_file *p, int flags)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xSync(r, flags);
+}
+static int pass_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xFileSize(r, size);
+}
+static int pass_lock(sqlite3_file *p, int lock)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xLock(r, lock);
+}
+static int pass_unlock(sqlite3_file *p, int lock)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xUnlock(r, lock);
+}
+static int pass_reserved(sqlite3_file *p, int *out)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xCheckReservedLock(r, out);
+}
+static int pass_fcntl(sqlite3_file *p, int op, void *arg)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xFileControl(r, op, arg);
+}
+static int pass_sector(sqlite3_file *p)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xSectorSize(r);
+}
+static int pass_devchar(sqlite3_file *p)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xDeviceCharacteristics(r);
+}
+static int pass_shm_map(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **out)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xShmMap(r, pg, pgsz, extend, out);
+}
+static int pass_shm_lock(sqlite3_file *p, int offset, int n, int flags)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xShmLock(r, offset, n, flags);
+}
+static void pass_shm_barrier(sqlite3_file *p)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    r->pMethods->xShmBarrier(r);
+}
+static int pass_shm_unmap(sqlite3_file *p, int del)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xShmUnmap(r, del);
+}
+static int pass_fetch(sqlite3_file *p, sqlite3_int64 ofst, int amt, void **out)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xFetch(r, ofst, amt, out);
+}
+static int pass_unfetch(sqlite3_file *p, sqlite3_int64 ofst, void *ptr)
+{
+    sqlite3_file *r = ((vfile *)p)->real;
+    return r->pMethods->xUnfetch(r, ofst, ptr);
+}
+
+static int shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int flags,
+                     int *out_flags)
+{
+    (void)vfs;
+    vfile *f = (vfile *)p;
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    int rc = unix_vfs->xOpen(unix_vfs, name, f->real, flags, out_flags);
+    if (f->real->pMethods == NULL) {
+        f->base.pMethods = NULL; /* nothing to close */
+        return rc;
+    }
+    /* Our method table must not offer what the real one lacks. */
+    if (f->real->pMethods->iVersion < 3) {
+        f->real->pMethods->xClose(f->real);
+        f->base.pMethods = NULL;
+        return SQLITE_CANTOPEN;
+    }
+    f->is_log = (flags & SQLITE_OPEN_WAL) != 0;
+    f->base.pMethods = f->is_log ? &log_methods : &pass_methods;
+    return rc;
+}
+
+static void shim_init(void)
+{
+    unix_vfs = sqlite3_vfs_find("unix");
+    if (unix_vfs == NULL)
+        return;
+    pass_methods = (sqlite3_io_methods){
+        .iVersion = 3,
+        .xClose = pass_close,
+        .xRead = pass_read,
+        .xWrite = pass_write,
+        .xTruncate = pass_truncate,
+        .xSync = pass_sync,
+        .xFileSize = pass_size,
+        .xLock = pass_lock,
+        .xUnlock = pass_unlock,
+        .xCheckReservedLock = pass_reserved,
+        .xFileControl = pass_fcntl,
+        .xSectorSize = pass_sector,
+        .xDeviceCharacteristics = pass_devchar,
+        .xShmMap = pass_shm_map,
+        .xShmLock = pass_shm_lock,
+        .xShmBarrier = pass_shm_barrier,
+        .xShmUnmap = pass_shm_unmap,
+        .xFetch = pass_fetch,
+        .xUnfetch = pass_unfetch,
+    };
+    log_methods = pass_methods;
+    log_methods.xRead = log_read;
+    log_methods.xWrite = log_write;
+    log_methods.xTruncate = log_truncate;
+    log_methods.xSync = log_sync;
+    log_methods.xFileSize = log_size;
+    log_methods.xFileControl = log_fcntl;
+
+    shim = *unix_vfs; /* names, randomness, time, dlopen...: unix's own */
+    shim.iVersion = unix_vfs->iVersion < 3 ? unix_vfs->iVersion : 3;
+    shim.szOsFile = (int)sizeof(vfile) + unix_vfs->szOsFile;
+    shim.zName = STORE_VFS_NAME;
+    shim.pNext = NULL;
+    shim.xOpen = shim_open;
+    if (sqlite3_vfs_register(&shim, 0) != SQLITE_OK)
+        unix_vfs = NULL;
+}
+
+void store_vfs_counts(long *seen, long *made)
+{
+    *seen = __atomic_load_n(&log_writes_seen, __ATOMIC_RELAXED);
+    *made = __atomic_load_n(&log_writes_made, __ATOMIC_RELAXED);
+}
+
+const char *store_vfs(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, shim_init);
+    return unix_vfs ? STORE_VFS_NAME : NULL;
+}
