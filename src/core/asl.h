@@ -187,6 +187,13 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, struct a
  * task's input too). asl_exec_event_log_expand turns such a line back
  * into the API form. Returns as asl_exec_event_write. */
 int asl_exec_event_write_log(asl_exec *x, size_t i, struct asl_jbuf *b);
+/* Events [from, to) in the log form, joined by '\n': what one step made,
+ * written in one go (no step in between). The same text as calling
+ * asl_exec_event_write_log for each, but a payload that is the very value
+ * of the last full one (a state's input is the previous state's output
+ * object) is not serialised again to be compared. Returns as
+ * asl_exec_event_write. */
+int asl_exec_events_write_log(asl_exec *x, size_t from, size_t to, struct asl_jbuf *b);
 /* A log-form event line back in the API form, appended to out: each @<id>
  * is replaced by the payload string token (quotes included, as in the
  * line) that lookup gives for event id. Returns SFN_OK, SFN_ENOENT (a

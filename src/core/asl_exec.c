@@ -120,6 +120,7 @@ struct asl_exec {
     const asl_machine *m;
     asl_jbuf dd_text;   /* asl_exec_event_write_log: the last payload in full */
     size_t dd_id;       /* ... and its event id (0: none) */
+    const json_t *dd_val; /* ... and its value, within asl_exec_events_write_log only */
     char *arn, *name, *sm_arn, *sm_name, *role;
     int64_t start_ms;
     int redrive_count;
@@ -2514,6 +2515,9 @@ typedef struct dd_ref {
     asl_jbuf *text;   /* its JSON text, unescaped */
     size_t *id;       /* its event id (0: none yet) */
     size_t this_id;   /* the event being written */
+    const json_t **val; /* its value, when the events are written in one go
+                         * (asl_exec_events_write_log: no step in between, so
+                         * the same value has the same text); else NULL */
 } dd_ref;
 
 static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const json_t *v,
@@ -2527,11 +2531,17 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
      * payload; the API form reuses the escaped text of the thread's last
      * one. */
     static __thread asl_jbuf scratch, last, last_esc;
-    asl_jbuf_reset(&scratch);
-    asl_jbuf_value(&scratch, v ? v : json_null());
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, key, strlen(key));
     asl_jbuf_c(b, ':');
+    if (dd && dd->val && v && *dd->val == v && *dd->id) {
+        /* the last full payload's own value: its text, without writing it */
+        asl_jbuf_c(b, '@');
+        asl_jbuf_int(b, (int64_t)*dd->id);
+        goto details;
+    }
+    asl_jbuf_reset(&scratch);
+    asl_jbuf_value(&scratch, v ? v : json_null());
     const char *src = scratch.p ? scratch.p : "null";
     size_t n = scratch.p ? scratch.n : 4;
     asl_jbuf *mem = dd ? dd->text : &last;
@@ -2541,6 +2551,8 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
          * always a string */
         asl_jbuf_c(b, '@');
         asl_jbuf_int(b, (int64_t)*dd->id);
+        if (dd->val)
+            *dd->val = v;
     } else if (!dd && same && !last_esc.oom) {
         asl_jbuf_raw(b, last_esc.p, last_esc.n);
     } else {
@@ -2550,12 +2562,15 @@ static void w_payload(asl_jbuf *b, const char *key, const char *detkey, const js
         asl_jbuf_raw(mem, src, n);
         if (dd) {
             *dd->id = dd->this_id;
+            if (dd->val)
+                *dd->val = scratch.oom || mem->oom ? NULL : v;
         } else {
             asl_jbuf_reset(&last_esc);
             if (!b->oom)
                 asl_jbuf_raw(&last_esc, b->p + at, b->n - at);
         }
     }
+details:
     asl_jbuf_c(b, ',');
     asl_jbuf_str(b, detkey, strlen(detkey));
     asl_jbuf_raw(b, ":{\"truncated\":false}", 20);
@@ -2626,6 +2641,25 @@ int asl_exec_event_write_log(asl_exec *x, size_t i, asl_jbuf *b)
 {
     dd_ref dd = {.text = &x->dd_text, .id = &x->dd_id, .this_id = i + 1};
     return event_write(x, i, 1, b, &dd);
+}
+
+int asl_exec_events_write_log(asl_exec *x, size_t from, size_t to, asl_jbuf *b)
+{
+    /* The value is known only for what this call writes: between two
+     * calls a step may have built a new value where an old one was freed. */
+    x->dd_val = NULL;
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            asl_jbuf_c(b, '\n');
+        dd_ref dd = {.text = &x->dd_text, .id = &x->dd_id, .this_id = i + 1, .val = &x->dd_val};
+        int rc = event_write(x, i, 1, b, &dd);
+        if (rc != SFN_OK) {
+            x->dd_val = NULL;
+            return rc;
+        }
+    }
+    x->dd_val = NULL;
+    return SFN_OK;
 }
 
 static int event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b, dd_ref *dd)

@@ -339,6 +339,28 @@ static void test_event_log_form(void **state)
         refs += strstr(b.p, ":@") != NULL;
     }
     assert_int_equal(refs, 5); /* Entered A, Entered B, Exited B, Entered C, Succeeded */
+    /* Written in one go (one batch, or two), the same lines joined by '\n':
+     * a payload that is the last full one's own value is not re-serialised,
+     * and its reference is the same. */
+    asl_jbuf joined = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            asl_jbuf_c(&joined, '\n');
+        asl_jbuf_raw(&joined, stored.text[i], stored.len[i]);
+    }
+    for (size_t split = 0; split <= n; split += 3) {
+        asl_exec *x2 = asl_exec_start(m, &INFO, in);
+        asl_jbuf b = {0};
+        assert_int_equal(asl_exec_events_write_log(x2, 0, split, &b), SFN_OK);
+        if (split > 0 && split < n)
+            asl_jbuf_c(&b, '\n');
+        assert_int_equal(asl_exec_events_write_log(x2, split, n, &b), SFN_OK);
+        assert_int_equal(b.n, joined.n);
+        assert_memory_equal(b.p, joined.p, joined.n);
+        asl_jbuf_cleanup(&b);
+        asl_exec_free(x2);
+    }
+    asl_jbuf_cleanup(&joined);
     for (size_t i = 0; i < n; i++) {
         asl_jbuf e = {0};
         assert_int_equal(asl_event_log_expand(stored.text[i], stored.len[i], lines_lookup, &stored, &e),
