@@ -8,6 +8,7 @@
  * conditional UpdateItem. Nothing here reads-then-writes outside those.
  */
 #include "booking.h"
+#include "sqlvfs.h"
 
 #include <curl/curl.h>
 #include <sqlite3.h>
@@ -190,7 +191,10 @@ int booking_store_open_sqlite(const char *path, booking_store **out, booking_err
         return fail(err, BOOKING_ENOMEM, "out of memory");
     s->backend = BACKEND_SQLITE;
     s->lockfd = -1;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    /* Through the VFS that writes a commit's log frames in one call, not
+     * two per page (src/sqlvfs) */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        sqlvfs_gather()) != SQLITE_OK)
         goto fail_db;
     if (strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0) {
         char lp[4096];

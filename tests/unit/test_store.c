@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
-#include "store_vfs.h"
+#include "sqlvfs.h"
 
 #include <sys/wait.h>
 
@@ -746,9 +746,9 @@ static void test_log_writes_gathered(void **state)
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
 
     long seen0, made0, seen1, made1;
-    store_vfs_counts(&seen0, &made0);
+    sqlvfs_gather_counts(&seen0, &made0);
     append_rows(s, 1, 30, body, 3000); /* about 30 pages, 120 KB */
-    store_vfs_counts(&seen1, &made1);
+    sqlvfs_gather_counts(&seen1, &made1);
     assert_true(seen1 - seen0 >= 60);          /* a header and a page per frame */
     assert_true(made1 - made0 >= 1);
     assert_true(made1 - made0 <= 2);           /* 120 KB: one or two writes */

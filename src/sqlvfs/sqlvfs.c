@@ -1,21 +1,29 @@
 /*
- * store_vfs: the SQLite VFS sfnd's store opens its database through.
+ * sqlvfs: an SQLite VFS that writes a transaction's log frames in one call.
  *
  * It is the default "unix" VFS with one change, for the write-ahead log
- * only: the frames of a transaction are gathered in memory and go to the
- * file in one write when SQLite syncs (or reads, sizes, truncates or closes
- * the log, or writes somewhere else in it). SQLite writes each frame as two
- * calls, a 24-byte header and a page, so a commit of 20 pages was 40
- * pwrite()s on the loop thread; it is now one. What reaches the disk, and
- * when it is durable, is unchanged: nothing is acknowledged before xSync,
- * and xSync writes the gathered frames before it syncs.
+ * only. SQLite writes each frame as two calls, a 24-byte header and a page:
+ * a commit of 20 pages was 40 pwrite()s (on sfnd's loop thread; 3 to 4 per
+ * booking in a function process). Here the frames are gathered in memory
+ * and go to the file in one write at the first of:
+ *  - the database's shared-memory barrier, which SQLite calls to publish a
+ *    commit in the wal-index, before any other connection can look for the
+ *    new frames (with synchronous=NORMAL nothing is synced at a commit, and
+ *    this is what keeps the frames in the file by then: another process, or
+ *    this one after a crash, finds them there);
+ *  - a sync of the log (synchronous=FULL: before the commit returns);
+ *  - a read of what is gathered, a size query, a truncation, a close, a
+ *    write elsewhere in the log, a lock change on the wal-index.
+ * What reaches the disk, and when it is durable, is therefore unchanged.
  *
- * It must not change anything for the database file or the shared-memory
- * index (their calls go straight through), and must not hold frames across
- * a sync: another connection (the checkpointer) reads the log through its
- * own handle, and only frames of committed, hence synced, transactions.
+ * Frames are gathered only for a database with a shared-memory wal-index
+ * (the barrier exists): with exclusive locking SQLite keeps the index in
+ * heap memory and calls no barrier, so frames are written as they come.
+ *
+ * Must not change anything else: database files and the wal-index go
+ * straight to unix's methods.
  */
-#include "store_vfs.h"
+#include "sqlvfs.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,23 +32,26 @@
 #include <sqlite3.h>
 
 #define GATHER_MAX (1 << 20) /* past this, frames are written as they come */
-/* unix's xWrite writes at most this much in one call (it masks the size
+/* unix's xWrite writes at most 128 KiB - 1 in one call (it masks the size
  * with 0x1ffff and reports a shorter write as a full disk) */
 #define WRITE_MAX 0x1f000
 
-typedef struct {
-    sqlite3_file base;   /* pMethods: ours (log) or the forwarding set */
+typedef struct vfile vfile;
+struct vfile {
+    sqlite3_file base;   /* pMethods: log_methods or pass_methods */
     sqlite3_file *real;  /* the underlying unix file, right after us */
     int is_log;
-    unsigned char *buf;  /* gathered bytes, for [off, off+len) of the log */
+    vfile *peer;         /* a log's database file, a database's log (or NULL) */
+    int has_shm;         /* database: its wal-index is shared memory */
+    unsigned char *buf;  /* log: gathered bytes, for [off, off+len) */
     size_t len, cap;
     sqlite3_int64 off;
-} vfile;
+};
 
 static sqlite3_vfs *unix_vfs;
-static long log_writes_seen, log_writes_made; /* for tests: calls in, calls out */
 static sqlite3_vfs shim;
 static sqlite3_io_methods log_methods, pass_methods;
+static long log_writes_seen, log_writes_made; /* for tests: calls in, calls out */
 
 static int write_all(vfile *f, const unsigned char *p, size_t n, sqlite3_int64 ofst)
 {
@@ -59,7 +70,7 @@ static int write_all(vfile *f, const unsigned char *p, size_t n, sqlite3_int64 o
 
 static int gather_flush(vfile *f)
 {
-    if (f->len == 0)
+    if (f == NULL || f->len == 0)
         return SQLITE_OK;
     int rc = write_all(f, f->buf, f->len, f->off);
     f->len = 0;
@@ -78,8 +89,8 @@ static int log_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 o
         int rc = gather_flush(f);
         if (rc != SQLITE_OK)
             return rc;
-        if (n > GATHER_MAX)
-            return write_all(f, data, n, ofst);
+        if (n > GATHER_MAX || f->peer == NULL || !f->peer->has_shm)
+            return write_all(f, data, n, ofst); /* nothing would flush it in time */
         f->off = ofst;
     }
     if (f->len + n > f->cap) {
@@ -140,17 +151,51 @@ static int log_fcntl(sqlite3_file *p, int op, void *arg)
     return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
-/* ---- forwarded as they are ---------------------------------------------- */
+/* ---- both: close ----------------------------------------------------------- */
 static int pass_close(sqlite3_file *p)
 {
     vfile *f = (vfile *)p;
-    int rc = gather_flush(f);
+    int rc = f->is_log ? gather_flush(f) : SQLITE_OK;
+    if (f->peer)
+        f->peer->peer = NULL;
+    f->peer = NULL;
     int rc2 = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
     free(f->buf);
     f->buf = NULL;
-    f->cap = 0;
+    f->cap = f->len = 0;
     return rc != SQLITE_OK ? rc : rc2;
 }
+
+/* ---- the database: the wal-index calls flush its log ---------------------- */
+static int pass_shm_map(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **out)
+{
+    vfile *f = (vfile *)p;
+    int rc = f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, out);
+    if (rc == SQLITE_OK)
+        f->has_shm = 1;
+    return rc;
+}
+static int pass_shm_lock(sqlite3_file *p, int offset, int n, int flags)
+{
+    vfile *f = (vfile *)p;
+    int rc = gather_flush(f->peer);
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+static void pass_shm_barrier(sqlite3_file *p)
+{
+    vfile *f = (vfile *)p;
+    /* A failed write cannot be reported from here: keep the bytes, so the
+     * next flush point (the commit's lock release, or a sync) retries and
+     * reports it. */
+    if (f->peer && f->peer->len > 0) {
+        vfile *log = f->peer;
+        if (write_all(log, log->buf, log->len, log->off) == SQLITE_OK)
+            log->len = 0;
+    }
+    f->real->pMethods->xShmBarrier(f->real);
+}
+
+/* ---- forwarded as they are ---------------------------------------------- */
 static int pass_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 ofst)
 {
     sqlite3_file *r = ((vfile *)p)->real;
@@ -206,25 +251,12 @@ static int pass_devchar(sqlite3_file *p)
     sqlite3_file *r = ((vfile *)p)->real;
     return r->pMethods->xDeviceCharacteristics(r);
 }
-static int pass_shm_map(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **out)
-{
-    sqlite3_file *r = ((vfile *)p)->real;
-    return r->pMethods->xShmMap(r, pg, pgsz, extend, out);
-}
-static int pass_shm_lock(sqlite3_file *p, int offset, int n, int flags)
-{
-    sqlite3_file *r = ((vfile *)p)->real;
-    return r->pMethods->xShmLock(r, offset, n, flags);
-}
-static void pass_shm_barrier(sqlite3_file *p)
-{
-    sqlite3_file *r = ((vfile *)p)->real;
-    r->pMethods->xShmBarrier(r);
-}
 static int pass_shm_unmap(sqlite3_file *p, int del)
 {
-    sqlite3_file *r = ((vfile *)p)->real;
-    return r->pMethods->xShmUnmap(r, del);
+    vfile *f = (vfile *)p;
+    gather_flush(f->peer);
+    f->has_shm = 0;
+    return f->real->pMethods->xShmUnmap(f->real, del);
 }
 static int pass_fetch(sqlite3_file *p, sqlite3_int64 ofst, int amt, void **out)
 {
@@ -257,6 +289,14 @@ static int shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, i
     }
     f->is_log = (flags & SQLITE_OPEN_WAL) != 0;
     f->base.pMethods = f->is_log ? &log_methods : &pass_methods;
+    if (f->is_log && name) {
+        /* the log's database: its barrier is where the frames must be out */
+        sqlite3_file *db = sqlite3_database_file_object(name);
+        if (db && db->pMethods == &pass_methods && ((vfile *)db)->peer == NULL) {
+            f->peer = (vfile *)db;
+            f->peer->peer = f;
+        }
+    }
     return rc;
 }
 
@@ -297,22 +337,22 @@ static void shim_init(void)
     shim = *unix_vfs; /* names, randomness, time, dlopen...: unix's own */
     shim.iVersion = unix_vfs->iVersion < 3 ? unix_vfs->iVersion : 3;
     shim.szOsFile = (int)sizeof(vfile) + unix_vfs->szOsFile;
-    shim.zName = STORE_VFS_NAME;
+    shim.zName = SQLVFS_GATHER;
     shim.pNext = NULL;
     shim.xOpen = shim_open;
     if (sqlite3_vfs_register(&shim, 0) != SQLITE_OK)
         unix_vfs = NULL;
 }
 
-void store_vfs_counts(long *seen, long *made)
+void sqlvfs_gather_counts(long *seen, long *made)
 {
     *seen = __atomic_load_n(&log_writes_seen, __ATOMIC_RELAXED);
     *made = __atomic_load_n(&log_writes_made, __ATOMIC_RELAXED);
 }
 
-const char *store_vfs(void)
+const char *sqlvfs_gather(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, shim_init);
-    return unix_vfs ? STORE_VFS_NAME : NULL;
+    return unix_vfs ? SQLVFS_GATHER : NULL;
 }
