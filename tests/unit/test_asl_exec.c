@@ -384,6 +384,65 @@ static void test_event_log_form(void **state)
     asl_machine_free(m);
 }
 
+/* The runner's way: after each step, that step's events in one batch
+ * (asl_exec_events_write_log). The text equals event-by-event writing,
+ * across steps too, where the same result object comes back (the value
+ * memo must not outlive its batch). */
+static void test_event_log_batches(void **state)
+{
+    (void)state;
+    asl_machine *m = compile(
+        "{\"StartAt\":\"T1\",\"States\":{"
+        "\"T1\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:123456789012:function:F\","
+        "\"ResultPath\":\"$.r1\",\"Next\":\"P\"},"
+        "\"P\":{\"Type\":\"Pass\",\"Next\":\"T2\"},"
+        "\"T2\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:123456789012:function:F\","
+        "\"ResultPath\":null,\"Next\":\"T3\"},"
+        "\"T3\":{\"Type\":\"Task\",\"Resource\":\"arn:aws:lambda:us-east-1:123456789012:function:F\","
+        "\"ResultPath\":\"$.r3\",\"OutputPath\":\"$.r1\",\"End\":true}}}");
+    json_t *in = parse("{\"trip\":\"t-1\"}");
+    json_t *res = parse("{\"booked\":true}"); /* every task returns this very object */
+    asl_exec *one = asl_exec_start(m, &INFO, in), *batch = asl_exec_start(m, &INFO, in);
+    asl_jbuf a = {0}, b = {0};
+    size_t done = 0;
+    for (int step = 0;; step++) {
+        size_t n = asl_exec_event_count(one);
+        assert_int_equal(asl_exec_event_count(batch), n);
+        for (size_t i = done; i < n; i++) {
+            if (i > done)
+                asl_jbuf_c(&a, '\n');
+            assert_int_equal(asl_exec_event_write_log(one, i, &a), SFN_OK);
+        }
+        assert_int_equal(asl_exec_events_write_log(batch, done, n, &b), SFN_OK);
+        assert_int_equal(a.n, b.n);
+        assert_memory_equal(a.p, b.p, a.n);
+        asl_jbuf_c(&a, '|');
+        asl_jbuf_c(&b, '|');
+        done = n;
+        if (asl_exec_status(one) != ASL_RUNNING)
+            break;
+        assert_true(step < 5);
+        const asl_cmd *c1, *c2;
+        assert_int_equal(asl_exec_cmds(one, &c1), 1);
+        assert_int_equal(asl_exec_cmds(batch, &c2), 1);
+        asl_input i1 = {.kind = ASL_IN_TASK_SUCCEEDED, .id = c1[0].id,
+                        .now_ms = INFO.start_ms + step + 1, .result = res};
+        asl_input i2 = i1;
+        i2.id = c2[0].id;
+        assert_int_equal(asl_exec_feed(one, &i1), SFN_OK);
+        assert_int_equal(asl_exec_feed(batch, &i2), SFN_OK);
+    }
+    assert_int_equal(asl_exec_status(batch), ASL_SUCCEEDED);
+    assert_non_null(strstr(b.p, ":@")); /* references were written */
+    asl_jbuf_cleanup(&a);
+    asl_jbuf_cleanup(&b);
+    asl_exec_free(one);
+    asl_exec_free(batch);
+    json_decref(res);
+    json_decref(in);
+    asl_machine_free(m);
+}
+
 static void test_compile_errors(void **state)
 {
     (void)state;
@@ -486,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_event_shapes),
         cmocka_unit_test(test_event_payloads_repeat),
         cmocka_unit_test(test_event_log_form),
+        cmocka_unit_test(test_event_log_batches),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
         cmocka_unit_test(test_data_limit),
