@@ -194,6 +194,11 @@ int asl_exec_event_write_log(asl_exec *x, size_t i, struct asl_jbuf *b);
  * object) is not serialised again to be compared. Returns as
  * asl_exec_event_write. */
 int asl_exec_events_write_log(asl_exec *x, size_t from, size_t to, struct asl_jbuf *b);
+/* When the last asl_exec_events_write_log call ended with the execution's
+ * output as its last payload (the terminal event's), that output's JSON
+ * text, as asl_json_text would make it: *p (not NUL-terminated, valid until
+ * the next write call) and *n, returning 0. Else -1. */
+int asl_exec_output_log_text(const asl_exec *x, const char **p, size_t *n);
 /* A log-form event line back in the API form, appended to out: each @<id>
  * is replaced by the payload string token (quotes included, as in the
  * line) that lookup gives for event id. Returns SFN_OK, SFN_ENOENT (a

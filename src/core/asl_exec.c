@@ -121,6 +121,7 @@ struct asl_exec {
     asl_jbuf dd_text;   /* asl_exec_event_write_log: the last payload in full */
     size_t dd_id;       /* ... and its event id (0: none) */
     const json_t *dd_val; /* ... and its value, within asl_exec_events_write_log only */
+    int dd_is_output;   /* the last batch ended with the output as that payload */
     char *arn, *name, *sm_arn, *sm_name, *role;
     int64_t start_ms;
     int redrive_count;
@@ -2639,6 +2640,7 @@ int asl_exec_event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf
 
 int asl_exec_event_write_log(asl_exec *x, size_t i, asl_jbuf *b)
 {
+    x->dd_is_output = 0;
     dd_ref dd = {.text = &x->dd_text, .id = &x->dd_id, .this_id = i + 1};
     return event_write(x, i, 1, b, &dd);
 }
@@ -2648,6 +2650,7 @@ int asl_exec_events_write_log(asl_exec *x, size_t from, size_t to, asl_jbuf *b)
     /* The value is known only for what this call writes: between two
      * calls a step may have built a new value where an old one was freed. */
     x->dd_val = NULL;
+    x->dd_is_output = 0;
     for (size_t i = from; i < to; i++) {
         if (i > from)
             asl_jbuf_c(b, '\n');
@@ -2658,8 +2661,23 @@ int asl_exec_events_write_log(asl_exec *x, size_t from, size_t to, asl_jbuf *b)
             return rc;
         }
     }
+    /* dd_val is the last payload's value only if that payload went through
+     * the memo (written, or referred to); the output must be the last
+     * event's payload, not merely an earlier one */
+    x->dd_is_output = x->dd_val != NULL && x->output != NULL && x->dd_val == x->output &&
+                      to > from && to == x->nev && !x->dd_text.oom && x->dd_text.p != NULL &&
+                      x->evs[to - 1].a == x->output;
     x->dd_val = NULL;
     return SFN_OK;
+}
+
+int asl_exec_output_log_text(const asl_exec *x, const char **p, size_t *n)
+{
+    if (!x->dd_is_output)
+        return -1;
+    *p = x->dd_text.p;
+    *n = x->dd_text.n;
+    return 0;
 }
 
 static int event_write(const asl_exec *x, size_t i, int include_data, asl_jbuf *b, dd_ref *dd)

@@ -397,7 +397,13 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         e->done = 1;
         json_t *out = asl_exec_output_get(e->x);
         free(e->out_text);
-        e->out_text = out ? dumps(out) : NULL;
+        const char *ot;
+        size_t otn;
+        /* the text the terminal event just carried, if it did, else made */
+        if (out && asl_exec_output_log_text(e->x, &ot, &otn) == 0)
+            e->out_text = strndup(ot, otn);
+        else
+            e->out_text = out ? dumps(out) : NULL;
         if (out && e->out_text == NULL)
             die_db(r, "output encoding (out of memory)");
         if (!e->express) {

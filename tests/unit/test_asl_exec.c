@@ -434,6 +434,16 @@ static void test_event_log_batches(void **state)
     }
     assert_int_equal(asl_exec_status(batch), ASL_SUCCEEDED);
     assert_non_null(strstr(b.p, ":@")); /* references were written */
+    /* the output's text, as the terminal event carried it: only after a batch */
+    const char *ot;
+    size_t otn;
+    assert_int_equal(asl_exec_output_log_text(one, &ot, &otn), -1);
+    assert_int_equal(asl_exec_output_log_text(batch, &ot, &otn), 0);
+    char *want = asl_json_text(asl_exec_output_get(batch));
+    assert_non_null(want);
+    assert_int_equal(otn, strlen(want));
+    assert_memory_equal(ot, want, otn);
+    free(want);
     asl_jbuf_cleanup(&a);
     asl_jbuf_cleanup(&b);
     asl_exec_free(one);
