@@ -43,7 +43,6 @@ typedef struct table {
     sqlite3 *db;         /* opened once the file exists */
     const volatile unsigned char *hdr; /* the wal-index header, mapped */
     int lockfd;          /* <path>-writer */
-    long frames;         /* the log's length at the last look (-1: unknown) */
 } table;
 
 /* The wal-index header: two copies of 48 bytes, equal when consistent;
@@ -113,9 +112,7 @@ static int table_keep(table *t)
 {
     if (t->hdr == NULL && table_open(t) != 0)
         return 0;
-    long frames = log_frames(t);
-    __atomic_store_n(&t->frames, frames, __ATOMIC_RELAXED);
-    if (frames < KEEP_FRAMES)
+    if (log_frames(t) < KEEP_FRAMES)
         return 0;
     int nlog = 0, nckpt = 0;
     /* SQLITE_BUSY: a function process is checkpointing; next tick */
@@ -192,7 +189,6 @@ store_keeper *store_keeper_start(const char *const *paths, size_t n, int tick_ms
     k->tick_ms = tick_ms > 0 ? tick_ms : 50;
     for (size_t i = 0; i < n; i++, k->n++) {
         k->t[i].lockfd = -1;
-        k->t[i].frames = -1;
         if ((k->t[i].path = strdup(paths[i])) == NULL)
             goto fail;
     }
@@ -240,11 +236,6 @@ void store_keeper_stop(store_keeper *k)
     pthread_cond_destroy(&k->cv);
     tables_free(k);
     free(k);
-}
-
-long store_keeper_frames(store_keeper *k, size_t i)
-{
-    return i < k->n ? __atomic_load_n(&k->t[i].frames, __ATOMIC_RELAXED) : -1;
 }
 
 void store_keeper_counts(store_keeper *k, long *passes, long *restarts)

@@ -22,8 +22,4 @@ void store_keeper_stop(store_keeper *k);
 /* For tests: the passes made, and the logs left ready to restart. */
 void store_keeper_counts(store_keeper *k, long *passes, long *restarts);
 
-/* For tests: the length of table i's log (frames) at the keeper's last
- * look, -1 before one. */
-long store_keeper_frames(store_keeper *k, size_t i);
-
 #endif

@@ -887,42 +887,6 @@ static void test_keeper(void **state)
     unlink(lp);
 }
 
-/* What the keeper reads as a log's length is SQLite's own count: a log of
- * a few hundred frames, below the keeper's size, held open by a writer. */
-static void test_keeper_reads_log_length(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/test_keeper_XXXXXX";
-    tmp_db(path);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
-                                      "CREATE TABLE b(k INTEGER PRIMARY KEY, v TEXT)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    for (int i = 0; i < 150; i++) {
-        char sql[200];
-        snprintf(sql, sizeof sql, "INSERT INTO b(k,v) VALUES(%d, printf('%%.3000c', 'b'))", i);
-        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    }
-    int nlog = -1, nckpt = -1; /* copies, but leaves the log's length as it is */
-    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt),
-                     SQLITE_OK);
-    assert_true(nlog >= 150 && nlog < 1000);
-    const char *paths[] = {path};
-    store_keeper *k = store_keeper_start(paths, 1, 1);
-    assert_non_null(k);
-    long seen = -1;
-    for (int i = 0; i < 2000 && seen < 0; i++) {
-        usleep(1000);
-        seen = store_keeper_frames(k, 0);
-    }
-    store_keeper_stop(k);
-    assert_int_equal(seen, nlog);
-    sqlite3_close(db);
-    unlink_db(path);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -939,7 +903,6 @@ int main(void)
         cmocka_unit_test(test_checkpointer_and_owner),
         cmocka_unit_test(test_log_writes_gathered),
         cmocka_unit_test(test_keeper),
-        cmocka_unit_test(test_keeper_reads_log_length),
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),
