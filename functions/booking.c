@@ -24,11 +24,7 @@
 #include <unistd.h>
 
 #define SQLITE_BUSY_MS 15000
-/* Past this the writing process checkpoints the log itself (16 MB). Under
- * sfnd its keeper thread (src/store/store_keeper.c) restarts the log at a
- * quarter of that, off the invocations' path; this is for functions that
- * run without one. */
-#define SQLITE_CKPT_FRAMES 4000
+#define SQLITE_CKPT_FRAMES 1000 /* SQLite's own auto-checkpoint size (4 MB of WAL) */
 #define HTTP_TIMEOUT_MS 2500L  /* x3 tries, still below the functions' 10 s Lambda timeout */
 #define HTTP_MAX_BODY (1u << 20)
 #define HTTP_RETRIES 2

@@ -35,12 +35,7 @@
 #include "lam.h"
 #include "run.h"
 #include "store.h"
-#include "store_keeper.h"
 #include "tpl.h"
-
-/* How often the keeper looks at the tables' log lengths (a read of 96
- * bytes of shared memory per table). */
-#define KEEPER_TICK_MS 20
 
 typedef struct sfnd {
     ev_loop *loop;
@@ -217,7 +212,6 @@ int main(int argc, char **argv)
         return 1;
     }
     int status = 0;
-    store_keeper *keeper = NULL;
     for (size_t i = 0; i < tpl_state_machine_count(t); i++) {
         const tpl_state_machine *m = tpl_state_machine_at(t, i);
         char *def = json_dumps(m->definition, JSON_INDENT(2));
@@ -234,27 +228,9 @@ int main(int argc, char **argv)
         printf("state machine %-28s %s\n", m->logical_id, arn);
         free(arn);
     }
-    /* The tables' files: listed, and their logs kept short from here. */
-    size_t ntab = tpl_table_count(t);
-    char **tab_paths = calloc(ntab ? ntab : 1, sizeof *tab_paths);
-    int tab_ok = tab_paths != NULL;
-    for (size_t i = 0; tab_ok && i < ntab; i++) {
-        const tpl_table *tb = tpl_table_at(t, i);
-        if (asprintf(&tab_paths[i], "%s/%s.sqlite", tables, tb->name) < 0) {
-            tab_paths[i] = NULL;
-            tab_ok = 0;
-            break;
-        }
-        printf("table         %-28s %s\n", tb->logical_id, tab_paths[i]);
-    }
-    if (tab_ok && ntab > 0)
-        keeper = store_keeper_start((const char *const *)tab_paths, ntab, KEEPER_TICK_MS);
-    for (size_t i = 0; tab_paths && i < ntab; i++)
-        free(tab_paths[i]);
-    free(tab_paths);
-    if (ntab > 0 && keeper == NULL)
-        fprintf(stderr, "sfnd: no thread to keep the tables' logs short; the functions "
-                        "checkpoint them\n");
+    for (size_t i = 0; i < tpl_table_count(t); i++)
+        printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(t, i)->logical_id, tables,
+               tpl_table_at(t, i)->name);
     run_flush(s.run);
 
     int recovered = run_recover(s.run, err, sizeof err);
@@ -289,7 +265,6 @@ int main(int argc, char **argv)
             (unsigned long long)rs.inputs, (unsigned long long)rs.events);
 
 out:
-    store_keeper_stop(keeper);
     http_server_free(s.srv);
     run_free(s.run);
     api_free(a);

@@ -16,12 +16,8 @@
 
 #include "store.h"
 #include "sqlvfs.h"
-#include "store_keeper.h"
 
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 
 #include <sqlite3.h>
 
@@ -798,95 +794,6 @@ static void test_log_writes_gathered(void **state)
     unlink_db(path);
 }
 
-/* A function process, as functions/booking.c writes its table: WAL,
- * synchronous=NORMAL, no checkpoint of its own (it would only make one past
- * 16 MB), each write under flock on <file>-writer. Returns the longest the
- * log got, or -1. */
-static long table_writer(const char *path, int rows)
-{
-    sqlite3 *db = NULL;
-    char lp[300];
-    snprintf(lp, sizeof lp, "%s-writer", path);
-    int lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lockfd < 0 || sqlite3_open(path, &db) != SQLITE_OK)
-        return -1;
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                         "PRAGMA wal_autocheckpoint=0;"
-                         "CREATE TABLE IF NOT EXISTS b(k INTEGER PRIMARY KEY, v TEXT)",
-                     NULL, NULL, NULL) != SQLITE_OK)
-        return -1;
-    char sql[3100];
-    char wal[300];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    long max = 0;
-    for (int i = 0; i < rows; i++) {
-        snprintf(sql, sizeof sql, "INSERT INTO b(k,v) VALUES(%d, printf('%%.3000c', 'b'))", i);
-        if (flock(lockfd, LOCK_EX) != 0 || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-            return -1;
-        flock(lockfd, LOCK_UN);
-        struct stat st;
-        if (stat(wal, &st) == 0 && st.st_size > max)
-            max = (long)st.st_size;
-        if (i % 50 == 0)
-            usleep(1000); /* a few ticks of the keeper, as between invocations */
-    }
-    sqlite3_close(db);
-    close(lockfd);
-    return max;
-}
-
-/* The keeper (a thread of sfnd) keeps a table's log short while a function
- * process writes it; every row is there after; a table file that does not
- * exist yet is looked for, never created. */
-static void test_keeper(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/test_keeper_XXXXXX";
-    char missing[] = "/tmp/test_keeper_none_XXXXXX";
-    tmp_db(path);
-    tmp_db(missing);
-    const char *paths[] = {missing, path};
-    store_keeper *k = store_keeper_start(paths, 2, 2);
-    assert_non_null(k);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    enum { ROWS = 3000 }; /* about 2 log pages each: 24 MB of log unchecked */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        long max = table_writer(path, ROWS);
-        _exit(write(fds[1], &max, sizeof max) == sizeof max ? 0 : 1);
-    }
-    long max = -1;
-    assert_int_equal(read(fds[0], &max, sizeof max), (ssize_t)sizeof max);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    close(fds[0]);
-    close(fds[1]);
-    long passes = 0, restarts = 0;
-    store_keeper_counts(k, &passes, &restarts);
-    store_keeper_stop(k);
-    assert_true(max > 0);
-    assert_true(restarts >= 2);
-    assert_true(max < 12L * 1024 * 1024); /* restarted near 4 MB, not grown to 24 */
-    assert_int_equal(access(missing, F_OK), -1);
-
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM b", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), ROWS);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    unlink_db(path);
-    char lp[300];
-    snprintf(lp, sizeof lp, "%s-writer", path);
-    unlink(lp);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,7 +809,6 @@ int main(void)
         cmocka_unit_test(test_txn_durability),
         cmocka_unit_test(test_checkpointer_and_owner),
         cmocka_unit_test(test_log_writes_gathered),
-        cmocka_unit_test(test_keeper),
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),
