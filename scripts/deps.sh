@@ -6,24 +6,35 @@ set -eu
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libjansson-dev libcmocka-dev libsqlite3-dev libyaml-dev libcurl4-openssl-dev
-      sqlite3 python3 python3-pip curl libmimalloc-dev)
+      sqlite3 python3 python3-pip curl)
+# Optional: mimalloc, the faster allocator the build links when it finds it
+# (Debian 12, Ubuntu 22.04 and later); without it, glibc's malloc is used.
+optional=(libmimalloc-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+missing_opt=()
+for p in "${optional[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_opt+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_opt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  # clang-rt-14 only exists where clang 14 is the default, mimalloc (the
-  # faster allocator, optional) from Debian 12 / Ubuntu 22.04: skip them elsewhere.
-  for opt in libclang-rt-14-dev libmimalloc-dev; do
-    if ! apt-cache show "$opt" >/dev/null 2>&1; then
-      missing=("${missing[@]/$opt}")
-    fi
-  done
+  $SUDO apt-get update -qq || true
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  # clang-rt-14 only exists where clang 14 is the default; skip it elsewhere.
+  if ! apt-cache show libclang-rt-14-dev >/dev/null 2>&1; then
+    missing=("${missing[@]/libclang-rt-14-dev}")
+  fi
   echo "deps: installing ${missing[*]}" >&2
   $SUDO apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null
+fi
+if [ ${#missing_opt[@]} -gt 0 ]; then
+  echo "deps: installing ${missing_opt[*]} (optional)" >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing_opt[@]}" >/dev/null 2>&1 ||
+    echo "deps: could not install ${missing_opt[*]}; building with glibc's malloc" >&2
 fi
 
 # Python test tools: the real clients (boto3, the AWS CLI) come from Debian
