@@ -378,11 +378,9 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         /* the step's events as one row, joined by '\n' */
         jtext *b = &r->tb;
         jtext_reset(b);
-        if (asl_exec_events_write_log(e->x, e->nev_saved, n, b) != SFN_OK)
+        if (asl_exec_events_write_log(e->x, e->nev_saved, n, b) != SFN_OK) /* oom included */
             die_db(r, "event encoding (out of memory)");
         r->stats.events += n - e->nev_saved;
-        if (b->oom)
-            die_db(r, "event encoding (out of memory)");
         if (store_step_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p, b->n,
                               in) != STORE_OK)
             die_db(r, "event append");

@@ -21,24 +21,7 @@
 #include <sqlite3.h>
 
 #include "sqlvfs.h"
-
-static void tmp_db(char *path)
-{
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
-}
-
-static void unlink_db(const char *path)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm"};
-    char p2[300];
-    for (int i = 0; i < 3; i++) {
-        snprintf(p2, sizeof p2, "%s%s", path, sfx[i]);
-        unlink(p2);
-    }
-}
+#include "test_tmpdb.h"
 
 static sqlite3 *open_db(const char *path, const char *vfs, const char *pragmas)
 {

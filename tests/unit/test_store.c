@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "test_tmpdb.h"
 #include "sqlvfs.h"
 
 #include <sys/wait.h>
@@ -29,25 +30,6 @@ static store *open_mem(void)
     return s;
 }
 
-/* A path for a database file of a test's own, not created yet. */
-static void tmp_db(char *path)
-{
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    unlink(path);
-}
-
-/* Remove the database and the files SQLite and the store keep beside it. */
-static void unlink_db(const char *path)
-{
-    static const char *const sfx[] = {"", "-wal", "-shm", "-lock"};
-    char p2[300];
-    for (int i = 0; i < 4; i++) {
-        snprintf(p2, sizeof p2, "%s%s", path, sfx[i]);
-        unlink(p2);
-    }
-}
 
 static void test_sm_roundtrip(void **state)
 {
@@ -347,19 +329,12 @@ static void test_step_input_migration(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_mig3_XXXXXX";
-    tmp_db(path);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "CREATE TABLE event_log(id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL,"
-                     " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, body TEXT NOT NULL);"
-                     "CREATE UNIQUE INDEX event_log_exec ON event_log(exec_id, last_id);"
-                     "INSERT INTO event_log(exec_id,first_id,last_id,body)"
-                     " VALUES(3,1,2,'{\"id\":1}' || char(10) || '{\"id\":2}');",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    legacy_db(path,
+              "CREATE TABLE event_log(id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL,"
+              " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, body TEXT NOT NULL);"
+              "CREATE UNIQUE INDEX event_log_exec ON event_log(exec_id, last_id);"
+              "INSERT INTO event_log(exec_id,first_id,last_id,body)"
+              " VALUES(3,1,2,'{\"id\":1}' || char(10) || '{\"id\":2}');");
     char err[256];
     store *s = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
@@ -532,17 +507,11 @@ static void test_event_migration(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_mig_XXXXXX";
-    tmp_db(path);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TABLE events(exec_id INTEGER NOT NULL, id INTEGER NOT NULL,"
-                                  " type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(exec_id, id))"
-                                  " WITHOUT ROWID;"
-                                  "INSERT INTO events VALUES(4,1,'A','{\"id\":1}'),(4,2,'B','{\"id\":2}');",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    legacy_db(path,
+              "CREATE TABLE events(exec_id INTEGER NOT NULL, id INTEGER NOT NULL,"
+              " type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY(exec_id, id))"
+              " WITHOUT ROWID;"
+              "INSERT INTO events VALUES(4,1,'A','{\"id\":1}'),(4,2,'B','{\"id\":2}');");
     char err[256];
     store *s = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
@@ -575,23 +544,16 @@ static void test_batch_migration(void **state)
 {
     (void)state;
     char path[] = "/tmp/test_store_mig2_XXXXXX";
-    tmp_db(path);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "CREATE TABLE event_batches(k INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
-                     " body TEXT NOT NULL);"
-                     "INSERT INTO event_batches VALUES((7<<32)|3,3,'{\"id\":3}'),"
-                     "((7<<32)|1,2,'{\"id\":1}\n{\"id\":2}'),((8<<32)|1,1,'{\"id\":9}');"
-                     "CREATE TABLE inputs(exec_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-                     " kind INTEGER NOT NULL, task_id INTEGER NOT NULL, now_ms INTEGER NOT NULL,"
-                     " result TEXT, error TEXT, cause TEXT, PRIMARY KEY(exec_id, seq)) WITHOUT ROWID;"
-                     "INSERT INTO inputs VALUES(7,2,1,5,100,'{}',NULL,NULL),"
-                     "(7,1,1,4,90,'[]',NULL,NULL);",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    legacy_db(path,
+              "CREATE TABLE event_batches(k INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
+              " body TEXT NOT NULL);"
+              "INSERT INTO event_batches VALUES((7<<32)|3,3,'{\"id\":3}'),"
+              "((7<<32)|1,2,'{\"id\":1}\n{\"id\":2}'),((8<<32)|1,1,'{\"id\":9}');"
+              "CREATE TABLE inputs(exec_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+              " kind INTEGER NOT NULL, task_id INTEGER NOT NULL, now_ms INTEGER NOT NULL,"
+              " result TEXT, error TEXT, cause TEXT, PRIMARY KEY(exec_id, seq)) WITHOUT ROWID;"
+              "INSERT INTO inputs VALUES(7,2,1,5,100,'{}',NULL,NULL),"
+              "(7,1,1,4,90,'[]',NULL,NULL);");
     char err[256];
     store *s = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
