@@ -27,7 +27,7 @@
 #define TPL_MAX_DEPTH 64
 #define TPL_MAX_FILE (4 * 1024 * 1024)
 
-enum res_kind { R_OTHER = 0, R_FUNCTION, R_STATE_MACHINE, R_TABLE };
+enum res_kind { R_OTHER = 0, R_FUNCTION, R_STATE_MACHINE, R_TABLE, R_TOPIC };
 
 typedef struct res {
     const char *logical_id;
@@ -55,6 +55,9 @@ struct tpl {
     size_t nsms;
     tpl_table *tables;
     size_t ntables;
+    tpl_topic *topics;
+    size_t ntopics;
+    json_t *overrides; /* parameter name -> string value */
     const char **unsupported;
     size_t nunsupported;
     json_t *owned; /* array holding the evaluated definitions and merged props */
@@ -352,6 +355,9 @@ static json_t *ref(tpl *t, const char *name)
     json_t *params = json_object_get(t->root, "Parameters");
     json_t *p = json_object_get(params, name);
     if (p != NULL) {
+        json_t *ov = json_object_get(t->overrides, name);
+        if (ov != NULL)
+            return json_deep_copy(ov);
         json_t *d = json_object_get(p, "Default");
         return d ? json_deep_copy(d) : json_string("");
     }
@@ -362,6 +368,7 @@ static json_t *ref(tpl *t, const char *name)
     }
     switch (r->kind) {
     case R_STATE_MACHINE: /* Ref of a state machine is its ARN */
+    case R_TOPIC:         /* and of a topic too */
         return json_string(r->arn);
     case R_FUNCTION:
     case R_TABLE:
@@ -381,6 +388,10 @@ static json_t *getatt(tpl *t, const char *id, const char *attr)
     if (!strcmp(attr, "Arn") && r->arn)
         return json_string(r->arn);
     if (!strcmp(attr, "Name") && r->name)
+        return json_string(r->name);
+    if (r->kind == R_TOPIC && !strcmp(attr, "TopicArn"))
+        return json_string(r->arn);
+    if (r->kind == R_TOPIC && !strcmp(attr, "TopicName"))
         return json_string(r->name);
     if (r->kind == R_TABLE && !strcmp(attr, "StreamArn"))
         return json_sprintf("%s/stream/1970-01-01T00:00:00.000", r->arn);
@@ -960,6 +971,85 @@ static json_t *substitute(tpl *t, const json_t *v, const json_t *subs, int depth
     return json_deep_copy(v);
 }
 
+/* Events of Type EventBridgeRule (SAM spec): the pattern with its
+ * intrinsics resolved (a !Ref of another state machine gives its ARN),
+ * Input as JSON text, InputPath. A rule on another bus than the default
+ * one never sees Step Functions' events: it is listed as not provided,
+ * like the other event types. */
+static int load_rules(tpl *t, const res *r, tpl_state_machine *m)
+{
+    const json_t *events = json_object_get(r->props, "Events");
+    if (events == NULL)
+        return 0;
+    if (!json_is_object(events))
+        return fail(t, "Resources.%s.Events: must be a map", r->logical_id);
+    tpl_rule *rules = calloc(json_object_size(events) + 1, sizeof *rules);
+    if (rules == NULL || keep(t, (char *)rules) == NULL)
+        return -ENOMEM;
+    m->rules = rules;
+    const char *id;
+    const json_t *ev;
+    json_object_foreach((json_t *)events, id, ev) {
+        const char *type = json_string_value(json_object_get(ev, "Type"));
+        const json_t *props = json_object_get(ev, "Properties");
+        if (type == NULL || strcmp(type, "EventBridgeRule") != 0) {
+            t->unsupported[t->nunsupported++] =
+                keepf(t, "%s.Events.%s (%s)", r->logical_id, id, type ? type : "no Type");
+            continue;
+        }
+        const char *bus = eval_str(t, props, "EventBusName");
+        const char *state = eval_str(t, props, "State");
+        const json_t *enabled = json_object_get(props, "Enabled");
+        if (t->err[0])
+            return fail(t, "Resources.%s.Events.%s: %s", r->logical_id, id, t->err);
+        if ((bus && strcmp(bus, "default") != 0)) {
+            t->unsupported[t->nunsupported++] =
+                keepf(t, "%s.Events.%s (EventBridgeRule on bus %s)", r->logical_id, id, bus);
+            continue;
+        }
+        if ((state && !strcmp(state, "DISABLED")) || json_is_false(enabled))
+            continue;
+        if (json_object_get(props, "InputTransformer"))
+            return fail(t, "Resources.%s.Events.%s: InputTransformer is not provided locally "
+                           "(use Input or InputPath)",
+                        r->logical_id, id);
+        const json_t *pin = json_object_get(props, "Pattern");
+        if (pin == NULL)
+            return fail(t, "Resources.%s.Events.%s: an EventBridgeRule needs a Pattern",
+                        r->logical_id, id);
+        json_t *pattern = eval(t, pin, 0);
+        if (pattern == NULL || !json_is_object(pattern)) {
+            json_decref(pattern);
+            return fail(t, "Resources.%s.Events.%s.Pattern: %s", r->logical_id, id,
+                        t->err[0] ? t->err : "must be a map");
+        }
+        json_array_append_new(t->owned, pattern);
+        tpl_rule *ru = &rules[m->nrules];
+        ru->id = id;
+        ru->pattern = pattern;
+        ru->input = eval_str(t, props, "Input");
+        ru->input_path = eval_str(t, props, "InputPath");
+        if (t->err[0])
+            return fail(t, "Resources.%s.Events.%s: %s", r->logical_id, id, t->err);
+        if (ru->input && ru->input_path)
+            return fail(t, "Resources.%s.Events.%s: Input and InputPath are mutually exclusive",
+                        r->logical_id, id);
+        if (ru->input) {
+            json_error_t je;
+            json_t *j = json_loads(ru->input, JSON_DECODE_ANY, &je);
+            if (j == NULL)
+                return fail(t, "Resources.%s.Events.%s.Input: not JSON: %s", r->logical_id, id,
+                            je.text);
+            json_decref(j);
+        }
+        if (ru->input_path && ru->input_path[0] != '$')
+            return fail(t, "Resources.%s.Events.%s.InputPath: must start with $", r->logical_id,
+                        id);
+        m->nrules++;
+    }
+    return 0;
+}
+
 static int load_state_machine(tpl *t, res *r)
 {
     tpl_state_machine *m = &t->sms[t->nsms++];
@@ -1041,7 +1131,113 @@ static int load_state_machine(tpl *t, res *r)
     }
     json_array_append_new(t->owned, def);
     m->definition = def;
-    return 0;
+    return load_rules(t, r, m);
+}
+
+/* CloudFormation: "The logical ID must be alphanumeric (A-Za-z0-9) and
+ * unique within the template." */
+static int alnum(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* One override: the parameter must exist and, when it lists AllowedValues,
+ * the value must be one of them (compared as strings, as CloudFormation
+ * passes parameters). */
+static int override_one(tpl *t, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    char *k = strndup(key, klen);
+    char *v = strndup(val, vlen);
+    int rc = -ENOMEM;
+    if (k == NULL || v == NULL)
+        goto out;
+    json_t *p = json_object_get(json_object_get(t->root, "Parameters"), k);
+    if (!json_is_object(p)) {
+        rc = fail(t, "--parameter-overrides: the template has no parameter '%s'", k);
+        goto out;
+    }
+    const json_t *allowed = json_object_get(p, "AllowedValues");
+    if (json_is_array(allowed)) {
+        size_t i;
+        const json_t *a;
+        int ok = 0;
+        json_array_foreach(allowed, i, a) {
+            char *s = stringify(a);
+            ok = ok || (s && !strcmp(s, v));
+            free(s);
+        }
+        if (!ok) {
+            char *list = json_dumps(allowed, JSON_COMPACT);
+            rc = fail(t, "--parameter-overrides: parameter '%s': value '%s' is not one of the "
+                         "AllowedValues %s",
+                      k, v, list ? list : "");
+            free(list);
+            goto out;
+        }
+    }
+    rc = json_object_set_new(t->overrides, k, json_string(v)) == 0 ? 0 : -ENOMEM;
+out:
+    free(k);
+    free(v);
+    return rc;
+}
+
+/* "Key=Value Key2=Value2" or "ParameterKey=K,ParameterValue=V ...":
+ * tokens separated by white space; a value may be "double-quoted" to hold
+ * spaces. */
+static int load_overrides(tpl *t, const char *s)
+{
+    t->overrides = json_object();
+    if (t->overrides == NULL)
+        return -ENOMEM;
+    if (s == NULL)
+        return 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            return 0;
+        const char *tok = p;
+        int q = 0;
+        while (*p && (q || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+            if (*p == '"')
+                q = !q;
+            p++;
+        }
+        size_t n = (size_t)(p - tok);
+        const char *key = tok, *val;
+        size_t klen, vlen;
+        if (n > 13 && !strncmp(tok, "ParameterKey=", 13)) {
+            key = tok + 13;
+            const char *c = memchr(key, ',', (size_t)(p - key));
+            if (c == NULL || (size_t)(p - c) < 16 || strncmp(c + 1, "ParameterValue=", 15) != 0)
+                return fail(t, "--parameter-overrides: '%.*s': expected "
+                               "ParameterKey=K,ParameterValue=V",
+                            (int)n, tok);
+            klen = (size_t)(c - key);
+            val = c + 16;
+        } else {
+            const char *eq = memchr(tok, '=', n);
+            if (eq == NULL || eq == tok)
+                return fail(t, "--parameter-overrides: '%.*s': expected Key=Value", (int)n, tok);
+            klen = (size_t)(eq - tok);
+            val = eq + 1;
+        }
+        vlen = (size_t)(p - val);
+        if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+            val++;
+            vlen -= 2;
+        }
+        int rc = override_one(t, key, klen, val, vlen);
+        if (rc != 0)
+            return rc;
+    }
 }
 
 static int load_resources(tpl *t, const tpl_opts *o)
@@ -1054,16 +1250,23 @@ static int load_resources(tpl *t, const tpl_opts *o)
     t->fns = calloc(n + 1, sizeof *t->fns);
     t->sms = calloc(n + 1, sizeof *t->sms);
     t->tables = calloc(n + 1, sizeof *t->tables);
-    t->unsupported = calloc(n + 1, sizeof *t->unsupported);
-    if (!t->res || !t->fns || !t->sms || !t->tables || !t->unsupported)
+    t->topics = calloc(n + 1, sizeof *t->topics);
+    /* one slot per resource, plus one per state machine event */
+    size_t nu = n + 1;
+    const char *id;
+    json_t *rv;
+    json_object_foreach(resources, id, rv)
+        nu += json_object_size(json_object_get(json_object_get(rv, "Properties"), "Events"));
+    t->unsupported = calloc(nu, sizeof *t->unsupported);
+    if (!t->res || !t->fns || !t->sms || !t->tables || !t->topics || !t->unsupported)
         return -ENOMEM;
 
     /* Pass 1: names and ARNs, so that any Ref/GetAtt can be answered. A
      * literal name property is used as is; a computed one is evaluated in
      * pass 2 (it may refer to other resources' names). */
-    const char *id;
-    json_t *rv;
     json_object_foreach(resources, id, rv) {
+        if (!alnum(id))
+            return fail(t, "Resources: logical ID '%s' must be alphanumeric (A-Za-z0-9)", id);
         res *r = &t->res[t->nres++];
         r->logical_id = id;
         r->type = json_string_value(json_object_get(rv, "Type"));
@@ -1084,6 +1287,9 @@ static int load_resources(tpl *t, const tpl_opts *o)
                    !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
             r->kind = R_TABLE;
             name_key = "TableName";
+        } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
+            r->kind = R_TOPIC;
+            name_key = "TopicName";
         }
         r->props = props;
         const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
@@ -1094,6 +1300,7 @@ static int load_resources(tpl *t, const tpl_opts *o)
         const char *key = r->kind == R_FUNCTION        ? "FunctionName"
                           : r->kind == R_STATE_MACHINE ? "Name"
                           : r->kind == R_TABLE         ? "TableName"
+                          : r->kind == R_TOPIC         ? "TopicName"
                                                        : NULL;
         const json_t *nv = key ? json_object_get(r->props, key) : NULL;
         if (nv && !json_is_string(nv)) {
@@ -1113,6 +1320,12 @@ static int load_resources(tpl *t, const tpl_opts *o)
             r->arn = keepf(t, "arn:aws:dynamodb:%s:%s:table/%s", t->region, t->account, r->name);
             t->tables[t->ntables].logical_id = r->logical_id;
             t->tables[t->ntables++].name = r->name;
+            break;
+        case R_TOPIC:
+            r->arn = keepf(t, "arn:aws:sns:%s:%s:%s", t->region, t->account, r->name);
+            t->topics[t->ntopics].logical_id = r->logical_id;
+            t->topics[t->ntopics].name = r->name;
+            t->topics[t->ntopics++].arn = r->arn;
             break;
         default:
             t->unsupported[t->nunsupported++] = keepf(t, "%s (%s)", r->logical_id, r->type);
@@ -1178,7 +1391,20 @@ int tpl_load(const char *path, const tpl_opts *opts, tpl **out, char *err, size_
         rc = -EINVAL;
         goto fail_tpl;
     }
-    rc = load_resources(t, o);
+    const json_t *params = json_object_get(t->root, "Parameters");
+    const char *pk;
+    const json_t *pv;
+    json_object_foreach((json_t *)params, pk, pv) {
+        if (!alnum(pk)) {
+            snprintf(err, errlen, "%s: Parameters: '%s' must be alphanumeric (A-Za-z0-9)", path,
+                     pk);
+            rc = -EINVAL;
+            goto fail_tpl;
+        }
+    }
+    rc = load_overrides(t, o->parameter_overrides);
+    if (rc == 0)
+        rc = load_resources(t, o);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", path, t->err[0] ? t->err : "out of memory");
         goto fail_tpl;
@@ -1205,6 +1431,8 @@ void tpl_free(tpl *t)
     free(t->fns);
     free(t->sms);
     free(t->tables);
+    free(t->topics);
+    json_decref(t->overrides);
     free(t->unsupported);
     json_decref(t->owned);
     json_decref(t->root);
@@ -1220,6 +1448,8 @@ const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i)
 {
     return i < t->nsms ? &t->sms[i] : NULL;
 }
+size_t tpl_topic_count(const tpl *t) { return t->ntopics; }
+const tpl_topic *tpl_topic_at(const tpl *t, size_t i) { return i < t->ntopics ? &t->topics[i] : NULL; }
 size_t tpl_table_count(const tpl *t) { return t->ntables; }
 const tpl_table *tpl_table_at(const tpl *t, size_t i) { return i < t->ntables ? &t->tables[i] : NULL; }
 size_t tpl_unsupported_count(const tpl *t) { return t->nunsupported; }

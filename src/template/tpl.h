@@ -12,6 +12,19 @@
  *                                  ARN arn:aws:states:<region>:<account>:stateMachine:<name>
  *   AWS::DynamoDB::Table,
  *   AWS::Serverless::SimpleTable   name = TableName or the logical ID
+ *   AWS::SNS::Topic                name = TopicName or the logical ID;
+ *                                  !Ref and !GetAtt .TopicArn give the ARN
+ *                                  arn:aws:sns:<region>:<account>:<name>,
+ *                                  !GetAtt .TopicName the name
+ *
+ * A state machine's Events of Type EventBridgeRule are kept (Pattern with
+ * its intrinsics resolved, Input, InputPath) for the runner to match
+ * execution status events against; other event types are listed as not
+ * provided. Parameters resolve through !Ref to their Default, or to the
+ * value given in tpl_opts.parameter_overrides (SAM CLI's
+ * --parameter-overrides), checked against the template: an unknown key or
+ * a value outside AllowedValues fails the load. Logical IDs must be
+ * alphanumeric, as CloudFormation requires.
  *
  * (CloudFormation would append a random suffix to generated names; locally
  * the logical ID is kept so the names are stable across restarts and easy
@@ -37,6 +50,9 @@ typedef struct tpl_opts {
                                 looked for first; NULL: only next to the template */
     const char *store_dir;   /* when the template has a table, every function
                                 gets SFN_LOCAL_STORE_DIR=<store_dir>; NULL: not set */
+    const char *parameter_overrides; /* "Key=Value Key2=Value2" (or SAM's
+                                ParameterKey=K,ParameterValue=V form), separated by
+                                white space; NULL: none */
 } tpl_opts;
 
 typedef struct tpl_function {
@@ -51,6 +67,16 @@ typedef struct tpl_function {
     int memory_mb;           /* MemorySize, default 128 */
 } tpl_function;
 
+/* An Events entry of Type EventBridgeRule of a state machine: start the
+ * machine with each event matching pattern (SAM spec, "EventBridgeRule"). */
+typedef struct tpl_rule {
+    const char *id;          /* the key under Events */
+    json_t *pattern;         /* borrowed: Properties.Pattern, intrinsics resolved */
+    const char *input;       /* Properties.Input: JSON text used instead of the
+                                event, or NULL */
+    const char *input_path;  /* Properties.InputPath: JSONPath into the event, or NULL */
+} tpl_rule;
+
 typedef struct tpl_state_machine {
     const char *logical_id;
     const char *name;
@@ -58,7 +84,15 @@ typedef struct tpl_state_machine {
     const char *role_arn;
     int type;                /* 0 STANDARD, 1 EXPRESS */
     json_t *definition;      /* borrowed: substitutions applied */
+    const tpl_rule *rules;   /* its EventBridgeRule events */
+    size_t nrules;
 } tpl_state_machine;
+
+typedef struct tpl_topic {
+    const char *logical_id;
+    const char *name;
+    const char *arn;
+} tpl_topic;
 
 typedef struct tpl_table {
     const char *logical_id;
@@ -74,6 +108,8 @@ size_t tpl_function_count(const tpl *t);
 const tpl_function *tpl_function_at(const tpl *t, size_t i);
 size_t tpl_state_machine_count(const tpl *t);
 const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i);
+size_t tpl_topic_count(const tpl *t);
+const tpl_topic *tpl_topic_at(const tpl *t, size_t i);
 size_t tpl_table_count(const tpl *t);
 const tpl_table *tpl_table_at(const tpl *t, size_t i);
 /* Resources not provided locally: "LogicalId (Type)". */
