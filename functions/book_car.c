@@ -3,6 +3,5 @@
 
 json_t *book_car_handler(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
 {
-    (void)ctx;
-    return saga_fn_book(event, BOOKING_CAR, user, err);
+    return saga_fn_book(event, BOOKING_CAR, ctx, user, err);
 }

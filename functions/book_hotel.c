@@ -3,6 +3,5 @@
 
 json_t *book_hotel_handler(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
 {
-    (void)ctx;
-    return saga_fn_book(event, BOOKING_HOTEL, user, err);
+    return saga_fn_book(event, BOOKING_HOTEL, ctx, user, err);
 }

@@ -3,6 +3,5 @@
 
 json_t *cancel_flight_handler(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
 {
-    (void)ctx;
-    return saga_fn_cancel(event, BOOKING_FLIGHT, user, err);
+    return saga_fn_cancel(event, BOOKING_FLIGHT, ctx, user, err);
 }

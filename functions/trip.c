@@ -19,6 +19,9 @@
 
 #define TRIP_ID_MAX 256
 #define FIELD_MAX 1024
+#define OWNER_MAX 2048
+/* The owner of bookings made by a direct invocation without executionId. */
+#define DIRECT_OWNER "direct-invocation"
 
 /* One kind's view of the trip event. */
 typedef struct kind_spec {
@@ -148,65 +151,196 @@ static int truthy(const json_t *v)
 
 static json_t *store_failed(lrt_error *err, const char *step, const booking_err *be)
 {
+    if (be->code[0])
+        return lrt_fail(err, "StoreUnavailable", "%s: the booking store failed (%s): %s", step,
+                        be->code, be->msg);
     return lrt_fail(err, "StoreUnavailable", "%s: the booking store failed: %s", step, be->msg);
 }
 
-json_t *saga_fn_book(const json_t *event, booking_kind kind, booking_store *store, lrt_error *err)
+/* The saga passes {"trip": <the caller's input>, "executionId": ...,
+ * "redriveCount": n}; a direct invocation may pass the trip itself (the
+ * seed's events), optionally with its own executionId. */
+typedef struct call {
+    const json_t *trip;
+    const char *owner;
+    long long redrive;
+} call;
+
+static int call_of(const json_t *event, call *c, const char **why)
+{
+    json_t *t = json_object_get(event, "trip");
+    const json_t *eid = json_object_get(event, "executionId");
+    c->trip = json_is_object(t) ? t : event;
+    c->owner = json_string_value(eid);
+    c->redrive = json_integer_value(json_object_get(event, "redriveCount"));
+    if (json_is_object(t) && !c->owner) {
+        *why = "executionId (the execution that owns the booking) is missing or not a string";
+        return -1;
+    }
+    if (!c->owner)
+        c->owner = DIRECT_OWNER;
+    size_t n = strlen(c->owner);
+    if (n == 0 || n > OWNER_MAX) {
+        *why = "executionId must be 1 to 2048 characters";
+        return -1;
+    }
+    return 0;
+}
+
+static int env_on(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    return !(strcmp(v, "off") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+             strcmp(v, "no") == 0);
+}
+
+/* Failure injection (failBook*, failCancel*) is on unless the deployment
+ * turned it off (FAULT_INJECTION=off, the template's FaultInjection
+ * parameter). The crash and hang switches exist only in builds made for
+ * tests (SAGA_TEST_HOOKS, never in the SAM build) and only when the
+ * environment asks for them too (SAGA_TEST_HOOKS=on). */
+int saga_fn_faults_enabled(void)
+{
+    return env_on("FAULT_INJECTION", 1);
+}
+
+int saga_fn_test_hooks_enabled(void)
+{
+#ifdef SAGA_TEST_HOOKS
+    return env_on("SAGA_TEST_HOOKS", 0);
+#else
+    return 0;
+#endif
+}
+
+/* A switch the deployment does not allow: the name of the first one set
+ * in the trip, or NULL. Checked by every book, before anything is written,
+ * so the saga's first step refuses the trip with nothing booked. */
+static const char *refused_switch(const json_t *trip)
+{
+    int faults = saga_fn_faults_enabled(), hooks = saga_fn_test_hooks_enabled();
+    for (int k = 0; k < 3; k++) {
+        const kind_spec *s = &specs[k];
+        if (!faults && (truthy(json_object_get(trip, s->fail_book)) ||
+                        truthy(json_object_get(trip, s->fail_cancel))))
+            return s->fail_book && truthy(json_object_get(trip, s->fail_book)) ? s->fail_book
+                                                                               : s->fail_cancel;
+        if (!hooks && truthy(json_object_get(trip, s->crash_after)))
+            return s->crash_after;
+        if (!hooks && truthy(json_object_get(trip, s->hang_after)))
+            return s->hang_after;
+    }
+    return NULL;
+}
+
+/* The record as the function's output, with what the operation did. */
+static json_t *with_outcome(json_t *record, booking_outcome oc)
+{
+    if (record)
+        json_object_set_new(record, "outcome", json_string(booking_outcome_name(oc)));
+    return record;
+}
+
+json_t *saga_fn_book(const json_t *event, booking_kind kind, const lrt_context *ctx,
+                     booking_store *store, lrt_error *err)
 {
     const kind_spec *k = &specs[kind];
     const char *why = NULL;
-    const char *id = trip_id_of(event, &why);
+    call c;
+    if (!json_is_object(event) || call_of(event, &c, &why) < 0)
+        return lrt_fail(err, "InvalidTrip", "%s: %s", k->book_step,
+                        why ? why : "the event is not a JSON object");
+    const char *id = trip_id_of(c.trip, &why);
     if (!id)
         return lrt_fail(err, "InvalidTrip", "%s: %s", k->book_step, why);
-    json_t *details = details_of(event, k, err);
+    const char *sw = refused_switch(c.trip);
+    if (sw)
+        return lrt_fail(err, "FaultInjectionDisabled",
+                        "%s refused trip %s: '%s' is not allowed in this deployment (%s)",
+                        k->book_step, id, sw,
+                        strncmp(sw, "fail", 4) == 0
+                            ? "the template's FaultInjection parameter is off"
+                            : "crash and hang switches exist only in test builds with "
+                              "SAGA_TEST_HOOKS=on");
+    if (c.redrive > 0)
+        return lrt_fail(err, "RedriveRefused",
+                        "%s refused for trip %s: a redriven saga does not book again (redrive "
+                        "%lld); it compensates. Start a new execution to book the trip",
+                        k->book_step, id, c.redrive);
+    json_t *details = details_of(c.trip, k, err);
     if (!details)
         return NULL;
     /* Injected failure: before the write, so nothing is booked. */
-    if (truthy(json_object_get(event, k->fail_book))) {
+    if (truthy(json_object_get(c.trip, k->fail_book))) {
         json_decref(details);
         return lrt_fail(err, "BookingFailed", "%s failed for trip %s (failure injected by %s)",
                         k->book_step, id, k->fail_book);
     }
     json_t *record = NULL;
-    booking_err be = {{0}};
-    int rc = booking_book(store, id, kind, details, &record, &be);
+    booking_err be = {{0}, {0}};
+    booking_outcome oc = BOOKING_REFUSED;
+    booking_store_set_deadline(store, ctx ? ctx->deadline_ms : 0);
+    int rc = booking_book(store, id, kind, c.owner, details, &record, &oc, &be);
     json_decref(details);
-    if (rc == BOOKING_ECANCELLED) {
+    if (rc == BOOKING_ECANCELLED || rc == BOOKING_ECONFLICT) {
+        const char *holder = json_string_value(json_object_get(record, "owner"));
+        json_t *r = rc == BOOKING_ECANCELLED
+                        ? lrt_fail(err, "BookingCancelled",
+                                   "%s refused for trip %s: this execution already cancelled its "
+                                   "%s booking (a booking after its compensation never lands)",
+                                   k->book_step, id, booking_kind_name(kind))
+                        : lrt_fail(err, "BookingConflict",
+                                   "%s refused for trip %s: its %s booking belongs to another "
+                                   "execution (%s)",
+                                   k->book_step, id, booking_kind_name(kind),
+                                   holder ? holder : "?");
         json_decref(record);
-        return lrt_fail(err, "BookingCancelled",
-                        "%s refused for trip %s: its %s booking was already cancelled",
-                        k->book_step, id, booking_kind_name(kind));
+        return r;
     }
     if (rc < 0)
         return store_failed(err, k->book_step, &be);
-    /* Test injection for the saga verification: the booking is in the store,
-     * then the invocation fails the way a crash (crashAfterBookX: the process
-     * dies, Runtime.ExitError) or a hang (hangAfterBookX: killed at the
-     * function's Timeout, Sandbox.Timedout) looks from outside. The state
-     * machine must still compensate it. Only meaningful in a bootstrap. */
-    if (truthy(json_object_get(event, k->crash_after)))
-        kill(getpid(), SIGKILL);
-    if (truthy(json_object_get(event, k->hang_after)))
-        for (;;)
-            pause();
-    return record;
+#ifdef SAGA_TEST_HOOKS
+    /* Test switches: the booking is in the store, then the invocation fails
+     * the way a crash (crashAfterBookX: the process dies, Runtime.ExitError)
+     * or a hang (hangAfterBookX: killed at the function's Timeout) looks
+     * from outside. The state machine must still compensate it. */
+    if (saga_fn_test_hooks_enabled()) {
+        if (truthy(json_object_get(c.trip, k->crash_after)))
+            kill(getpid(), SIGKILL);
+        if (truthy(json_object_get(c.trip, k->hang_after)))
+            for (;;)
+                pause();
+    }
+#endif
+    return with_outcome(record, oc);
 }
 
-json_t *saga_fn_cancel(const json_t *event, booking_kind kind, booking_store *store, lrt_error *err)
+json_t *saga_fn_cancel(const json_t *event, booking_kind kind, const lrt_context *ctx,
+                       booking_store *store, lrt_error *err)
 {
     const kind_spec *k = &specs[kind];
     const char *why = NULL;
-    const char *id = trip_id_of(event, &why);
-    booking_err be = {{0}};
+    call c;
+    const char *id = NULL;
+    if (json_is_object(event) && call_of(event, &c, &why) == 0)
+        id = trip_id_of(c.trip, &why);
+    else if (!why)
+        why = "the event is not a JSON object";
+    booking_err be = {{0}, {0}};
     if (!id) {
-        /* No book can have written anything without a valid trip id (book
-         * checks it first), so there is nothing to undo: a compensation
-         * must succeed as a no-op rather than fail forever. */
-        return json_pack("{s:n, s:s, s:s, s:s}", "tripId", "kind", booking_kind_name(kind),
-                         "status", "NOTHING_TO_CANCEL", "reason", why);
+        /* No book can have written anything without a valid trip id and
+         * owner (book checks them first), so there is nothing to undo: a
+         * compensation must succeed as a no-op rather than fail forever. */
+        return json_pack("{s:n, s:s, s:s, s:s, s:s}", "tripId", "kind", booking_kind_name(kind),
+                         "status", "NOTHING_TO_CANCEL", "outcome", "NOTHING_TO_CANCEL", "reason",
+                         why);
     }
-    json_t *inject = json_object_get(event, k->fail_cancel);
-    if (json_is_true(inject) || (json_is_integer(inject) && json_integer_value(inject) > 0)) {
+    booking_store_set_deadline(store, ctx ? ctx->deadline_ms : 0);
+    json_t *inject = json_object_get(c.trip, k->fail_cancel);
+    if (saga_fn_faults_enabled() &&
+        (json_is_true(inject) || (json_is_integer(inject) && json_integer_value(inject) > 0))) {
         long attempts = 0;
         if (booking_count_cancel_attempt(store, id, kind, &attempts, &be) < 0)
             return store_failed(err, k->cancel_step, &be);
@@ -222,15 +356,16 @@ json_t *saga_fn_cancel(const json_t *event, booking_kind kind, booking_store *st
                             (long long)json_integer_value(inject));
     }
     json_t *record = NULL;
-    if (booking_cancel(store, id, kind, &record, &be) < 0)
+    booking_outcome oc = BOOKING_NOTHING_BOOKED;
+    if (booking_cancel(store, id, kind, c.owner, &record, &oc, &be) < 0)
         return store_failed(err, k->cancel_step, &be);
-    return record;
+    return with_outcome(record, oc);
 }
 
 int saga_fn_init(void **user, lrt_error *err)
 {
     booking_store *s = NULL;
-    booking_err be = {{0}};
+    booking_err be = {{0}, {0}};
     if (booking_store_open_env(&s, &be) < 0) {
         lrt_fail(err, "Runtime.InitError", "cannot open the booking store: %s", be.msg);
         return -1;

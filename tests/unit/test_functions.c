@@ -35,7 +35,7 @@ static lrt_handler cancels[3] = {cancel_hotel_handler, cancel_flight_handler, ca
 static int setup(void **state)
 {
     (void)state;
-    booking_err err = {{0}};
+    booking_err err = {{0}, {0}};
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_functions.XXXXXX");
     if (!mkdtemp(tmpdir))
         return -1;
@@ -79,7 +79,7 @@ static const char *status_of(const char *trip, booking_kind k)
 {
     static char buf[32];
     json_t *rec = NULL;
-    booking_err err = {{0}};
+    booking_err err = {{0}, {0}};
     int rc = booking_get(store, trip, k, &rec, &err);
     if (rc == BOOKING_ENOENT)
         return "ABSENT";
@@ -283,6 +283,116 @@ static void test_cancel_fails_n_times_then_succeeds(void **state)
     json_decref(ev);
 }
 
+/* The saga's shape: {"trip", "executionId", "redriveCount"}. */
+static json_t *saga_event(const char *trip, const char *extra_json, const char *exec, int redrive)
+{
+    json_t *t = event(trip, extra_json);
+    json_t *e = json_pack("{s:o, s:s, s:i}", "trip", t, "executionId", exec, "redriveCount", redrive);
+    assert_non_null(e);
+    return e;
+}
+
+#define EXEC_A "arn:aws:states:us-east-1:123456789012:execution:TripSagaStateMachine:a"
+#define EXEC_B "arn:aws:states:us-east-1:123456789012:execution:TripSagaStateMachine:b"
+
+static const char *str_of(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "(none)";
+}
+
+/* Bookings belong to the execution that made them: another execution of
+ * the same trip is refused (BookingConflict) and its cancel leaves them
+ * alone (outcome NOT_OWNER). */
+static void test_bookings_owned_by_execution(void **state)
+{
+    (void)state;
+    lrt_error err;
+    json_t *a = saga_event("own-1", NULL, EXEC_A, 0);
+    json_t *b = saga_event("own-1", "{\"hotel\": \"elsewhere\"}", EXEC_B, 0);
+    json_t *r = call(book_hotel_handler, a, &err);
+    assert_non_null(r);
+    assert_string_equal(str_of(r, "owner"), EXEC_A);
+    assert_string_equal(str_of(r, "outcome"), "BOOKED");
+    json_decref(r);
+    r = call(book_hotel_handler, a, &err);
+    assert_string_equal(str_of(r, "outcome"), "ALREADY_BOOKED");
+    json_decref(r);
+    assert_null(call(book_hotel_handler, b, &err));
+    assert_string_equal(err.type, "BookingConflict");
+    assert_non_null(strstr(err.message, EXEC_A));
+    r = call(cancel_hotel_handler, b, &err);
+    assert_non_null(r);
+    assert_string_equal(str_of(r, "outcome"), "NOT_OWNER");
+    json_decref(r);
+    assert_string_equal(status_of("own-1", BOOKING_HOTEL), "BOOKED");
+    r = call(cancel_hotel_handler, a, &err);
+    assert_string_equal(str_of(r, "outcome"), "CANCELLED");
+    json_decref(r);
+    /* the saga shape needs its execution id */
+    json_t *bad = json_pack("{s:O}", "trip", json_object_get(a, "trip"));
+    assert_null(call(book_car_handler, bad, &err));
+    assert_string_equal(err.type, "InvalidTrip");
+    assert_non_null(strstr(err.message, "executionId"));
+    json_decref(bad);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* A redriven saga does not book again: it compensates. */
+static void test_redrive_does_not_book(void **state)
+{
+    (void)state;
+    lrt_error err;
+    json_t *e = saga_event("redrive-1", NULL, EXEC_A, 1);
+    assert_null(call(book_flight_handler, e, &err));
+    assert_string_equal(err.type, "RedriveRefused");
+    assert_string_equal(status_of("redrive-1", BOOKING_FLIGHT), "ABSENT");
+    json_t *r = call(cancel_flight_handler, e, &err); /* compensations still run */
+    assert_non_null(r);
+    assert_string_equal(str_of(r, "outcome"), "NOTHING_BOOKED");
+    json_decref(r);
+    json_decref(e);
+}
+
+/* FAULT_INJECTION=off: any failure switch is refused by the first book,
+ * before anything is written; cancels ignore them. Crash and hang switches
+ * need SAGA_TEST_HOOKS=on as well. */
+static void test_fault_injection_gate(void **state)
+{
+    (void)state;
+    lrt_error err;
+    setenv("FAULT_INJECTION", "off", 1);
+    json_t *e = saga_event("gate-1", "{\"failBookFlight\": true, \"failCancelHotel\": true}",
+                           EXEC_A, 0);
+    assert_null(call(book_hotel_handler, e, &err));
+    assert_string_equal(err.type, "FaultInjectionDisabled");
+    assert_true(strstr(err.message, "failBookFlight") || strstr(err.message, "failCancelHotel"));
+    assert_non_null(strstr(err.message, "FaultInjection parameter is off"));
+    for (int k = 0; k < 3; k++)
+        assert_string_equal(status_of("gate-1", (booking_kind)k), "ABSENT");
+    json_t *r = call(cancel_hotel_handler, e, &err);
+    assert_non_null(r);
+    json_decref(r);
+    json_decref(e);
+    setenv("FAULT_INJECTION", "on", 1);
+    unsetenv("SAGA_TEST_HOOKS");
+    e = saga_event("gate-2", "{\"crashAfterBookCar\": true}", EXEC_A, 0);
+    assert_null(call(book_hotel_handler, e, &err));
+    assert_string_equal(err.type, "FaultInjectionDisabled");
+    assert_non_null(strstr(err.message, "crashAfterBookCar"));
+    assert_string_equal(status_of("gate-2", BOOKING_HOTEL), "ABSENT");
+    json_decref(e);
+    /* a switch set to false is no switch */
+    e = saga_event("gate-3", "{\"crashAfterBookCar\": false, \"failBookCar\": false}", EXEC_A, 0);
+    setenv("FAULT_INJECTION", "off", 1);
+    r = call(book_hotel_handler, e, &err);
+    assert_non_null(r);
+    json_decref(r);
+    json_decref(e);
+    unsetenv("FAULT_INJECTION");
+}
+
 static void test_init_error_without_table(void **state)
 {
     (void)state;
@@ -305,6 +415,9 @@ int main(void)
         cmocka_unit_test(test_cancel_after_book_and_idempotent),
         cmocka_unit_test(test_late_booking_after_cancel),
         cmocka_unit_test(test_cancel_fails_n_times_then_succeeds),
+        cmocka_unit_test(test_bookings_owned_by_execution),
+        cmocka_unit_test(test_redrive_does_not_book),
+        cmocka_unit_test(test_fault_injection_gate),
         cmocka_unit_test(test_init_error_without_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
