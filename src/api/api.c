@@ -280,22 +280,6 @@ static int bool_member(call *c, const json_t *req, const char *name, int dflt, i
 }
 
 /* AWS's rule for state machine and execution names. */
-static int name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 80)
-        return 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f)
-            return 0;
-        if (strchr("<>{}[]?*\"#%\\^|~`$&,;:/", *p))
-            return 0;
-        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0xa0)
-            return 0; /* U+0080..U+00A0: C1 controls and NBSP */
-    }
-    return 1;
-}
-
 /* "arn:aws:states:<region>:<account>:<kind>:..." Returns 0 or -1 (replied). */
 static int check_arn(call *c, const char *arn, const char *kind1, const char *kind2)
 {
@@ -532,7 +516,7 @@ static void op_create_sm(call *c, json_t *req)
     if (member(c, req, "loggingConfiguration", T_OBJ, 0, &v) ||
         member(c, req, "tracingConfiguration", T_OBJ, 0, &v) || member(c, req, "tags", T_ARR, 0, &v))
         return;
-    if (!name_valid(name)) {
+    if (!run_name_valid(name)) {
         CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
         return;
     }
@@ -786,7 +770,7 @@ static void op_start(call *c, json_t *req, int sync)
                name);
         return;
     }
-    if (name && !name_valid(name)) {
+    if (name && !run_name_valid(name)) {
         CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
         return;
     }

@@ -3,6 +3,7 @@
  *
  *   sfnd --template template.yaml [--data DIR] [--port 8083] [--host 127.0.0.1]
  *        [--time-scale N] [--max-procs N] [--quiet]
+ *        [--parameter-overrides Key=Value [Key=Value ...]]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
  * template's functions), runner (recovers what was running), API + HTTP.
@@ -11,6 +12,11 @@
  * $AWS_REGION (default us-east-1); the ARNs are printed at start-up.
  * --time-scale N (or $SFN_TIME_SCALE) makes Waits, retry back-off and
  * timeouts N times shorter (tests); the default is real time.
+ * --parameter-overrides (SAM CLI's option) sets template parameters: the
+ * words up to the next --option, or one string "K=V K2=V2"; an unknown key
+ * or a value outside AllowedValues stops the start. The template's SNS
+ * topics and EventBridgeRule events are handed to the runner (see
+ * docs/integrations.md).
  * SIGTERM/SIGINT: stop accepting, let invocations in flight finish (5 s),
  * commit, stop the functions, exit 0. SIGKILL loses nothing committed.
  *
@@ -48,7 +54,8 @@ typedef struct sfnd {
 static void usage(void)
 {
     fprintf(stderr, "usage: sfnd --template template.yaml [--data DIR] [--port 8083] "
-                    "[--host 127.0.0.1] [--time-scale N] [--max-procs N] [--quiet]\n");
+                    "[--host 127.0.0.1] [--time-scale N] [--max-procs N] [--quiet]\n"
+                    "            [--parameter-overrides Key=Value [Key=Value ...]]\n");
     exit(2);
 }
 
@@ -97,6 +104,8 @@ int main(int argc, char **argv)
     const char *template = NULL, *data = "./.sfn", *host = "127.0.0.1";
     int port = 8083, max_procs = 0, quiet = 0;
     double scale = 1.0;
+    char *overrides = NULL; /* the words of --parameter-overrides, joined by spaces */
+    size_t olen = 0;
     const char *env_scale = getenv("SFN_TIME_SCALE");
     if (env_scale && *env_scale)
         scale = atof(env_scale);
@@ -117,6 +126,22 @@ int main(int argc, char **argv)
             max_procs = atoi(argv[++i]);
         else if (!strcmp(a, "--quiet"))
             quiet = 1;
+        else if (!strcmp(a, "--parameter-overrides") && v) {
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                const char *w = argv[++i];
+                size_t wl = strlen(w);
+                char *no = realloc(overrides, olen + wl + 2);
+                if (no == NULL) {
+                    fprintf(stderr, "sfnd: out of memory\n");
+                    return 1;
+                }
+                overrides = no;
+                if (olen)
+                    overrides[olen++] = ' ';
+                memcpy(overrides + olen, w, wl + 1);
+                olen += wl;
+            }
+        }
         else
             usage();
     }
@@ -159,9 +184,12 @@ int main(int argc, char **argv)
     const char *account = "123456789012";
 
     char err[1024];
-    tpl_opts to = {.region = region, .account = account, .bin_dir = bin_dir, .store_dir = tables};
+    tpl_opts to = {.region = region, .account = account, .bin_dir = bin_dir, .store_dir = tables,
+                   .parameter_overrides = overrides};
     tpl *t = NULL;
-    if (tpl_load(template, &to, &t, err, sizeof err) != 0) {
+    int lrc = tpl_load(template, &to, &t, err, sizeof err);
+    free(overrides);
+    if (lrc != 0) {
         fprintf(stderr, "sfnd: %s\n", err);
         return 1;
     }
@@ -202,7 +230,7 @@ int main(int argc, char **argv)
         printf("function      %-28s %s\n", f->logical_id, f->arn);
     }
     run_opts ro = {.loop = s.loop, .st = st, .lam = s.lam, .region = region, .account = account,
-                   .time_scale = scale, .quiet = quiet};
+                   .time_scale = scale, .quiet = quiet, .data_dir = datadir};
     s.run = run_create(&ro);
     api_opts ao = {.run = s.run, .st = st, .loop = s.loop, .lam = s.lam, .region = region,
                    .account = account};
@@ -227,6 +255,30 @@ int main(int argc, char **argv)
         }
         printf("state machine %-28s %s\n", m->logical_id, arn);
         free(arn);
+    }
+    for (size_t i = 0; i < tpl_topic_count(t); i++) {
+        const tpl_topic *tp = tpl_topic_at(t, i);
+        if (run_topic_add(s.run, tp->name, tp->arn) != 0) {
+            fprintf(stderr, "sfnd: topic %s: invalid name '%s'\n", tp->logical_id, tp->name);
+            status = 1;
+            goto out;
+        }
+        printf("topic         %-28s %s (%s/sns/%s.jsonl)\n", tp->logical_id, tp->arn, datadir,
+               tp->name);
+    }
+    for (size_t i = 0; i < tpl_state_machine_count(t); i++) {
+        const tpl_state_machine *m = tpl_state_machine_at(t, i);
+        for (size_t j = 0; j < m->nrules; j++) {
+            const tpl_rule *ru = &m->rules[j];
+            if (run_rule_add(s.run, m->arn, ru->id, ru->pattern, ru->input, ru->input_path, err,
+                             sizeof err) != 0) {
+                fprintf(stderr, "sfnd: state machine %s: event %s: %s\n", m->logical_id, ru->id,
+                        err);
+                status = 1;
+                goto out;
+            }
+            printf("rule          %-28s starts %s\n", ru->id, m->logical_id);
+        }
     }
     for (size_t i = 0; i < tpl_table_count(t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(t, i)->logical_id, tables,

@@ -17,6 +17,7 @@
 
 #include "fjson.h"
 #include "jtext.h"
+#include "run_tasks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +219,7 @@ struct run {
     long crash_after, crash_before;
     int dup_invokes;
     long ncommits;
+    run_svc *svc;             /* service integrations, status events (run_tasks.c) */
     jtext tb;                 /* reused for each step's events */
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
 };
@@ -408,6 +410,9 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
             if (store_exec_set_status(r->st, e->id, st, asl_exec_stop_ms(e->x), e->out_text,
                                       asl_exec_error(e->x), asl_exec_cause(e->x)) != STORE_OK)
                 die_db(r, "status update");
+            /* the rules' executions start in this same transaction */
+            if (run__svc_has_rules(r->svc))
+                run__svc_status(r->svc, e->arn);
         }
         char *arn = strdup(e->arn);
         if (arn == NULL || queue(r, act_finish, arn) != 0)
@@ -562,15 +567,42 @@ static void fail_task(run *r, rexec *e, uint64_t task, const char *error, const 
     exec_feed(r, e, &in);
 }
 
+/* A Task whose resource is not a Lambda function: the integrations of
+ * run_tasks.c, or the token's sender (an activity-like .waitForTaskToken),
+ * or States.Runtime. */
+static void invoke_service(run *r, rexec *e, dispatch *d)
+{
+    run_svc_task t = {.exec_arn = e->arn, .task = d->id, .resource = d->resource,
+                      .payload = d->payload, .wait_for_token = d->wait_for_token};
+    run_svc_out o = {0};
+    switch (run__svc_call(r->svc, &t, &o)) {
+    case RUN_SVC_DONE: {
+        asl_input in = {.kind = ASL_IN_TASK_SUCCEEDED, .id = d->id, .now_ms = exec_now(e),
+                        .result = o.result};
+        exec_feed(r, e, &in);
+        json_decref(o.result);
+        return;
+    }
+    case RUN_SVC_FAILED:
+        fail_task(r, e, d->id, o.error, o.cause);
+        return;
+    case RUN_SVC_PENDING:
+        return;
+    default:
+        break;
+    }
+    if (d->wait_for_token)
+        return; /* someone else delivers the token */
+    char cause[512];
+    snprintf(cause, sizeof cause, "The resource '%s' is not provided by the local engine",
+             d->resource ? d->resource : "");
+    fail_task(r, e, d->id, "States.Runtime", cause);
+}
+
 static void invoke(run *r, rexec *e, dispatch *d)
 {
     if (d->function == NULL) {
-        if (d->wait_for_token)
-            return; /* someone else delivers the token */
-        char cause[512];
-        snprintf(cause, sizeof cause, "The resource '%s' is not provided by the local engine",
-                 d->resource ? d->resource : "");
-        fail_task(r, e, d->id, "States.Runtime", cause);
+        invoke_service(r, e, d);
         return;
     }
     inv *v = calloc(1, sizeof *v);
@@ -746,6 +778,13 @@ run *run_create(const run_opts *o)
         close(fd);
     }
     r->rng = seed;
+    r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account, o->quiet);
+    if (r->svc == NULL) {
+        free(r->region);
+        free(r->account);
+        free(r);
+        return NULL;
+    }
     const char *h;
     if ((h = getenv("SFN_TEST_CRASH_AFTER_COMMIT")) != NULL)
         r->crash_after = strtol(h, NULL, 10);
@@ -819,6 +858,7 @@ void run_free(run *r)
     hmap_cleanup(&r->execs, NULL);
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
+    run__svc_free(r->svc);
     jtext_cleanup(&r->tb);
     fjson_buf_free(&r->fj);
     free(r->region);
@@ -946,6 +986,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
         e->waiters = w;
     }
     r->stats.started++;
+    if (!s->express && run__svc_has_rules(r->svc))
+        run__svc_status(r->svc, arn); /* RUNNING */
     const asl_cmd *cmds;
     size_t n = asl_exec_cmds(e->x, &cmds);
     exec_after_step(r, e, cmds, n, NULL);
@@ -985,6 +1027,36 @@ int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud)
     w->next = e->waiters;
     e->waiters = w;
     return 0;
+}
+
+/* ---- for run_tasks.c ---------------------------------------------------------- */
+run_svc *run__svc(run *r)
+{
+    return r->svc;
+}
+
+void run__uuid(run *r, char out[37])
+{
+    uuid4(r, out);
+}
+
+void run__task_result(run *r, const char *exec_arn, uint64_t task, json_t *result,
+                      const char *error, const char *cause)
+{
+    rexec *e = hmap_get(&r->execs, exec_arn);
+    if (e == NULL || e->done || r->ignore_results)
+        return;
+    const asl_cmd *pend;
+    size_t np = asl_exec_pending(e->x, &pend), i;
+    for (i = 0; i < np; i++)
+        if (pend[i].kind == ASL_CMD_INVOKE && pend[i].id == task)
+            break;
+    if (i == np)
+        return; /* timed out, aborted or already answered */
+    asl_input in = {.kind = error ? ASL_IN_TASK_FAILED : ASL_IN_TASK_SUCCEEDED, .id = task,
+                    .now_ms = exec_now(e), .result = error ? NULL : result, .error = error,
+                    .cause = cause};
+    exec_feed(r, e, &in);
 }
 
 int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
@@ -1181,6 +1253,8 @@ int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, si
         store_exec_set_redrive(r->st, id, count + 1, now) != STORE_OK)
         die_db(r, "redrive");
     e->done = 0;
+    if (run__svc_has_rules(r->svc))
+        run__svc_status(r->svc, arn); /* RUNNING again, redriveCount + 1 */
     asl_input in = {.kind = ASL_IN_REDRIVE, .now_ms = now};
     exec_feed(r, e, &in);
     *redrive_ms = now;

@@ -47,6 +47,7 @@ typedef struct run_opts {
     double time_scale;    /* >= 1: timers (Wait, back-off, timeouts) fire this many
                              times sooner than their deadlines; 1 = real time */
     int quiet;            /* 1: no log lines on stderr */
+    const char *data_dir; /* where the integrations write (sns/); NULL: "." */
 } run_opts;
 
 /* Create the runner and install its before-sleep hook on the loop.
@@ -121,6 +122,21 @@ enum run_task_kind { RUN_TASK_SUCCESS = 1, RUN_TASK_FAILURE, RUN_TASK_HEARTBEAT 
 /* Returns 0 or RUN_ENOENT (no task waits on this token). output borrowed. */
 int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
                   const char *cause);
+
+/* ---- service integrations (run_tasks.c; see docs/integrations.md) ------ */
+/* An SNS topic that sns:publish tasks may name (from the template). name
+ * must be a valid topic name (it names the file <data>/sns/<name>.jsonl).
+ * Returns 0, RUN_EINVAL or RUN_ENOMEM. */
+int run_topic_add(run *r, const char *name, const char *arn);
+/* An EventBridge rule of the template: every execution status event
+ * matching pattern (borrowed, copied) starts sm_arn with the event, or
+ * with input (JSON text) or the result of input_path (JSONPath into the
+ * event) instead. Returns 0, or RUN_EINVAL with a message in err (a pattern
+ * or path this engine cannot evaluate), or RUN_ENOMEM. */
+int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *pattern,
+                 const char *input, const char *input_path, char *err, size_t errlen);
+/* Nonzero when s is a valid execution name (StartExecution's rules). */
+int run_name_valid(const char *s);
 
 /* ---- shutdown ---------------------------------------------------------- */
 /* Stop dispatching new work; when the invocations in flight have ended (or
