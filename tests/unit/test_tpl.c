@@ -1,7 +1,8 @@
 /*
  * test_tpl.c - the SAM template loader: short forms, Globals, names/ARNs,
  * DefinitionUri + DefinitionSubstitutions, bootstrap lookup, unsupported
- * resources, and refusals.
+ * resources, and refusals; SNS topics, EventBridgeRule events, parameter
+ * overrides and alphanumeric logical IDs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,11 +254,202 @@ static void test_refusals(void **state)
     expect_refusal("a: &a [*a]\nResources: {}\n", "bad.yaml");
 }
 
+
+static const char integ_tpl[] =
+    "Parameters:\n"
+    "  FaultInjection: {Type: String, Default: 'on', AllowedValues: ['on', 'off']}\n"
+    "  TestHooks: {Type: String, Default: 'off'}\n"
+    "  Retries: {Type: Number, Default: 3, AllowedValues: [1, 3]}\n"
+    "Resources:\n"
+    "  Fn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties:\n"
+    "      Environment:\n"
+    "        Variables:\n"
+    "          FAULTS: !Ref FaultInjection\n"
+    "          HOOKS: !Ref TestHooks\n"
+    "          RETRIES: !Ref Retries\n"
+    "          ALERTS: !Ref Alerts\n"
+    "  Alerts:\n"
+    "    Type: AWS::SNS::Topic\n"
+    "  Named:\n"
+    "    Type: AWS::SNS::Topic\n"
+    "    Properties: {TopicName: !Sub '${AWS::StackName}-named'}\n"
+    "  Saga:\n"
+    "    Type: AWS::Serverless::StateMachine\n"
+    "    Properties:\n"
+    "      DefinitionSubstitutions:\n"
+    "        Comp: !Ref Compensate\n"
+    "        CompArn: !GetAtt Compensate.Arn\n"
+    "        CompName: !GetAtt Compensate.Name\n"
+    "        Topic: !Ref Alerts\n"
+    "        TopicArn: !GetAtt Named.TopicArn\n"
+    "        TopicName: !GetAtt Named.TopicName\n"
+    "      Definition:\n"
+    "        StartAt: P\n"
+    "        States:\n"
+    "          P: {Type: Pass, Result: '${Comp}|${CompArn}|${CompName}|${Topic}|${TopicArn}|${TopicName}', End: true}\n"
+    "  Compensate:\n"
+    "    Type: AWS::Serverless::StateMachine\n"
+    "    Properties:\n"
+    "      Name: CompensateTrip\n"
+    "      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}\n"
+    "      Events:\n"
+    "        Stopped:\n"
+    "          Type: EventBridgeRule\n"
+    "          Properties:\n"
+    "            Pattern:\n"
+    "              source: [aws.states]\n"
+    "              detail:\n"
+    "                status: [ABORTED, TIMED_OUT]\n"
+    "                stateMachineArn: [!Ref Saga]\n"
+    "            InputPath: $.detail\n"
+    "        Failed:\n"
+    "          Type: EventBridgeRule\n"
+    "          Properties:\n"
+    "            Pattern: {detail: {status: [FAILED]}}\n"
+    "            Input: '{\"k\": 1}'\n"
+    "        Off:\n"
+    "          Type: EventBridgeRule\n"
+    "          Properties: {Pattern: {source: [x]}, State: DISABLED}\n"
+    "        Nightly:\n"
+    "          Type: Schedule\n"
+    "          Properties: {Schedule: rate(1 day)}\n";
+
+static tpl *load_integ(const char *overrides, char *err, size_t errlen)
+{
+    write_file("integ.yaml", integ_tpl, 0644);
+    char path[256];
+    snprintf(path, sizeof path, "%s/integ.yaml", dir);
+    tpl_opts o = {.parameter_overrides = overrides};
+    tpl *t = NULL;
+    if (tpl_load(path, &o, &t, err, errlen) != 0)
+        return NULL;
+    return t;
+}
+
+static void test_topics_rules_substitutions(void **state)
+{
+    (void)state;
+    char err[512];
+    tpl *t = load_integ(NULL, err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    assert_int_equal(tpl_topic_count(t), 2);
+    const tpl_topic *a = tpl_topic_at(t, 0), *n = tpl_topic_at(t, 1);
+    assert_string_equal(a->logical_id, "Alerts");
+    assert_string_equal(a->name, "Alerts");
+    assert_string_equal(a->arn, "arn:aws:sns:us-east-1:123456789012:Alerts");
+    assert_string_equal(n->name, "sfnd-named");
+    assert_string_equal(n->arn, "arn:aws:sns:us-east-1:123456789012:sfnd-named");
+    assert_null(tpl_topic_at(t, 2));
+
+    const tpl_function *f = tpl_function_at(t, 0);
+    assert_string_equal(env_get(f, "FAULTS"), "on");
+    assert_string_equal(env_get(f, "HOOKS"), "off");
+    assert_string_equal(env_get(f, "RETRIES"), "3");
+    assert_string_equal(env_get(f, "ALERTS"), a->arn);
+
+    /* a state machine's Ref / Arn / Name inside another's substitutions */
+    const tpl_state_machine *saga = tpl_state_machine_at(t, 0);
+    const tpl_state_machine *comp = tpl_state_machine_at(t, 1);
+    assert_string_equal(saga->logical_id, "Saga");
+    const char *r = json_string_value(json_object_get(
+        json_object_get(json_object_get(saga->definition, "States"), "P"), "Result"));
+    assert_string_equal(r, "arn:aws:states:us-east-1:123456789012:stateMachine:CompensateTrip|"
+                           "arn:aws:states:us-east-1:123456789012:stateMachine:CompensateTrip|"
+                           "CompensateTrip|arn:aws:sns:us-east-1:123456789012:Alerts|"
+                           "arn:aws:sns:us-east-1:123456789012:sfnd-named|sfnd-named");
+
+    assert_int_equal(saga->nrules, 0);
+    assert_int_equal(comp->nrules, 2); /* the DISABLED one is left out */
+    const tpl_rule *s0 = &comp->rules[0], *s1 = &comp->rules[1];
+    assert_string_equal(s0->id, "Stopped");
+    assert_string_equal(s0->input_path, "$.detail");
+    assert_null(s0->input);
+    json_t *want = json_loads("{\"source\":[\"aws.states\"],\"detail\":{\"status\":[\"ABORTED\","
+                              "\"TIMED_OUT\"],\"stateMachineArn\":[\"arn:aws:states:us-east-1:"
+                              "123456789012:stateMachine:Saga\"]}}",
+                              0, NULL);
+    assert_true(json_equal(s0->pattern, want));
+    json_decref(want);
+    assert_string_equal(s1->id, "Failed");
+    assert_string_equal(s1->input, "{\"k\": 1}");
+    assert_null(s1->input_path);
+
+    /* topics are provided now; the Schedule event is not */
+    assert_int_equal(tpl_unsupported_count(t), 1);
+    assert_string_equal(tpl_unsupported_at(t, 0), "Compensate.Events.Nightly (Schedule)");
+    tpl_free(t);
+}
+
+static void test_parameter_overrides(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *forms[] = {"FaultInjection=off TestHooks=on Retries=1",
+                           "  FaultInjection=off\tTestHooks=\"on\" Retries=1 ",
+                           "ParameterKey=FaultInjection,ParameterValue=off "
+                           "ParameterKey=TestHooks,ParameterValue=on Retries=1"};
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        tpl *t = load_integ(forms[i], err, sizeof err);
+        if (t == NULL)
+            fail_msg("tpl_load (%s): %s", forms[i], err);
+        const tpl_function *f = tpl_function_at(t, 0);
+        assert_string_equal(env_get(f, "FAULTS"), "off");
+        assert_string_equal(env_get(f, "HOOKS"), "on");
+        assert_string_equal(env_get(f, "RETRIES"), "1");
+        tpl_free(t);
+    }
+    assert_null(load_integ("Nope=1", err, sizeof err));
+    assert_non_null(strstr(err, "no parameter 'Nope'"));
+    assert_null(load_integ("FaultInjection=maybe", err, sizeof err));
+    assert_non_null(strstr(err, "AllowedValues"));
+    assert_null(load_integ("Retries=2", err, sizeof err));
+    assert_non_null(strstr(err, "AllowedValues"));
+    assert_null(load_integ("FaultInjection", err, sizeof err));
+    assert_non_null(strstr(err, "Key=Value"));
+    assert_null(load_integ("ParameterKey=TestHooks", err, sizeof err));
+    assert_non_null(strstr(err, "ParameterValue"));
+}
+
+static void test_integration_refusals(void **state)
+{
+    (void)state;
+    expect_refusal("Resources:\n  My-Fn:\n    Type: AWS::SNS::Topic\n", "alphanumeric");
+    expect_refusal("Resources:\n  My_Fn:\n    Type: AWS::SNS::Topic\n", "alphanumeric");
+    expect_refusal("Parameters:\n  a-b: {Type: String}\nResources:\n  T:\n    Type: AWS::SNS::Topic\n",
+                   "alphanumeric");
+    const char *sm = "Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                     "      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}\n"
+                     "      Events:\n        E:\n          Type: EventBridgeRule\n"
+                     "          Properties:\n";
+    char y[1024];
+    snprintf(y, sizeof y, "%s            Input: '{}'\n", sm);
+    expect_refusal(y, "needs a Pattern");
+    snprintf(y, sizeof y, "%s            Pattern: {source: [x]}\n            Input: '{bad'\n", sm);
+    expect_refusal(y, "Input: not JSON");
+    snprintf(y, sizeof y,
+             "%s            Pattern: {source: [x]}\n            Input: '{}'\n"
+             "            InputPath: $.detail\n",
+             sm);
+    expect_refusal(y, "mutually exclusive");
+    snprintf(y, sizeof y,
+             "%s            Pattern: {source: [x]}\n            InputTransformer: {InputTemplate: x}\n",
+             sm);
+    expect_refusal(y, "InputTransformer");
+    snprintf(y, sizeof y, "%s            Pattern: {source: [!Ref Nope]}\n", sm);
+    expect_refusal(y, "Nope");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_saga_like_template),
         cmocka_unit_test(test_short_forms),
+        cmocka_unit_test(test_topics_rules_substitutions),
+        cmocka_unit_test(test_parameter_overrides),
+        cmocka_unit_test(test_integration_refusals),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
