@@ -1624,7 +1624,25 @@ static void state_begin(asl_exec *x, thr *t)
         const char *fields[2] = {"ErrorPath", "CausePath"};
         char **dst[2] = {&err, &cause};
         int bad = 0;
+        const asl_intrinsic *fns[2] = {st->error_fn, st->cause_fn};
         for (int i = 0; i < 2 && !bad; i++) {
+            if (fns[i] != NULL) {
+                json_t *v = NULL;
+                asl_err ie = {0};
+                if (asl_intrinsic_eval(fns[i], t->input, &sb.sc, &v, &ie) != 0 || !json_is_string(v)) {
+                    char *c = runtime_cause(x, t, st, ie.cause ? ie.cause
+                                                               : "The intrinsic function must return a string");
+                    thr_fail(x, t, ie.error ? ie.error : "States.Runtime", c);
+                    free(c);
+                    bad = 1;
+                } else {
+                    free(*dst[i]);
+                    *dst[i] = strdup(json_string_value(v));
+                }
+                asl_err_clear(&ie);
+                json_decref(v);
+                continue;
+            }
             if (paths[i] == NULL)
                 continue;
             json_t *v = NULL;

@@ -431,8 +431,22 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         const char *e = sget(js, "Error"), *ca = sget(js, "Cause");
         s->error = e ? strdup(e) : NULL;
         s->cause = ca ? strdup(ca) : NULL;
-        s->error_path = cpath(c, js, "ErrorPath", ASL_PATH_ANY, NULL, loc);
-        s->cause_path = cpath(c, js, "CausePath", ASL_PATH_ANY, NULL, loc);
+        /* each may be a path or an intrinsic returning a string (AWS's
+         * Fail state: States.Format, States.JsonToString, ...) */
+        const char *fields[2] = {"ErrorPath", "CausePath"};
+        asl_path **paths[2] = {&s->error_path, &s->cause_path};
+        asl_intrinsic **fns[2] = {&s->error_fn, &s->cause_fn};
+        for (int i = 0; i < 2; i++) {
+            const char *v = sget(js, fields[i]);
+            char err[256];
+            if (v && asl_is_intrinsic(v)) {
+                if (asl_intrinsic_compile(v, fns[i], err, sizeof err) != 0)
+                    cfail(c, loc, "The value for the field '%s' must be a valid JSONPath or a valid "
+                          "intrinsic function call", fields[i]);
+            } else {
+                *paths[i] = cpath(c, js, fields[i], ASL_PATH_ANY, NULL, loc);
+            }
+        }
         break;
     }
     case ST_PARALLEL: {
@@ -585,6 +599,8 @@ static void state_cleanup(state *s)
     free(s->cause);
     asl_path_free(s->error_path);
     asl_path_free(s->cause_path);
+    asl_intrinsic_free(s->error_fn);
+    asl_intrinsic_free(s->cause_fn);
     for (int i = 0; s->branches && i < s->nbranches; i++)
         prog_free(s->branches[i]);
     free(s->branches);

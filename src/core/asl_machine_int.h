@@ -99,6 +99,7 @@ typedef struct state {
     /* Fail */
     char *error, *cause;
     asl_path *error_path, *cause_path;
+    asl_intrinsic *error_fn, *cause_fn; /* ErrorPath/CausePath as an intrinsic call */
 
     /* Parallel */
     prog **branches; int nbranches;
