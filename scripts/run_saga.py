@@ -11,9 +11,20 @@ every outcome is the expected one and the saga invariant holds.
 Each scenario gets its own store: the seed's two inputs share a tripId, and a
 trip booked by one run would otherwise be seen by the next.
 
+An event file may carry "_makeRun" (removed before the execution starts) to
+make a scenario out of it: "timeScale" (sfnd's --time-scale), "parameterOverrides"
+(sfnd's --parameter-overrides), "stopWhen": STATE (StopExecution once that state
+is entered) and "expect": "parked" | "stopped". After the saga ends, the run
+waits for every CompensateTripStateMachine execution it led to, shows them and
+the alerts published, and checks the invariant: SUCCEEDED holds HOTEL, FLIGHT
+and CAR BOOKED; any other end holds nothing BOOKED once compensation has run.
+
 Usage: run_saga.py [EVENT.json ... | all]   (default: the seed's two events)
 """
 import json, os, socket, sqlite3, subprocess, sys, tempfile, time
+
+SAGA = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
+COMPENSATOR = "arn:aws:states:us-east-1:123456789012:stateMachine:CompensateTripStateMachine"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SFND = os.environ.get("SFND") or os.path.join(ROOT, "out", "bin", "sfnd")
@@ -33,11 +44,15 @@ def free_port():
     return port
 
 
-def start_sfnd(data):
+def start_sfnd(data, run):
     port = free_port()
     log = open(os.path.join(data, "sfnd.log"), "w")
-    p = subprocess.Popen([SFND, "--template", os.path.join(ROOT, "template.yaml"), "--data", data,
-                          "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    argv = [SFND, "--template", os.path.join(ROOT, "template.yaml"), "--data", data, "--port", str(port)]
+    if run.get("timeScale"):
+        argv += ["--time-scale", str(run["timeScale"])]
+    if run.get("parameterOverrides"):
+        argv += ["--parameter-overrides"] + list(run["parameterOverrides"])
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = time.time() + 10
     while time.time() < deadline:
         if p.poll() is not None:
@@ -99,8 +114,10 @@ def fmt_step(s, last):
                               f" ({', '.join(sorted(set(s['fails'])))})")
             else:
                 mark = color("31", f"failed: {s['fails'][0]}")
+        elif s["fails"]:
+            mark = color("31", f"failed: {s['fails'][-1]}")
         else:
-            mark = color("31", f"failed: {s['fails'][-1] if s['fails'] else '?'}")
+            mark = color("31", "interrupted")
         if name.startswith("Cancel"):
             name = color("35", name) + " (compensation)"
         return f"{name} [{mark}]"
@@ -117,40 +134,86 @@ def bookings(data, trip):
     for f in sorted(os.listdir(tables)) if os.path.isdir(tables) else []:
         if f.endswith(".sqlite"):
             db = sqlite3.connect(os.path.join(tables, f))
-            for kind, status in db.execute("SELECT kind, status FROM bookings WHERE tripId = ?", (trip,)):
-                out[kind] = status
+            for kind, status, owner in db.execute("SELECT kind, status, owner FROM bookings WHERE tripId = ?",
+                                                  (trip,)):
+                if status:
+                    out[kind] = (status, owner)
             db.close()
     return out
 
 
-def expected(event):
-    fails = [k for k in event if k.startswith("failBook") and event[k]]
-    return "FAILED" if fails else "SUCCEEDED"
+def alerts(data):
+    path = os.path.join(data, "sns", "SagaAlertsTopic.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def wait_done(sfn, arn, t0, limit=180):
+    while True:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING":
+            return d
+        if time.time() - t0 > limit:
+            raise SystemExit(f"{arn} still running after {limit} s")
+        time.sleep(0.02)
+
+
+def stop_when(sfn, arn, state, t0):
+    """StopExecution once `state` is entered (and its task had a moment)."""
+    while time.time() - t0 < 60:
+        names = [e["stateEnteredEventDetails"]["name"] for e in history(sfn, arn)
+                 if e["type"].endswith("StateEntered")]
+        if state in names:
+            time.sleep(0.3)
+            sfn.stop_execution(executionArn=arn, error="TripStopped",
+                               cause=f"stopped by make run while in {state}")
+            return
+        time.sleep(0.02)
+
+
+def compensators(sfn, saga_arn, t0):
+    """CompensateTripStateMachine executions for this saga execution, ended."""
+    found, deadline = {}, time.time() + 120
+    while time.time() < deadline:
+        for e in sfn.list_executions(stateMachineArn=COMPENSATOR)["executions"]:
+            if e["executionArn"] in found:
+                continue
+            inp = json.loads(sfn.describe_execution(executionArn=e["executionArn"]).get("input", "{}"))
+            target = inp.get("executionId") or inp.get("detail", {}).get("executionArn")
+            if target == saga_arn:
+                found[e["executionArn"]] = wait_done(sfn, e["executionArn"], t0)
+        if found and all(d["status"] != "RUNNING" for d in found.values()):
+            return list(found.values())
+        time.sleep(0.1)
+    return list(found.values())
 
 
 def run_one(path, index):
     event = json.load(open(path))
+    run = event.pop("_makeRun", {})
     trip = event.get("tripId", "?")
     rel = os.path.relpath(path, ROOT)
     print(color("1", f"== {rel}") + f"  (trip {trip})")
+    if run.get("about"):
+        print(f"  scenario   {run['about']}")
     with tempfile.TemporaryDirectory(prefix="sfn-run-") as data:
-        proc, port = start_sfnd(data)
+        proc, port = start_sfnd(data, run)
         try:
             sfn = client(port)
-            sm = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
             t0 = time.time()
-            arn = sfn.start_execution(stateMachineArn=sm, name=f"{os.path.basename(path)[:-5]}-{index}",
+            arn = sfn.start_execution(stateMachineArn=SAGA, name=f"{os.path.basename(path)[:-5]}-{index}",
                                       input=json.dumps(event))["executionArn"]
-            while True:
-                d = sfn.describe_execution(executionArn=arn)
-                if d["status"] != "RUNNING":
-                    break
-                if time.time() - t0 > 120:
-                    raise SystemExit("execution still running after 120 s")
-                time.sleep(0.02)
+            if run.get("stopWhen"):
+                stop_when(sfn, arn, run["stopWhen"], t0)
+            d = wait_done(sfn, arn, t0)
             took = time.time() - t0
             events = history(sfn, arn)
+            parked = d["status"] in ("ABORTED", "TIMED_OUT") or d.get("error") == "CompensationFailed"
+            comps = compensators(sfn, arn, t0) if parked else []
             left = bookings(data, trip)
+            sent = alerts(data)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -158,11 +221,12 @@ def run_one(path, index):
     print(f"  execution  {arn}")
     print("  states     " + "\n          -> ".join(fmt_step(s, i == len(steps) - 1) for i, s in enumerate(steps)))
     st = d["status"]
-    print(f"  status     {color('32' if st == 'SUCCEEDED' else '31', st)}  ({took:.2f} s, {len(events)} history events)")
+    scale = f", timers {run['timeScale']}x faster" if run.get("timeScale") else ""
+    print(f"  status     {color('32' if st == 'SUCCEEDED' else '31', st)}  ({took:.2f} s{scale}, {len(events)} history events)")
     if st == "SUCCEEDED":
         out = json.loads(d.get("output", "null"))
         res = out.get("results", {}) if isinstance(out, dict) else {}
-        print("  output     the trip's input, plus the result of each booking step:")
+        print("  output     the trip under \"trip\", and the result of each booking step:")
         for step, r in res.items():
             if isinstance(r, dict):
                 det = r.get("details") or {}
@@ -172,19 +236,45 @@ def run_one(path, index):
                 print(f"               results.{step}: {json.dumps(r)[:200]}")
     else:
         print(f"  error      {d.get('error')}")
-        print(f"  cause      {d.get('cause', '')[:400]}")
-    shown = " ".join(f"{k}={v}" for k, v in sorted(left.items())) or "(none)"
+        cause = d.get("cause", "")
+        try:
+            rep = json.loads(cause)
+            comp = ", ".join(f"{k} {v.get('outcome') or v.get('Error', '?')}" for k, v in rep.get("compensations", {}).items())
+            print(f"  cause      {rep.get('failedStep')} failed with {rep.get('failure', {}).get('Error')};"
+                  f" compensations: {comp or '-'}; left booked: {', '.join(rep.get('leftBooked', {})) or 'nothing'}")
+        except (ValueError, AttributeError):
+            print(f"  cause      {cause[:400]}")
+    for a in sent:
+        rep = json.loads(a.get("Message", "{}"))
+        print(f"  alert      SNS {a.get('Subject')!r}: trip {rep.get('tripId')}, left booked: "
+              f"{', '.join(rep.get('leftBooked', {})) or 'nothing'}")
+    for c in comps:
+        out = json.loads(c.get("output") or "{}")
+        comp = ", ".join(f"{k} {v.get('outcome') or v.get('Error', '?')}" for k, v in out.get("compensations", {}).items())
+        print(f"  compensator {c['executionArn'].split(':')[-1]} ({out.get('reason', '?')}): "
+              f"{color('32' if c['status'] == 'SUCCEEDED' else '31', c['status'])}  {comp}")
+    shown = " ".join(f"{k}={v[0]}" + ("" if v[1] == arn else " (another execution)")
+                     for k, v in sorted(left.items())) or "(none)"
     print(f"  bookings   {shown}")
-    want = expected(event)
+    mine = {k: v[0] for k, v in left.items() if v[1] == arn}
+    want = run.get("expect") or ("FAILED" if any(k.startswith("failBook") and event[k] for k in event) else "SUCCEEDED")
     if want == "SUCCEEDED":
-        ok = st == "SUCCEEDED" and left == {"HOTEL": "BOOKED", "FLIGHT": "BOOKED", "CAR": "BOOKED"}
+        ok = st == "SUCCEEDED" and mine == {"HOTEL": "BOOKED", "FLIGHT": "BOOKED", "CAR": "BOOKED"}
         why = "SUCCEEDED with HOTEL, FLIGHT and CAR BOOKED"
+    elif want == "parked":
+        ok = (st == "FAILED" and d.get("error") == "CompensationFailed" and len(sent) >= 1 and comps
+              and all(c["status"] == "SUCCEEDED" for c in comps) and "BOOKED" not in mine.values())
+        why = "FAILED and parked (alert published), then the compensator cancelled what was left"
+    elif want == "stopped":
+        ok = (st == "ABORTED" and comps and all(c["status"] == "SUCCEEDED" for c in comps)
+              and "BOOKED" not in mine.values())
+        why = "ABORTED, then the compensator (EventBridge rule) cancelled everything it held"
     else:
-        ok = st == "FAILED" and "BOOKED" not in left.values()
+        ok = st == "FAILED" and "BOOKED" not in mine.values()
         why = "FAILED with nothing left BOOKED"
     print("  verdict    " + (color("32", f"as expected: {why}") if ok else color("31", f"NOT as expected: want {why}")))
     print()
-    return ok
+    return bool(ok)
 
 
 def main():
