@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 /*
  * booking_ddb.c - the booking store on DynamoDB (AWS JSON 1.0 over
  * libcurl, signed by sigv4.c). The rules of booking.h are stated as

@@ -31,6 +31,7 @@ typedef struct kind_spec {
     const char *fail_cancel;
     const char *crash_after;   /* test injection after the write (see below) */
     const char *hang_after;
+    const char *hang_cancel;   /* test injection: the first N cancel attempts hang */
     const char *fields[4];     /* what a booking needs, in details order */
     int nfields;
     const char *from, *to;     /* the interval that must not run backwards */
@@ -38,11 +39,11 @@ typedef struct kind_spec {
 
 static const kind_spec specs[3] = {
     [BOOKING_HOTEL] = {"BookHotel", "CancelHotel", "failBookHotel", "failCancelHotel",
-                       "crashAfterBookHotel", "hangAfterBookHotel", {"hotel", "checkIn", "checkOut"}, 3, "checkIn", "checkOut"},
+                       "crashAfterBookHotel", "hangAfterBookHotel", "hangCancelHotel", {"hotel", "checkIn", "checkOut"}, 3, "checkIn", "checkOut"},
     [BOOKING_FLIGHT] = {"BookFlight", "CancelFlight", "failBookFlight", "failCancelFlight",
-                        "crashAfterBookFlight", "hangAfterBookFlight", {"depart", "departAt", "arrive", "arriveAt"}, 4, "departAt", "arriveAt"},
+                        "crashAfterBookFlight", "hangAfterBookFlight", "hangCancelFlight", {"depart", "departAt", "arrive", "arriveAt"}, 4, "departAt", "arriveAt"},
     [BOOKING_CAR] = {"BookCar", "CancelCar", "failBookCar", "failCancelCar",
-                     "crashAfterBookCar", "hangAfterBookCar", {"car", "carFrom", "carTo"}, 3, "carFrom", "carTo"},
+                     "crashAfterBookCar", "hangAfterBookCar", "hangCancelCar", {"car", "carFrom", "carTo"}, 3, "carFrom", "carTo"},
 };
 
 /* Parse an RFC 3339 timestamp ("2017-07-10T06:00:00.000Z", or with an
@@ -231,6 +232,8 @@ static const char *refused_switch(const json_t *trip)
             return s->crash_after;
         if (!hooks && truthy(json_object_get(trip, s->hang_after)))
             return s->hang_after;
+        if (!hooks && truthy(json_object_get(trip, s->hang_cancel)))
+            return s->hang_cancel;
     }
     return NULL;
 }
@@ -338,6 +341,19 @@ json_t *saga_fn_cancel(const json_t *event, booking_kind kind, const lrt_context
                          why);
     }
     booking_store_set_deadline(store, ctx ? ctx->deadline_ms : 0);
+#ifdef SAGA_TEST_HOOKS
+    /* Test switch: hangCancelX = N, the first N attempts (counted in the
+     * store, like failCancelX) hang until the task times out. */
+    json_t *hang = json_object_get(c.trip, k->hang_cancel);
+    if (saga_fn_test_hooks_enabled() && json_is_integer(hang) && json_integer_value(hang) > 0) {
+        long attempts = 0;
+        if (booking_count_cancel_attempt(store, id, kind, &attempts, &be) < 0)
+            return store_failed(err, k->cancel_step, &be);
+        if (attempts <= json_integer_value(hang))
+            for (;;)
+                pause();
+    }
+#endif
     json_t *inject = json_object_get(c.trip, k->fail_cancel);
     if (saga_fn_faults_enabled() &&
         (json_is_true(inject) || (json_is_integer(inject) && json_integer_value(inject) > 0))) {

@@ -284,6 +284,9 @@ def saga_definition(wait_seconds=0):
             for s in states.values():
                 if s.get("Next") == name and s is not states[w]:
                     s["Next"] = w
+                for rule in s.get("Choices", []):
+                    if rule.get("Next") == name:
+                        rule["Next"] = w
     return json.dumps(d)
 
 

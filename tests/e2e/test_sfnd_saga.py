@@ -150,8 +150,8 @@ def test_history_payloads():
                 p = payload(e)
                 if p is not None:
                     json.loads(p)  # each one is JSON text
-            # the chain: a state's input is the previous state's output, a
-            # task's input its state's (no Parameters in the saga)
+            # the chain: a state's input is the previous state's output; a
+            # task's input is its Parameters: the state's trip and owner
             last_out = None
             for i, e in enumerate(h):
                 t = e["type"]
@@ -163,7 +163,9 @@ def test_history_payloads():
                     assert last_out is None or payload(e) == last_out, (arn, e["id"])
                     nxt = h[i + 1]
                     if nxt["type"] == "LambdaFunctionScheduled":
-                        assert payload(nxt) == payload(e), (arn, nxt["id"])
+                        got, inp = json.loads(payload(nxt)), json.loads(payload(e))
+                        assert got["trip"] == inp["trip"], (arn, nxt["id"])
+                        assert got["executionId"] == inp["executionId"] == arn, (arn, nxt["id"])
                 elif t.endswith("StateExited"):
                     last_out = payload(e)
             if d["status"] == "SUCCEEDED":
