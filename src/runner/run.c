@@ -503,8 +503,12 @@ static void on_timer(ev_loop *loop, ev_timer *t, void *ud)
 
 static void arm_timer(run *r, rexec *e, uint64_t id, int64_t due_ms)
 {
-    int64_t wall = ev_wall_ms();
-    int64_t delay = due_ms > wall ? due_ms - wall : 0;
+    /* from the execution's clock, which a scaled timer may have moved
+     * ahead of the wall clock (it fired early: to the execution, its
+     * deadline had come); from the wall clock, every later timer would
+     * also wait out that lead, scaled down only once */
+    int64_t now = exec_now(e);
+    int64_t delay = due_ms > now ? due_ms - now : 0;
     if (r->scale > 1.0)
         delay = (int64_t)((double)delay / r->scale);
     tslot *s = calloc(1, sizeof *s);
