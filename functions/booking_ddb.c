@@ -132,6 +132,35 @@ static const char *error_message(const json_t *resp)
     return m ? m : "";
 }
 
+/* The text between <tag> and </tag> in xml, or NULL. Returns: new. */
+static json_t *xml_text(const char *xml, const char *tag)
+{
+    char open[32], close[32];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *a = xml ? strstr(xml, open) : NULL;
+    const char *b = a ? strstr(a, close) : NULL;
+    return a && b ? json_stringn(a + strlen(open), (size_t)(b - a - strlen(open))) : NULL;
+}
+
+/* Authentication failures may come back as XML (<Error><Code>SignatureDoesNotMatch
+ * </Code><Message>...</Message>): the same shape as a JSON error, so the
+ * caller reports AWS's code either way. Returns: new, {} when neither. */
+static json_t *xml_error(const char *body)
+{
+    json_t *o = json_object();
+    json_t *code = xml_text(body, "Code"), *msg = xml_text(body, "Message");
+    if (o && code)
+        json_object_set_new(o, "__type", code);
+    else
+        json_decref(code);
+    if (o && msg)
+        json_object_set_new(o, "message", msg);
+    else
+        json_decref(msg);
+    return o;
+}
+
 /* Worth another try: DynamoDB's throttling answers (400) and server errors. */
 static int transient(long status, const char *type)
 {
@@ -210,7 +239,7 @@ static int post_once(booking_store *s, const char *op, const char *text, long ti
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
         *resp = json_loadb(body.p ? body.p : "{}", body.len ? body.len : 2, 0, NULL);
         if (!*resp)
-            *resp = json_object(); /* a proxy's HTML error page: status says enough */
+            *resp = xml_error(body.p); /* an XML error (a front end's), or a proxy's page */
         rc = *resp ? 0 : booking_fail(err, BOOKING_ENOMEM, "out of memory");
     }
     free(body.p);

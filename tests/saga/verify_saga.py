@@ -37,10 +37,15 @@ Phases (each its own sfnd, timers 10x faster, test hooks on):
      cancel retries, a crash after BookFlight, and a flight failure delivered
      twice
 
+  Z  (DynamoDB only) a wrong secret and a role without dynamodb:UpdateItem:
+     the function fails with StoreUnavailable naming AWS's error code, and
+     nothing is written
+
 Usage: verify_saga.py [--quick] [--store dynamodb] [--phases AOTSXK]
   (SFND, SFN_SOURCE_DIR from the environment). --store dynamodb runs phases
-  A (once-delivered), T and O with the functions on DynamoDB served by moto
-  with SigV4 verification on (see dynamodb_env.py).
+  Z, A (delivered once), O, T and S with the functions on DynamoDB served by
+  moto with SigV4 and IAM checks on, through an assumed role's temporary
+  credentials (dynamodb_env.py).
 """
 import argparse, copy, itertools, json, os, shutil, signal, socket, sqlite3, subprocess, sys, tempfile
 import time, uuid
@@ -656,12 +661,47 @@ def phase_k(quick):
     return results
 
 
+# ---- phase Z (DynamoDB only): what AWS refuses is reported, with AWS's code -------------------------------
+
+def phase_z(store):
+    results = []
+    bad_env = {
+        "wrong secret": (store.write_env(store.creds, "env-wrong-secret.json", secret="not-the-secret"),
+                         ("SignatureDoesNotMatch", "InvalidSignatureException")),
+        "role without dynamodb:UpdateItem": (store.write_env(store.assume("noperm"), "env-noperm.json"),
+                                             ("AccessDenied", "AccessDeniedException")),
+    }
+    for label, (env_file, codes) in bad_env.items():
+        srv = Server()
+        srv.store = type("S", (), {"env_file": env_file, "bookings": store.bookings})()
+        srv.start()
+        try:
+            t = str(uuid.uuid4())
+            payload = {"trip": trip(t), "executionId": f"arn:aws:states:us-east-1:{ACCOUNT}:execution:x:{t}"}
+            r = srv.lam().invoke(FunctionName="BookHotelFunction", Payload=json.dumps(payload).encode())
+            body = json.loads(r["Payload"].read() or b"null")
+            bad = []
+            if r.get("FunctionError") is None or body.get("errorType") != "StoreUnavailable":
+                bad.append(f"expected StoreUnavailable, got {body}")
+            elif not any(c in body.get("errorMessage", "") for c in codes):
+                bad.append(f"the message does not name AWS's code {codes}: {body.get('errorMessage')}")
+            if store.bookings().get(t):
+                bad.append("something was written")
+            results.append((f"Z DynamoDB refuses a request ({label}): StoreUnavailable naming the code",
+                            body.get("errorType", "?") if isinstance(body, dict) else "?", bad))
+        finally:
+            srv.cleanup()
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--store", choices=["sqlite", "dynamodb"], default="sqlite")
-    ap.add_argument("--phases", default="AOTSXK")
+    ap.add_argument("--phases", default=None)
     args = ap.parse_args()
+    if args.phases is None:
+        args.phases = "AOTSXK" if args.store == "sqlite" else "ZAOTS"
     t0 = time.time()
     store = None
     if args.store == "dynamodb":
@@ -686,6 +726,8 @@ def main():
                 r = phase_x(store)
             elif ph == "K":
                 r = phase_k(args.quick) if store is None else []
+            elif ph == "Z":
+                r = phase_z(store) if store is not None else []
             else:
                 continue
             counts.append(f"{ph}: {len(r)} cases in {time.time() - t:.1f} s")
