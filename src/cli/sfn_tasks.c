@@ -61,6 +61,10 @@ sfn_tasks *sfn_tasks_create(const char *template_path)
     snprintf(t->store_dir, sizeof t->store_dir, "%s/tables", data ? data : ".sfn");
     mkdir(data ? data : ".sfn", 0755);
     mkdir(t->store_dir, 0755);
+    /* absolute: a function runs in its own directory (LAMBDA_TASK_ROOT) */
+    char abs[PATH_MAX];
+    if (realpath(t->store_dir, abs) != NULL)
+        snprintf(t->store_dir, sizeof t->store_dir, "%s", abs);
     /* the account the functions' ARNs are in (default 123456789012, as sfnd) */
     const char *account = getenv("SFN_ACCOUNT");
     tpl_opts o = {.bin_dir = bin, .store_dir = t->store_dir, .account = account};
