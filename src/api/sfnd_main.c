@@ -3,7 +3,7 @@
  *
  *   sfnd --template template.yaml [--data DIR] [--port 8083] [--host 127.0.0.1]
  *        [--time-scale N] [--max-procs N] [--quiet]
- *        [--parameter-overrides Key=Value [Key=Value ...]]
+ *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
  * template's functions), runner (recovers what was running), API + HTTP.
@@ -17,6 +17,13 @@
  * or a value outside AllowedValues stops the start. The template's SNS
  * topics and EventBridgeRule events are handed to the runner (see
  * docs/integrations.md).
+ * --env-vars FILE (SAM CLI's option) sets functions' environment variables:
+ * {"Parameters": {VAR: value}} for every function, {"<LogicalId>": {...}}
+ * for one (it wins); they win over the template's and over sfnd's defaults
+ * (AWS_ACCESS_KEY_ID, AWS_REGION, SFN_LOCAL_STORE_DIR, ...), and unlike SAM
+ * CLI a variable the template does not declare is set too. A key naming no
+ * function, a non-scalar value or a Runtime API variable stops the start
+ * (src/template/tpl.h).
  * SIGTERM/SIGINT: stop accepting, let invocations in flight finish (5 s),
  * commit, stop the functions, exit 0. SIGKILL loses nothing committed.
  *
@@ -55,7 +62,15 @@ static void usage(void)
 {
     fprintf(stderr, "usage: sfnd --template template.yaml [--data DIR] [--port 8083] "
                     "[--host 127.0.0.1] [--time-scale N] [--max-procs N] [--quiet]\n"
-                    "            [--parameter-overrides Key=Value [Key=Value ...]]\n");
+                    "            [--parameter-overrides Key=Value [Key=Value ...]] "
+                    "[--env-vars env.json]\n"
+                    "  --env-vars FILE  JSON {\"Parameters\": {\"VAR\": \"value\"}, "
+                    "\"<FunctionLogicalId>\": {...}}: environment\n"
+                    "                   variables for every function / for one (it wins); they "
+                    "win over the\n"
+                    "                   template's and over sfnd's defaults (AWS_ACCESS_KEY_ID, "
+                    "AWS_REGION,\n"
+                    "                   SFN_LOCAL_STORE_DIR, ...)\n");
     exit(2);
 }
 
@@ -101,7 +116,7 @@ static void on_signal(ev_loop *loop, int signo, void *ud)
 
 int main(int argc, char **argv)
 {
-    const char *template = NULL, *data = "./.sfn", *host = "127.0.0.1";
+    const char *template = NULL, *data = "./.sfn", *host = "127.0.0.1", *env_file = NULL;
     int port = 8083, max_procs = 0, quiet = 0;
     double scale = 1.0;
     char *overrides = NULL; /* the words of --parameter-overrides, joined by spaces */
@@ -126,6 +141,8 @@ int main(int argc, char **argv)
             max_procs = atoi(argv[++i]);
         else if (!strcmp(a, "--quiet"))
             quiet = 1;
+        else if (!strcmp(a, "--env-vars") && v)
+            env_file = argv[++i];
         else if (!strcmp(a, "--parameter-overrides") && v) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 const char *w = argv[++i];
@@ -184,11 +201,23 @@ int main(int argc, char **argv)
     const char *account = "123456789012";
 
     char err[1024];
+    json_t *env_vars = NULL;
+    if (env_file != NULL) {
+        json_error_t je;
+        env_vars = json_load_file(env_file, JSON_REJECT_DUPLICATES, &je);
+        if (env_vars == NULL) {
+            fprintf(stderr, "sfnd: --env-vars %s:%d:%d: %s\n", env_file, je.line, je.column,
+                    je.text);
+            free(overrides);
+            return 1;
+        }
+    }
     tpl_opts to = {.region = region, .account = account, .bin_dir = bin_dir, .store_dir = tables,
-                   .parameter_overrides = overrides};
+                   .parameter_overrides = overrides, .env_vars = env_vars};
     tpl *t = NULL;
     int lrc = tpl_load(template, &to, &t, err, sizeof err);
     free(overrides);
+    json_decref(env_vars);
     if (lrc != 0) {
         fprintf(stderr, "sfnd: %s\n", err);
         return 1;
@@ -220,7 +249,8 @@ int main(int argc, char **argv)
             continue;
         }
         lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .handler = f->handler,
-                               .env = f->env, .timeout_s = f->timeout_s,
+                               .env = f->env, .env_override = f->env_override,
+                               .timeout_s = f->timeout_s,
                                .memory_mb = f->memory_mb};
         int rc = lam_function_add(s.lam, &fd);
         if (rc != 0) {

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "lam.h"
+#include "lam_env.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -74,8 +75,10 @@ struct proc {
 struct lam_function {
     lam *l;
     char *name, *arn, *bootstrap, *root, *handler;
-    char **env;            /* "K=V", the function's own */
+    char **env;            /* "K=V", the function's own (none reserved or overridden) */
     int nenv;
+    char **ovr;            /* "K=V" that replace a default of spawn() or are added */
+    int novr;
     int timeout_s, memory_mb;
     int logfd;             /* shared log file (log_dir / discard), -1 if per-proc pipes */
     proc *procs;
@@ -474,20 +477,40 @@ static int add_env(char **envp, int *n, const char *fmt, ...)
     return 0;
 }
 
+/* What a function's Environment cannot set: lam's own and its defaults. */
 static const char *const RESERVED[] = {
-    "AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
-    "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL};
+    LAM_OWNED_ENV_NAMES, "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL};
+/* What not even an override can set: the Runtime API contract. */
+static const char *const OWNED[] = {LAM_OWNED_ENV_NAMES, NULL};
+/* The entries spawn() sets before the function's own (with room to spare). */
+#define ENV_FIXED 24
 
-static int reserved(const char *kv)
+static int listed(const char *const *names, const char *kv)
 {
     size_t n = strcspn(kv, "=");
-    for (int i = 0; RESERVED[i]; i++)
-        if (strlen(RESERVED[i]) == n && memcmp(RESERVED[i], kv, n) == 0)
+    for (int i = 0; names[i]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], kv, n) == 0)
             return 1;
     return 0;
+}
+
+static int reserved(const char *kv) { return listed(RESERVED, kv); }
+
+/* kv replaces the entry of the same name, or is appended. */
+static int set_env(char **envp, int *n, const char *kv)
+{
+    size_t k = strcspn(kv, "=") + 1; /* the '=' too */
+    for (int i = 0; i < *n; i++)
+        if (strncmp(envp[i], kv, k) == 0) {
+            char *s = strdup(kv);
+            if (s == NULL)
+                return -ENOMEM;
+            free(envp[i]);
+            envp[i] = s;
+            return 0;
+        }
+    return add_env(envp, n, "%s", kv);
 }
 
 /* Start one process for f. Returns 0 or -errno; on failure f->spawn_error
@@ -507,13 +530,15 @@ static int spawn(lam_function *f)
     if (p->rapi == NULL)
         goto fail_proc;
 
-    char *envp[64 + 32] = {0};
-    int n = 0, envmax = 64 + 31;
+    int n = 0, envmax = ENV_FIXED + f->nenv + f->novr;
+    char **envp = calloc((size_t)envmax + 1, sizeof *envp);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     uint64_t s1 = rng_next(l), s2 = rng_next(l);
     rc = -ENOMEM;
+    if (envp == NULL)
+        goto fail_env;
     if (add_env(envp, &n, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", http_server_port(p->rapi)) ||
         add_env(envp, &n, "AWS_LAMBDA_FUNCTION_NAME=%s", f->name) ||
         add_env(envp, &n, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST") ||
@@ -535,8 +560,12 @@ static int spawn(lam_function *f)
         add_env(envp, &n, "AWS_SECRET_ACCESS_KEY=localsfndlocalsfndlocalsfndlocalsfnd0000") ||
         add_env(envp, &n, "AWS_SESSION_TOKEN=local-sfnd-session-token"))
         goto fail_env;
-    for (int i = 0; i < f->nenv && n < envmax; i++)
-        if (!reserved(f->env[i]) && add_env(envp, &n, "%s", f->env[i]))
+    assert(n <= ENV_FIXED);
+    for (int i = 0; i < f->nenv; i++)
+        if (add_env(envp, &n, "%s", f->env[i]))
+            goto fail_env;
+    for (int i = 0; i < f->novr; i++)
+        if (set_env(envp, &n, f->ovr[i]))
             goto fail_env;
 
     posix_spawn_file_actions_t fa;
@@ -588,6 +617,7 @@ static int spawn(lam_function *f)
     assert(rc == 0); /* our own fresh, unreaped child */
     for (int i = 0; i < n; i++)
         free(envp[i]);
+    free(envp);
     p->state = P_STARTING;
     p->next = f->procs;
     if (f->procs)
@@ -602,6 +632,7 @@ static int spawn(lam_function *f)
 fail_env:
     for (int i = 0; i < n; i++)
         free(envp[i]);
+    free(envp);
     http_server_free(p->rapi);
 fail_proc:
     free(p);
@@ -750,6 +781,9 @@ static void fn_free(lam_function *f)
     for (int i = 0; i < f->nenv; i++)
         free(f->env[i]);
     free(f->env);
+    for (int i = 0; i < f->novr; i++)
+        free(f->ovr[i]);
+    free(f->ovr);
     if (f->logfd >= 0)
         close(f->logfd);
     free(f->name);
@@ -773,10 +807,57 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]*=... and not one of ours. */
+static int override_ok(const char *kv)
+{
+    size_t n = strcspn(kv, "=");
+    if (n == 0 || kv[n] != '=' || (kv[0] >= '0' && kv[0] <= '9') || listed(OWNED, kv))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((kv[i] >= 'a' && kv[i] <= 'z') || (kv[i] >= 'A' && kv[i] <= 'Z') ||
+              (kv[i] >= '0' && kv[i] <= '9') || kv[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* Is kv's name set by one of the overrides? */
+static int overridden(const char *const *ovr, const char *kv)
+{
+    size_t k = strcspn(kv, "=") + 1;
+    for (; ovr && *ovr; ovr++)
+        if (strncmp(*ovr, kv, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* *dst = copies of src's entries (*n of them); with filter, only those
+ * neither reserved nor set by ovr. */
+static int env_copy(const char *const *src, int filter, const char *const *ovr, char ***dst,
+                    int *n)
+{
+    int cap = 0;
+    while (src && src[cap])
+        cap++;
+    *dst = calloc((size_t)cap + 1, sizeof **dst);
+    if (*dst == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < cap; i++) {
+        if (filter && (reserved(src[i]) || overridden(ovr, src[i])))
+            continue;
+        if (((*dst)[*n] = strdup(src[i])) == NULL)
+            return -ENOMEM;
+        (*n)++;
+    }
+    return 0;
+}
+
 int lam_function_add(lam *l, const lam_function_def *d)
 {
     if (d == NULL || d->name == NULL || !name_ok(d->name) || d->bootstrap == NULL || !*d->bootstrap)
         return -EINVAL;
+    for (const char *const *e = d->env_override; e && *e; e++)
+        if (!override_ok(*e))
+            return -EINVAL;
     for (lam_function *g = l->fns; g; g = g->next_fn)
         if (strcmp(g->name, d->name) == 0)
             return -EEXIST;
@@ -802,15 +883,10 @@ int lam_function_add(lam *l, const lam_function_def *d)
                     : strdup(".");
     if (f->root == NULL)
         goto fail;
-    int n = 0;
-    while (d->env && d->env[n])
-        n++;
-    f->env = calloc((size_t)n + 1, sizeof *f->env);
-    if (f->env == NULL)
+    /* Filtered once here, so that spawn() only copies. */
+    if (env_copy(d->env, 1, d->env_override, &f->env, &f->nenv) != 0 ||
+        env_copy(d->env_override, 0, NULL, &f->ovr, &f->novr) != 0)
         goto fail;
-    for (f->nenv = 0; f->nenv < n; f->nenv++)
-        if ((f->env[f->nenv] = strdup(d->env[f->nenv])) == NULL)
-            goto fail;
     if (l->log_discard) {
         f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     } else if (l->log_dir) {

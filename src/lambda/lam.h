@@ -8,7 +8,8 @@
  * own port), so whatever happens to an invocation (crash, timeout, exit) is
  * attributed to exactly the process that held it. Processes start without a
  * shell (posix_spawn) in a clean environment (only the AWS_LAMBDA_* and
- * friends that Lambda sets, plus the function's own Environment).
+ * friends that Lambda sets, plus the function's own Environment and its
+ * overrides).
  *
  * Also the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations)
  * as a handler the API router calls.
@@ -51,7 +52,14 @@ typedef struct lam_function_def {
     const char *name;          /* FunctionName, e.g. "trip-BookHotelFunction-ABC" */
     const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT */
     const char *handler;       /* _HANDLER (Handler:), default "bootstrap" */
-    const char *const *env;    /* the function's Environment: "KEY=VALUE", NULL-terminated; may be NULL */
+    const char *const *env;    /* the function's Environment: "KEY=VALUE", NULL-terminated; may be NULL.
+                                  The variables lam sets itself win over these (AWS refuses
+                                  reserved keys in Environment; locally they are dropped) */
+    const char *const *env_override; /* "KEY=VALUE", NULL-terminated, may be NULL: win over
+                                  env and over lam's defaults (AWS_REGION, AWS_ACCESS_KEY_ID,
+                                  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, PATH, TZ, ...);
+                                  a name of LAM_OWNED_ENV_NAMES (lam_env.h) or not
+                                  [A-Za-z_][A-Za-z0-9_]* is -EINVAL (sfnd --env-vars) */
     int timeout_s;             /* Timeout; 0 = 3 (AWS default) */
     int memory_mb;             /* MemorySize; 0 = 128 */
 } lam_function_def;
@@ -69,8 +77,8 @@ void lam_free(lam *l);
 void lam_shutdown(lam *l, void (*done)(void *ud), void *ud);
 
 /* Register a function (all strings copied). Returns 0, -EEXIST (name
- * taken), -EINVAL (bad name / no bootstrap), -ENOMEM. Processes start only
- * when invoked. */
+ * taken), -EINVAL (bad name / no bootstrap / an env_override lam owns),
+ * -ENOMEM. Processes start only when invoked. */
 int lam_function_add(lam *l, const lam_function_def *def);
 /* Find a function by name, full or partial ARN ("123456789012:function:N",
  * "arn:aws:lambda:us-east-1:123456789012:function:N"), optionally with

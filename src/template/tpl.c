@@ -15,6 +15,8 @@
 #endif
 #include "tpl.h"
 
+#include "lam_env.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -58,6 +60,8 @@ struct tpl {
     tpl_topic *topics;
     size_t ntopics;
     json_t *overrides; /* parameter name -> string value */
+    json_t *env_vars;  /* --env-vars, checked: "Parameters" or a function's logical ID
+                          -> {name: string value}; NULL: none */
     const char **unsupported;
     size_t nunsupported;
     json_t *owned; /* array holding the evaluated definitions and merged props */
@@ -853,40 +857,70 @@ static int load_function(tpl *t, const tpl_opts *o, res *r)
     if (t->err[0])
         return -EINVAL;
 
+    /* --env-vars: Parameters, then the function's own entry over it */
+    json_t *ovr = json_object();
+    if (ovr == NULL)
+        return -ENOMEM;
+    json_t *ev_all = json_object_get(t->env_vars, "Parameters");
+    json_t *ev_fn = json_object_get(t->env_vars, r->logical_id);
+    if ((ev_all && json_object_update(ovr, ev_all) != 0) ||
+        (ev_fn && json_object_update(ovr, ev_fn) != 0)) {
+        json_decref(ovr);
+        return -ENOMEM;
+    }
+    const char **olist = calloc(json_object_size(ovr) + 1, sizeof *olist);
+    if (olist == NULL || keep(t, (char *)olist) == NULL) {
+        json_decref(ovr);
+        return -ENOMEM;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(ovr, k, v) {
+        if ((olist[i++] = keepf(t, "%s=%s", k, json_string_value(v))) == NULL) {
+            json_decref(ovr);
+            return -ENOMEM;
+        }
+    }
+    olist[i] = NULL;
+    f->env_override = olist;
+
     json_t *vars = NULL;
     const json_t *env = json_object_get(r->props, "Environment");
     if (env != NULL) {
         vars = eval(t, json_object_get(env, "Variables"), 0);
         if (t->err[0]) {
             json_decref(vars);
+            json_decref(ovr);
             return fail(t, "Resources.%s.Environment: %s", r->logical_id, t->err);
         }
     }
     size_t n = json_object_size(vars) + 2;
     const char **list = calloc(n, sizeof *list);
-    if (list == NULL) {
+    if (list == NULL || keep(t, (char *)list) == NULL) {
         json_decref(vars);
+        json_decref(ovr);
         return -ENOMEM;
     }
-    keep(t, (char *)list);
-    size_t i = 0;
-    const char *k;
-    json_t *v;
+    i = 0;
     json_object_foreach(vars, k, v) {
         char *s = stringify(v);
         if (s == NULL) {
             json_decref(vars);
+            json_decref(ovr);
             return fail(t, "Resources.%s: environment variable %s is not a string",
                         r->logical_id, k);
         }
-        list[i++] = keepf(t, "%s=%s", k, s);
+        if (json_object_get(ovr, k) == NULL)
+            list[i++] = keepf(t, "%s=%s", k, s);
         free(s);
     }
     json_decref(vars);
-    if (o->store_dir && t->ntables > 0)
+    if (o->store_dir && t->ntables > 0 && json_object_get(ovr, "SFN_LOCAL_STORE_DIR") == NULL)
         list[i++] = keepf(t, "SFN_LOCAL_STORE_DIR=%s", o->store_dir);
     list[i] = NULL;
     f->env = list;
+    json_decref(ovr);
     return 0;
 }
 
@@ -1240,6 +1274,136 @@ static int load_overrides(tpl *t, const char *s)
     }
 }
 
+/* A --env-vars number as SAM CLI writes it (Python's str()): the shortest
+ * text that reads back the same, "100.0" rather than "1e+02", exponent
+ * form below 1e-4 and from 1e16 on. */
+static void real_text(double d, char *buf, size_t len)
+{
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(buf, len, "%.*e", p - 1, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    snprintf(buf, len, "%.*e", p - 1, d);
+    const char *e = strchr(buf, 'e');
+    int exp = e ? atoi(e + 1) : 0;
+    if (exp < -4 || exp >= 16)
+        return;
+    int decimals = p - 1 - exp;
+    snprintf(buf, len, "%.*f", decimals < 1 ? 1 : decimals, d);
+}
+
+static int env_name_ok(const char *s)
+{
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+static const char *const LAM_OWNED[] = {LAM_OWNED_ENV_NAMES, NULL};
+
+/* One entry of --env-vars: {name: value} checked into {name: "text"}. */
+static int env_vars_one(tpl *t, const char *key, json_t *vars, json_t *out)
+{
+    if (!json_is_object(vars))
+        return fail(t, "--env-vars: '%s' must be an object of variables", key);
+    const char *name;
+    json_t *v;
+    json_object_foreach(vars, name, v) {
+        if (!env_name_ok(name))
+            return fail(t, "--env-vars: %s.%s: a variable name must match [A-Za-z_][A-Za-z0-9_]*",
+                        key, name);
+        for (int i = 0; LAM_OWNED[i]; i++)
+            if (!strcmp(LAM_OWNED[i], name))
+                return fail(t, "--env-vars: %s.%s: sfnd sets this variable for the Lambda "
+                               "Runtime API; it cannot be overridden",
+                            key, name);
+        char num[40];
+        const char *text = NULL;
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+            text = json_string_value(v);
+            if (strlen(text) != json_string_length(v))
+                return fail(t, "--env-vars: %s.%s: the value holds a NUL character", key, name);
+            break;
+        case JSON_INTEGER:
+            snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            text = num;
+            break;
+        case JSON_REAL:
+            real_text(json_real_value(v), num, sizeof num);
+            text = num;
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            text = json_is_true(v) ? "true" : "false";
+            break;
+        default:
+            return fail(t, "--env-vars: %s.%s: the value must be a string, a number or a "
+                           "boolean, not %s",
+                        key, name,
+                        json_is_null(v) ? "null" : json_is_object(v) ? "an object" : "an array");
+        }
+        if (json_object_set_new(out, name, json_string(text)) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* SAM CLI's --env-vars: "Parameters" for every function, a function's
+ * logical ID for that function. A key naming no function is refused: a
+ * typo must not pass silently. */
+static int load_env_vars(tpl *t, const json_t *ev)
+{
+    if (ev == NULL)
+        return 0;
+    if (!json_is_object(ev))
+        return fail(t, "--env-vars: the file must hold a JSON object");
+    json_t *resources = json_object_get(t->root, "Resources");
+    if (!json_is_object(resources))
+        return 0; /* load_resources says so */
+    t->env_vars = json_object();
+    if (t->env_vars == NULL)
+        return -ENOMEM;
+    const char *key;
+    json_t *vars;
+    json_object_foreach((json_t *)ev, key, vars) {
+        if (strcmp(key, "Parameters") != 0) {
+            const char *type =
+                json_string_value(json_object_get(json_object_get(resources, key), "Type"));
+            if (type == NULL || strcmp(type, "AWS::Serverless::Function") != 0) {
+                char fns[256] = "";
+                size_t used = 0;
+                const char *id;
+                json_t *rv;
+                json_object_foreach(resources, id, rv) {
+                    const char *ty = json_string_value(json_object_get(rv, "Type"));
+                    if (ty && !strcmp(ty, "AWS::Serverless::Function") && used < sizeof fns) {
+                        int w = snprintf(fns + used, sizeof fns - used, "%s%s", used ? ", " : "",
+                                         id);
+                        used += w > 0 ? (size_t)w : 0;
+                    }
+                }
+                return fail(t, "--env-vars: '%s' is neither Parameters nor the logical ID of a "
+                               "function of the template (%s%s)",
+                            key, used ? "its functions: " : "it has no functions", fns);
+            }
+        }
+        json_t *out = json_object();
+        if (out == NULL || json_object_set_new(t->env_vars, key, out) != 0)
+            return -ENOMEM;
+        int rc = env_vars_one(t, key, vars, out);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int load_resources(tpl *t, const tpl_opts *o)
 {
     json_t *resources = json_object_get(t->root, "Resources");
@@ -1402,6 +1566,12 @@ int tpl_load(const char *path, const tpl_opts *opts, tpl **out, char *err, size_
             goto fail_tpl;
         }
     }
+    /* an --env-vars error is about that file, not the template: no path */
+    rc = load_env_vars(t, o->env_vars);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", t->err[0] ? t->err : "out of memory");
+        goto fail_tpl;
+    }
     rc = load_overrides(t, o->parameter_overrides);
     if (rc == 0)
         rc = load_resources(t, o);
@@ -1433,6 +1603,7 @@ void tpl_free(tpl *t)
     free(t->tables);
     free(t->topics);
     json_decref(t->overrides);
+    json_decref(t->env_vars);
     free(t->unsupported);
     json_decref(t->owned);
     json_decref(t->root);

@@ -26,6 +26,15 @@
  * a value outside AllowedValues fails the load. Logical IDs must be
  * alphanumeric, as CloudFormation requires.
  *
+ * tpl_opts.env_vars (SAM CLI's --env-vars file) gives each function
+ * variables that win over everything else: "Parameters" applies to every
+ * function, a function's logical ID to that one (it wins over Parameters).
+ * Unlike SAM CLI every listed variable is set, declared in the template or
+ * not. Values are strings; numbers and booleans become their text as SAM
+ * CLI writes them (3, 1.5, true); null, objects and arrays fail the load,
+ * as do a key that is not a function's logical ID, a name not
+ * [A-Za-z_][A-Za-z0-9_]*, and a name the local Lambda owns (lam_env.h).
+ *
  * (CloudFormation would append a random suffix to generated names; locally
  * the logical ID is kept so the names are stable across restarts and easy
  * to type.) Anything else is listed as not provided locally.
@@ -53,6 +62,9 @@ typedef struct tpl_opts {
     const char *parameter_overrides; /* "Key=Value Key2=Value2" (or SAM's
                                 ParameterKey=K,ParameterValue=V form), separated by
                                 white space; NULL: none */
+    const json_t *env_vars;  /* borrowed, only during tpl_load: the --env-vars file
+                                (SAM CLI's), {"Parameters": {VAR: value}, "<LogicalId>":
+                                {VAR: value}}; checked here; NULL: none */
 } tpl_opts;
 
 typedef struct tpl_function {
@@ -62,7 +74,12 @@ typedef struct tpl_function {
     const char *bootstrap;   /* an existing executable, or NULL when none was found */
     const char *handler;     /* Handler, default "bootstrap" */
     const char *runtime;     /* Runtime, e.g. "provided.al2023" (may be NULL) */
-    const char *const *env;  /* "KEY=VALUE" ..., NULL-terminated */
+    const char *const *env;  /* "KEY=VALUE" ..., NULL-terminated: Environment.Variables
+                                and SFN_LOCAL_STORE_DIR, less the names env_override sets */
+    const char *const *env_override; /* "KEY=VALUE" ..., NULL-terminated (empty when
+                                none): --env-vars Parameters, then this function's
+                                entry (which wins); they win over env and over the
+                                defaults of the local Lambda (lam_function_def) */
     int timeout_s;           /* Timeout, default 3 */
     int memory_mb;           /* MemorySize, default 128 */
 } tpl_function;

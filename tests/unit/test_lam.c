@@ -2,7 +2,8 @@
  * test_lam.c - local Lambda with real child processes (the fixture
  * bootstrap in tests/lambda_fixtures): success, function error, timeout,
  * crash and exit mid-invocation, replacement, warm reuse, queueing beyond
- * the cap, init failures, the clean environment, function lookup, the
+ * the cap, init failures, the clean environment and its overrides
+ * (--env-vars), function lookup, the
  * Runtime API's refusals and the Invoke HTTP API.
  */
 #ifndef _GNU_SOURCE
@@ -289,6 +290,78 @@ static void test_clean_env(void **state)
     teardown();
 }
 
+/* How many entries of the fixture's env array are exactly kv. */
+static int env_count(json_t *env, const char *kv)
+{
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(env); i++)
+        found += strcmp(json_string_value(json_array_get(env, i)), kv) == 0;
+    return found;
+}
+
+static int env_has_name(json_t *env, const char *name)
+{
+    size_t n = strlen(name);
+    int found = 0;
+    for (size_t i = 0; i < json_array_size(env); i++) {
+        const char *e = json_string_value(json_array_get(env, i));
+        found += strncmp(e, name, n) == 0 && e[n] == '=';
+    }
+    return found;
+}
+
+/* sfnd --env-vars: overrides win over lam's defaults (credentials, region)
+ * and over the function's Environment, may be empty, may add names;
+ * lam's own names are refused. */
+static void test_env_override(void **state)
+{
+    setenv("SFND_SECRET_SHOULD_NOT_LEAK", "1", 1);
+    setup(1);
+    const char *env[] = {"TABLE_NAME=bookings", "AWS_REGION=eu-west-9", "KEEP=t", NULL};
+    const char *ovr[] = {"AWS_ACCESS_KEY_ID=ASIAOVERRIDE", "AWS_SECRET_ACCESS_KEY=sec",
+                         "AWS_SESSION_TOKEN=tok", "AWS_REGION=eu-central-1", "TABLE_NAME=other",
+                         "EMPTY=", "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:5000", NULL};
+    lam_function_def d = {.name = "ovr", .bootstrap = FIXTURE_BOOTSTRAP, .handler = "env",
+                          .env = env, .env_override = ovr, .timeout_s = 7};
+    assert_int_equal(lam_function_add(LM, &d), 0);
+    res r;
+    invoke("ovr", "{}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    json_t *e = json_object_get(j, "env");
+    for (int i = 0; ovr[i]; i++)
+        if (env_count(e, ovr[i]) != 1)
+            fail_msg("%s not exactly once in %s", ovr[i], r.body);
+    assert_int_equal(env_has_name(e, "AWS_REGION"), 1);
+    assert_int_equal(env_count(e, "KEEP=t"), 1);
+    assert_int_equal(env_count(e, "AWS_DEFAULT_REGION=us-east-1"), 1); /* not overridden */
+    assert_int_equal(env_count(e, "_HANDLER=env"), 1);
+    assert_int_equal(env_has_name(e, "TABLE_NAME"), 1);
+    assert_int_equal(env_has_name(e, "AWS_ACCESS_KEY_ID"), 1);
+    assert_null(strstr(r.body, "AKIALOCALSFND"));
+    assert_null(strstr(r.body, "eu-west-9"));
+    assert_null(strstr(r.body, "SFND_SECRET"));
+    /* the 19 defaults (4 replaced in place), KEEP, TABLE_NAME, EMPTY, the endpoint */
+    assert_int_equal(json_array_size(e), 19 + 4);
+    json_decref(j);
+    free(r.body);
+
+    static const char *const refused[] = {"AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "_HANDLER=x",
+                                          "LAMBDA_TASK_ROOT=/", "AWS_LAMBDA_FUNCTION_NAME=x",
+                                          "AWS_LAMBDA_LOG_STREAM_NAME=x", "1BAD=x", "A-B=x",
+                                          "NOEQUALS", "=x", NULL};
+    for (int i = 0; refused[i]; i++) {
+        const char *one[] = {"FINE=1", refused[i], NULL};
+        lam_function_def b = {.name = "refused", .bootstrap = FIXTURE_BOOTSTRAP,
+                              .env_override = one};
+        if (lam_function_add(LM, &b) != -EINVAL)
+            fail_msg("override %s accepted", refused[i]);
+    }
+    assert_null(lam_function_find(LM, "refused"));
+    teardown();
+}
+
 static void test_lookup(void **state)
 {
     setup(1);
@@ -494,7 +567,8 @@ int main(void)
         cmocka_unit_test(test_success_and_warm), cmocka_unit_test(test_function_error),
         cmocka_unit_test(test_timeout),          cmocka_unit_test(test_crash_and_exit),
         cmocka_unit_test(test_queue_beyond_cap), cmocka_unit_test(test_init_errors),
-        cmocka_unit_test(test_clean_env),        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_clean_env),        cmocka_unit_test(test_env_override),
+        cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_invoke_api),       cmocka_unit_test(test_runtime_api_refusals),
         cmocka_unit_test(test_shutdown),
     };

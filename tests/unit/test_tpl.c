@@ -2,7 +2,8 @@
  * test_tpl.c - the SAM template loader: short forms, Globals, names/ARNs,
  * DefinitionUri + DefinitionSubstitutions, bootstrap lookup, unsupported
  * resources, and refusals; SNS topics, EventBridgeRule events, parameter
- * overrides and alphanumeric logical IDs.
+ * overrides, --env-vars (precedence, conversions, refusals) and
+ * alphanumeric logical IDs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -413,6 +414,167 @@ static void test_parameter_overrides(void **state)
     assert_non_null(strstr(err, "ParameterValue"));
 }
 
+static const char envvars_tpl[] =
+    "Globals:\n"
+    "  Function:\n"
+    "    Environment:\n"
+    "      Variables: {STAGE: dev, TABLE: !Ref Table}\n"
+    "Resources:\n"
+    "  BookFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties:\n"
+    "      Environment: {Variables: {MODE: safe}}\n"
+    "  CancelFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "  Table:\n"
+    "    Type: AWS::DynamoDB::Table\n";
+
+/* Load envvars_tpl with json text as --env-vars; NULL and err on refusal. */
+static tpl *load_envvars(const char *json, char *err, size_t errlen)
+{
+    write_file("envvars.yaml", envvars_tpl, 0644);
+    char path[256];
+    snprintf(path, sizeof path, "%s/envvars.yaml", dir);
+    json_t *ev = NULL;
+    if (json != NULL) {
+        json_error_t je;
+        ev = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        if (ev == NULL)
+            fail_msg("bad test JSON %s: %s", json, je.text);
+    }
+    tpl_opts o = {.store_dir = "/data/tables", .env_vars = ev};
+    tpl *t = NULL;
+    int rc = tpl_load(path, &o, &t, err, errlen);
+    json_decref(ev); /* borrowed only during tpl_load */
+    return rc == 0 ? t : NULL;
+}
+
+static const char *ovr_get(const tpl_function *f, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *const *e = f->env_override; *e; e++)
+        if (!strncmp(*e, key, kl) && (*e)[kl] == '=')
+            return *e + kl + 1;
+    return NULL;
+}
+
+static size_t count(const char *const *list)
+{
+    size_t n = 0;
+    while (list[n])
+        n++;
+    return n;
+}
+
+static void test_env_vars(void **state)
+{
+    (void)state;
+    char err[512];
+    /* without the option: the template's variables, the store, no overrides */
+    tpl *t = load_envvars(NULL, err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    const tpl_function *book = tpl_function_at(t, 0);
+    assert_non_null(book->env_override);
+    assert_int_equal(count(book->env_override), 0);
+    assert_string_equal(env_get(book, "SFN_LOCAL_STORE_DIR"), "/data/tables");
+    assert_string_equal(env_get(book, "STAGE"), "dev");
+    tpl_free(t);
+
+    t = load_envvars("{\"Parameters\": {\"SFN_LOCAL_STORE_DIR\": \"\", \"STAGE\": \"all\","
+                     " \"AWS_ACCESS_KEY_ID\": \"ASIAPARAMS\", \"AWS_REGION\": \"eu-west-1\","
+                     " \"N\": 3, \"NEG\": -7, \"F\": 1.5, \"H\": 100.0, \"TINY\": 0.00001,"
+                     " \"BIG\": 1e16, \"T\": true, \"FA\": false, \"_x9\": \"u\"},"
+                     " \"BookFn\": {\"STAGE\": \"book\", \"MODE\": \"fast\","
+                     " \"AWS_ACCESS_KEY_ID\": \"ASIABOOK\", \"ONLY_BOOK\": \"\"}}",
+                     err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    book = tpl_function_at(t, 0);
+    const tpl_function *cancel = tpl_function_at(t, 1);
+    assert_string_equal(book->logical_id, "BookFn");
+    /* the logical ID's entry wins over Parameters */
+    assert_string_equal(ovr_get(book, "STAGE"), "book");
+    assert_string_equal(ovr_get(book, "MODE"), "fast");
+    assert_string_equal(ovr_get(book, "AWS_ACCESS_KEY_ID"), "ASIABOOK");
+    assert_string_equal(ovr_get(book, "ONLY_BOOK"), "");
+    assert_string_equal(ovr_get(cancel, "STAGE"), "all");
+    assert_string_equal(ovr_get(cancel, "AWS_ACCESS_KEY_ID"), "ASIAPARAMS");
+    assert_null(ovr_get(cancel, "ONLY_BOOK"));
+    assert_null(ovr_get(cancel, "MODE"));
+    assert_int_equal(count(book->env_override), 15);
+    assert_int_equal(count(cancel->env_override), 13);
+    /* every override is set, declared in the template or not; the
+     * template's value of the same name is gone, the rest stay */
+    for (int i = 0; i < 2; i++) {
+        const tpl_function *f = tpl_function_at(t, (size_t)i);
+        assert_string_equal(ovr_get(f, "SFN_LOCAL_STORE_DIR"), "");
+        assert_null(env_get(f, "SFN_LOCAL_STORE_DIR"));
+        assert_null(env_get(f, "STAGE"));
+        assert_string_equal(env_get(f, "TABLE"), "Table");
+        assert_string_equal(ovr_get(f, "AWS_REGION"), "eu-west-1");
+        /* numbers and booleans as SAM CLI (Python's str()) writes them */
+        assert_string_equal(ovr_get(f, "N"), "3");
+        assert_string_equal(ovr_get(f, "NEG"), "-7");
+        assert_string_equal(ovr_get(f, "F"), "1.5");
+        assert_string_equal(ovr_get(f, "H"), "100.0");
+        assert_string_equal(ovr_get(f, "TINY"), "1e-05");
+        assert_string_equal(ovr_get(f, "BIG"), "1e+16");
+        assert_string_equal(ovr_get(f, "T"), "true");
+        assert_string_equal(ovr_get(f, "FA"), "false");
+        assert_string_equal(ovr_get(f, "_x9"), "u");
+    }
+    assert_null(env_get(book, "MODE"));
+    assert_null(env_get(cancel, "MODE")); /* BookFn's own, not in Globals */
+    tpl_free(t);
+
+    /* only a logical ID's entry: Parameters is optional */
+    t = load_envvars("{\"CancelFn\": {\"X\": \"1\"}}", err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    assert_int_equal(count(tpl_function_at(t, 0)->env_override), 0);
+    assert_string_equal(ovr_get(tpl_function_at(t, 1), "X"), "1");
+    assert_string_equal(env_get(tpl_function_at(t, 1), "SFN_LOCAL_STORE_DIR"), "/data/tables");
+    tpl_free(t);
+
+    static const char *const bad[][2] = {
+        /* a typo in a logical ID is not ignored */
+        {"{\"BookFun\": {\"X\": \"1\"}}", "'BookFun' is neither Parameters nor the logical ID"},
+        {"{\"BookFun\": {}}", "its functions: BookFn, CancelFn"},
+        {"{\"Table\": {\"X\": \"1\"}}", "'Table' is neither"},
+        {"{\"parameters\": {}}", "'parameters' is neither"},
+        {"[]", "must hold a JSON object"},
+        {"{\"Parameters\": [\"X=1\"]}", "'Parameters' must be an object"},
+        {"{\"Parameters\": {\"X\": null}}", "Parameters.X: the value must be a string, a "
+                                             "number or a boolean, not null"},
+        {"{\"BookFn\": {\"Y\": {\"a\": 1}}}", "BookFn.Y: the value must be a string, a number "
+                                               "or a boolean, not an object"},
+        {"{\"Parameters\": {\"Z\": [1]}}", "Parameters.Z: the value must be a string, a number "
+                                            "or a boolean, not an array"},
+        {"{\"Parameters\": {\"1X\": \"v\"}}", "Parameters.1X: a variable name must match"},
+        {"{\"Parameters\": {\"A-B\": \"v\"}}", "Parameters.A-B: a variable name must match"},
+        {"{\"Parameters\": {\"\": \"v\"}}", "Parameters.: a variable name must match"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_RUNTIME_API\": \"127.0.0.1:9001\"}}",
+         "Parameters.AWS_LAMBDA_RUNTIME_API: sfnd sets this variable"},
+        {"{\"CancelFn\": {\"_HANDLER\": \"x\"}}", "CancelFn._HANDLER: sfnd sets"},
+        {"{\"Parameters\": {\"LAMBDA_TASK_ROOT\": \"/\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"LAMBDA_RUNTIME_DIR\": \"/\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_FUNCTION_NAME\": \"x\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_FUNCTION_VERSION\": \"1\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_FUNCTION_MEMORY_SIZE\": 1}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_LOG_GROUP_NAME\": \"g\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"AWS_LAMBDA_LOG_STREAM_NAME\": \"s\"}}", "cannot be overridden"},
+        {"{\"Parameters\": {\"N\": \"a\\u0000b\"}}", "NUL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        t = load_envvars(bad[i][0], err, sizeof err);
+        if (t != NULL)
+            fail_msg("--env-vars %s accepted", bad[i][0]);
+        if (strstr(err, "--env-vars: ") == NULL || strstr(err, bad[i][1]) == NULL)
+            fail_msg("--env-vars %s: error '%s' lacks '%s'", bad[i][0], err, bad[i][1]);
+    }
+}
+
 static void test_integration_refusals(void **state)
 {
     (void)state;
@@ -449,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_short_forms),
         cmocka_unit_test(test_topics_rules_substitutions),
         cmocka_unit_test(test_parameter_overrides),
+        cmocka_unit_test(test_env_vars),
         cmocka_unit_test(test_integration_refusals),
         cmocka_unit_test(test_refusals),
     };
