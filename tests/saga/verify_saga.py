@@ -22,6 +22,9 @@ Phases (each its own sfnd, timers 10x faster, test hooks on):
      last beyond the saga's 7 so it parks and the compensator finishes; for
      good: parked, compensator gives up too, operator clears), all concurrent,
      delivered once and (a second sfnd) twice
+  I  the caller's input: the saga's own keys in it change nothing, an input
+     without a string tripId is refused before anything is booked; with
+     FaultInjection=off every failure switch is refused by the first step
   T  timeouts: every book (hangs after its write) and every cancel (its first
      attempt hangs) times out at least once
   O  ownership: two executions of one trip one after another (each outcome of
@@ -72,12 +75,13 @@ def free_port():
 class Server:
     """One sfnd on a data directory of its own."""
 
-    def __init__(self, env=None, template=None, store=None):
+    def __init__(self, env=None, template=None, store=None, overrides=()):
         self.data = tempfile.mkdtemp(prefix="saga-verify-")
         self.port = free_port()
         self.env = env or {}
         self.template = template or os.path.join(SRC, "template.yaml")
         self.store = store  # None: SQLite in the data dir; else a DynamoDB reader
+        self.overrides = list(overrides)
         self.proc = None
         self.starts = 0
 
@@ -88,7 +92,7 @@ class Server:
         log = open(os.path.join(self.data, "sfnd.log"), "a")
         argv = [SFND, "--template", self.template, "--data", self.data, "--port", str(self.port),
                 "--time-scale", "10", "--max-procs", "48", "--quiet",
-                "--parameter-overrides", "TestHooks=on"]
+                "--parameter-overrides", "TestHooks=on"] + self.overrides
         if self.store is not None:
             argv += ["--env-vars", self.store.env_file]
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=SRC)
@@ -661,6 +665,66 @@ def phase_k(quick):
     return results
 
 
+# ---- phase I: what the caller sends cannot reach the saga's bookkeeping; the fault gate -----------------
+
+HOSTILE = {"results": "oops", "compensationErrors": {"hotel": {"Error": "Fake"}}, "compensations": "x",
+           "leftBooked": {"HOTEL": 1}, "failure": "z", "failedStep": 7, "report": [], "executionId": "evil",
+           "redriveCount": 3}
+
+
+def held_by(srv, arn):
+    return {(t, k): st for t, kinds in srv.bookings().items() for k, (st, owner) in kinds.items() if owner == arn}
+
+
+def phase_i(store=None):
+    results = []
+    srv = Server(store=store)
+    srv.start()
+    try:
+        sfn = srv.client()
+        cases = []
+        for label, flags, want in [("saga's own keys in the input", HOSTILE, ("SUCCEEDED",)),
+                                   ("saga's own keys in the input, BookFlight fails",
+                                    dict(HOSTILE, failBookFlight=True), ("FAILED", "TripBookingFailed"))]:
+            t = str(uuid.uuid4())
+            cases.append({"name": f"I {label}", "trip": t, "arn": start(sfn, t, flags), "expect": want})
+        check_cases(srv, sfn, cases, results)
+        for label, text in [("an array", "[1, 2]"), ("a string", '"trip"'), ("tripId a number", '{"tripId": 5}'),
+                            ("no tripId", json.dumps({k: v for k, v in trip("x").items() if k != "tripId"}))]:
+            arn = sfn.start_execution(stateMachineArn=SAGA, input=text)["executionArn"]
+            d = wait_done(sfn, arn)
+            bad = expect_problems(d, ("FAILED", "InvalidTrip")) + history_problems(history(sfn, arn))
+            if held_by(srv, arn):
+                bad.append(f"booked {held_by(srv, arn)}")
+            results.append((f"I input is {label}: refused before anything is booked", d["status"], bad))
+    finally:
+        srv.cleanup()
+    # a deployment with FaultInjection=off refuses every failure switch up front
+    srv = Server(store=store, overrides=["FaultInjection=off"])
+    srv.start()
+    try:
+        sfn = srv.client()
+        for label, flags, want in [("failBookFlight", {"failBookFlight": True}, ("FAILED", "TripBookingFailed")),
+                                   ("failCancelCar", {"failCancelCar": 2}, ("FAILED", "TripBookingFailed")),
+                                   ("no switch", {}, ("SUCCEEDED",))]:
+            t = str(uuid.uuid4())
+            arn = start(sfn, t, flags)
+            d = wait_done(sfn, arn)
+            quiesce(sfn)
+            bad = expect_problems(d, want) + invariant(srv, sfn, arn, t)[0]
+            if flags:
+                cause = json.loads(d.get("cause") or "{}")
+                if cause.get("failedStep") != "BookHotel" or \
+                        cause.get("failure", {}).get("Error") != "FaultInjectionDisabled":
+                    bad.append(f"expected BookHotel to refuse with FaultInjectionDisabled: {cause}")
+                if any(st == "BOOKED" for st, _ in srv.bookings().get(t, {}).values()):
+                    bad.append("something was booked")
+            results.append((f"I FaultInjection=off: {label}", d["status"], bad))
+    finally:
+        srv.cleanup()
+    return results
+
+
 # ---- phase Z (DynamoDB only): what AWS refuses is reported, with AWS's code -------------------------------
 
 def phase_z(store):
@@ -701,7 +765,7 @@ def main():
     ap.add_argument("--phases", default=None)
     args = ap.parse_args()
     if args.phases is None:
-        args.phases = "AOTSXK" if args.store == "sqlite" else "ZAOTS"
+        args.phases = "AIOTSXK" if args.store == "sqlite" else "ZAIOTS"
     t0 = time.time()
     store = None
     if args.store == "dynamodb":
@@ -718,6 +782,8 @@ def main():
                     r += phase_a(True, args.quick)
             elif ph == "T":
                 r = phase_t(store)
+            elif ph == "I":
+                r = phase_i(store)
             elif ph == "O":
                 r = phase_o(store)
             elif ph == "S":

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* strcasestr */
 /*
  * test_booking.c - the booking store, both backends.
  *
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -581,6 +583,145 @@ static void test_dynamodb_semantics(void **state)
     unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
 }
 
+/* ---- DynamoDB's throttling and 5xx, retried inside the deadline ---------- */
+
+/* A fake DynamoDB endpoint in a child process: answers the scripted
+ * statuses in order (then 200s), one connection per request, and counts
+ * the requests it got in *counter (shared memory). */
+static pid_t fake_pid = -1;
+static int fake_port;
+
+static const char OK_BODY[] =
+    "{\"Attributes\":{\"tripId\":{\"S\":\"t\"},\"kind\":{\"S\":\"HOTEL\"},"
+    "\"status\":{\"S\":\"BOOKED\"},\"owner\":{\"S\":\"" E1 "\"}}}";
+
+static void fake_ddb(int lfd, const int *script, int n, volatile int *counter)
+{
+    for (int i = 0;; i++) {
+        int c = accept(lfd, NULL, NULL);
+        if (c < 0)
+            _exit(0);
+        char buf[8192];
+        size_t got = 0;
+        /* read the headers and the body (Content-Length) */
+        for (;;) {
+            ssize_t r = read(c, buf + got, sizeof buf - 1 - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            buf[got] = '\0';
+            char *eoh = strstr(buf, "\r\n\r\n");
+            char *cl = strcasestr(buf, "content-length:");
+            if (eoh && cl && got >= (size_t)(eoh + 4 - buf) + (size_t)atoi(cl + 15))
+                break;
+        }
+        (*counter)++;
+        int st = i < n ? script[i] : 200;
+        const char *body = st == 200   ? OK_BODY
+                           : st == 400 ? "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\","
+                                         "\"message\":\"Rate of requests exceeds the allowed throughput.\"}"
+                                       : "{\"__type\":\"com.amazonaws.dynamodb.v20120810#InternalServerError\"}";
+        char head[256];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d X\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n", st, strlen(body));
+        if (write(c, head, (size_t)hl) < 0 || write(c, body, strlen(body)) < 0)
+            _exit(1);
+        close(c);
+    }
+}
+
+static volatile int *start_fake(const int *script, int n)
+{
+    volatile int *counter = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(counter != MAP_FAILED);
+    *counter = 0;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    fake_port = ntohs(a.sin_port);
+    fake_pid = fork();
+    assert_true(fake_pid >= 0);
+    if (fake_pid == 0)
+        fake_ddb(lfd, script, n, counter);
+    close(lfd);
+    return counter;
+}
+
+static void stop_fake(volatile int *counter)
+{
+    kill(fake_pid, SIGKILL);
+    waitpid(fake_pid, NULL, 0);
+    munmap((void *)counter, sizeof(int));
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Throttling (400 ThrottlingException) and 5xx are retried with back-off:
+ * the booking lands on the fourth request. */
+static void test_dynamodb_throttling_retried(void **state)
+{
+    (void)state;
+    static const int script[] = {400, 503, 400};
+    volatile int *counter = start_fake(script, 3);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", fake_port);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+    booking_store *s = NULL;
+    booking_err err = {{0}, {0}};
+    booking_outcome oc;
+    json_t *d = hotel_details(), *rec = NULL;
+    assert_int_equal(booking_store_open_dynamodb("T", "us-east-1", url, &s, &err), BOOKING_OK);
+    booking_store_set_deadline(s, now_ms() + 10000);
+    int rc = booking_book(s, "t", BOOKING_HOTEL, E1, d, &rec, &oc, &err);
+    if (rc != BOOKING_OK)
+        fail_msg("book: %d %s", rc, err.msg);
+    assert_int_equal(oc, BOOKING_BOOKED);
+    assert_int_equal(*counter, 4);
+    json_decref(rec);
+    json_decref(d);
+    booking_store_free(s);
+    stop_fake(counter);
+}
+
+/* Throttled for good: it stops in time for the function to answer before
+ * its deadline, and says what it saw. */
+static void test_dynamodb_throttling_until_deadline(void **state)
+{
+    (void)state;
+    static int script[400];
+    for (int i = 0; i < 400; i++)
+        script[i] = 400;
+    volatile int *counter = start_fake(script, 400);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", fake_port);
+    booking_store *s = NULL;
+    booking_err err = {{0}, {0}};
+    json_t *d = hotel_details();
+    assert_int_equal(booking_store_open_dynamodb("T", "us-east-1", url, &s, &err), BOOKING_OK);
+    int64_t t0 = now_ms(), deadline = t0 + 1500;
+    booking_store_set_deadline(s, deadline);
+    assert_int_equal(booking_book(s, "t", BOOKING_HOTEL, E1, d, NULL, NULL, &err), BOOKING_EIO);
+    int64_t t1 = now_ms();
+    assert_true(t1 < deadline); /* the function still has time to answer */
+    assert_true(*counter >= 3); /* it did retry */
+    assert_non_null(strstr(err.msg, "ThrottlingException"));
+    assert_string_equal(err.code, "ThrottlingException");
+    json_decref(d);
+    booking_store_free(s);
+    stop_fake(counter);
+}
+
 int main(void)
 {
     const struct CMUnitTest sqlite_tests[] = {
@@ -593,8 +734,13 @@ int main(void)
     const struct CMUnitTest ddb_tests[] = {
         cmocka_unit_test(test_dynamodb_semantics),
     };
+    const struct CMUnitTest retry_tests[] = {
+        cmocka_unit_test(test_dynamodb_throttling_retried),
+        cmocka_unit_test(test_dynamodb_throttling_until_deadline),
+    };
     int failed = cmocka_run_group_tests_name("booking_sqlite", sqlite_tests, sqlite_setup,
                                              sqlite_teardown);
     failed += cmocka_run_group_tests_name("booking_dynamodb", ddb_tests, moto_setup, moto_teardown);
+    failed += cmocka_run_group_tests_name("booking_dynamodb_retries", retry_tests, NULL, NULL);
     return failed;
 }
