@@ -196,6 +196,10 @@ static void handler_run(int h, json_t *payload, answer *a)
     a->result = NULL;
     a->error = NULL;
     a->cause[0] = '\0';
+    /* the saga passes {"trip": <input>, "executionId", ...}, as to the real functions */
+    json_t *t = json_object_get(payload, "trip");
+    if (json_is_object(t))
+        payload = t;
     const char *trip = json_string_value(json_object_get(payload, "tripId"));
     if (h == H_NONE) {
         a->error = "Lambda.ResourceNotFoundException";

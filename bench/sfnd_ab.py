@@ -6,7 +6,12 @@ alternating, so that the VM's drift from minute to minute falls on every
 configuration alike, and prints each run and the medians.
 
   bench/sfnd_ab.py [--rounds 3] [--seconds 5] [--concurrency 16] \\
-      LABEL=path/to/sfnd[,max-procs] LABEL=...
+      LABEL=path/to/sfnd[,max-procs[,template.yaml]] LABEL=...
+
+A template (default: this tree's) lets a build run with the template,
+state machine and functions of its own tree, e.g. an older commit's checkout:
+
+  bench/sfnd_ab.py before=/tmp/base/out/bin/sfnd,0,/tmp/base/template.yaml now=out/bin/sfnd
 
 e.g. a baseline build in /tmp/base (cmake -B /tmp/base -DSFN_BIN_DIR=/tmp/base/bin
 at an older commit) against this one:
@@ -29,21 +34,23 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--input", choices=["success", "fail"], default="success")
-    ap.add_argument("configs", nargs="+", help="LABEL=path/to/sfnd[,max-procs]")
+    ap.add_argument("configs", nargs="+", help="LABEL=path/to/sfnd[,max-procs[,template]]")
     a = ap.parse_args()
     cfgs = []
     for c in a.configs:
         label, _, rest = c.partition("=")
-        path, _, mp = rest.partition(",")
+        path, _, rest = rest.partition(",")
+        mp, _, tpl = rest.partition(",")
         if not label or not path:
             sys.exit("bad configuration: " + c)
-        cfgs.append((label, path, mp or "0"))
-    runs = {label: [] for label, _, _ in cfgs}
+        cfgs.append((label, path, mp or "0", tpl))
+    runs = {label: [] for label, _, _, _ in cfgs}
     for _ in range(a.rounds):
-        for label, path, mp in cfgs:
+        for label, path, mp, tpl in cfgs:
             out = subprocess.run([sys.executable, os.path.join(HERE, "sfnd_bench.py"), "--sfnd", path,
                                   "--seconds", str(a.seconds), "--concurrency", str(a.concurrency),
-                                  "--invokes", "10", "--max-procs", mp, "--input", a.input],
+                                  "--invokes", "10", "--max-procs", mp, "--input", a.input]
+                                 + (["--template", tpl] if tpl else []),
                                  capture_output=True, text=True)
             lines = out.stdout.strip().splitlines()
             if out.returncode != 0 or not lines:
@@ -58,7 +65,7 @@ def main():
                       c["client"], m.get("iowait_pct"), m.get("steal_pct"),
                       m.get("disk_ms_per_write")), flush=True)
     base = None
-    for label, _, _ in cfgs:
+    for label, _, _, _ in cfgs:
         xs = runs[label]
         med = lambda f: statistics.median(f(x) for x in xs)
         eps = med(lambda x: x["exec_per_s"])

@@ -42,6 +42,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
+TEMPLATE = os.path.join(ROOT, "template.yaml")
 
 
 def free_port():
@@ -60,7 +61,7 @@ def pct(xs, q):
 
 
 def start_sfnd(binary, data, port, max_procs):
-    args = [binary, "--template", os.path.join(ROOT, "template.yaml"), "--data", data,
+    args = [binary, "--template", TEMPLATE, "--data", data,
             "--port", str(port), "--quiet"]
     if max_procs:
         args += ["--max-procs", str(max_procs)]
@@ -273,6 +274,8 @@ def bench_saga_c(binary, port, seconds, conc, inp, meter):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sfnd", default=os.path.join(ROOT, "out", "bin", "sfnd"))
+    ap.add_argument("--template", default=os.path.join(ROOT, "template.yaml"),
+                    help="the template (its state machine and functions) sfnd runs")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--input", choices=["success", "fail"], default="success")
@@ -284,6 +287,8 @@ def main():
     ap.add_argument("--keep-data", action="store_true", help="leave the data directory (printed)")
     ap.add_argument("--rounds", type=int, default=1, help="saga measurements; the median one is reported")
     a = ap.parse_args()
+    global TEMPLATE
+    TEMPLATE = os.path.abspath(a.template)
     with open(os.path.join(ROOT, "events", "success.json" if a.input == "success" else "fail-book-flight.json")) as f:
         inp = json.load(f)
     data = tempfile.mkdtemp(prefix="sfnd-bench-")
