@@ -238,11 +238,28 @@ static const char *refused_switch(const json_t *trip)
     return NULL;
 }
 
-/* The record as the function's output, with what the operation did. */
-static json_t *with_outcome(json_t *record, booking_outcome oc)
+/* The function's output: what the operation did and the item as it is now,
+ * without what the caller knows already or what is empty (the trip id, its
+ * own execution id as owner, null dates, no attempts, the cancelledBy set):
+ * every byte of it is carried by each later state of the saga and written to
+ * its history. */
+static json_t *output_of(json_t *record, booking_outcome oc, const char *owner)
 {
-    if (record)
-        json_object_set_new(record, "outcome", json_string(booking_outcome_name(oc)));
+    if (!record)
+        return NULL;
+    json_object_del(record, "tripId");
+    json_object_del(record, "cancelledBy");
+    const char *o = json_string_value(json_object_get(record, "owner"));
+    if (o && strcmp(o, owner) == 0)
+        json_object_del(record, "owner");
+    static const char *const maybe[] = {"details", "bookedAt", "cancelledAt", "expiresAt",
+                                        "owner"};
+    for (size_t i = 0; i < sizeof maybe / sizeof maybe[0]; i++)
+        if (json_is_null(json_object_get(record, maybe[i])))
+            json_object_del(record, maybe[i]);
+    if (json_integer_value(json_object_get(record, "cancelAttempts")) == 0)
+        json_object_del(record, "cancelAttempts");
+    json_object_set_new(record, "outcome", json_string(booking_outcome_name(oc)));
     return record;
 }
 
@@ -317,7 +334,7 @@ json_t *saga_fn_book(const json_t *event, booking_kind kind, const lrt_context *
                 pause();
     }
 #endif
-    return with_outcome(record, oc);
+    return output_of(record, oc, c.owner);
 }
 
 json_t *saga_fn_cancel(const json_t *event, booking_kind kind, const lrt_context *ctx,
@@ -375,7 +392,7 @@ json_t *saga_fn_cancel(const json_t *event, booking_kind kind, const lrt_context
     booking_outcome oc = BOOKING_NOTHING_BOOKED;
     if (booking_cancel(store, id, kind, c.owner, &record, &oc, &be) < 0)
         return store_failed(err, k->cancel_step, &be);
-    return with_outcome(record, oc);
+    return output_of(record, oc, c.owner);
 }
 
 int saga_fn_init(void **user, lrt_error *err)

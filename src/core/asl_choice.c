@@ -242,8 +242,19 @@ void asl_timestamp_format(int64_t epoch_ms, char *buf)
         y = 0;
     if (y > 9999)
         y = 9999;
-    snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60), (int)ms);
+    /* "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", by hand: a context object
+     * carries one per state, and snprintf was a visible share of it */
+    int f[7] = {(int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)ms};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char sep[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+    char *p = buf;
+    for (int i = 0; i < 7; i++) {
+        for (int k = width[i] - 1, v = f[i]; k >= 0; k--, v /= 10)
+            p[k] = (char)('0' + v % 10);
+        p += width[i];
+        *p++ = sep[i];
+    }
+    *p = '\0';
 }
 
 static int ts_cmp(const ts_val *a, const ts_val *b)

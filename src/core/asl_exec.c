@@ -125,6 +125,11 @@ struct asl_exec {
     char *arn, *name, *sm_arn, *sm_name, *role;
     int64_t start_ms;
     int redrive_count;
+    /* the context object's parts that do not change from state to state,
+     * made once (values are never modified in place: shared safely) */
+    json_t *ctx_exec;   /* $$.Execution, for ctx_exec_redrive */
+    int ctx_exec_redrive;
+    json_t *ctx_sm;     /* $$.StateMachine */
     asl_rng rng;
     json_t *input;
     int64_t now;
@@ -304,28 +309,36 @@ static void fmt_ts(int64_t ms, char *buf)
 
 static json_t *build_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token)
 {
-    char ts[40], ets[40];
-    fmt_ts(x->start_ms, ts);
+    char ets[40];
     fmt_ts(t->entered_ms, ets);
+    if (x->ctx_exec == NULL || x->ctx_exec_redrive != x->redrive_count) {
+        char ts[40];
+        fmt_ts(x->start_ms, ts);
+        json_decref(x->ctx_exec);
+        json_t *exe = json_object();
+        json_object_set_new(exe, "Id", json_string(x->arn));
+        json_object_set(exe, "Input", x->input);
+        json_object_set_new(exe, "Name", json_string(x->name));
+        json_object_set_new(exe, "RoleArn", json_string(x->role));
+        json_object_set_new(exe, "StartTime", json_string(ts));
+        json_object_set_new(exe, "RedriveCount", json_integer(x->redrive_count));
+        x->ctx_exec = exe;
+        x->ctx_exec_redrive = x->redrive_count;
+    }
+    if (x->ctx_sm == NULL) {
+        x->ctx_sm = json_object();
+        json_object_set_new(x->ctx_sm, "Id", json_string(x->sm_arn));
+        json_object_set_new(x->ctx_sm, "Name", json_string(x->sm_name));
+    }
     json_t *c = json_object();
-    json_t *exe = json_object();
-    json_object_set_new(exe, "Id", json_string(x->arn));
-    json_object_set(exe, "Input", x->input);
-    json_object_set_new(exe, "Name", json_string(x->name));
-    json_object_set_new(exe, "RoleArn", json_string(x->role));
-    json_object_set_new(exe, "StartTime", json_string(ts));
-    json_object_set_new(exe, "RedriveCount", json_integer(x->redrive_count));
-    json_object_set_new(c, "Execution", exe);
+    json_object_set(c, "Execution", x->ctx_exec);
     json_t *stj = json_object();
     json_object_set_new(stj, "EnteredTime", json_string(ets));
     json_object_set_new(stj, "Name", json_string(st ? st->name : ""));
     if (st && (st->type == ST_TASK || st->type == ST_PARALLEL || st->type == ST_MAP))
         json_object_set_new(stj, "RetryCount", json_integer(t->retry_count));
     json_object_set_new(c, "State", stj);
-    json_t *sm = json_object();
-    json_object_set_new(sm, "Id", json_string(x->sm_arn));
-    json_object_set_new(sm, "Name", json_string(x->sm_name));
-    json_object_set_new(c, "StateMachine", sm);
+    json_object_set(c, "StateMachine", x->ctx_sm);
     if (token) {
         json_t *task = json_object();
         json_object_set_new(task, "Token", json_string(token));
@@ -2398,6 +2411,8 @@ void asl_exec_free(asl_exec *x)
         return;
     exec_clear_waits(x);
     asl_jbuf_cleanup(&x->dd_text);
+    json_decref(x->ctx_exec);
+    json_decref(x->ctx_sm);
     for (size_t i = 0; i < x->nall; i++)
         thr_free(x->all[i]);
     free(x->all);

@@ -412,7 +412,7 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
                 die_db(r, "status update");
             /* the rules' executions start in this same transaction */
             if (run__svc_has_rules(r->svc))
-                run__svc_status(r->svc, e->arn);
+                run__svc_status(r->svc, e->arn, st);
         }
         char *arn = strdup(e->arn);
         if (arn == NULL || queue(r, act_finish, arn) != 0)
@@ -991,7 +991,7 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
     }
     r->stats.started++;
     if (!s->express && run__svc_has_rules(r->svc))
-        run__svc_status(r->svc, arn); /* RUNNING */
+        run__svc_status(r->svc, arn, STORE_RUNNING);
     const asl_cmd *cmds;
     size_t n = asl_exec_cmds(e->x, &cmds);
     exec_after_step(r, e, cmds, n, NULL);
@@ -1258,7 +1258,7 @@ int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, si
         die_db(r, "redrive");
     e->done = 0;
     if (run__svc_has_rules(r->svc))
-        run__svc_status(r->svc, arn); /* RUNNING again, redriveCount + 1 */
+        run__svc_status(r->svc, arn, STORE_RUNNING); /* again, redriveCount + 1 */
     asl_input in = {.kind = ASL_IN_REDRIVE, .now_ms = now};
     exec_feed(r, e, &in);
     *redrive_ms = now;

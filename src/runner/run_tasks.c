@@ -43,7 +43,10 @@ typedef struct svc_rule {
     json_t *pattern;
     char *input;              /* JSON text or NULL */
     asl_path *input_path;     /* or NULL */
+    int light;                /* the pattern looks only at what light_event has */
 } svc_rule;
+
+static int pattern_is_light(const json_t *pattern);
 
 struct run_svc {
     run *r;
@@ -178,6 +181,7 @@ int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *
         asl_path_free(ip);
         return RUN_ENOMEM;
     }
+    x->light = pattern_is_light(pattern);
     s->nrules++;
     return 0;
 }
@@ -705,6 +709,60 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
 /* ---- execution status events ------------------------------------------------------ */
 
 /* AWS's "Step Functions Execution Status Change" event for the row. */
+/* ---- the cheap first look ------------------------------------------------ */
+
+static int in_set(const char *k, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(k, *set))
+            return 1;
+    return 0;
+}
+
+/* Does pattern look only at fields light_event fills in (as the full
+ * event would)? */
+static int pattern_is_light(const json_t *pattern)
+{
+    static const char *const top[] = {"version", "detail-type", "source", "account", "region",
+                                      "resources", "detail", NULL};
+    static const char *const detail[] = {"executionArn", "stateMachineArn", "name", "status",
+                                         NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)pattern, k, v) {
+        if (!in_set(k, top))
+            return 0;
+        if (!strcmp(k, "detail")) {
+            const char *dk;
+            json_t *dv;
+            if (!json_is_object(v))
+                return 0;
+            json_object_foreach(v, dk, dv) {
+                if (!in_set(dk, detail))
+                    return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* The fields of the status event that the execution's ARN and status
+ * give, without reading the store: arn:aws:states:R:A:execution:SM:NAME. */
+static json_t *light_event(run_svc *s, const char *exec_arn, int status)
+{
+    const char *x = strstr(exec_arn, ":execution:");
+    const char *last = strrchr(exec_arn, ':');
+    if (x == NULL || last == NULL || last <= x + 10)
+        return NULL;
+    json_t *sm = json_sprintf("%.*s:stateMachine:%.*s", (int)(x - exec_arn), exec_arn,
+                              (int)(last - (x + 11)), x + 11);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:o, s:s, s:s}}", "version", "0",
+                     "detail-type", "Step Functions Execution Status Change", "source",
+                     "aws.states", "account", s->account, "region", s->region, "resources",
+                     exec_arn, "detail", "executionArn", exec_arn, "stateMachineArn", sm, "name",
+                     last + 1, "status", asl_status_name(status));
+}
+
 static json_t *status_event(run_svc *s, const store_exec *x)
 {
     const char *status = asl_status_name(x->status);
@@ -811,9 +869,25 @@ out:
     free(text);
 }
 
-void run__svc_status(run_svc *s, const char *exec_arn)
+void run__svc_status(run_svc *s, const char *exec_arn, int status)
 {
     if (s->nrules == 0)
+        return;
+    json_t *light = NULL;
+    int full = 0;
+    for (size_t i = 0; i < s->nrules && !full; i++) {
+        if (!s->rules[i].light) {
+            full = 1;
+            break;
+        }
+        if (light == NULL && (light = light_event(s, exec_arn, status)) == NULL) {
+            full = 1; /* an ARN we cannot take apart: look properly */
+            break;
+        }
+        full = evpattern_match(s->rules[i].pattern, light);
+    }
+    json_decref(light);
+    if (!full)
         return;
     store_exec x;
     if (store_exec_get(s->st, exec_arn, &x) != STORE_OK)

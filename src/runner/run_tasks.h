@@ -62,10 +62,14 @@ typedef struct run_svc_out {
 /* Carry out one service task. Returns RUN_SVC_*. */
 int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *out);
 
-/* exec_arn (a Standard execution) just changed status: its store row,
- * already written in the open transaction, gives the event. Starts the
- * machines of the matching rules in the same transaction. */
-void run__svc_status(run_svc *s, const char *exec_arn);
+/* exec_arn (a Standard execution) just changed status to status (a
+ * store_status): its store row, already written in the open transaction,
+ * gives the event. Starts the machines of the matching rules in the same
+ * transaction. A rule whose pattern looks only at fields the ARN and the
+ * status give (source, detail-type, detail.status, detail.stateMachineArn,
+ * ...) is tried on those first, so an execution that no rule wants costs
+ * no store read and no event. */
+void run__svc_status(run_svc *s, const char *exec_arn, int status);
 
 /* ---- provided by run.c ---- */
 run_svc *run__svc(run *r);
