@@ -147,6 +147,26 @@ Resources:
                 status: [SUCCEEDED]
                 stateMachineArn: [!GetAtt AStateMachine.Arn]
             Input: '{"fixed": true}'
+  DStateMachine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Name: D
+      Definition:
+        StartAt: Echo
+        States:
+          Echo:
+            Type: Pass
+            End: true
+      Events:
+        OnTripError:
+          Type: EventBridgeRule
+          Properties:
+            # fields beyond what the ARN and the status give: matched on
+            # the full event, read from the store
+            Pattern:
+              detail:
+                error: [{prefix: Trip}]
+                cause: [{exists: true}]
 """
 
 
@@ -305,6 +325,15 @@ def test_failure_starts_rule_machine_with_input_path():
             assert det["executionArn"] == arn and det["status"] == "FAILED", det
             assert det["error"] == "TripFailed" and det["cause"] == "on purpose", det
             assert executions(sfn, "B") == []
+            # a rule on the error (not a field the first look has) starts D
+            ds = wait_for(lambda: executions(sfn, "D"))
+            ev = json.loads(s.wait_done(ds[0]["executionArn"])["input"])
+            assert len(ds) == 1 and ev["detail"]["executionArn"] == arn, ds
+            # ... and nothing else did: A's RUNNING event had no error
+            d2, _ = run_a(s, "ok1", {"action": "go", "tripId": "t"})
+            assert d2["status"] == "SUCCEEDED", d2
+            time.sleep(0.3)
+            assert len(executions(sfn, "D")) == 1
     finally:
         env.cleanup()
 
