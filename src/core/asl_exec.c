@@ -78,6 +78,12 @@ struct thr {
     uint64_t to_timer, hb_timer;
     int *rcount;
     int retry_count;
+    /* the last context object made for this thread, kept while the state,
+     * its entry and its attempt are the same (one per state otherwise) */
+    json_t *ctx;
+    const void *ctx_st;
+    int64_t ctx_entered;
+    int ctx_retry, ctx_redrive;
     int64_t entered_ms;
     uint32_t entered_id;
     uint32_t last;     /* previousEventId chain */
@@ -307,7 +313,30 @@ static void fmt_ts(int64_t ms, char *buf)
     asl_timestamp_format(ms, buf);
 }
 
+static json_t *make_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token);
+
+/* The context object ($$) for a state of thread t. Values are never
+ * modified in place, so one made for this very state, entry and attempt is
+ * shared (no task token, no Map item: those make it unique). Returns: new. */
 static json_t *build_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token)
+{
+    int cacheable = token == NULL && !(with_item && t->map_idx >= 0) && st != NULL;
+    if (cacheable && t->ctx && t->ctx_st == st && t->ctx_entered == t->entered_ms &&
+        t->ctx_retry == t->retry_count && t->ctx_redrive == x->redrive_count)
+        return json_incref(t->ctx);
+    json_t *c = make_context(x, t, st, with_item, token);
+    if (cacheable && c) {
+        json_decref(t->ctx);
+        t->ctx = json_incref(c);
+        t->ctx_st = st;
+        t->ctx_entered = t->entered_ms;
+        t->ctx_retry = t->retry_count;
+        t->ctx_redrive = x->redrive_count;
+    }
+    return c;
+}
+
+static json_t *make_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token)
 {
     char ets[40];
     fmt_ts(t->entered_ms, ets);
@@ -456,6 +485,7 @@ static void thr_reset_state(thr *t)
 
 static void thr_free(thr *t)
 {
+    json_decref(t->ctx);
     free(t->token);
     json_decref(t->input);
     json_decref(t->eff);
