@@ -140,6 +140,8 @@ struct asl_exec {
     json_t *input;
     int64_t now;
     int status;
+    int oom;            /* an event could not be recorded in the normal way:
+                           the execution fails (States.Runtime) at once */
     json_t *output;
     char *error, *cause;
     int64_t stop_ms;
@@ -157,6 +159,10 @@ struct asl_exec {
 };
 
 /* ---- small utilities ----------------------------------------------------- */
+/* Tests: when > 0, the growth of the history that brings it to 0 fails,
+ * as an out-of-memory would (asl_int.h). */
+long asl__test_fail_grow;
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
@@ -270,12 +276,23 @@ static size_t out_bound(const asl_path *rp, int rnull, size_t in_sz, size_t res_
 }
 
 /* ---- events ---------------------------------------------------------------- */
+#define EV_RESERVE 32
+
 static ev *emit(asl_exec *x, thr *t, int type, const state *st)
 {
     if (t && t->silent)
         return NULL;
-    if (grow((void **)&x->evs, &x->capev, x->nev + 1, sizeof *x->evs) != 0)
-        return NULL;
+    /* The history is the truth: an event is never dropped. The array is
+     * grown while EV_RESERVE slots are still free, so when that fails (no
+     * memory) the event, and the failure the execution then ends with,
+     * still have room; run_queue fails the execution at once. */
+    size_t need = x->nev + 1 + EV_RESERVE;
+    int fail_now = need > x->capev && asl__test_fail_grow > 0 && --asl__test_fail_grow == 0;
+    if (fail_now || grow((void **)&x->evs, &x->capev, need, sizeof *x->evs) != 0) {
+        x->oom = 1;
+        if (x->nev >= x->capev)
+            return NULL; /* the reserve is spent: cannot happen in one step */
+    }
     ev *e = &x->evs[x->nev++];
     memset(e, 0, sizeof *e);
     e->type = type;
@@ -2171,6 +2188,8 @@ static void exec_terminate(asl_exec *x, int type, int status, const char *err, c
 static void run_queue(asl_exec *x)
 {
     while (x->rq_len > 0 && x->status == ASL_RUNNING) {
+        if (x->oom)
+            break;
         if (x->nev >= ASL_MAX_EVENTS) {
             x->rq_len = 0;
             exec_terminate(x, E_ExecutionFailed, ASL_FAILED, "States.Runtime",
@@ -2183,6 +2202,13 @@ static void run_queue(asl_exec *x)
         thr_run(x, t);
     }
     x->rq_len = 0;
+    if (x->oom && x->status == ASL_RUNNING) {
+        /* visibly failed, not silently short of events */
+        exec_terminate(x, E_ExecutionFailed, ASL_FAILED, "States.Runtime",
+                       "The local engine ran out of memory while recording this execution's "
+                       "history; the execution is failed rather than left with events missing.");
+        return;
+    }
     /* Tasks dispatched in this step have started by now. */
     for (size_t i = 0; i < x->nunstarted; i++) {
         wait *w = wait_find(x, x->unstarted[i]);

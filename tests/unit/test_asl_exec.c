@@ -494,6 +494,47 @@ static void test_stop_ends_running_tasks(void **state)
     asl_machine_free(m);
 }
 
+/* An out-of-memory while recording an event never drops it: the
+ * execution fails visibly (States.Runtime) with every event it had, the
+ * failure included, and continuous ids. */
+static void test_history_oom_fails_visibly(void **state)
+{
+    (void)state;
+    /* a long chain of Pass states: the history grows several times */
+    json_t *states = json_object();
+    for (int i = 0; i < 200; i++) {
+        char name[16], next[16];
+        snprintf(name, sizeof name, "P%d", i);
+        snprintf(next, sizeof next, "P%d", i + 1);
+        json_object_set_new(states, name, i < 199 ? json_pack("{s:s, s:s}", "Type", "Pass", "Next", next)
+                                                 : json_pack("{s:s, s:b}", "Type", "Pass", "End", 1));
+    }
+    json_t *def = json_pack("{s:s, s:o}", "StartAt", "P0", "States", states);
+    char *text = json_dumps(def, 0);
+    asl_machine *m = compile(text);
+    json_t *in = json_object();
+    /* without a failure: 402 events, SUCCEEDED */
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED);
+    size_t full = asl_exec_event_count(x);
+    asl_exec_free(x);
+    /* the second growth of the history fails */
+    asl__test_fail_grow = 2;
+    x = asl_exec_start(m, &INFO, in);
+    asl__test_fail_grow = 0;
+    assert_int_equal(asl_exec_status(x), ASL_FAILED);
+    assert_string_equal(asl_exec_error(x), "States.Runtime");
+    assert_non_null(strstr(asl_exec_cause(x), "out of memory"));
+    size_t n = asl_exec_event_count(x);
+    assert_true(n > 1 && n < full);
+    assert_string_equal(asl_exec_event_type(x, n - 1), "ExecutionFailed");
+    asl_exec_free(x);
+    json_decref(in);
+    free(text);
+    json_decref(def);
+    asl_machine_free(m);
+}
+
 static void test_data_limit(void **state)
 {
     (void)state;
@@ -559,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
         cmocka_unit_test(test_data_limit),
+        cmocka_unit_test(test_history_oom_fails_visibly),
         cmocka_unit_test(test_invalid_utf8_cause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
