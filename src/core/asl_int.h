@@ -90,6 +90,24 @@ char *asl_json_text(const json_t *v);
  * JSON value at top level. Returns: new, or NULL with a message in err. */
 json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
 
+/* ---- state names ---------------------------------------------------------
+ * Name -> index of the states of one scope, for O(1) transition lookups in
+ * validation and compilation (asl_names.c). Keys are borrowed: the
+ * definition must outlive the map. Capacity is fixed at init (n names).  */
+typedef struct asl_names {
+    const char **keys; /* borrowed; NULL slot = empty */
+    long *idx;
+    size_t cap;        /* power of two, at least 2n */
+} asl_names;
+/* Returns 0, or -1 when out of memory (s is then empty, safe to clean up). */
+int asl__names_init(asl_names *s, size_t n);
+void asl__names_cleanup(asl_names *s);
+/* Adds k -> i unless k is present (the first index wins). At most the n
+ * names given to init. */
+void asl__names_put(asl_names *s, const char *k, long i);
+/* Returns the index of k, or -1. */
+long asl__names_get(const asl_names *s, const char *k);
+
 /* JSON size limit of a payload: 256 KiB of UTF-8 (AWS "payload size"). */
 #define ASL_MAX_PAYLOAD 262144
 /* Bounds on what we accept at all (depth of nesting, definition size). */

@@ -110,24 +110,11 @@ static double cnum(const json_t *o, const char *k, double dflt)
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
-static int find_state(const json_t *states, const char *name)
-{
-    int i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)states, k, v) {
-        if (strcmp(k, name) == 0)
-            return i;
-        i++;
-    }
-    return -1;
-}
-
-static int resolve_next(cctx *c, const json_t *states, const char *name, const char *loc)
+static int resolve_next(cctx *c, const asl_names *names, const char *name, const char *loc)
 {
     if (name == NULL)
         return -1;
-    int i = find_state(states, name);
+    int i = (int)asl__names_get(names, name);
     if (i < 0)
         cfail(c, loc, "Missing 'Next' target: %s", name);
     return i;
@@ -198,7 +185,7 @@ static void classify_resource(state *s)
     }
 }
 
-static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc)
+static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc)
 {
     json_t *retry = json_object_get(js, "Retry");
     if (json_is_array(retry) && json_array_size(retry) > 0) {
@@ -224,7 +211,7 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_
             json_t *k = json_array_get(catch, (size_t)i);
             catcher *ct = &s->catch[i];
             ct->errs = cerrs(json_object_get(k, "ErrorEquals"), &ct->nerrs);
-            ct->next = resolve_next(c, states, sget(k, "Next"), loc);
+            ct->next = resolve_next(c, names, sget(k, "Next"), loc);
             ct->result_path = cpath(c, k, "ResultPath", ASL_PATH_REFERENCE, &ct->result_null, loc);
             if (s->jsonata) {
                 ct->j_output = cj(c, k, "Output", NULL, loc);
@@ -236,11 +223,11 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_
     }
 }
 
-static void compile_retry_catch(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc);
+static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc);
 
 /* A JSONata state's fields. Nested branches and item processors inherit the
  * machine's language (jsonata), not the state's. */
-static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const json_t *states, const char *loc,
+static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc,
                                   int depth, int jsonata)
 {
     s->j_output = cj(c, js, "Output", NULL, loc);
@@ -253,7 +240,7 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const jso
         s->j_args = cj(c, js, "Arguments", NULL, loc);
         s->j_timeout = cj(c, js, "TimeoutSeconds", NULL, loc);
         s->j_heartbeat = cj(c, js, "HeartbeatSeconds", NULL, loc);
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     case ST_CHOICE: {
@@ -269,14 +256,14 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const jso
             json_t *rule = json_array_get(ch, (size_t)i);
             char rloc[600];
             snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
-            s->rule_next[i] = resolve_next(c, states, sget(rule, "Next"), rloc);
+            s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
             s->rule_cond[i] = cj(c, rule, "Condition", NULL, rloc);
             s->rule_output[i] = cj(c, rule, "Output", NULL, rloc);
             s->rule_jassign[i] = cj(c, rule, "Assign", NULL, rloc);
         }
         const char *d = sget(js, "Default");
         if (d)
-            s->default_next = resolve_next(c, states, d, loc);
+            s->default_next = resolve_next(c, names, d, loc);
         break;
     }
     case ST_WAIT:
@@ -297,7 +284,7 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const jso
             s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
         }
         s->j_args = cj(c, js, "Arguments", NULL, loc);
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     case ST_MAP: {
@@ -316,7 +303,7 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const jso
         s->j_tol_pct = cj(c, js, "ToleratedFailurePercentage", NULL, loc);
         const char *label = sget(js, "Label");
         s->label = label ? strdup(label) : NULL;
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     default:
@@ -329,7 +316,7 @@ static int parse_ts(const char *s, int64_t *ms)
     return asl_timestamp_parse(s, ms);
 }
 
-static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const json_t *states,
+static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const asl_names *names,
                           const char *loc, int depth, int jsonata)
 {
     s->name = strdup(name);
@@ -354,13 +341,13 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         return;
     }
     if (s->type != ST_CHOICE && s->type != ST_SUCCEED && s->type != ST_FAIL)
-        s->next = resolve_next(c, states, sget(js, "Next"), loc);
+        s->next = resolve_next(c, names, sget(js, "Next"), loc);
 
     char *text = json_dumps(js, JSON_COMPACT);
     s->uses_ctx = text && strstr(text, "$$") != NULL;
     free(text);
     if (s->jsonata) {
-        compile_state_jsonata(c, s, js, states, loc, depth, jsonata);
+        compile_state_jsonata(c, s, js, names, loc, depth, jsonata);
         return;
     }
 
@@ -384,7 +371,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         s->heartbeat_s = cint(js, "HeartbeatSeconds", 0);
         s->timeout_path = cpath(c, js, "TimeoutSecondsPath", ASL_PATH_ANY, NULL, loc);
         s->heartbeat_path = cpath(c, js, "HeartbeatSecondsPath", ASL_PATH_ANY, NULL, loc);
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     case ST_CHOICE: {
@@ -401,12 +388,12 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
                 cfail(c, rloc, "%s", err);
                 return;
             }
-            s->rule_next[i] = resolve_next(c, states, sget(rule, "Next"), rloc);
+            s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
             s->rule_assign[i] = ctmpl(c, json_object_get(rule, "Assign"), "Assign", rloc);
         }
         const char *d = sget(js, "Default");
         if (d)
-            s->default_next = resolve_next(c, states, d, loc);
+            s->default_next = resolve_next(c, names, d, loc);
         break;
     }
     case ST_WAIT: {
@@ -459,7 +446,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
             s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
         }
         s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     case ST_MAP: {
@@ -491,7 +478,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         s->tol_pct_path = cpath(c, js, "ToleratedFailurePercentagePath", ASL_PATH_ANY, NULL, loc);
         const char *label = sget(js, "Label");
         s->label = label ? strdup(label) : NULL;
-        compile_retry_catch(c, s, js, states, loc);
+        compile_retry_catch(c, s, js, names, loc);
         break;
     }
     default:
@@ -520,20 +507,32 @@ static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth
         free(p);
         return NULL;
     }
-    p->start = find_state(states, start);
+    /* Every target is resolved through one map of the scope's names: a
+     * scan per transition made compile quadratic in the state count. */
+    asl_names names;
+    if (asl__names_init(&names, (size_t)p->n) != 0) {
+        cfail(c, loc[0] ? loc : "/", "out of memory", NULL);
+        free(p->s);
+        free(p);
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    long n = 0;
+    json_object_foreach(states, k, v) asl__names_put(&names, k, n++);
+    p->start = (int)asl__names_get(&names, start);
     if (p->start < 0)
         cfail(c, loc[0] ? loc : "/", "Missing 'StartAt' target: %s", start);
     int i = 0;
-    const char *k;
-    json_t *v;
     json_object_foreach(states, k, v) {
         char sloc[700];
         snprintf(sloc, sizeof sloc, "%s/States/%s", loc, k);
-        compile_state(c, &p->s[i], k, v, states, sloc, depth, jsonata);
+        compile_state(c, &p->s[i], k, v, &names, sloc, depth, jsonata);
         i++;
         if (c->failed)
             break;
     }
+    asl__names_cleanup(&names);
     return p;
 }
 

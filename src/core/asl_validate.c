@@ -16,6 +16,7 @@
  */
 #include "asl.h"
 #include "asl_choice.h"
+#include "asl_int.h"
 #include "asl_path.h"
 
 #include <stdarg.h>
@@ -1000,56 +1001,6 @@ static void validate_machine(vctx *c, const json_t *m, const char *loc, int kind
 
 /* ---- graph: targets, terminal state, reachability -------------------------- */
 
-typedef struct name_set {
-    const char **keys; /* borrowed from the definition */
-    size_t *idx;
-    size_t cap;        /* power of two */
-} name_set;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static int set_init(name_set *s, size_t n)
-{
-    s->cap = 16;
-    while (s->cap < n * 2)
-        s->cap *= 2;
-    s->keys = calloc(s->cap, sizeof *s->keys);
-    s->idx = calloc(s->cap, sizeof *s->idx);
-    return s->keys && s->idx ? 0 : -1;
-}
-
-static void set_free(name_set *s)
-{
-    free(s->keys);
-    free(s->idx);
-}
-
-static void set_put(name_set *s, const char *k, size_t i)
-{
-    size_t h = (size_t)hash_str(k) & (s->cap - 1);
-    while (s->keys[h] != NULL)
-        h = (h + 1) & (s->cap - 1);
-    s->keys[h] = k;
-    s->idx[h] = i;
-}
-
-static long set_get(const name_set *s, const char *k)
-{
-    size_t h = (size_t)hash_str(k) & (s->cap - 1);
-    while (s->keys[h] != NULL) {
-        if (strcmp(s->keys[h], k) == 0)
-            return (long)s->idx[h];
-        h = (h + 1) & (s->cap - 1);
-    }
-    return -1;
-}
-
 typedef struct edge_it {
     const json_t *st;
     int stage;  /* 0 Next, 1 Default, 2 Choices, 3 Catch, 4 done */
@@ -1137,19 +1088,19 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
     if (depth > VALIDATE_MAX_NESTING || !json_is_object(states) || n == 0 || start == NULL)
         return;
 
-    name_set set = {0};
+    asl_names set = {0};
     const json_t **by_idx = calloc(n, sizeof *by_idx);
     const char **names = calloc(n, sizeof *names);
     size_t *queue = calloc(n, sizeof *queue);
     unsigned char *seen = calloc(n, 1);
-    if (by_idx == NULL || names == NULL || queue == NULL || seen == NULL || set_init(&set, n) != 0) {
+    if (by_idx == NULL || names == NULL || queue == NULL || seen == NULL || asl__names_init(&set, n) != 0) {
         diag(c, SCHEMA, loc[0] ? loc : "/", "out of memory");
         goto free_all;
     }
     size_t i = 0;
     int has_terminal = 0;
     json_object_foreach((json_t *)states, key, st) {
-        set_put(&set, key, i);
+        asl__names_put(&set, key, (long)i);
         by_idx[i] = st;
         names[i] = key;
         has_terminal |= is_terminal(st);
@@ -1157,7 +1108,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
     }
 
     /* Dangling targets: StartAt first, then every state's edges in order. */
-    long s0 = set_get(&set, start);
+    long s0 = asl__names_get(&set, start);
     if (s0 < 0) {
         snprintf(eloc, sizeof eloc, "%s/StartAt", loc);
         diag(c, "MISSING_TRANSITION_TARGET", eloc, "Missing 'Next' target: %s", start);
@@ -1167,7 +1118,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
         edge_it it = {by_idx[i], 0, 0};
         const char *t;
         while ((t = edge_next(&it, sloc, eloc, sizeof eloc)) != NULL) {
-            if (set_get(&set, t) < 0)
+            if (asl__names_get(&set, t) < 0)
                 diag(c, "MISSING_TRANSITION_TARGET", eloc, "Missing 'Next' target: %s", t);
         }
     }
@@ -1184,7 +1135,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
             edge_it it = {by_idx[u], 0, 0};
             const char *t;
             while ((t = edge_next(&it, "", eloc, sizeof eloc)) != NULL) {
-                long v = set_get(&set, t);
+                long v = asl__names_get(&set, t);
                 if (v >= 0 && !seen[v]) {
                     seen[v] = 1;
                     queue[tail++] = (size_t)v;
@@ -1203,7 +1154,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
         graph_children(c, by_idx[i], sloc, depth);
     }
 free_all:
-    set_free(&set);
+    asl__names_cleanup(&set);
     free(by_idx);
     free(names);
     free(queue);

@@ -22,6 +22,12 @@
 #include <unistd.h>
 
 #include "asl.h"
+/* The compiled form, to see targets resolved to indices; its `state` type
+ * is renamed so cmocka's `void **state` parameters do not shadow it. */
+#define state compiled_state
+#include "asl_machine_int.h"
+#undef state
+#include <time.h>
 
 static const char *g_argv0;
 
@@ -367,6 +373,82 @@ static void test_bounds(void **state)
     json_decref(d);
 }
 
+/* Issue 12: compile resolved each target by scanning every state (20k
+ * states took seconds on the loop). A 20,000-state machine listed in reverse
+ * order, every state a Choice/Catch/Next source, compiles with each target
+ * resolved to its index, a dangling target deep in it still gets the same
+ * diagnostic, and the whole takes far less than the old quadratic time
+ * (the bound is loose enough for a sanitizer build). */
+static void test_large_machine_linear(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    size_t cap = 4u << 20, off = 0;
+    char *def = malloc(cap);
+    assert_non_null(def);
+    off = (size_t)snprintf(def, cap, "{\"StartAt\":\"s0\",\"States\":{\"s%d\":" PASS_END, N - 1);
+    for (int i = N - 2; i >= 0; i--) {
+        if (i % 3 == 0)
+            off += (size_t)snprintf(def + off, cap - off,
+                                    ",\"s%d\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.x\","
+                                    "\"IsPresent\":true,\"Next\":\"s%d\"}],\"Default\":\"s%d\"}",
+                                    i, N - 1, i + 1);
+        else
+            off += (size_t)snprintf(def + off, cap - off,
+                                    ",\"s%d\":{\"Type\":\"Task\",\"Resource\":"
+                                    "\"arn:aws:lambda:us-east-1:123456789012:function:f\",\"Catch\":"
+                                    "[{\"ErrorEquals\":[\"States.ALL\"],\"Next\":\"s%d\"}],\"Next\":\"s%d\"}",
+                                    i, N - 1, i + 1);
+    }
+    off += (size_t)snprintf(def + off, cap - off, "}}");
+    assert_true(off < cap);
+
+    /* (over the 1 MB text limit, so parsed here and compiled as JSON) */
+    json_t *d = J(def);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    asl_machine *m = NULL;
+    asl_diags diags;
+    assert_int_equal(asl_machine_compile(d, ASL_STANDARD, &m, &diags), SFN_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 2.0);
+    /* states are indexed in document order: s(N-1) is 0, s(i) is N-1-i */
+    const prog *p = m->root;
+    assert_int_equal(p->n, N);
+    assert_int_equal(p->start, N - 1);
+    assert_string_equal(p->s[0].name, "s19999");
+    for (int k = 1; k < N; k++) {
+        int i = N - 1 - k;
+        const compiled_state *s = &p->s[k];
+        if (i % 3 == 0) {
+            assert_int_equal(s->default_next, k - 1);
+            assert_int_equal(s->rule_next[0], 0);
+        } else {
+            assert_int_equal(s->next, k - 1);
+            assert_int_equal(s->catch[0].next, 0);
+        }
+    }
+    asl_machine_free(m);
+    json_decref(d);
+
+    /* a dangling target deep in the machine: the same diagnostic as ever */
+    char *at = strstr(def, "\"s10001\":{");
+    assert_non_null(at);
+    char *nx = strstr(at, "\"Next\":\"s10002\"");
+    assert_non_null(nx);
+    memcpy(nx + 8, "zz", 2); /* "s10002" -> "zz0002" */
+    d = J(def);
+    assert_int_equal(asl_validate(d, ASL_STANDARD, &diags), SFN_EINVAL);
+    assert_string_equal(diags.d[0].code, "MISSING_TRANSITION_TARGET");
+    assert_string_equal(diags.d[0].message, "Missing 'Next' target: zz0002");
+    assert_string_equal(diags.d[0].location, "/States/s10001/Next");
+    /* and what it cut off is unreachable, reported in document order */
+    assert_string_equal(diags.d[1].message, "State \"s19998\" is not reachable.");
+    json_decref(d);
+    free(def);
+}
+
 /* ---- data-driven over the conformance files ----------------------------- */
 
 static int find_conformance(const char *file, char *out, size_t n)
@@ -532,6 +614,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_paths_and_templates), cmocka_unit_test(test_retry_catch),
         cmocka_unit_test(test_task),               cmocka_unit_test(test_query_language),
         cmocka_unit_test(test_choice_and_map),     cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_large_machine_linear),
         cmocka_unit_test(test_validation_jsonl),   cmocka_unit_test(test_cases_jsonl_accepted),
         cmocka_unit_test(test_lambda_cases_jsonl_accepted),
     };
