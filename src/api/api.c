@@ -1004,6 +1004,8 @@ typedef struct hist {
     int64_t lit_id;           /* the last payload seen in full, and its token */
     jtext lit;
     char *fetched;            /* an event read for its payload */
+    int64_t fetched_id;       /* its id (0: none), so that the events that
+                               * refer to one payload read it once */
 } hist;
 
 static int hist_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
@@ -1014,11 +1016,16 @@ static int hist_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
         *toklen = h->lit.n;
         return 0;
     }
-    /* reading backwards, or a page that starts after it: read that event */
-    free(h->fetched);
-    h->fetched = NULL;
-    if (store_event_text(h->st, h->exec_id, id, &h->fetched) != STORE_OK)
-        return -1;
+    /* reading backwards, or a page that starts after it: read that event
+     * (by id, through the index: a row of a few events), once */
+    if (h->fetched == NULL || h->fetched_id != id) {
+        free(h->fetched);
+        h->fetched = NULL;
+        h->fetched_id = 0;
+        if (store_event_text(h->st, h->exec_id, id, &h->fetched) != STORE_OK)
+            return -1;
+        h->fetched_id = id;
+    }
     return asl_event_log_payload(h->fetched, strlen(h->fetched), tok, toklen);
 }
 

@@ -113,8 +113,12 @@ static const char *const sql_text[Q__COUNT] = {
                     "result,error,cause) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
     [Q_EV_ASC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
                  "AND first_id<=? ORDER BY last_id",
-    [Q_EV_DESC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
-                  "AND first_id<=? ORDER BY last_id DESC",
+    /* Backwards from the row that holds id ?3 (the least last_id >= ?3),
+     * found through the index: filtering on first_id<=?3 alone walked
+     * every row after the page first. */
+    [Q_EV_DESC] = "SELECT first_id,last_id,body FROM event_log WHERE exec_id=?1 AND last_id>=?2 "
+                  "AND last_id<=coalesce((SELECT min(last_id) FROM event_log WHERE exec_id=?1 "
+                  "AND last_id>=?3),?3) AND first_id<=?3 ORDER BY last_id DESC",
     [Q_EV_MAX] = "SELECT max(last_id) FROM event_log WHERE exec_id=?",
     [Q_EV_ONE] = "SELECT first_id,body FROM event_log WHERE exec_id=? AND last_id>=? "
                  "ORDER BY last_id LIMIT 1",
@@ -187,6 +191,8 @@ static int has_table(sqlite3 *db, const char *table, const char *column)
     return sqlite3_table_column_metadata(db, NULL, table, column, NULL, NULL, NULL, NULL,
                                          NULL) == SQLITE_OK;
 }
+
+static int split_old_rows(store *s);
 
 /* The checkpointer: a second connection on its own thread. */
 typedef struct ckpt {
@@ -448,6 +454,8 @@ int store_open(const char *path, int sync_full, store **out, char *errbuf, size_
                                NULL) != SQLITE_OK)
             goto fail_db;
     }
+    /* not fatal: old rows read right, only slower (split_old_rows) */
+    (void)split_old_rows(s);
     if (sync_full && on_disk && ckpt_start(s, path) != STORE_OK)
         goto fail_db;
     *out = s;
@@ -882,19 +890,183 @@ int store_input_next_seq(store *s, int64_t exec_id, int64_t *seq)
 }
 
 /* ---- events ------------------------------------------------------------ */
+/* A step's events are stored in rows of at most STORE_ROW_EVENTS events and
+ * about STORE_ROW_BYTES of text (a row holds at least one event). A page of
+ * history, or one event read for the payload a later one refers to, then
+ * costs a few rows, whatever the step made: an inline Map or a loop of Pass
+ * states can make 25,000 events in one step, and reading one of them used
+ * to mean reading and splitting that whole row. */
+#define STORE_ROW_EVENTS 64
+#define STORE_ROW_BYTES (64 * 1024)
+
+/* The length of the first row's worth of text[0..len): whole lines (one
+ * event each), at most STORE_ROW_EVENTS and about STORE_ROW_BYTES; *lines
+ * gets their count. When the row reaches the step's last event (n lines) or
+ * the text's end, it is the whole rest (len): what does not split into n
+ * lines is kept as it was given. The '\n' after a row is in neither row. */
+static size_t row_cut(const char *text, size_t len, int64_t n, int64_t *lines)
+{
+    const char *p = text, *end = text + len;
+    int64_t k = 0;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        *lines = ++k;
+        if (nl == NULL || k >= n)
+            return len;
+        if (k == STORE_ROW_EVENTS || (size_t)(nl - text) >= STORE_ROW_BYTES)
+            return (size_t)(nl - text);
+        p = nl + 1;
+    }
+}
+
+/* Insert the events first_id..last_id (their lines in text) as bounded rows;
+ * the step's input (may be NULL) goes with the first. */
+static int rows_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
+                       const char *text, size_t len, const store_input *in)
+{
+    for (;;) {
+        int64_t lines;
+        size_t cut = row_cut(text, len, last_id - first_id + 1, &lines);
+        int64_t row_last = cut == len ? last_id : first_id + lines - 1;
+        sqlite3_stmt *st = stmt(s, Q_EV_APPEND);
+        sqlite3_bind_int64(st, 1, exec_id);
+        sqlite3_bind_int64(st, 2, first_id);
+        sqlite3_bind_int64(st, 3, row_last);
+        sqlite3_bind_text(st, 4, text, (int)cut, SQLITE_STATIC);
+        if (in) /* else the input columns stay NULL (stmt cleared them) */
+            bind_input(st, 5, in);
+        int rc = run_done(st);
+        if (rc != STORE_OK || cut == len)
+            return rc;
+        in = NULL;
+        first_id = row_last + 1;
+        text += cut + 1;
+        len -= cut + 1;
+    }
+}
+
+/* Databases written before rows were bounded (user_version < 1) may hold
+ * rows of thousands of events: split them once, at open. Readers take rows
+ * of any size, so when this cannot run (a full disk, say) the database is
+ * still read right, only such rows cost more; it is tried again at the
+ * next open. */
+#define STORE_VERSION_BOUNDED_ROWS 1
+
+static int split_one_row(store *s, sqlite3_stmt *get, sqlite3_stmt *del, int64_t id)
+{
+    sqlite3_reset(get);
+    sqlite3_bind_int64(get, 1, id);
+    if (sqlite3_step(get) != SQLITE_ROW)
+        return STORE_EDB;
+    int64_t exec_id = sqlite3_column_int64(get, 0);
+    int64_t first = sqlite3_column_int64(get, 1), last = sqlite3_column_int64(get, 2);
+    const char *body = (const char *)sqlite3_column_text(get, 3);
+    size_t len = (size_t)sqlite3_column_bytes(get, 3);
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return STORE_EDB;
+    memcpy(copy, body ? body : "", len);
+    copy[len] = '\0';
+    /* the input columns: copies too, the row goes before its parts come */
+    char *str[3] = {NULL, NULL, NULL};
+    store_input in = {0}, *inp = NULL;
+    int rc = STORE_OK;
+    if (sqlite3_column_type(get, 4) != SQLITE_NULL) {
+        in.seq = sqlite3_column_int64(get, 4);
+        in.kind = sqlite3_column_int(get, 5);
+        in.id = (uint64_t)sqlite3_column_int64(get, 6);
+        in.now_ms = sqlite3_column_int64(get, 7);
+        for (int i = 0; i < 3; i++) {
+            const char *t = (const char *)sqlite3_column_text(get, 8 + i);
+            if (t != NULL && (str[i] = strdup(t)) == NULL)
+                rc = STORE_EDB;
+        }
+        in.result = str[0];
+        in.error = str[1];
+        in.cause = str[2];
+        inp = &in;
+    }
+    sqlite3_reset(get);
+    if (rc == STORE_OK) {
+        sqlite3_reset(del);
+        sqlite3_bind_int64(del, 1, id);
+        rc = run_done(del);
+    }
+    if (rc == STORE_OK)
+        rc = rows_append(s, exec_id, first, last, copy, len, inp);
+    free(copy);
+    for (int i = 0; i < 3; i++)
+        free(str[i]);
+    return rc;
+}
+
+static int split_old_rows(store *s)
+{
+    sqlite3_stmt *ver = NULL, *ids = NULL, *get = NULL, *del = NULL;
+    int64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = STORE_EDB, version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &ver, NULL) != SQLITE_OK)
+        goto done;
+    if (sqlite3_step(ver) == SQLITE_ROW)
+        version = sqlite3_column_int(ver, 0);
+    if (version >= STORE_VERSION_BOUNDED_ROWS) {
+        rc = STORE_OK;
+        goto done;
+    }
+    if (run_done(stmt(s, Q_BEGIN)) != STORE_OK)
+        goto done;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM event_log WHERE last_id-first_id>=?", -1, &ids,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT exec_id,first_id,last_id,body,seq,kind,task_id,now_ms,result,"
+                           "error,cause FROM event_log WHERE id=?",
+                           -1, &get, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM event_log WHERE id=?", -1, &del, NULL) != SQLITE_OK)
+        goto rollback;
+    /* the ids first: the table is not changed under a running SELECT */
+    sqlite3_bind_int(ids, 1, STORE_ROW_EVENTS);
+    int r;
+    while ((r = sqlite3_step(ids)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            int64_t *nv = realloc(v, nc * sizeof *nv);
+            if (nv == NULL)
+                goto rollback;
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = sqlite3_column_int64(ids, 0);
+    }
+    if (r != SQLITE_DONE)
+        goto rollback;
+    for (size_t i = 0; i < n; i++)
+        if (split_one_row(s, get, del, v[i]) != STORE_OK)
+            goto rollback;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", STORE_VERSION_BOUNDED_ROWS);
+    if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+        run_done(stmt(s, Q_COMMIT)) != STORE_OK)
+        goto rollback;
+    rc = STORE_OK;
+    goto done;
+rollback:
+    run_done(stmt(s, Q_ROLLBACK));
+done:
+    free(v);
+    sqlite3_finalize(ver);
+    sqlite3_finalize(ids);
+    sqlite3_finalize(get);
+    sqlite3_finalize(del);
+    return rc;
+}
+
 int store_step_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,
                       const char *text, size_t len, const store_input *in)
 {
     if (first_id < 1 || last_id < first_id || last_id > 0xffffffffLL)
         return STORE_EDB;
-    sqlite3_stmt *st = stmt(s, Q_EV_APPEND);
-    sqlite3_bind_int64(st, 1, exec_id);
-    sqlite3_bind_int64(st, 2, first_id);
-    sqlite3_bind_int64(st, 3, last_id);
-    sqlite3_bind_text(st, 4, text, (int)len, SQLITE_STATIC);
-    if (in) /* else the input columns stay NULL (stmt cleared them) */
-        bind_input(st, 5, in);
-    return run_done(st);
+    return rows_append(s, exec_id, first_id, last_id, text, len, in);
 }
 
 int store_events_append(store *s, int64_t exec_id, int64_t first_id, int64_t last_id,

@@ -502,6 +502,202 @@ static void test_event_batches(void **state)
     store_close(s);
 }
 
+/* ---- history pages: bounded rows (issue 12) ------------------------------ */
+struct page_ctx {
+    int n;
+    int64_t ids[1100];
+};
+
+/* Each event's text must be its own: {"id":<id>,...}. */
+static int page_cb(void *ctx, int64_t id, const char *type, const char *json)
+{
+    struct page_ctx *c = ctx;
+    char want[32];
+    (void)type;
+    int w = snprintf(want, sizeof want, "{\"id\":%lld,", (long long)id);
+    if (strncmp(json, want, (size_t)w) != 0)
+        fail_msg("event %lld reads as %.60s", (long long)id, json);
+    assert_true(c->n < 1100);
+    c->ids[c->n++] = id;
+    return 0;
+}
+
+/* Lines {"id":first,"p":"<pad>"} .. {"id":last,...} joined by '\n'. */
+static char *event_lines(int64_t first, int64_t last, size_t pad, size_t *len)
+{
+    size_t cap = (size_t)(last - first + 1) * (pad + 40) + 1, o = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    for (int64_t i = first; i <= last; i++) {
+        o += (size_t)snprintf(b + o, cap - o, "%s{\"id\":%lld,\"p\":\"", i > first ? "\n" : "",
+                              (long long)i);
+        memset(b + o, 'x', pad);
+        o += pad;
+        o += (size_t)snprintf(b + o, cap - o, "\"}");
+    }
+    *len = o;
+    return b;
+}
+
+static void check_page(store *s, int64_t exec, int64_t from, int64_t to, int reverse, int limit,
+                       int64_t want_first, int want_n)
+{
+    struct page_ctx *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    assert_int_equal(store_event_each(s, exec, from, to, reverse, limit, page_cb, c), 0);
+    assert_int_equal(c->n, want_n);
+    for (int i = 0; i < c->n; i++)
+        assert_int_equal(c->ids[i], reverse ? want_first - i : want_first + i);
+    free(c);
+}
+
+static void check_text(store *s, int64_t exec, int64_t id)
+{
+    char *t = NULL, want[32];
+    assert_int_equal(store_event_text(s, exec, id, &t), 0);
+    int w = snprintf(want, sizeof want, "{\"id\":%lld,", (long long)id);
+    assert_int_equal(strncmp(t, want, (size_t)w), 0);
+    assert_string_equal(t + strlen(t) - 2, "\"}");
+    free(t);
+}
+
+static int64_t user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static long count_rows(const char *path, int64_t exec_id);
+static int seq_cb(void *ctx, const store_input *in);
+
+/* One step of 3,000 events (an inline Map, a Pass loop) is stored as rows of
+ * at most 64 events, its input with the first: a page or one event read by
+ * id costs a few rows whatever the step made. Pages forwards and backwards
+ * from the middle, across row boundaries, and each event by id read back
+ * right; the input is returned once. */
+static void test_history_pages_bounded_rows(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_pages_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    size_t len;
+    char *big = event_lines(1, 3000, 20, &len);
+    store_input in1 = {.seq = 1, .kind = 1, .id = 9, .now_ms = 5, .result = "{\"r\":1}"};
+    store_input in2 = {.seq = 2, .kind = 1, .id = 10, .now_ms = 6, .result = "{\"r\":2}"};
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_step_append(s, 1, 1, 3000, big, len, &in1), 0);
+    free(big);
+    big = event_lines(3001, 3010, 20, &len);
+    assert_int_equal(store_step_append(s, 1, 3001, 3010, big, len, &in2), 0);
+    free(big);
+    /* payloads of 20 KB: rows close at about 64 KB, 4 events */
+    big = event_lines(1, 10, 20000, &len);
+    assert_int_equal(store_step_append(s, 2, 1, 10, big, len, NULL), 0);
+    free(big);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(count_rows(path, 1), 47 + 1); /* ceil(3000 / 64), then the 10 */
+    assert_int_equal(count_rows(path, 2), 3);      /* 4 + 4 + 2 */
+
+    check_page(s, 1, 1, 0, 0, 1000, 1, 1000);       /* first page */
+    check_page(s, 1, 1500, 0, 0, 1000, 1500, 1000); /* a middle page */
+    check_page(s, 1, 2500, 0, 0, 1000, 2500, 511);  /* the last, into the next step */
+    check_page(s, 1, 1, 0, 1, 1000, 3010, 1000);    /* reverse from the end */
+    check_page(s, 1, 1, 2000, 1, 1000, 2000, 1000); /* reverse from the middle */
+    check_page(s, 1, 1, 700, 1, 1000, 700, 700);    /* reverse, the last page */
+    check_page(s, 1, 64, 65, 0, 0, 64, 2);          /* across a row boundary */
+    check_page(s, 1, 64, 65, 1, 0, 65, 2);
+    check_page(s, 2, 1, 0, 0, 0, 1, 10);
+    check_page(s, 2, 1, 0, 1, 0, 10, 10);
+    int64_t ids[] = {1, 63, 64, 65, 128, 129, 2999, 3000, 3001, 3010};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        check_text(s, 1, ids[i]);
+    for (int64_t i = 1; i <= 10; i++)
+        check_text(s, 2, i);
+    char *t = NULL;
+    assert_int_equal(store_event_text(s, 1, 3011, &t), STORE_ENOENT);
+    int64_t max = 0;
+    assert_int_equal(store_event_max(s, 1, &max), 0);
+    assert_int_equal(max, 3010);
+    int64_t seqs[8] = {0};
+    assert_int_equal(store_input_each(s, 1, seq_cb, seqs), 0);
+    assert_int_equal(seqs[0], 2);
+    assert_int_equal(seqs[1], 1);
+    assert_int_equal(seqs[2], 2);
+    store_close(s);
+    assert_int_equal(user_version(path), 1);
+    unlink_db(path);
+}
+
+/* A database written before rows were bounded: its rows of hundreds of
+ * events are split once at open (user_version 0 -> 1), keeping every event,
+ * the step's input (once) and a row of fewer lines than ids as it was; a
+ * second open changes nothing. */
+static void test_history_old_rows_split(void **state)
+{
+    (void)state;
+    size_t len;
+    char *big = event_lines(1, 300, 10, &len);
+    size_t cap = len + 4096;
+    char *sql = malloc(cap);
+    assert_non_null(sql);
+    int w = snprintf(sql, cap,
+                     "CREATE TABLE event_log(id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL,"
+                     " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, body TEXT NOT NULL,"
+                     " seq INTEGER, kind INTEGER, task_id INTEGER, now_ms INTEGER, result TEXT,"
+                     " error TEXT, cause TEXT);"
+                     "CREATE UNIQUE INDEX event_log_exec ON event_log(exec_id, last_id);"
+                     "INSERT INTO event_log(exec_id,first_id,last_id,body,seq,kind,task_id,now_ms,"
+                     "result) VALUES(5,1,300,'%s',3,1,7,42,'{\"ok\":true}');"
+                     /* a row of 100 ids holding only two lines (as written) */
+                     "INSERT INTO event_log(exec_id,first_id,last_id,body) VALUES(5,301,400,"
+                     "'{\"id\":301,\"p\":\"a\"}\n{\"id\":302,\"p\":\"b\"}');"
+                     "INSERT INTO event_log(exec_id,first_id,last_id,body) VALUES(6,1,1,"
+                     "'{\"id\":1,\"p\":\"c\"}');",
+                     big);
+    assert_true(w > 0 && (size_t)w < cap);
+    free(big);
+    char path[] = "/tmp/test_store_oldrows_XXXXXX";
+    legacy_db(path, sql);
+    free(sql);
+    assert_int_equal(user_version(path), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        char err[256];
+        store *s = NULL;
+        assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+        check_page(s, 5, 1, 0, 0, 0, 1, 302);
+        check_page(s, 5, 1, 0, 1, 1000, 302, 302);
+        check_page(s, 5, 1, 200, 1, 150, 200, 150);
+        check_page(s, 5, 100, 0, 0, 100, 100, 100);
+        check_text(s, 5, 1);
+        check_text(s, 5, 128);
+        check_text(s, 5, 300);
+        check_text(s, 5, 302);
+        check_page(s, 6, 1, 0, 0, 0, 1, 1);
+        int64_t max = 0;
+        assert_int_equal(store_event_max(s, 5, &max), 0);
+        assert_int_equal(max, 400);
+        int64_t seqs[8] = {0};
+        assert_int_equal(store_input_each(s, 5, seq_cb, seqs), 0);
+        assert_int_equal(seqs[0], 1);
+        assert_int_equal(seqs[1], 3);
+        store_close(s);
+        assert_int_equal(count_rows(path, 5), 5 + 1); /* ceil(300 / 64), then 301..400 */
+        assert_int_equal(user_version(path), 1);
+    }
+    unlink_db(path);
+}
+
 /* A data directory from before event batches keeps its history. */
 static void test_event_migration(void **state)
 {
@@ -774,6 +970,8 @@ int main(void)
         cmocka_unit_test(test_event_batches),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),
+        cmocka_unit_test(test_history_pages_bounded_rows),
+        cmocka_unit_test(test_history_old_rows_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
