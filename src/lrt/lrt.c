@@ -960,13 +960,28 @@ static int run_one(rt *r, lrt_handler handler, void *user)
     return post_error(r, path, err.type, err.message, 1);
 }
 
-/* A buffer a 6 MB event grew stays that big otherwise. */
+/* A buffer a 6 MB event grew stays that big otherwise. rx may still hold
+ * the start of the answer to the GET /next pipelined behind the last post
+ * (carry_len bytes at carry_off): those move into the smaller buffer, or
+ * rx is kept as it is for now. Releasing rx with them in it was issue 12's
+ * crash: the next invocation read its carried bytes from a freed (NULL)
+ * buffer after any 1 MiB event. */
 static void trim_buffers(rt *r)
 {
-    if (r->rxcap > RX_KEEP) {
-        free(r->rx);
-        r->rx = NULL;
-        r->rxcap = r->rxlen = 0;
+    if (r->rxcap > RX_KEEP && r->carry_len < RX_INITIAL) {
+        char *p = malloc(RX_INITIAL);
+        if (p) {
+            if (r->carry_len > 0) {
+                r->rx[r->carry_off] = r->carry_first;
+                memcpy(p, r->rx + r->carry_off, r->carry_len);
+                r->carry_off = 0;
+                r->carry_first = p[0];
+            }
+            free(r->rx);
+            r->rx = p;
+            r->rxcap = RX_INITIAL;
+            r->rxlen = r->carry_len;
+        }
     }
     if (r->fj.scap > RX_KEEP) {
         fjson_buf_free(&r->fj);

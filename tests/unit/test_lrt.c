@@ -131,8 +131,9 @@ static int serve_one(int fd)
             send_all(fd, r, strlen(r));
             return 0;
         }
-        if (F.held[0]) { /* the post's answer goes out with this one */
-            send_all(fd, F.held, strlen(F.held));
+        char held[128] = "";
+        if (F.held[0]) { /* the post's answer goes out with this one, in one write */
+            snprintf(held, sizeof held, "%s", F.held);
             F.held[0] = '\0';
             F.held_posts++;
         }
@@ -145,7 +146,7 @@ static int serve_one(int fd)
         else
             snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", blen);
         int n = snprintf(hdr, sizeof hdr,
-                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         "%sHTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          "Lambda-Runtime-Aws-Request-Id: id-%d\r\n"
                          "%s%s%s"
                          "Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n"
@@ -153,7 +154,7 @@ static int serve_one(int fd)
                          "Lambda-Runtime-Client-Context: {\"c\":1}\r\n"
                          "Lambda-Runtime-Cognito-Identity: {\"i\":2}\r\n"
                          "%s%s\r\n",
-                         i + 1, F.deadline[0] ? "Lambda-Runtime-Deadline-Ms: " : "", F.deadline,
+                         held, i + 1, F.deadline[0] ? "Lambda-Runtime-Deadline-Ms: " : "", F.deadline,
                          F.deadline[0] ? "\r\n" : "",
                          F.no_trace ? "" : "Lambda-Runtime-Trace-Id: Root=1-abc;Parent=def;Sampled=1\r\n",
                          F.close_after && !F.no_length ? "Connection: close\r\n" : "", framing);
@@ -469,6 +470,60 @@ static void test_next_pipelined_behind_post(void **state)
     assert_string_equal(F.posts[2].body, "{\"c\":3}");
 }
 
+static json_t *small_result(const json_t *event, const lrt_context *ctx, lrt_error *err,
+                            void *user)
+{
+    (void)ctx;
+    (void)err;
+    (void)user;
+    return json_pack("{s:I}", "len", (json_int_t)json_string_length(event));
+}
+
+static json_t *fail_on_big(const json_t *event, const lrt_context *ctx, lrt_error *err, void *user)
+{
+    (void)ctx;
+    (void)user;
+    if (json_is_string(event) && json_string_length(event) > 1000)
+        return lrt_fail(err, "TooBig", "no thanks");
+    return json_deep_copy(event);
+}
+
+/* Issue 12: an event of 1 MiB or more grows the read buffer past what is
+ * kept; the small post after it carries GET /next, whose answer comes with
+ * the post's (sfnd holds it). The buffer was released with that answer
+ * still in it, and the next invocation read from freed memory (NULL:
+ * a segfault). Success and error posts both pipeline. */
+static void test_big_event_then_pipelined_next(void **state)
+{
+    (void)state;
+    size_t n = 1536u * 1024u;
+    char *ev = big_event(n);
+    F.events[0] = ev;
+    F.event_len[0] = n;
+    F.events[1] = "{\"small\":1}";
+    F.events[2] = ev;
+    F.event_len[2] = n;
+    F.events[3] = "[3]";
+    F.nevents = 4;
+    F.hold_posts = 1;
+    assert_int_equal(run(small_result, 2), LRT_OK);
+    assert_int_equal(F.nposts, 2);
+    assert_int_equal(F.held_posts, 1);
+    char want[64];
+    snprintf(want, sizeof want, "{\"len\":%zu}", n - 2);
+    assert_string_equal(F.posts[0].body, want);
+    assert_string_equal(F.posts[1].path, "/2018-06-01/runtime/invocation/id-2/response");
+    assert_string_equal(F.posts[1].body, "{\"len\":0}");
+    /* the same with an error post after the big event */
+    assert_int_equal(run(fail_on_big, 2), LRT_OK);
+    assert_int_equal(F.nposts, 4);
+    assert_string_equal(F.posts[2].path, "/2018-06-01/runtime/invocation/id-3/error");
+    assert_string_equal(F.posts[2].error_type, "TooBig");
+    assert_string_equal(F.posts[3].path, "/2018-06-01/runtime/invocation/id-4/response");
+    assert_string_equal(F.posts[3].body, "[3]");
+    free(ev);
+}
+
 static void test_connection_closed_is_retried(void **state)
 {
     (void)state;
@@ -717,6 +772,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_success, start, stop),
         cmocka_unit_test_setup_teardown(test_error_with_type, start, stop),
         cmocka_unit_test_setup_teardown(test_next_pipelined_behind_post, start, stop),
+        cmocka_unit_test_setup_teardown(test_big_event_then_pipelined_next, start, stop),
         cmocka_unit_test_setup_teardown(test_init_error, start, stop),
         cmocka_unit_test_setup_teardown(test_deadline, start, stop),
         cmocka_unit_test_setup_teardown(test_large_payload, start, stop),
