@@ -29,13 +29,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define RAPI_PREFIX "/2018-06-01/runtime/"
-#define RAPI_MAX_BODY (LAM_MAX_PAYLOAD + 1024 * 1024) /* 413 ourselves below this */
+/* A runtime's post up to this is read and judged by us, so that a response
+ * past 6 MB ends as Function.ResponseSizeTooLarge (AWS) rather than as a
+ * bare 413 from the HTTP layer that leaves the invocation to time out;
+ * 64 MiB is what the HTTP layer still swallows after a 413. */
+#define RAPI_MAX_BODY (64u * 1024 * 1024 - 1)
 #define LOG_LINE_MAX 4096
+#define LOG_READS_PER_WAKE 16      /* a runaway writer cannot hold the loop */
+#define INIT_TIMEOUT_MS 10000      /* AWS: the init phase is limited to 10 s */
+#define INIT_TIMEOUT_ENV "SFND_LAMBDA_INIT_TIMEOUT_MS"
+#define LOG_MAX_BYTES (10 * 1024 * 1024)
+/* A timer that fires this late ran after a stalled loop iteration: the
+ * function's answer may be sitting unread in its socket. */
+#define STALL_SLACK_MS 50
 
 typedef struct proc proc;
 typedef struct inv inv;
@@ -88,6 +100,8 @@ struct lam_function {
     inv *qhead, *qtail;
     int qlen;
     char *spawn_error;     /* why the last spawn failed (for the deferred failure) */
+    int spawn_errno;       /* its errno: the bootstrap's fault, or the host's (retryable) */
+    int64_t logsize;       /* bytes in <log_dir>/<name>.log (log_dir mode) */
     ev_timer *fail_timer;
     lam_function *next_fn;
 };
@@ -98,6 +112,8 @@ struct lam {
     int max_procs, grace_ms;
     char *log_dir;
     int log_discard;
+    int64_t log_max;       /* rotate a function's log past this */
+    int init_timeout_ms;
     lam_function *fns;
     int shutting;
     void (*done)(void *);
@@ -156,6 +172,14 @@ static void finish_platform(inv *v, lam_status status, const char *type, const c
     char *body = error_json(type, msg);
     finish(v, status, body, body ? strlen(body) : 0, type);
     free(body);
+}
+
+/* Signal p's whole process group (spawn makes the bootstrap its leader), so
+ * that what it forked goes with it; the pid alone if the group is gone. */
+static void kill_group(pid_t pid, int sig)
+{
+    if (kill(-pid, sig) < 0 && errno == ESRCH)
+        kill(pid, sig);
 }
 
 /* ---- queue and idle list --------------------------------------------- */
@@ -251,14 +275,50 @@ static void on_timeout(ev_loop *loop, ev_timer *t, void *ud)
 {
     proc *p = ud;
     p->timer = NULL;
+    int64_t now = ev_now_ms();
+    if (now - ev_timer_deadline(t) > STALL_SLACK_MS) {
+        /* The loop was stalled (a long request on its thread): the answer
+         * may have come in time and not been read yet. Judge after one
+         * iteration that reads the fds first; timeouts measure the
+         * function's time, not the loop's. */
+        p->timer = ev_timer_add(loop, now, on_timeout, p);
+        if (p->timer != NULL)
+            return;
+    }
     inv *v = p->cur;
     p->cur = NULL;
     p->state = P_DYING;
-    kill(p->pid, SIGKILL);
+    kill_group(p->pid, SIGKILL);
     if (v) {
         char what[96];
         snprintf(what, sizeof what, "Task timed out after %d.00 seconds", p->fn->timeout_s);
         finish_platform(v, LAM_TIMEOUT, "Sandbox.Timedout", what);
+    }
+}
+
+/* The runtime never asked for its first invocation within the init limit:
+ * kill it and fail the invocation that waits for it, as AWS reports an
+ * init phase that timed out (Sandbox.Timedout, "Troubleshoot invocation
+ * issues in Lambda"). */
+static void on_init_timeout(ev_loop *loop, ev_timer *t, void *ud)
+{
+    proc *p = ud;
+    lam_function *f = p->fn;
+    p->timer = NULL;
+    if (p->state != P_STARTING)
+        return;
+    p->state = P_DYING;
+    f->nstarting--;
+    kill_group(p->pid, SIGKILL);
+    inv *v = q_pop(f);
+    if (v) {
+        char what[160];
+        int ms = f->l->init_timeout_ms;
+        snprintf(what, sizeof what,
+                 "Runtime init timed out after %d.%02d seconds: the runtime never called "
+                 "GET /runtime/invocation/next",
+                 ms / 1000, (ms % 1000) / 10);
+        finish_platform(v, LAM_INIT_ERROR, "Sandbox.Timedout", what);
     }
 }
 
@@ -362,9 +422,11 @@ static void rapi_handler(http_req *req, void *ud)
             return;
         }
         lam_function *f = p->fn;
-        if (p->state == P_STARTING)
+        if (p->state == P_STARTING) {
             f->nstarting--;
-        else if (p->state == P_BETWEEN)
+            ev_timer_cancel(f->l->loop, p->timer); /* the init limit */
+            p->timer = NULL;
+        } else if (p->state == P_BETWEEN)
             f->nbetween--;
         p->state = P_IDLE;
         p->next_req = req;
@@ -427,16 +489,80 @@ static void log_flush_line(proc *p, const char *s, size_t n)
     free(line);
 }
 
-static void on_log(ev_loop *loop, int fd, int events, void *ud)
+/* The function's own log file (log_dir mode): <log_dir>/<name>.log, moved
+ * to <name>.log.1 (the one old file kept) once it would pass log_max, so
+ * one chatty invocation cannot fill the disk. */
+static void log_path(const lam_function *f, char *buf, size_t len, const char *suffix)
 {
-    proc *p = ud;
-    for (;;) {
+    snprintf(buf, len, "%s/%s.log%s", f->l->log_dir, f->name, suffix);
+}
+
+static void log_write(lam_function *f, const char *s, size_t n)
+{
+    lam *l = f->l;
+    if (f->logsize > 0 && f->logsize + (int64_t)n > l->log_max) {
+        char cur[PATH_MAX], old[PATH_MAX];
+        log_path(f, cur, sizeof cur, "");
+        log_path(f, old, sizeof old, ".1");
+        int fd = -1;
+        if (rename(cur, old) == 0)
+            fd = open(cur, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            close(f->logfd);
+            f->logfd = fd;
+            f->logsize = 0;
+        } else {
+            /* Cannot rotate: truncate in place rather than grow without bound. */
+            if (ftruncate(f->logfd, 0) == 0)
+                f->logsize = 0;
+        }
+    }
+    while (n > 0 && f->logsize + (int64_t)n <= l->log_max + LOG_LINE_MAX) {
+        ssize_t w = write(f->logfd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* disk full: the line is lost, the function is not */
+        f->logsize += w;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Lines [0, n) of p's buffer: to the function's file, or to our stderr with
+ * "[name] " in front of each. */
+static void log_emit(proc *p, size_t n, int whole)
+{
+    lam_function *f = p->fn;
+    if (f->logfd >= 0) {
+        log_write(f, p->logbuf, n);
+        if (whole && n > 0 && p->logbuf[n - 1] != '\n')
+            log_write(f, "\n", 1);
+        return;
+    }
+    size_t st = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p->logbuf[i] == '\n') {
+            log_flush_line(p, p->logbuf + st, i - st);
+            st = i + 1;
+        }
+    if (st < n)
+        log_flush_line(p, p->logbuf + st, n - st);
+}
+
+/* Read p's stdout/stderr pipe: at most max_reads reads (0 = until it would
+ * block or ends). */
+static void log_read(ev_loop *loop, proc *p, int fd, int max_reads)
+{
+    for (int k = 0; max_reads <= 0 || k < max_reads; k++) {
         ssize_t r = read(fd, p->logbuf + p->loglen, LOG_LINE_MAX - p->loglen);
         if (r <= 0) {
-            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && errno == EAGAIN)
                 return;
             if (p->loglen)
-                log_flush_line(p, p->logbuf, p->loglen);
+                log_emit(p, p->loglen, 1);
             p->loglen = 0;
             ev_fd_unwatch(loop, fd);
             close(fd);
@@ -444,19 +570,23 @@ static void on_log(ev_loop *loop, int fd, int events, void *ud)
             return;
         }
         p->loglen += (size_t)r;
-        size_t st = 0;
-        for (size_t i = 0; i < p->loglen; i++)
-            if (p->logbuf[i] == '\n') {
-                log_flush_line(p, p->logbuf + st, i - st);
-                st = i + 1;
-            }
-        if (st == 0 && p->loglen == LOG_LINE_MAX) {
-            log_flush_line(p, p->logbuf, p->loglen);
+        /* whole lines go out; a partial one waits for its end (lines of
+         * different processes stay whole), unless it fills the buffer */
+        size_t st = p->loglen;
+        while (st > 0 && p->logbuf[st - 1] != '\n')
+            st--;
+        if (st == 0 && p->loglen == LOG_LINE_MAX)
             st = p->loglen;
-        }
+        if (st > 0)
+            log_emit(p, st, 0);
         memmove(p->logbuf, p->logbuf + st, p->loglen - st);
         p->loglen -= st;
     }
+}
+
+static void on_log(ev_loop *loop, int fd, int events, void *ud)
+{
+    log_read(loop, ud, fd, LOG_READS_PER_WAKE);
 }
 
 /* ---- processes -------------------------------------------------------- */
@@ -513,6 +643,28 @@ static int set_env(char **envp, int *n, const char *kv)
     return add_env(envp, n, "%s", kv);
 }
 
+/* Why spawning failed, for the invocation fail_head will fail. */
+static void spawn_failed(lam_function *f, int e, const char *what)
+{
+    free(f->spawn_error);
+    f->spawn_error = strdup(what);
+    f->spawn_errno = e;
+}
+
+/* The bootstrap's own fault (AWS: Runtime.InvalidEntrypoint, not retried by
+ * Step Functions); anything else (EMFILE, ENFILE, EAGAIN, ENOMEM...) is the
+ * host's, a service error a retrier may retry. */
+static int entrypoint_errno(int e)
+{
+    switch (e) {
+    case ENOENT: case EACCES: case ENOEXEC: case ENOTDIR: case ELOOP: case ENAMETOOLONG:
+    case EISDIR: case EPERM: case ELIBBAD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Start one process for f. Returns 0 or -errno; on failure f->spawn_error
  * says why (AWS's words). */
 static int spawn(lam_function *f)
@@ -527,8 +679,14 @@ static int spawn(lam_function *f)
     http_server_opts so = {.host = "127.0.0.1", .port = 0, .max_body = RAPI_MAX_BODY,
                            .hold_pipelined = 1};
     p->rapi = http_server_create(l->loop, &so, rapi_handler, p, &rc);
-    if (p->rapi == NULL)
+    if (p->rapi == NULL) {
+        char what[160];
+        if (rc >= 0)
+            rc = -ENOMEM;
+        snprintf(what, sizeof what, "cannot open the Runtime API listener: %s", strerror(-rc));
+        spawn_failed(f, -rc, what);
         goto fail_proc;
+    }
 
     int n = 0, envmax = ENV_FIXED + f->nenv + f->novr;
     char **envp = calloc((size_t)envmax + 1, sizeof *envp);
@@ -574,7 +732,7 @@ static int spawn(lam_function *f)
     posix_spawnattr_init(&at);
     int pipefd[2] = {-1, -1};
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (f->logfd >= 0) {
+    if (l->log_discard && f->logfd >= 0) {
         posix_spawn_file_actions_adddup2(&fa, f->logfd, 1);
         posix_spawn_file_actions_adddup2(&fa, f->logfd, 2);
     } else if (pipe2(pipefd, O_CLOEXEC) == 0) {
@@ -598,8 +756,7 @@ static int spawn(lam_function *f)
     if (e != 0) {
         char what[PATH_MAX + 96];
         snprintf(what, sizeof what, "fork/exec %s: %s", f->bootstrap, strerror(e));
-        free(f->spawn_error);
-        f->spawn_error = strdup(what);
+        spawn_failed(f, e, what);
         if (pipefd[0] >= 0)
             close(pipefd[0]);
         rc = -e;
@@ -619,6 +776,7 @@ static int spawn(lam_function *f)
         free(envp[i]);
     free(envp);
     p->state = P_STARTING;
+    p->timer = ev_timer_add(l->loop, ev_now_ms() + l->init_timeout_ms, on_init_timeout, p);
     p->next = f->procs;
     if (f->procs)
         f->procs->prev = p;
@@ -630,6 +788,8 @@ static int spawn(lam_function *f)
     return 0;
 
 fail_env:
+    if (rc == -ENOMEM && f->spawn_errno != ENOMEM)
+        spawn_failed(f, ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
         free(envp[i]);
     free(envp);
@@ -644,9 +804,18 @@ static void fail_head(ev_loop *loop, ev_timer *t, void *ud)
     lam_function *f = ud;
     f->fail_timer = NULL;
     inv *v = q_pop(f);
-    if (v)
-        finish_platform(v, LAM_INIT_ERROR, "Runtime.InvalidEntrypoint",
-                        f->spawn_error ? f->spawn_error : "cannot start the runtime");
+    const char *what = f->spawn_error ? f->spawn_error : "cannot start the runtime";
+    if (v && entrypoint_errno(f->spawn_errno)) {
+        finish_platform(v, LAM_INIT_ERROR, "Runtime.InvalidEntrypoint", what);
+    } else if (v) {
+        /* AWS SDK's words, as the runner words its own Lambda.* errors */
+        char cause[PATH_MAX + 300];
+        int n = snprintf(cause, sizeof cause,
+                         "%s (Service: AWSLambda; Status Code: 500; Error Code: ServiceException; "
+                         "Request ID: %s; Proxy: null)",
+                         what, v->id);
+        finish(v, LAM_SERVICE_ERROR, cause, n > 0 ? strlen(cause) : 0, "Lambda.ServiceException");
+    }
     maybe_spawn(f);
 }
 
@@ -680,7 +849,7 @@ static void proc_free(proc *p)
     ev_timer_cancel(l->loop, p->timer);
     http_server_free(p->rapi);
     if (p->logfd >= 0) {
-        on_log(l->loop, p->logfd, EV_READ, p); /* drain what is left, closes at EOF */
+        log_read(l->loop, p, p->logfd, 0); /* drain what is left, closes at EOF */
         if (p->logfd >= 0) {
             ev_fd_unwatch(l->loop, p->logfd);
             close(p->logfd);
@@ -726,6 +895,9 @@ static void on_exit_cb(ev_loop *loop, pid_t pid, int status, void *ud)
     lam_function *f = p->fn;
     lam *l = f->l;
     char st[64], what[128];
+    /* What the bootstrap started dies with it (the group outlives its
+     * leader; its id is not reused while the group exists). */
+    kill(-pid, SIGKILL);
     exit_text(status, st, sizeof st);
     inv *v = p->cur;
     p->cur = NULL;
@@ -769,6 +941,11 @@ lam *lam_create(ev_loop *loop, const lam_opts *opts)
     l->grace_ms = o.kill_grace_ms > 0 ? o.kill_grace_ms : 2000;
     l->log_dir = xstrdup(o.log_dir);
     l->log_discard = o.log_discard;
+    l->log_max = o.log_max_bytes > 0 ? o.log_max_bytes : LOG_MAX_BYTES;
+    l->init_timeout_ms = o.init_timeout_ms > 0 ? o.init_timeout_ms : INIT_TIMEOUT_MS;
+    const char *it = getenv(INIT_TIMEOUT_ENV);
+    if (o.init_timeout_ms <= 0 && it && atoi(it) > 0)
+        l->init_timeout_ms = atoi(it);
     if (getrandom(l->rng, sizeof l->rng, 0) != (ssize_t)sizeof l->rng || (l->rng[0] | l->rng[1]) == 0) {
         l->rng[0] = (uint64_t)ev_now_us() ^ 0x9e3779b97f4a7c15ull;
         l->rng[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull | 1;
@@ -891,8 +1068,11 @@ int lam_function_add(lam *l, const lam_function_def *d)
         f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     } else if (l->log_dir) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s.log", l->log_dir, f->name);
+        log_path(f, path, sizeof path, "");
         f->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        struct stat sb;
+        if (f->logfd >= 0 && fstat(f->logfd, &sb) == 0)
+            f->logsize = sb.st_size;
     }
     f->next_fn = l->fns;
     l->fns = f;
@@ -1013,7 +1193,7 @@ int lam_invoke(lam *l, const char *function, const char *payload, size_t len, la
 /* ---- public: the Invoke HTTP API -------------------------------------- */
 static void http_error(http_req *req, int status, const char *type, const char *msg)
 {
-    json_t *o = json_pack("{s:s,s:s}", "Type", "User", "message", msg);
+    json_t *o = json_pack("{s:s,s:s}", "Type", status >= 500 ? "Service" : "User", "message", msg);
     char *b = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char rid[37], headers[256];
@@ -1028,6 +1208,15 @@ static void http_invoke_done(void *ud, const lam_result *r)
 {
     http_req *req = ud;
     char headers[256];
+    if (r->status == LAM_SERVICE_ERROR) { /* not the function's: no FunctionError */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%.*s", (int)r->len, r->body);
+        char *cut = strstr(msg, " (Service: AWSLambda;");
+        if (cut)
+            *cut = '\0';
+        http_error(req, 500, "ServiceException", msg);
+        return;
+    }
     snprintf(headers, sizeof headers,
              "Content-Type: application/json\r\nX-Amz-Executed-Version: $LATEST\r\n"
              "x-amzn-RequestId: %s\r\n%s",
@@ -1143,7 +1332,7 @@ static void grace_cb(ev_loop *loop, ev_timer *t, void *ud)
     l->grace_timer = NULL;
     for (lam_function *f = l->fns; f; f = f->next_fn)
         for (proc *p = f->procs; p; p = p->next)
-            kill(p->pid, SIGKILL);
+            kill_group(p->pid, SIGKILL);
 }
 
 void lam_shutdown(lam *l, void (*done)(void *), void *ud)
@@ -1156,7 +1345,7 @@ void lam_shutdown(lam *l, void (*done)(void *), void *ud)
         while ((v = q_pop(f)) != NULL)
             finish_platform(v, LAM_EXIT, "Runtime.ExitError", "Runtime exited with error: signal: terminated");
         for (proc *p = f->procs; p; p = p->next)
-            kill(p->pid, SIGTERM);
+            kill_group(p->pid, SIGTERM);
     }
     if (l->grace_timer == NULL)
         l->grace_timer = ev_timer_add(l->loop, ev_now_ms() + l->grace_ms, grace_cb, l);
@@ -1179,7 +1368,7 @@ void lam_free(lam *l)
     for (lam_function *f = l->fns; f; f = next) {
         next = f->next_fn;
         for (proc *p = f->procs; p; p = p->next)
-            kill(p->pid, SIGKILL);
+            kill_group(p->pid, SIGKILL);
         while (f->procs) {
             proc *p = f->procs;
             ev_child_unwatch(l->loop, p->pid);

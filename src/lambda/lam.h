@@ -9,7 +9,10 @@
  * attributed to exactly the process that held it. Processes start without a
  * shell (posix_spawn) in a clean environment (only the AWS_LAMBDA_* and
  * friends that Lambda sets, plus the function's own Environment and its
- * overrides).
+ * overrides). Each process leads its own process group, and the group is
+ * what gets killed (timeout, init timeout, exit, shutdown), so whatever a
+ * bootstrap forks does not outlive it. Logs (log_dir) pass through sfnd and
+ * are rotated per function (log_max_bytes).
  *
  * Also the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations)
  * as a handler the API router calls.
@@ -46,6 +49,11 @@ typedef struct lam_opts {
     const char *log_dir;       /* bootstrap stdout/stderr go to <log_dir>/<name>.log;
                                   NULL: to our stderr, each line prefixed "[name] " */
     int log_discard;           /* 1: to /dev/null (tests, benchmarks) */
+    int64_t log_max_bytes;     /* log_dir mode: <name>.log moves to <name>.log.1 (the one
+                                  old file kept) before passing this; 0 = 10 MiB */
+    int init_timeout_ms;       /* a process that has not called GET /next this long after
+                                  its start is killed (AWS: 10 s); 0 = the environment's
+                                  SFND_LAMBDA_INIT_TIMEOUT_MS (tests), else 10000 */
 } lam_opts;
 
 typedef struct lam_function_def {
@@ -95,12 +103,22 @@ int lam_arn_format(const lam *l, const char *name, char *buf, size_t len);
 typedef enum lam_status {
     LAM_OK = 0,           /* body: the function's response, as posted */
     LAM_FUNCTION_ERROR,   /* body: the error JSON the runtime posted to /error */
-    LAM_TIMEOUT,          /* Sandbox.Timedout; the process was killed */
+    LAM_TIMEOUT,          /* Sandbox.Timedout; the process group was killed. Measured
+                             from the invocation's hand-over (its /next answered), and
+                             never decided by a timer that fired late after a stalled
+                             loop before the process's pending answer was read */
     LAM_EXIT,             /* Runtime.ExitError: the process died mid-invocation */
     LAM_INIT_ERROR,       /* init failed (posted /init/error, or died or could not start
                              before its first /next): Runtime.InitError / ExitError /
-                             Runtime.InvalidEntrypoint */
+                             Runtime.InvalidEntrypoint (no such or no executable
+                             bootstrap); Sandbox.Timedout when no /next came within the
+                             init limit (the process group was killed) */
     LAM_TOO_LARGE,        /* Function.ResponseSizeTooLarge: response > 6 MB */
+    LAM_SERVICE_ERROR,    /* Lambda.ServiceException: no process could be started for
+                             a reason of the host's (fork/exec EMFILE, ENFILE, EAGAIN,
+                             ENOMEM...), retryable; body: the AWS SDK-style cause text
+                             "msg (Service: AWSLambda; Status Code: 500; ...)", not JSON.
+                             The Invoke API answers it 500 ServiceException */
 } lam_status;
 
 typedef struct lam_result {

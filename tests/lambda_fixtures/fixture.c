@@ -12,8 +12,12 @@
  *   crash           SIGKILL itself mid-invocation
  *   big             respond with "bytes" bytes (a JSON string)
  *   pid             respond {"pid":N} (to tell warm processes apart)
+ *   forkchild       fork a child that sleeps 60 s (same process group), write
+ *                   its pid to "pidfile", then sleep "ms" (0: none) and echo
+ *   spew            write "bytes" bytes of log lines to stdout, then echo
  * Handlers only at start-up: initfail (POST /init/error, exit 1),
- * initcrash (exit 2 before the first /next).
+ * initcrash (exit 2 before the first /next), initsleep (never calls
+ * /next: sleeps 60 s).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -153,6 +157,10 @@ int main(void)
     connect_api();
     if (strcmp(handler, "initcrash") == 0)
         return 2;
+    if (strcmp(handler, "initsleep") == 0) {
+        sleep(60);
+        return 3;
+    }
     if (strcmp(handler, "initfail") == 0) {
         const char *b = "{\"errorType\":\"Runtime.BadConfig\",\"errorMessage\":\"init failed on purpose\"}";
         post("/2018-06-01/runtime/init/error", "Lambda-Runtime-Function-Error-Type: Runtime.BadConfig\r\n", b,
@@ -201,6 +209,32 @@ int main(void)
             respond(id, s, strlen(s));
             free(s);
             json_decref(o);
+        } else if (strcmp(op, "forkchild") == 0) {
+            pid_t c = fork();
+            if (c == 0) {
+                close(sock);
+                sleep(60);
+                _exit(0);
+            }
+            FILE *pf = fopen(json_string_value(json_object_get(j, "pidfile")), "w");
+            if (pf) {
+                fprintf(pf, "%d\n", (int)c);
+                fclose(pf);
+            }
+            long ms = (long)json_integer_value(json_object_get(j, "ms"));
+            struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            respond(id, ev, evlen);
+        } else if (strcmp(op, "spew") == 0) {
+            size_t n = (size_t)json_integer_value(json_object_get(j, "bytes"));
+            char line[100];
+            memset(line, 'l', sizeof line - 1);
+            line[sizeof line - 1] = '\n';
+            for (size_t done = 0; done < n; done += sizeof line)
+                if (fwrite(line, 1, sizeof line, stdout) != sizeof line)
+                    break;
+            fflush(stdout);
+            respond(id, ev, evlen);
         } else if (strcmp(op, "pid") == 0) {
             char b[64];
             int n = snprintf(b, sizeof b, "{\"pid\":%d}", (int)getpid());

@@ -22,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ev.h"
@@ -55,12 +59,17 @@ static void on_result(void *ud, const lam_result *r)
 static ev_loop *L;
 static lam *LM;
 
-static void setup(int max_procs)
+static void setup_opts(lam_opts *o)
 {
     L = ev_create();
-    lam_opts o = {.max_procs = max_procs, .log_discard = 1, .region = "us-east-1"};
-    LM = lam_create(L, &o);
+    LM = lam_create(L, o);
     assert_non_null(LM);
+}
+
+static void setup(int max_procs)
+{
+    lam_opts o = {.max_procs = max_procs, .log_discard = 1, .region = "us-east-1"};
+    setup_opts(&o);
 }
 
 static void add_fn(const char *name, const char *handler, int timeout)
@@ -389,7 +398,7 @@ static void test_lookup(void **state)
 }
 
 /* ---- a blocking HTTP client driven alongside the loop ------------------- */
-static char cbuf[1 << 16];
+static char cbuf[8 << 20];
 static size_t clen;
 
 static int http_call(int port, const char *req, size_t reqlen, char *head, size_t headsz, char **body)
@@ -561,6 +570,299 @@ static void test_shutdown(void **state)
     teardown();
 }
 
+/* ---- issue 12 ------------------------------------------------------------ */
+
+/* Is pid gone (no such process, or a zombie nobody reaped yet)? */
+static int proc_gone(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+static pid_t read_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    unlink(path);
+    return (pid_t)pid;
+}
+
+static void wait_gone(pid_t pid)
+{
+    int64_t end = ev_now_ms() + 3000;
+    while (!proc_gone(pid) && ev_now_ms() < end)
+        ev_run_once(L, 10);
+    if (!proc_gone(pid)) {
+        kill(pid, SIGKILL);
+        fail_msg("the bootstrap's child %d outlived it", (int)pid);
+    }
+}
+
+/* A timeout kills the bootstrap's whole process group: what it forked
+ * does not outlive it. */
+static void test_timeout_kills_group(void **state)
+{
+    setup(1);
+    add_fn("fk", "echo", 1);
+    char pidfile[] = "/tmp/test_lam_pidXXXXXX";
+    int fd = mkstemp(pidfile);
+    assert_true(fd >= 0);
+    close(fd);
+    char payload[200];
+    snprintf(payload, sizeof payload, "{\"op\":\"forkchild\",\"ms\":10000,\"pidfile\":\"%s\"}", pidfile);
+    res r;
+    invoke("fk", payload, &r);
+    assert_int_equal(r.status, LAM_TIMEOUT);
+    free(r.body);
+    pid_t child = read_pidfile(pidfile);
+    assert_true(child > 0);
+    wait_gone(child);
+    teardown();
+}
+
+static int shut_done2;
+static void on_shut2(void *ud) { shut_done2 = 1; }
+
+/* ... and so does a shutdown (and lam_free). */
+static void test_shutdown_kills_group(void **state)
+{
+    setup(1);
+    add_fn("fk", "echo", 3);
+    char pidfile[] = "/tmp/test_lam_pidXXXXXX";
+    int fd = mkstemp(pidfile);
+    assert_true(fd >= 0);
+    close(fd);
+    char payload[200];
+    snprintf(payload, sizeof payload, "{\"op\":\"forkchild\",\"ms\":0,\"pidfile\":\"%s\"}", pidfile);
+    res r;
+    invoke("fk", payload, &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    pid_t child = read_pidfile(pidfile);
+    assert_false(proc_gone(child));
+    shut_done2 = 0;
+    lam_shutdown(LM, on_shut2, NULL);
+    run_until(&shut_done2, 5000);
+    wait_gone(child);
+    teardown();
+}
+
+/* A runtime that never calls GET /next is killed after the init limit (AWS:
+ * 10 s; here 300 ms), its invocation fails as AWS reports an init timeout,
+ * and its slot is free again. */
+static void test_init_timeout(void **state)
+{
+    lam_opts o = {.max_procs = 1, .log_discard = 1, .init_timeout_ms = 300};
+    setup_opts(&o);
+    add_fn("hang", "initsleep", 3);
+    res r;
+    int64_t t0 = ev_now_ms();
+    invoke("hang", "{}", &r);
+    int64_t took = ev_now_ms() - t0;
+    assert_true(took >= 300 && took < 2000);
+    assert_int_equal(r.status, LAM_INIT_ERROR);
+    assert_string_equal(r.etype, "Sandbox.Timedout");
+    char want[300];
+    snprintf(want, sizeof want,
+             "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: %s Error: Runtime init "
+             "timed out after 0.30 seconds: the runtime never called GET /runtime/invocation/next\"}",
+             r.id);
+    assert_string_equal(r.body, want);
+    free(r.body);
+    lam_stats st;
+    for (int64_t end = ev_now_ms() + 2000; ev_now_ms() < end;) {
+        lam_stats_get(LM, &st);
+        if (st.procs == 0)
+            break;
+        ev_run_once(L, 10);
+    }
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.procs, 0);
+    /* the slot is free: the next one gets a process (which times out too) */
+    invoke("hang", "{}", &r);
+    assert_string_equal(r.etype, "Sandbox.Timedout");
+    free(r.body);
+    teardown();
+}
+
+/* A process that could not be started for the host's reasons (out of fds)
+ * is a retryable service error, not the function's fault; a bootstrap that
+ * is not executable stays Runtime.InvalidEntrypoint. */
+static void test_spawn_failure_is_service_error(void **state)
+{
+    setup(1);
+    add_fn("svc", "echo", 3);
+    char path[] = "/tmp/test_lam_noexecXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    chmod(path, 0644);
+    lam_function_def d = {.name = "noexec", .bootstrap = path};
+    assert_int_equal(lam_function_add(LM, &d), 0);
+
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = dup(0);
+    assert_true(lowest >= 0);
+    close(lowest);
+    low = old;
+    low.rlim_cur = (rlim_t)lowest; /* no new fd can be opened */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    res r;
+    memset(&r, 0, sizeof r);
+    int rc = lam_invoke(LM, "svc", "{}", 2, on_result, &r, NULL);
+    for (int64_t end = ev_now_ms() + 2000; rc == 0 && !r.done && ev_now_ms() < end;)
+        ev_run_once(L, 10);
+    setrlimit(RLIMIT_NOFILE, &old);
+    assert_int_equal(rc, 0);
+    assert_true(r.done);
+    assert_int_equal(r.status, LAM_SERVICE_ERROR);
+    assert_string_equal(r.etype, "Lambda.ServiceException");
+    assert_non_null(strstr(r.body, "Too many open files (Service: AWSLambda; Status Code: 500; "
+                                   "Error Code: ServiceException; Request ID: "));
+    free(r.body);
+    /* fds again: the same function works */
+    invoke("svc", "{\"op\":\"echo\"}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+
+    invoke("noexec", "{}", &r);
+    assert_int_equal(r.status, LAM_INIT_ERROR);
+    assert_string_equal(r.etype, "Runtime.InvalidEntrypoint");
+    assert_non_null(strstr(r.body, "Permission denied"));
+    free(r.body);
+    unlink(path);
+    teardown();
+}
+
+/* A loop stalled past a function's deadline (a long request on the loop's
+ * thread) does not turn its timely answer into a timeout: the timer that
+ * fires late lets the pending answer be read first. */
+static int stall_pipe[2];
+static void on_stall(ev_loop *loop, int fd, int events, void *ud)
+{
+    char c;
+    (void)!read(fd, &c, 1);
+    ev_fd_unwatch(loop, fd);
+    usleep(1500 * 1000); /* past the 1 s Timeout, in an fd callback: the
+                            timers run right after, before the next poll */
+}
+
+static void kick_stall(ev_loop *loop, ev_timer *t, void *ud) { (void)!write(stall_pipe[1], "x", 1); }
+
+static void test_stalled_loop_is_not_a_timeout(void **state)
+{
+    setup(1);
+    add_fn("st", "echo", 1);
+    res r;
+    invoke("st", "{\"op\":\"echo\"}", &r); /* warm */
+    free(r.body);
+    assert_int_equal(pipe(stall_pipe), 0);
+    assert_int_equal(ev_fd_watch(L, stall_pipe[0], EV_READ, on_stall, NULL), 0);
+    memset(&r, 0, sizeof r);
+    const char *p = "{\"op\":\"sleep\",\"ms\":200}";
+    assert_int_equal(lam_invoke(LM, "st", p, strlen(p), on_result, &r, NULL), 0);
+    ev_timer_add(L, ev_now_ms() + 50, kick_stall, NULL);
+    run_until(&r.done, 5000);
+    assert_string_equal(r.etype, "");
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    close(stall_pipe[0]);
+    close(stall_pipe[1]);
+    teardown();
+}
+
+/* A function's log is capped: <name>.log and one <name>.log.1, whatever it
+ * writes. */
+static void test_log_rotation(void **state)
+{
+    char dir[] = "/tmp/test_lam_logsXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    lam_opts o = {.max_procs = 1, .log_dir = dir, .log_max_bytes = 65536};
+    setup_opts(&o);
+    add_fn("chatty", "echo", 10);
+    res r;
+    invoke("chatty", "{\"op\":\"spew\",\"bytes\":3000000}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    invoke("chatty", "{\"op\":\"spew\",\"bytes\":300000}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    free(r.body);
+    lam_free(LM); /* drains the pipes */
+    LM = NULL;
+    char path[600];
+    struct stat sb;
+    int64_t total = 0;
+    snprintf(path, sizeof path, "%s/chatty.log", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 0 && sb.st_size <= 65536 + 4096);
+    total += sb.st_size;
+    unlink(path);
+    snprintf(path, sizeof path, "%s/chatty.log.1", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 60000 && sb.st_size <= 65536 + 4096);
+    total += sb.st_size;
+    unlink(path);
+    assert_true(total < 2 * (65536 + 4096));
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int others = 0;
+    while ((de = readdir(d)) != NULL)
+        others += de->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(others, 0);
+    rmdir(dir);
+    ev_free(L);
+}
+
+/* Invoke API payloads up to 6 MB are taken; a response past 6 MB is
+ * Function.ResponseSizeTooLarge (it was a bare 413 past 7 MiB, the runtime
+ * died and the invocation ended as its exit or a timeout). */
+static void test_big_payloads(void **state)
+{
+    setup(1);
+    add_fn("echo", "echo", 10);
+    http_server_opts so = {.port = 0, .max_body = LAM_MAX_PAYLOAD + 4096};
+    http_server *srv = http_server_create(L, &so, route, NULL, NULL);
+    assert_non_null(srv);
+    int port = http_server_port(srv);
+    size_t n = 5u * 1024 * 1024;
+    char *big = malloc(n + 200);
+    int hl = snprintf(big, 200, "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    memset(big + hl, 'y', n);
+    big[hl] = '"';
+    big[hl + n - 1] = '"';
+    char head[2048], *body = NULL;
+    assert_int_equal(http_call(port, big, (size_t)hl + n, head, sizeof head, &body), 200);
+    assert_null(strstr(head, "X-Amz-Function-Error"));
+    assert_int_equal(strlen(body), n);
+    free(body);
+    free(big);
+    http_server_free(srv);
+
+    res r;
+    invoke("echo", "{\"op\":\"big\",\"bytes\":8000000}", &r);
+    assert_int_equal(r.status, LAM_TOO_LARGE);
+    assert_string_equal(r.etype, "Function.ResponseSizeTooLarge");
+    free(r.body);
+    invoke("echo", "{\"op\":\"big\",\"bytes\":6000000}", &r);
+    assert_int_equal(r.status, LAM_OK);
+    assert_int_equal(strlen(r.body), 6000000);
+    free(r.body);
+    teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +873,13 @@ int main(void)
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_invoke_api),       cmocka_unit_test(test_runtime_api_refusals),
         cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_timeout_kills_group),
+        cmocka_unit_test(test_shutdown_kills_group),
+        cmocka_unit_test(test_init_timeout),
+        cmocka_unit_test(test_spawn_failure_is_service_error),
+        cmocka_unit_test(test_stalled_loop_is_not_a_timeout),
+        cmocka_unit_test(test_log_rotation),
+        cmocka_unit_test(test_big_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
