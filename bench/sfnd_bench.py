@@ -210,8 +210,8 @@ async def worker(port, deadline, inp, lat, statuses):
 
     async def call(target, body):
         data = json.dumps(body).encode()
-        w.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                b"X-Amz-Target: " + target.encode() + b"\r\nContent-Length: " + str(len(data)).encode()
+        w.write(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/x-amz-json-1.0\r\n" % port
+                + b"X-Amz-Target: " + target.encode() + b"\r\nContent-Length: " + str(len(data)).encode()
                 + b"\r\n\r\n" + data)
         head = await r.readuntil(b"\r\n\r\n")
         n = 0

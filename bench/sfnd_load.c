@@ -130,9 +130,9 @@ static int post(conn *c, const char *target, const char *body, size_t len)
 {
     char req[BUF + 512];
     int h = snprintf(req, sizeof req,
-                     "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                     "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/x-amz-json-1.0\r\n"
                      "X-Amz-Target: %s\r\nContent-Length: %zu\r\n\r\n",
-                     target, len);
+                     port, target, len);
     if ((size_t)h + len > sizeof req)
         return -1;
     memcpy(req + h, body, len);

@@ -20,12 +20,15 @@
 #include "fjson.h"
 #include "jtext.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +48,10 @@ struct api {
     char *account;
     uint64_t rng;
     fjson_buf fj;              /* the JSON reader's scratch */
+    char *host;                /* listen address (api_http_check) */
+    int port;
+    char **origins;            /* allowed browser origins */
+    size_t norigins;
 };
 
 typedef struct call {
@@ -283,6 +290,27 @@ static int bool_member(call *c, const json_t *req, const char *name, int dflt, i
 /* "arn:aws:states:<region>:<account>:<kind>:..." Returns 0 or -1 (replied). */
 static int check_arn(call *c, const char *arn, const char *kind1, const char *kind2)
 {
+    /* AWS refuses an ARN with a control character before looking it up;
+     * the message shows the ARN with the characters escaped. */
+    for (const unsigned char *q = (const unsigned char *)arn; *q; q++) {
+        if (*q < 0x20 || *q == 0x7f) {
+            jtext e = {0};
+            for (const unsigned char *r = (const unsigned char *)arn; *r; r++) {
+                char u[8];
+                if (*r < 0x20 || *r == 0x7f) {
+                    snprintf(u, sizeof u, "\\u%04x", *r);
+                    jtext_raw(&e, u, strlen(u));
+                } else {
+                    jtext_c(&e, (char)*r);
+                }
+            }
+            char *shown = jtext_take(&e);
+            CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid characters in ARN: %s'",
+                   shown ? shown : "");
+            free(shown);
+            return -1;
+        }
+    }
     if (strncmp(arn, "arn:", 4) != 0) {
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", arn);
         return -1;
@@ -618,6 +646,40 @@ static int parse_token(call *c, const char *tok, const char *prefix, long long *
     if (strncmp(tok, prefix, pl) != 0 || tok[pl] < '0' || tok[pl] > '9' ||
         (*out = strtoll(tok + pl, &end, 10)) < 0 || *end != '\0') {
         CLIENT(c, "InvalidToken", "Invalid Token: '%s'", tok);
+        return -1;
+    }
+    return 0;
+}
+
+/* GetExecutionHistory's nextToken: "EV<event id>.<tag>", the tag binding
+ * it to its execution and direction, so a token used with another
+ * execution or the other reverseOrder is refused (InvalidToken) instead of
+ * paging from a wrong place. */
+static uint32_t hist_token_tag(const char *arn, int reverse)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)arn; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    h = (h ^ (reverse ? 'r' : 'f')) * 16777619u;
+    return h;
+}
+
+static void hist_token_make(char *buf, size_t cap, const char *arn, int reverse, long long next)
+{
+    snprintf(buf, cap, "EV%lld.%08x", next, hist_token_tag(arn, reverse));
+}
+
+/* Returns 0 (*from set; tok NULL leaves it) or -1 (replied). */
+static int hist_token_parse(call *c, const char *tok, const char *arn, int reverse,
+                            long long *from)
+{
+    if (tok == NULL)
+        return 0;
+    char *end;
+    if (strncmp(tok, "EV", 2) != 0 || tok[2] < '0' || tok[2] > '9' ||
+        (*from = strtoll(tok + 2, &end, 10)) < 0 || *end != '.' ||
+        strtoul(end + 1, &end, 16) != hist_token_tag(arn, reverse) || *end != '\0') {
+        CLIENT(c, "InvalidToken", "Invalid Token: 'Invalid token'");
         return -1;
     }
     return 0;
@@ -1110,7 +1172,8 @@ static void op_history(call *c, json_t *req)
         int_member(c, req, "maxResults", 0, HISTORY_MAX, 0, &max) ||
         bool_member(c, req, "reverseOrder", 0, &reverse) ||
         bool_member(c, req, "includeExecutionData", 1, &incl) ||
-        str_member(c, req, "nextToken", 0, 3096, &tok) || parse_token(c, tok, "EV", &from))
+        str_member(c, req, "nextToken", 0, 3096, &tok) ||
+        hist_token_parse(c, tok, arn, reverse, &from))
         return;
     if (check_arn(c, arn, "execution", NULL) || find_exec(c, arn, &x))
         return;
@@ -1130,9 +1193,11 @@ static void op_history(call *c, json_t *req)
     }
     char *out = NULL;
     int n;
+    char tokbuf[48];
+    hist_token_make(tokbuf, sizeof tokbuf, arn, reverse, (long long)h.next);
     if (h.next)
-        n = asprintf(&out, "{\"events\":[%s],\"nextToken\":\"EV%lld\"}", h.buf ? h.buf : "",
-                     (long long)h.next);
+        n = asprintf(&out, "{\"events\":[%s],\"nextToken\":\"%s\"}", h.buf ? h.buf : "",
+                     tokbuf);
     else
         n = asprintf(&out, "{\"events\":[%s]}", h.buf ? h.buf : "");
     free(h.buf);
@@ -1415,11 +1480,182 @@ static void http_reply(void *ud, int status, const char *body, size_t len)
     http_respond(req, status, hdr, body, len);
 }
 
+/* ---- who may call ---------------------------------------------------------------------- */
+int api_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+void api_url_format(char *buf, size_t cap, const char *host, int port)
+{
+    snprintf(buf, cap, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+}
+
+static int is_wildcard(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return a4.s_addr == htonl(INADDR_ANY);
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
+/* Does a Host header value name this server? */
+static int host_ok(const api *a, const char *hv)
+{
+    char name[256];
+    const char *colon;
+    size_t nl;
+    if (hv[0] == '[') {
+        const char *rb = strchr(hv, ']');
+        if (rb == NULL)
+            return 0;
+        nl = (size_t)(rb - hv - 1);
+        if (nl >= sizeof name)
+            return 0;
+        memcpy(name, hv + 1, nl);
+        name[nl] = '\0';
+        colon = rb[1] == ':' ? rb + 1 : rb[1] == '\0' ? NULL : rb; /* rb: garbage after ']' */
+        if (colon == rb)
+            return 0;
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, name, &a6) != 1)
+            return 0;
+    } else {
+        colon = strchr(hv, ':');
+        if (colon && strchr(colon + 1, ':'))
+            return 0;
+        nl = colon ? (size_t)(colon - hv) : strlen(hv);
+        if (nl >= sizeof name)
+            return 0;
+        memcpy(name, hv, nl);
+        name[nl] = '\0';
+    }
+    long port = 80;
+    if (colon) {
+        char *end;
+        if (!isdigit((unsigned char)colon[1]))
+            return 0;
+        port = strtol(colon + 1, &end, 10);
+        if (*end != '\0')
+            return 0;
+    }
+    if (port != a->port)
+        return 0;
+    if (!strcmp(name, "127.0.0.1") || !strcasecmp(name, "localhost") || !strcmp(name, "::1"))
+        return 1;
+    if (!strcasecmp(name, a->host))
+        return 1;
+    if (is_wildcard(a->host)) {
+        /* Serving every address: any address literal is fine (a DNS
+         * rebinding attack needs a name). */
+        struct in_addr a4;
+        struct in6_addr a6;
+        return hv[0] == '[' ? inet_pton(AF_INET6, name, &a6) == 1
+                            : inet_pton(AF_INET, name, &a4) == 1;
+    }
+    return 0;
+}
+
+int api_http_check(const api *a, const char *method, const char *host, const char *origin,
+                   const char *authorization, const char *content_type, char *msg, size_t msglen)
+{
+    char own[300];
+    if (host != NULL && !host_ok(a, host)) {
+        api_url_format(own, sizeof own, a->host, a->port);
+        snprintf(msg, msglen,
+                 "Host '%.200s' does not name this server (%s); refused (DNS rebinding)", host,
+                 own);
+        return 403;
+    }
+    if (origin != NULL) {
+        int ok = host != NULL && !strncasecmp(origin, "http://", 7) &&
+                 !strcasecmp(origin + 7, host);
+        for (size_t i = 0; !ok && i < a->norigins; i++)
+            ok = !strcasecmp(origin, a->origins[i]);
+        if (!ok) {
+            snprintf(msg, msglen,
+                     "Cross-origin request from '%.200s' refused (start sfnd with --allow-origin "
+                     "to allow an origin)",
+                     origin);
+            return 403;
+        }
+    }
+    if (!strcmp(method, "POST") && (authorization == NULL || strncmp(authorization, "AWS4-", 5))) {
+        static const char *const simple[] = {"text/plain", "application/x-www-form-urlencoded",
+                                             "multipart/form-data"};
+        const char *ct = content_type ? content_type : "";
+        while (*ct == ' ' || *ct == '\t')
+            ct++;
+        size_t tl = strcspn(ct, "; \t");
+        for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
+            if (tl == strlen(simple[i]) && !strncasecmp(ct, simple[i], tl)) {
+                snprintf(msg, msglen,
+                         "Unsigned request with Content-Type '%s' refused (a browser form or "
+                         "simple request); send an AWS SigV4 Authorization header or a JSON "
+                         "Content-Type",
+                         simple[i]);
+                return 403;
+            }
+        }
+    }
+    return 0;
+}
+
+size_t api_http_error_body(int status, char *buf, size_t cap, void *ud)
+{
+    (void)ud;
+    const char *type, *msg;
+    switch (status) {
+    case 400: type = "BadRequestException"; msg = "Malformed HTTP request"; break;
+    case 408: type = "RequestTimeoutException"; msg = "The request was not received in time"; break;
+    case 411: type = "LengthRequiredException"; msg = "Content-Length is required (chunked request bodies are not supported)"; break;
+    case 413: type = "RequestEntityTooLargeException"; msg = "Request must be smaller than the service's limit"; break;
+    case 414: type = "BadRequestException"; msg = "The request target is too long"; break;
+    case 417: type = "BadRequestException"; msg = "Unsupported Expect header"; break;
+    case 431: type = "RequestHeaderFieldsTooLargeException"; msg = "The request's headers are too large"; break;
+    case 503: type = "ServiceUnavailableException"; msg = "The service has too many open connections; retry later"; break;
+    case 505: type = "BadRequestException"; msg = "HTTP version not supported"; break;
+    default: type = "InternalFailure"; msg = "Internal failure"; break;
+    }
+    int n = snprintf(buf, cap, "{\"__type\":\"%s\",\"message\":\"%s\"}", type, msg);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+void api_set_port(api *a, int port) { a->port = port; }
+
 void api_http_handle(http_req *req, void *ud)
 {
     api *a = ud;
     const char *method = http_req_method(req);
     const char *path = http_req_path(req);
+    char msg[512];
+    if (api_http_check(a, method, http_req_header(req, "Host"), http_req_header(req, "Origin"),
+                       http_req_header(req, "Authorization"),
+                       http_req_header(req, "Content-Type"), msg, sizeof msg) != 0) {
+        jtext b = {0};
+        jtext_lit(&b, "{\"__type\":\"AccessDeniedException\",\"message\":");
+        jtext_cstr(&b, msg);
+        jtext_c(&b, '}');
+        char *text = jtext_take(&b);
+        if (text == NULL) {
+            http_req_release(req);
+            return;
+        }
+        http_respond_take(req, 403,
+                          "Content-Type: application/x-amz-json-1.0\r\n"
+                          "x-amzn-ErrorType: AccessDeniedException\r\n",
+                          text, strlen(text));
+        return;
+    }
     static const char lpfx[] = "/2015-03-31/functions/";
     static const char lsfx[] = "/invocations";
     size_t plen = strlen(path);
@@ -1461,6 +1697,16 @@ api *api_create(const api_opts *o)
     a->lam = o->lam;
     a->region = strdup(o->region ? o->region : "us-east-1");
     a->account = strdup(o->account ? o->account : "123456789012");
+    a->host = strdup(o->host ? o->host : "127.0.0.1");
+    a->port = o->port;
+    a->origins = o->nallow_origins ? calloc(o->nallow_origins, sizeof *a->origins) : NULL;
+    for (size_t i = 0; a->origins && i < o->nallow_origins; i++) {
+        size_t l = strlen(o->allow_origins[i]);
+        while (l > 0 && o->allow_origins[i][l - 1] == '/') /* an Origin has no path */
+            l--;
+        if ((a->origins[a->norigins] = strndup(o->allow_origins[i], l)) != NULL)
+            a->norigins++;
+    }
     a->rng = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -1469,7 +1715,8 @@ api *api_create(const api_opts *o)
             a->rng ^= u;
         close(fd);
     }
-    if (a->region == NULL || a->account == NULL) {
+    if (a->region == NULL || a->account == NULL || a->host == NULL ||
+        a->norigins != o->nallow_origins) {
         api_free(a);
         return NULL;
     }
@@ -1482,6 +1729,10 @@ void api_free(api *a)
         return;
     free(a->region);
     free(a->account);
+    free(a->host);
+    for (size_t i = 0; i < a->norigins; i++)
+        free(a->origins[i]);
+    free(a->origins);
     fjson_buf_free(&a->fj);
     free(a);
 }

@@ -4,6 +4,8 @@
  *   sfnd --template template.yaml [--data DIR] [--port 8083] [--host 127.0.0.1]
  *        [--time-scale N] [--max-procs N] [--quiet]
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
+ *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
+ *        [--idle-timeout S]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
  * template's functions), runner (recovers what was running), API + HTTP.
@@ -12,6 +14,9 @@
  * $AWS_REGION (default us-east-1); the ARNs are printed at start-up.
  * --time-scale N (or $SFN_TIME_SCALE) makes Waits, retry back-off and
  * timeouts N times shorter (tests); the default is real time.
+ * --retention DAYS (90, as AWS keeps closed executions; 0 = forever;
+ * fractions allowed, for tests): executions that ended longer ago are
+ * removed with their history, in small batches in the background.
  * --parameter-overrides (SAM CLI's option) sets template parameters: the
  * words up to the next --option, or one string "K=V K2=V2"; an unknown key
  * or a value outside AllowedValues stops the start. The template's SNS
@@ -24,6 +29,14 @@
  * CLI a variable the template does not declare is set too. A key naming no
  * function, a non-scalar value or a Runtime API variable stops the start
  * (src/template/tpl.h).
+ * Private by default (api_http_check): a request whose Host does not name
+ * the address served, with a foreign Origin (unless --allow-origin URL,
+ * repeatable, names it) or a browser "simple" unsigned POST gets 403. A
+ * --host beyond loopback is warned about loudly at start-up.
+ * Connections: --header-timeout S (10) to send a request's head (the body
+ * gets 60 s), --idle-timeout S (60) between keep-alive requests,
+ * --max-connections N (1024, or half the fd limit) beyond which a new
+ * connection gets 503 ServiceUnavailableException.
  * SIGTERM/SIGINT: stop accepting, let invocations in flight finish (5 s),
  * commit, stop the functions, exit 0. SIGKILL loses nothing committed.
  *
@@ -64,6 +77,11 @@ static void usage(void)
                     "[--host 127.0.0.1] [--time-scale N] [--max-procs N] [--quiet]\n"
                     "            [--parameter-overrides Key=Value [Key=Value ...]] "
                     "[--env-vars env.json]\n"
+                    "            [--allow-origin URL]... [--max-connections N] "
+                    "[--header-timeout S] [--idle-timeout S]\n"
+                    "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
+                    "(repeatable);\n"
+                    "                   by default cross-site browser requests are refused\n"
                     "  --env-vars FILE  JSON {\"Parameters\": {\"VAR\": \"value\"}, "
                     "\"<FunctionLogicalId>\": {...}}: environment\n"
                     "                   variables for every function / for one (it wins); they "
@@ -118,7 +136,12 @@ int main(int argc, char **argv)
 {
     const char *template = NULL, *data = "./.sfn", *host = "127.0.0.1", *env_file = NULL;
     int port = 8083, max_procs = 0, quiet = 0;
+    const char **origins = NULL;
+    size_t norigins = 0;
+    long max_conns = 0;
+    double header_timeout = 10, idle_timeout = 60; /* s; the body gets 60 s */
     double scale = 1.0;
+    double retention_days = 90;
     char *overrides = NULL; /* the words of --parameter-overrides, joined by spaces */
     size_t olen = 0;
     const char *env_scale = getenv("SFN_TIME_SCALE");
@@ -139,10 +162,31 @@ int main(int argc, char **argv)
             scale = atof(argv[++i]);
         else if (!strcmp(a, "--max-procs") && v)
             max_procs = atoi(argv[++i]);
+        else if (!strcmp(a, "--retention") && v) {
+            char *end;
+            retention_days = strtod(argv[++i], &end);
+            if (*end != '\0' || end == argv[i] || !(retention_days >= 0))
+                usage();
+        }
         else if (!strcmp(a, "--quiet"))
             quiet = 1;
         else if (!strcmp(a, "--env-vars") && v)
             env_file = argv[++i];
+        else if (!strcmp(a, "--allow-origin") && v) {
+            const char **no = realloc(origins, (norigins + 1) * sizeof *origins);
+            if (no == NULL) {
+                fprintf(stderr, "sfnd: out of memory\n");
+                return 1;
+            }
+            origins = no;
+            origins[norigins++] = argv[++i];
+        }
+        else if (!strcmp(a, "--max-connections") && v)
+            max_conns = atol(argv[++i]);
+        else if (!strcmp(a, "--header-timeout") && v)
+            header_timeout = atof(argv[++i]);
+        else if (!strcmp(a, "--idle-timeout") && v)
+            idle_timeout = atof(argv[++i]);
         else if (!strcmp(a, "--parameter-overrides") && v) {
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 const char *w = argv[++i];
@@ -162,7 +206,8 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (template == NULL || port < 0 || port > 65535)
+    if (template == NULL || port < 0 || port > 65535 || max_conns < 0 || header_timeout <= 0 ||
+        idle_timeout <= 0 || header_timeout > 86400 || idle_timeout > 86400)
         usage();
     if (max_procs <= 0) {
         /* Locally the functions are CPU-bound (the SQLite store): one warm
@@ -261,9 +306,11 @@ int main(int argc, char **argv)
     }
     run_opts ro = {.loop = s.loop, .st = st, .lam = s.lam, .region = region, .account = account,
                    .time_scale = scale, .quiet = quiet, .data_dir = datadir};
+    ro.retention_ms = (int64_t)(retention_days * 86400000.0);
     s.run = run_create(&ro);
     api_opts ao = {.run = s.run, .st = st, .loop = s.loop, .lam = s.lam, .region = region,
-                   .account = account};
+                   .account = account, .host = host, .port = port, .allow_origins = origins,
+                   .nallow_origins = norigins};
     api *a = s.run ? api_create(&ao) : NULL;
     if (a == NULL) {
         fprintf(stderr, "sfnd: out of memory\n");
@@ -324,7 +371,13 @@ int main(int argc, char **argv)
     if (recovered > 0)
         printf("recovered %d running execution%s\n", recovered, recovered == 1 ? "" : "s");
 
-    http_server_opts ho = {.host = host, .port = port, .max_body = 2 * 1024 * 1024};
+    http_server_opts ho = {.host = host, .port = port, .max_body = 2 * 1024 * 1024,
+                           .max_conns = (size_t)max_conns,
+                           .header_timeout_ms = (int)(header_timeout * 1000),
+                           .body_timeout_ms = 60000,
+                           .idle_timeout_ms = (int)(idle_timeout * 1000),
+                           .error_body = api_http_error_body,
+                           .error_headers = API_HTTP_ERROR_HEADERS};
     int herr = 0;
     s.srv = http_server_create(s.loop, &ho, api_http_handle, a, &herr);
     if (s.srv == NULL) {
@@ -332,9 +385,18 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    api_set_port(a, http_server_port(s.srv));
     ev_signal_watch(s.loop, SIGTERM, on_signal, &s);
     ev_signal_watch(s.loop, SIGINT, on_signal, &s);
-    printf("sfnd: listening on http://%s:%d (data %s)\n", host, http_server_port(s.srv), datadir);
+    char url[300];
+    api_url_format(url, sizeof url, host, http_server_port(s.srv));
+    if (!api_host_is_loopback(host))
+        fprintf(stderr,
+                "sfnd: WARNING: listening on %s, beyond loopback: anyone who can reach this "
+                "address can start executions and invoke the functions (which run as you), with "
+                "no authentication. Use --host 127.0.0.1 unless that is what you want.\n",
+                url);
+    printf("sfnd: listening on %s (data %s)\n", url, datadir);
     fflush(stdout);
     ev_run(s.loop);
     run_stats rs;
@@ -347,6 +409,7 @@ int main(int argc, char **argv)
             (unsigned long long)rs.inputs, (unsigned long long)rs.events);
 
 out:
+    free(origins);
     http_server_free(s.srv);
     run_free(s.run);
     api_free(a);

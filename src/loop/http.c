@@ -31,12 +31,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define IN_MIN 4096
 #define READ_AHEAD_CAP 65536 /* buffered bytes beyond a current request */
+#define LINGER_MS 2000       /* after an error answer: wait this long for the
+                                client's EOF before closing (so it reads the
+                                answer instead of a reset) */
+#define ACCEPT_BACKOFF_MS 100 /* out of fds: stop accepting this long */
+
+/* What a connection is waiting for; each phase has its own deadline. */
+enum { PH_HEAD, PH_BODY, PH_BUSY, PH_IDLE, PH_CLOSING };
 
 typedef struct conn conn;
 
@@ -52,6 +61,15 @@ struct http_server {
     size_t npending;   /* requests handed out, not yet responded/released */
     int freeing;       /* http_server_free called, waiting for npending == 0 */
     int hold_pipelined;
+    int hdr_to, body_to, idle_to; /* ms, < 0: never */
+    size_t max_conns;
+    size_t nclosing;   /* connections lingering after a final answer */
+    size_t (*error_body)(int status, char *buf, size_t cap, void *ud);
+    void *error_ud;
+    char *error_headers;
+    ev_timer *sweep;   /* fires at the earliest connection deadline (or before) */
+    ev_timer *backoff; /* accepting paused until it fires */
+    http_server_stats stats;
 };
 
 struct conn {
@@ -69,6 +87,9 @@ struct conn {
     int mask;           /* current EV_ mask */
     ev_timer *kick;     /* deferred process_input for pipelined bytes */
     int hold;           /* out holds a response kept for the next one */
+    int phase;          /* PH_ */
+    int lingering;      /* write side shut after the final answer */
+    int64_t deadline;   /* ev_now_ms when the phase times out, 0 = never */
     conn *prev, *next;
 };
 
@@ -103,10 +124,39 @@ static void conn_set_mask(conn *c, int mask)
     ev_fd_watch(c->srv->loop, c->fd, mask, conn_event, c);
 }
 
+static void sweep_cb(ev_loop *loop, ev_timer *t, void *ud);
+
+static void sweep_arm(http_server *srv, int64_t when)
+{
+    if (srv->sweep != NULL && ev_timer_deadline(srv->sweep) <= when)
+        return;
+    ev_timer_cancel(srv->loop, srv->sweep);
+    srv->sweep = ev_timer_add(srv->loop, when, sweep_cb, srv);
+}
+
+/* Enter a phase; its deadline runs from now (re-entering keeps it). */
+static void conn_phase(conn *c, int phase)
+{
+    http_server *srv = c->srv;
+    if (c->phase == phase)
+        return;
+    c->phase = phase;
+    int to = phase == PH_HEAD    ? srv->hdr_to
+             : phase == PH_BODY  ? srv->body_to
+             : phase == PH_IDLE  ? srv->idle_to
+             : phase == PH_CLOSING ? LINGER_MS
+                                 : -1;
+    c->deadline = to < 0 ? 0 : ev_now_ms() + to;
+    if (c->deadline)
+        sweep_arm(srv, c->deadline);
+}
+
 static void srv_maybe_free(http_server *srv)
 {
-    if (srv->freeing && srv->npending == 0 && srv->nconns == 0)
+    if (srv->freeing && srv->npending == 0 && srv->nconns == 0) {
+        free(srv->error_headers);
         free(srv);
+    }
 }
 
 static int out_append(conn *c, const char *p, size_t n)
@@ -151,7 +201,18 @@ static int out_flush(conn *c)
 static int conn_after_write(conn *c)
 {
     int pending_out = c->outoff < c->outlen && !c->hold;
-    if (c->fd < 0 || (!pending_out && c->close_after && c->discard == 0)) {
+    if (c->fd >= 0 && !pending_out && c->close_after && c->discard == 0 && !c->lingering &&
+        c->cur == NULL && !c->srv->freeing) {
+        /* The final answer is out: shut our side and wait (briefly) for
+         * the client's EOF, so it reads the answer rather than a reset
+         * caused by bytes it sent after it. */
+        if (shutdown(c->fd, SHUT_WR) == 0) {
+            c->lingering = 1;
+            c->srv->nclosing++;
+            conn_phase(c, PH_CLOSING);
+        }
+    }
+    if (c->fd < 0 || (!pending_out && c->close_after && c->discard == 0 && !c->lingering)) {
         if (c->in_handler)
             return 0; /* whoever holds it closes when it unwinds */
         conn_close(c);
@@ -249,6 +310,8 @@ static int respond(http_req *req, int status, const char *headers, const char *b
         c->outoff = c->outlen = 0;
         c->hold = 0;
     }
+    if (c->inlen == 0 && !c->close_after)
+        conn_phase(c, PH_IDLE);
     if (conn_after_write(c))
         return rc;
     /* Pipelined bytes already here: start the next request from the loop,
@@ -287,20 +350,36 @@ void http_req_release(http_req *req)
 /* An error found by the parser: answer, then close (after swallowing the
  * body of an over-large request, so the client reads our 413 instead of a
  * reset). */
+static size_t error_answer(http_server *srv, int status, char *buf, size_t cap)
+{
+    char body[512];
+    size_t bl = srv->error_body ? srv->error_body(status, body, sizeof body, srv->error_ud) : 0;
+    if (bl > sizeof body)
+        bl = sizeof body;
+    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     status, http_status_text(status),
+                     bl && srv->error_headers ? srv->error_headers : "", bl);
+    if (n < 0 || (size_t)n + bl > cap)
+        return 0;
+    memcpy(buf + n, body, bl);
+    return (size_t)n + bl;
+}
+
 static void respond_error(conn *c, int status, uint64_t discard)
 {
-    char head[160];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status,
-                     http_status_text(status));
+    char head[1024];
+    size_t n = error_answer(c->srv, status, head, sizeof head);
     c->close_after = 1;
     c->discard = discard;
     c->hold = 0;
-    if (out_append(c, head, (size_t)n) < 0 || out_flush(c) < 0) {
+    if (out_append(c, head, n) < 0 || out_flush(c) < 0) {
         c->outoff = c->outlen = 0;
         c->discard = 0;
     }
     c->inlen = 0;
+    /* flushing, swallowing and lingering all end within LINGER_MS */
+    c->phase = -1;
+    conn_phase(c, PH_CLOSING);
     conn_after_write(c);
 }
 
@@ -376,8 +455,10 @@ static void process_input(conn *c)
     while (c->fd >= 0 && c->cur == NULL && !c->close_after && c->inlen > 0) {
         http_parsed p;
         int rc = http_parse_request(c->in, c->inlen, &srv->lim, &p);
-        if (rc == 0)
+        if (rc == 0) {
+            conn_phase(c, PH_HEAD);
             break;
+        }
         if (rc < 0) {
             uint64_t discard = 0;
             if (rc == -413 && p.content_length < 64ull * 1024 * 1024) {
@@ -391,6 +472,7 @@ static void process_input(conn *c)
         }
         size_t headlen = (size_t)rc, total = headlen + p.content_length;
         if (c->inlen < total) {
+            conn_phase(c, PH_BODY);
             if (c->incap < total + 1) {
                 char *nb = realloc(c->in, total + 1);
                 if (nb == NULL) {
@@ -414,6 +496,7 @@ static void process_input(conn *c)
             break;
         }
         c->cur = req;
+        conn_phase(c, PH_BUSY);
         srv->npending++;
         srv->handler(req, srv->ud);
     }
@@ -524,20 +607,123 @@ static void conn_close(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    if (c->lingering)
+        srv->nclosing--;
     free(c->in);
     free(c->out);
     free(c);
     srv_maybe_free(srv);
 }
 
+/* ---- timeouts ---------------------------------------------------------- */
+static void sweep_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    http_server *srv = ud;
+    srv->sweep = NULL;
+    int64_t now = ev_now_ms(), next = 0;
+    srv->nconns++; /* hold srv: closing may free connections */
+    conn *nx;
+    for (conn *c = srv->conns; c != NULL; c = nx) {
+        nx = c->next;
+        if (c->fd < 0 || c->deadline == 0)
+            continue;
+        if (c->deadline > now) {
+            if (next == 0 || c->deadline < next)
+                next = c->deadline;
+            continue;
+        }
+        c->deadline = 0;
+        srv->stats.timed_out++;
+        if (c->phase == PH_BODY || (c->phase == PH_HEAD && c->inlen > 0)) {
+            /* slowloris: a request started and not finished in time */
+            respond_error(c, 408, 0); /* arms its own (closing) deadline */
+        } else {
+            /* idle keep-alive, a connection that never sent a byte, or the
+             * lingering close of a client that does not close: silently */
+            conn_close(c);
+        }
+    }
+    srv->nconns--;
+    if (next)
+        sweep_arm(srv, next);
+    srv_maybe_free(srv);
+}
+
 /* ---- accepting -------------------------------------------------------- */
+/* One fd kept free for the whole process: when accept fails for lack of
+ * fds it is released, to accept the waiting client and tell it 503 (and
+ * close) instead of leaving it hanging in the backlog. Servers live on
+ * the loop's thread, so a plain static serves them all. */
+static int reserve_fd = -1;
+static int reserve_users;
+
+static void reserve_take(void)
+{
+    if (reserve_fd < 0)
+        reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void on_accept(ev_loop *loop, int lfd, int events, void *ud);
+
+static void backoff_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    http_server *srv = ud;
+    srv->backoff = NULL;
+    reserve_take();
+    ev_fd_watch(loop, srv->lfd, EV_READ, on_accept, srv);
+}
+
+/* Out of fds (EMFILE, ENFILE) or kernel memory: the listener stays
+ * readable, so polling it again at once would spin. Answer one waiting
+ * client through the reserve fd and stop accepting for a while. */
+static void accept_backoff(http_server *srv)
+{
+    srv->stats.accept_backoff++;
+    if (reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+        int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            char buf[1024];
+            size_t n = error_answer(srv, 503, buf, sizeof buf);
+            if (send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                /* the client is told by the close */
+            }
+            close(fd);
+            srv->stats.rejected++;
+        }
+        reserve_take();
+    }
+    ev_fd_unwatch(srv->loop, srv->lfd);
+    if (srv->backoff == NULL)
+        srv->backoff = ev_timer_add(srv->loop, ev_now_ms() + ACCEPT_BACKOFF_MS, backoff_cb, srv);
+}
+
 static void on_accept(ev_loop *loop, int lfd, int events, void *ud)
 {
+    (void)loop;
+    (void)events;
     http_server *srv = ud;
     for (int k = 0; k < 64; k++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or EMFILE & co: try again on the next event */
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_backoff(srv);
+            return; /* EAGAIN: drained */
+        }
+        /* Over the cap: 503 and close (lingering ones are not counted, up
+         * to as many again; beyond that they are closed without a word). */
+        int over = srv->nconns - srv->nclosing >= srv->max_conns;
+        if (over && srv->nclosing >= srv->max_conns) {
+            close(fd);
+            srv->stats.rejected++;
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         conn *c = calloc(1, sizeof *c);
@@ -552,13 +738,35 @@ static void on_accept(ev_loop *loop, int lfd, int events, void *ud)
         c->fd = fd;
         c->in = in;
         c->incap = IN_MIN;
+        c->phase = -1;
         c->next = srv->conns;
         if (srv->conns)
             srv->conns->prev = c;
         srv->conns = c;
         srv->nconns++;
+        if (over) {
+            srv->stats.rejected++;
+            conn_set_mask(c, EV_READ);
+            c->in_handler++;
+            respond_error(c, 503, 0);
+            c->in_handler--;
+            conn_after_write(c);
+            continue;
+        }
+        srv->stats.accepted++;
+        conn_phase(c, PH_HEAD);
         conn_set_mask(c, EV_READ);
     }
+}
+
+static size_t default_max_conns(void)
+{
+    struct rlimit rl;
+    size_t n = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 2 < n)
+        n = rl.rlim_cur / 2 > 16 ? (size_t)(rl.rlim_cur / 2) : 16;
+    return n;
 }
 
 http_server *http_server_create(ev_loop *loop, const http_server_opts *opts, http_handler *handler,
@@ -577,6 +785,17 @@ http_server *http_server_create(ev_loop *loop, const http_server_opts *opts, htt
     srv->lim.max_head = o.max_head ? o.max_head : 16384;
     srv->lim.max_body = o.max_body ? o.max_body : 1024 * 1024;
     srv->hold_pipelined = o.hold_pipelined;
+    srv->hdr_to = o.header_timeout_ms > 0 ? o.header_timeout_ms : -1;
+    srv->body_to = o.body_timeout_ms > 0 ? o.body_timeout_ms : -1;
+    srv->idle_to = o.idle_timeout_ms > 0 ? o.idle_timeout_ms : -1;
+    srv->max_conns = o.max_conns ? o.max_conns : default_max_conns();
+    srv->error_body = o.error_body;
+    srv->error_ud = o.error_ud;
+    srv->lfd = -1;
+    if (o.error_headers && (srv->error_headers = strdup(o.error_headers)) == NULL) {
+        rc = -ENOMEM;
+        goto fail_srv;
+    }
 
     const char *host = o.host ? o.host : "127.0.0.1";
     if (strcmp(host, "localhost") == 0)
@@ -619,11 +838,14 @@ http_server *http_server_create(ev_loop *loop, const http_server_opts *opts, htt
     rc = ev_fd_watch(loop, srv->lfd, EV_READ, on_accept, srv);
     if (rc < 0)
         goto fail_sock;
+    reserve_users++;
+    reserve_take();
     return srv;
 
 fail_sock:
     close(srv->lfd);
 fail_srv:
+    free(srv->error_headers);
     free(srv);
 fail:
     if (err)
@@ -637,6 +859,14 @@ void http_server_free(http_server *srv)
         return;
     ev_fd_unwatch(srv->loop, srv->lfd);
     close(srv->lfd);
+    ev_timer_cancel(srv->loop, srv->backoff);
+    srv->backoff = NULL;
+    ev_timer_cancel(srv->loop, srv->sweep);
+    srv->sweep = NULL;
+    if (--reserve_users == 0 && reserve_fd >= 0) {
+        close(reserve_fd);
+        reserve_fd = -1;
+    }
     srv->freeing = 1;
     srv->nconns++; /* hold srv while closing connections */
     conn *next;
@@ -651,6 +881,7 @@ void http_server_free(http_server *srv)
 int http_server_port(const http_server *srv) { return srv->port; }
 size_t http_server_connections(const http_server *srv) { return srv->nconns; }
 size_t http_server_pending(const http_server *srv) { return srv->npending; }
+void http_server_stats_get(const http_server *srv, http_server_stats *out) { *out = srv->stats; }
 
 /* ---- request accessors ------------------------------------------------ */
 const char *http_req_method(const http_req *r) { return r->method; }

@@ -95,6 +95,30 @@ typedef struct http_server_opts {
      * Runtime API): one wakeup instead of two. A next request that is not
      * complete releases the held bytes. */
     int hold_pipelined;
+    /* Slow or idle clients, in ms (0 = never: a server whose clients
+     * are its own, as the Runtime API's, where a function may compute for
+     * minutes between requests). A connection that has not sent a
+     * complete request head within header_timeout_ms of its first byte (or
+     * of being accepted) gets 408 and is closed (slowloris); likewise a
+     * body not complete within body_timeout_ms of its head. A connection
+     * with no request in progress is closed silently after
+     * idle_timeout_ms (keep-alive). A request handed to the handler is
+     * never timed out here: the owner decides (long polls). sfnd's API
+     * uses 10 s, 60 s and 60 s. */
+    int header_timeout_ms;
+    int body_timeout_ms;
+    int idle_timeout_ms;
+    /* Open connections beyond which a new one gets 503 and is closed
+     * (0 = default: 1024, or half the soft RLIMIT_NOFILE if lower). */
+    size_t max_conns;
+    /* The body of the error answers the server makes itself (400, 408,
+     * 411, 413, 414, 417, 431, 503, 505): write at most cap bytes into buf
+     * and return the length (0: no body). NULL: no body. Called on the
+     * loop's thread; must not block. */
+    size_t (*error_body)(int status, char *buf, size_t cap, void *ud);
+    void *error_ud;
+    const char *error_headers; /* raw header lines sent with those answers
+                                  ("Content-Type: ...\r\n"), or NULL */
 } http_server_opts;
 
 /* Listen and serve on the loop. Returns NULL on failure; *err (if not NULL)
@@ -111,6 +135,14 @@ int http_server_port(const http_server *srv);
 /* Number of open connections and of requests awaiting a response. */
 size_t http_server_connections(const http_server *srv);
 size_t http_server_pending(const http_server *srv);
+/* Counters for tests and stats. */
+typedef struct http_server_stats {
+    uint64_t accepted;       /* connections accepted and served */
+    uint64_t rejected;       /* answered 503 (over max_conns) or dropped (out of fds) */
+    uint64_t timed_out;      /* closed by the header, body or idle timeout */
+    uint64_t accept_backoff; /* times accepting was paused (EMFILE, ENFILE, ...) */
+} http_server_stats;
+void http_server_stats_get(const http_server *srv, http_server_stats *out);
 
 /* ---- a request --------------------------------------------------------- */
 /* Strings are NUL-terminated and valid as long as req. */

@@ -569,12 +569,187 @@ static void test_doubles_read_back_with_fewest_digits(void **state)
     json_decref(v);
 }
 
+/* An ARN with a control character is InvalidArn (AWS checks before the
+ * lookup), not StateMachineDoesNotExist / ExecutionDoesNotExist. */
+static void test_arn_control_characters(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    char *sm = create_sm(&e, "ctl", pass_def, "STANDARD");
+    expect_err(&e, "DescribeExecution",
+               "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:a\\u0001b\"}",
+               "InvalidArn");
+    expect_err(&e, "DescribeStateMachine",
+               "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:ctl\\n\"}",
+               "InvalidArn");
+    expect_err(&e, "StartExecution",
+               "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:c\\u007ftl\"}",
+               "InvalidArn");
+    expect_err(&e, "GetExecutionHistory",
+               "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:\\t\"}",
+               "InvalidArn");
+    int status;
+    json_t *j = call_(&e, "DescribeExecution",
+                      "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:a\\u0001b\"}",
+                      &status);
+    const char *m = json_string_value(json_object_get(j, "message"));
+    assert_non_null(m);
+    assert_non_null(strstr(m, "Invalid Arn: '"));
+    assert_null(strchr(m, '\001')); /* shown escaped */
+    json_decref(j);
+    free(sm);
+    env_close(&e);
+}
+
+static void wait_status(env *e, const char *arn, const char *want)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *d = describe(e, arn);
+        int done = !strcmp(json_string_value(json_object_get(d, "status")), want);
+        json_decref(d);
+        if (done)
+            return;
+        ev_run_once(e->loop, 5);
+    }
+    fail_msg("%s never %s", arn, want);
+}
+
+/* A history nextToken works only with its own execution and direction. */
+static void test_history_token_bound(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    char *sm = create_sm(&e, "tok", pass_def, "STANDARD");
+    char *x1 = start(&e, sm, "one", "{}"), *x2 = start(&e, sm, "two", "{}");
+    wait_status(&e, x1, "SUCCEEDED");
+    wait_status(&e, x2, "SUCCEEDED");
+    char body[2048];
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1}", x1);
+    json_t *h = ok(&e, "GetExecutionHistory", body);
+    const char *tok = json_string_value(json_object_get(h, "nextToken"));
+    assert_non_null(tok);
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1,\"nextToken\":\"%s\"}",
+             x1, tok);
+    json_t *h1 = ok(&e, "GetExecutionHistory", body);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(h1, "events"), 0), "id")),
+                     2);
+    json_decref(h1);
+    /* another execution */
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1,\"nextToken\":\"%s\"}",
+             x2, tok);
+    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    /* the other direction */
+    snprintf(body, sizeof body,
+             "{\"executionArn\":\"%s\",\"maxResults\":1,\"reverseOrder\":true,\"nextToken\":\"%s\"}",
+             x1, tok);
+    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    json_decref(h);
+    /* and a token of the old, unbound shape */
+    snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"nextToken\":\"EV2\"}", x1);
+    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    free(x1);
+    free(x2);
+    free(sm);
+    env_close(&e);
+}
+
+/* Private by default: DNS rebinding (Host), foreign Origins, browser
+ * "simple" cross-site POSTs. */
+static void test_http_check(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e, ":memory:");
+    api_set_port(e.api, 8083);
+    char msg[512];
+    const char *sig = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/states/aws4_request, "
+                      "SignedHeaders=host, Signature=00";
+    const char *json = "application/x-amz-json-1.0";
+#define CHECK(want, a, m, host, origin, auth, ct)                                                  \
+    do {                                                                                           \
+        int got_ = api_http_check((a), (m), (host), (origin), (auth), (ct), msg, sizeof msg);      \
+        if (got_ != (want))                                                                        \
+            fail_msg("host %s origin %s auth %s ct %s: want %d got %d (%s)", host ? host : "-",    \
+                     origin ? origin : "-", auth ? "yes" : "-", ct ? ct : "-", want, got_, msg);   \
+    } while (0)
+    /* what the AWS CLI and the SDKs send */
+    CHECK(0, e.api, "POST", "127.0.0.1:8083", NULL, sig, json);
+    CHECK(0, e.api, "POST", "localhost:8083", NULL, sig, "application/json");
+    CHECK(0, e.api, "POST", "LOCALHOST:8083", NULL, sig, NULL);
+    CHECK(0, e.api, "POST", "[::1]:8083", NULL, sig, json);
+    CHECK(0, e.api, "GET", NULL, NULL, NULL, NULL); /* HTTP/1.0 tool, no Host */
+    CHECK(0, e.api, "POST", "127.0.0.1:8083", NULL, NULL, json); /* unsigned JSON: curl */
+    /* DNS rebinding: a foreign name or the wrong port */
+    CHECK(403, e.api, "POST", "evil.example:8083", NULL, sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1:9999", NULL, sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1", NULL, sig, json); /* port 80 */
+    CHECK(403, e.api, "POST", "10.0.0.1:8083", NULL, sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1:8083:1", NULL, sig, json);
+    CHECK(403, e.api, "POST", "[::1]x:8083", NULL, sig, json);
+    assert_non_null(strstr(msg, "DNS rebinding"));
+    /* Origin: only our own */
+    CHECK(0, e.api, "POST", "127.0.0.1:8083", "http://127.0.0.1:8083", sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", "http://evil.example", sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", "null", sig, json);
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", "http://localhost:8083", sig, json);
+    /* simple cross-site POSTs, unsigned */
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", NULL, NULL, "text/plain");
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", NULL, NULL, "Text/Plain; charset=UTF-8");
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", NULL, NULL, "application/x-www-form-urlencoded");
+    CHECK(403, e.api, "POST", "127.0.0.1:8083", NULL, "Bearer x", "multipart/form-data; boundary=z");
+    CHECK(0, e.api, "POST", "127.0.0.1:8083", NULL, sig, "text/plain"); /* signed: a real client */
+    CHECK(0, e.api, "GET", "127.0.0.1:8083", NULL, NULL, "text/plain");
+    /* --allow-origin and a wildcard --host */
+    const char *origins[] = {"http://app.example:3000/"};
+    api_opts ao = {.run = e.run, .st = e.st, .loop = e.loop, .host = "0.0.0.0", .port = 8083,
+                   .allow_origins = origins, .nallow_origins = 1};
+    api *w = api_create(&ao);
+    assert_non_null(w);
+    CHECK(0, w, "POST", "192.168.1.5:8083", "http://app.example:3000", sig, json);
+    CHECK(0, w, "POST", "[fe80::1]:8083", NULL, sig, json);
+    CHECK(403, w, "POST", "rebind.example:8083", NULL, sig, json);
+    CHECK(403, w, "POST", "192.168.1.5:8083", "http://app.example:3001", sig, json);
+    api_free(w);
+    ao.host = "192.168.1.5";
+    w = api_create(&ao);
+    CHECK(0, w, "POST", "192.168.1.5:8083", NULL, sig, json);
+    CHECK(403, w, "POST", "192.168.1.6:8083", NULL, sig, json);
+    api_free(w);
+#undef CHECK
+    /* the server's own error answers are AWS JSON errors */
+    char b[256];
+    size_t n = api_http_error_body(413, b, sizeof b, NULL);
+    assert_true(n > 0);
+    json_t *j = json_loadb(b, n, 0, NULL);
+    assert_non_null(json_string_value(json_object_get(j, "__type")));
+    assert_non_null(json_string_value(json_object_get(j, "message")));
+    json_decref(j);
+    n = api_http_error_body(503, b, sizeof b, NULL);
+    assert_non_null(strstr(b, "\"__type\":\"ServiceUnavailableException\""));
+    char url[64];
+    api_url_format(url, sizeof url, "::", 8083);
+    assert_string_equal(url, "http://[::]:8083");
+    api_url_format(url, sizeof url, "127.0.0.1", 8083);
+    assert_string_equal(url, "http://127.0.0.1:8083");
+    assert_true(api_host_is_loopback("127.0.0.1") && api_host_is_loopback("::1") &&
+                api_host_is_loopback("localhost") && api_host_is_loopback("127.1.2.3"));
+    assert_false(api_host_is_loopback("0.0.0.0") || api_host_is_loopback("::") ||
+                 api_host_is_loopback("192.168.1.5"));
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_doubles_read_back_with_fewest_digits),
         cmocka_unit_test(test_known_texts),
         cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_arn_control_characters),
+        cmocka_unit_test(test_history_token_bound),
+        cmocka_unit_test(test_http_check),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_task_token_and_stop),
         cmocka_unit_test(test_lambda_missing_and_sync),

@@ -14,10 +14,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,11 +142,22 @@ static void handler(http_req *req, void *ud)
 }
 
 static int hold_pipelined;
+static http_server_opts extra; /* timeouts, cap, error body for one test */
+
+static size_t err_body(int status, char *buf, size_t cap, void *ud)
+{
+    (void)ud;
+    int n = snprintf(buf, cap, "{\"__type\":\"E%d\"}", status);
+    return (size_t)n < cap ? (size_t)n : 0;
+}
 
 static void setup_server(size_t max_body)
 {
     L = ev_create();
-    http_server_opts o = {.port = 0, .max_body = max_body, .hold_pipelined = hold_pipelined};
+    http_server_opts o = extra;
+    o.port = 0;
+    o.max_body = max_body;
+    o.hold_pipelined = hold_pipelined;
     int err = 0;
     S = http_server_create(L, &o, handler, NULL, &err);
     assert_non_null(S);
@@ -392,6 +405,234 @@ static void test_server_disconnect(void **state)
     ev_free(L);
 }
 
+/* ---- protocol errors carry a body; timeouts; the connection cap; fds -- */
+static void test_server_error_body(void **state)
+{
+    extra = (http_server_opts){.error_body = err_body,
+                               .error_headers = "Content-Type: application/x-amz-json-1.0\r\n"};
+    setup_server(100);
+    char body[64];
+    rlen = 0;
+    int fd = client_connect();
+    send_all(fd, "HELLO\r\n\r\n", strlen("HELLO\r\n\r\n"));
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 400);
+    assert_string_equal(body, "{\"__type\":\"E400\"}");
+    close(fd);
+    /* 431: too many headers */
+    rlen = 0;
+    fd = client_connect();
+    char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < HTTP_MAX_HEADERS + 2; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "X-H%d: v\r\n", i);
+    n += (size_t)snprintf(big + n, sizeof big - n, "\r\n");
+    send_all(fd, big, n);
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 431);
+    assert_string_equal(body, "{\"__type\":\"E431\"}");
+    close(fd);
+    /* 413 */
+    rlen = 0;
+    fd = client_connect();
+    n = (size_t)snprintf(big, sizeof big, "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    memset(big + n, 'x', 1000);
+    send_all(fd, big, n + 1000);
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 413);
+    assert_string_equal(body, "{\"__type\":\"E413\"}");
+    close(fd);
+    teardown_server();
+    extra = (http_server_opts){0};
+}
+
+/* Drive the loop for ms milliseconds. */
+static void pump(int ms)
+{
+    int64_t end = ev_now_ms() + ms;
+    while (ev_now_ms() < end)
+        ev_run_once(L, 5);
+}
+
+/* Read until EOF (or give up after ms); returns 1 on EOF. */
+static int wait_eof(int fd, int ms)
+{
+    int64_t end = ev_now_ms() + ms;
+    char b[4096];
+    while (ev_now_ms() < end) {
+        ev_run_once(L, 5);
+        ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (r == 0)
+            return 1;
+        if (r > 0 && rlen + (size_t)r < sizeof rbuf) {
+            memcpy(rbuf + rlen, b, (size_t)r);
+            rlen += (size_t)r;
+            rbuf[rlen] = 0;
+        }
+    }
+    return 0;
+}
+
+static void test_server_header_timeout(void **state)
+{
+    extra = (http_server_opts){.header_timeout_ms = 100, .body_timeout_ms = 150,
+                               .idle_timeout_ms = 10000, .error_body = err_body};
+    setup_server(0);
+    /* slowloris: half a head, never finished */
+    rlen = 0;
+    int fd = client_connect();
+    send_all(fd, "GET /echo HTTP/1.1\r\nX-A: 1\r\n", strlen("GET /echo HTTP/1.1\r\nX-A: 1\r\n"));
+    pump(50);
+    send_all(fd, "X-B: 2\r\n", strlen("X-B: 2\r\n")); /* trickling does not extend the deadline */
+    assert_int_equal(wait_eof(fd, 1000), 1);
+    assert_non_null(strstr(rbuf, "HTTP/1.1 408 "));
+    assert_non_null(strstr(rbuf, "{\"__type\":\"E408\"}"));
+    close(fd);
+    /* a body that never completes */
+    rlen = 0;
+    fd = client_connect();
+    send_all(fd, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", strlen("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"));
+    assert_int_equal(wait_eof(fd, 1000), 1);
+    assert_non_null(strstr(rbuf, "HTTP/1.1 408 "));
+    close(fd);
+    /* a connection that never sends a byte */
+    rlen = 0;
+    fd = client_connect();
+    assert_int_equal(wait_eof(fd, 1000), 1);
+    close(fd);
+    pump(20);
+    http_server_stats st;
+    http_server_stats_get(S, &st);
+    assert_int_equal(st.timed_out, 3);
+    assert_int_equal(http_server_connections(S), 0);
+    teardown_server();
+    extra = (http_server_opts){0};
+}
+
+static void test_server_idle_timeout(void **state)
+{
+    extra = (http_server_opts){.header_timeout_ms = 100, .idle_timeout_ms = 150};
+    setup_server(0);
+    rlen = 0;
+    char body[128];
+    int fd = client_connect();
+    send_all(fd, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
+    /* a request the owner holds (a long poll) outlives every timeout */
+    send_all(fd, "GET /later HTTP/1.1\r\n\r\n", strlen("GET /later HTTP/1.1\r\n\r\n"));
+    pump(400);
+    assert_int_equal(nlater, 1);
+    assert_int_equal(cancels, 0);
+    assert_int_equal(http_server_connections(S), 1);
+    assert_int_equal(http_respond(later[0], 200, NULL, "late", 4), 0);
+    assert_int_equal(read_response(fd, body, sizeof body, NULL), 200);
+    assert_string_equal(body, "late");
+    /* then idle: closed silently after idle_timeout_ms */
+    int64_t t0 = ev_now_ms();
+    rlen = 0;
+    assert_int_equal(wait_eof(fd, 1000), 1);
+    assert_true(ev_now_ms() - t0 >= 140);
+    assert_int_equal(rlen, 0); /* no stray answer on an idle keep-alive connection */
+    close(fd);
+    pump(20);
+    assert_int_equal(http_server_connections(S), 0);
+    teardown_server();
+    extra = (http_server_opts){0};
+}
+
+static void test_server_max_conns(void **state)
+{
+    extra = (http_server_opts){.max_conns = 2, .error_body = err_body};
+    setup_server(0);
+    char body[128];
+    int a = client_connect(), b = client_connect();
+    pump(20);
+    assert_int_equal(http_server_connections(S), 2);
+    rlen = 0;
+    int c = client_connect();
+    send_all(c, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    assert_int_equal(read_response(c, body, sizeof body, NULL), 503);
+    assert_string_equal(body, "{\"__type\":\"E503\"}");
+    assert_int_equal(wait_eof(c, 1000), 1);
+    close(c);
+    /* the two admitted ones still work; one leaving makes room */
+    rlen = 0;
+    send_all(a, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    assert_int_equal(read_response(a, body, sizeof body, NULL), 200);
+    close(b);
+    pump(50);
+    rlen = 0;
+    c = client_connect();
+    send_all(c, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    assert_int_equal(read_response(c, body, sizeof body, NULL), 200);
+    http_server_stats st;
+    http_server_stats_get(S, &st);
+    assert_int_equal(st.rejected, 1);
+    close(a);
+    close(c);
+    teardown_server();
+    extra = (http_server_opts){0};
+}
+
+/* Out of fds: accept fails with EMFILE while the listener stays readable.
+ * The loop must not spin on it, the waiting client must not hang, and
+ * serving resumes by itself once fds are free. */
+static void test_server_emfile(void **state)
+{
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    extra = (http_server_opts){.error_body = err_body};
+    setup_server(0);
+    int c1 = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c1 >= 0 && c2 >= 0);
+    int top = c2;
+    for (int i = 0; i < 64; i++) { /* the highest fd in use, roughly */
+        int d = dup(0);
+        if (d > top)
+            top = d;
+        close(d);
+    }
+    low = old;
+    low.rlim_cur = (rlim_t)top + 8;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[64], nfill = 0;
+    for (;;) {
+        int d = open("/dev/null", O_RDONLY);
+        if (d < 0)
+            break;
+        assert_true(nfill < 64);
+        fill[nfill++] = d;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(S))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c1, (struct sockaddr *)&sa, sizeof sa), 0);
+    send_all(c1, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    /* 300 ms of loop: a spinning accept runs its callback thousands of times */
+    int calls = 0;
+    int64_t end = ev_now_ms() + 300;
+    while (ev_now_ms() < end)
+        calls += ev_run_once(L, 50);
+    assert_true(calls < 30);
+    http_server_stats st;
+    http_server_stats_get(S, &st);
+    assert_true(st.accept_backoff >= 1);
+    /* the waiting client was told (503 through the reserve fd), not left hanging */
+    char b[512];
+    ssize_t r = recv(c1, b, sizeof b - 1, MSG_DONTWAIT);
+    assert_true(r > 0);
+    b[r] = 0;
+    assert_non_null(strstr(b, "HTTP/1.1 503 "));
+    close(c1);
+    /* fds come back: served again without help */
+    for (int i = 0; i < nfill; i++)
+        close(fill[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(connect(c2, (struct sockaddr *)&sa, sizeof sa), 0);
+    send_all(c2, "GET /echo HTTP/1.1\r\n\r\n", strlen("GET /echo HTTP/1.1\r\n\r\n"));
+    rlen = 0;
+    assert_int_equal(read_response(c2, b, sizeof b, NULL), 200);
+    close(c2);
+    teardown_server();
+    extra = (http_server_opts){0};
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +640,9 @@ int main(void)
         cmocka_unit_test(test_parse_keepalive),   cmocka_unit_test(test_server_keepalive),
         cmocka_unit_test(test_server_pipeline_async), cmocka_unit_test(test_server_errors),
         cmocka_unit_test(test_server_disconnect), cmocka_unit_test(test_server_hold_pipelined),
+        cmocka_unit_test(test_server_error_body), cmocka_unit_test(test_server_header_timeout),
+        cmocka_unit_test(test_server_idle_timeout), cmocka_unit_test(test_server_max_conns),
+        cmocka_unit_test(test_server_emfile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
