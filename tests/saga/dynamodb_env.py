@@ -37,7 +37,15 @@ class MotoStore:
         self.tmp = tempfile.mkdtemp(prefix="saga-moto-")
         log = open(os.path.join(self.tmp, "moto.log"), "w")
         env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="1000000")
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+        # One request at a time: DynamoDB applies a conditional write to an
+        # item atomically, moto's threaded server does not (two conditional
+        # UpdateItems on one item could both pass their condition), and the
+        # ownership rules are exactly such races
+        serve = ("import sys; from werkzeug.serving import run_simple; "
+                 "from moto.server import DomainDispatcherApplication, create_backend_app; "
+                 "run_simple('127.0.0.1', int(sys.argv[1]), "
+                 "DomainDispatcherApplication(create_backend_app), threaded=False)")
+        self.proc = subprocess.Popen([sys.executable, "-c", serve, str(self.port)],
                                      stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.time() + 30
         while True:
