@@ -371,7 +371,9 @@ int main(int argc, char **argv)
     if (recovered > 0)
         printf("recovered %d running execution%s\n", recovered, recovered == 1 ? "" : "s");
 
-    http_server_opts ho = {.host = host, .port = port, .max_body = 2 * 1024 * 1024,
+    /* the Lambda Invoke route takes up to 6 MB (AWS's synchronous limit); a
+     * larger body gets an AWS-shaped 413 from lam, and past this one from http */
+    http_server_opts ho = {.host = host, .port = port, .max_body = LAM_MAX_PAYLOAD + 1024 * 1024,
                            .max_conns = (size_t)max_conns,
                            .header_timeout_ms = (int)(header_timeout * 1000),
                            .body_timeout_ms = 60000,

@@ -92,6 +92,36 @@ def test_warm_runtime_after_a_1_5_mib_event():
         env.cleanup()
 
 
+def test_invoke_payload_limits():
+    """AWS takes synchronous Invoke payloads up to 6 MB (6,291,456 bytes):
+    5 MB goes through to the function and back; past 6 MB the answer is
+    AWS's 413 with a JSON body, and sfnd goes on serving."""
+    env = Env()
+    try:
+        with Sfnd(template=env.template) as s:
+            five = json.dumps({"blob": "y" * (5 * 1000 * 1000)}).encode()
+            st, fe, body = invoke(s, "Echo", five)
+            assert st == 200 and fe is None and len(body["blob"]) == 5 * 1000 * 1000, (st, fe)
+            import urllib.request, urllib.error
+            url = f"http://127.0.0.1:{s.port}/2015-03-31/functions/Echo/invocations"
+            for size in (6291456 + 10, 6291456 + 2 * 1024 * 1024):
+                req = urllib.request.Request(url, data=b"x" * size, method="POST",
+                                             headers={"Content-Type": "application/json",
+                                                      "Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0"})
+                try:
+                    urllib.request.urlopen(req, timeout=30)
+                    raise AssertionError(f"{size} bytes accepted")
+                except urllib.error.HTTPError as e:
+                    assert e.code == 413, e.code
+                    err = json.loads(e.read())
+                    # lam's answer (AWS's body) or, past the server's cap, http's
+                    assert "6291456" in err.get("message", "") or "TooLarge" in err.get("__type", ""), err
+            st, fe, body = invoke(s, "Echo", b'{"after": 1}')
+            assert st == 200 and body == {"after": 1}, (st, body)
+    finally:
+        env.cleanup()
+
+
 def test_init_timeout():
     env = Env()
     os.environ["SFND_LAMBDA_INIT_TIMEOUT_MS"] = "1000"
@@ -161,5 +191,5 @@ def test_function_log_is_capped():
 
 
 if __name__ == "__main__":
-    main([test_warm_runtime_after_a_1_5_mib_event, test_init_timeout, test_children_die_with_sfnd,
+    main([test_warm_runtime_after_a_1_5_mib_event, test_invoke_payload_limits, test_init_timeout, test_children_die_with_sfnd,
           test_function_log_is_capped])
