@@ -1110,6 +1110,19 @@ static int load_state_machine(tpl *t, res *r)
             snprintf(path, sizeof path, "%s", u);
         else
             snprintf(path, sizeof path, "%s/%s", t->dir, u);
+        /* confined to the project: the template's directory and below */
+        char *real = realpath(path, NULL), *root = realpath(t->dir, NULL);
+        size_t rl = root ? strlen(root) : 0;
+        int inside = real && root && strncmp(real, root, rl) == 0 &&
+                     (real[rl] == '/' || (rl == 1 && root[0] == '/'));
+        int exists = real != NULL;
+        free(real);
+        free(root);
+        if (!exists)
+            return fail(t, "Resources.%s.DefinitionUri: cannot read %s", r->logical_id, path);
+        if (!inside)
+            return fail(t, "Resources.%s.DefinitionUri: %s is not a file inside the project (%s)",
+                        r->logical_id, u, t->dir);
         size_t len = 0;
         char *text = read_file(path, &len);
         if (text == NULL)

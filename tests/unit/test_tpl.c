@@ -249,6 +249,18 @@ static void test_refusals(void **state)
     expect_refusal("Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
                    "      DefinitionUri: {Bucket: b, Key: k}\n",
                    "S3");
+    /* a DefinitionUri must stay inside the project (the template's dir) */
+    FILE *out = fopen("/tmp/test_tpl_outside.asl.json", "w");
+    assert_non_null(out);
+    fputs("{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Pass\", \"End\": true}}}", out);
+    fclose(out);
+    expect_refusal("Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                   "      DefinitionUri: ../test_tpl_outside.asl.json\n",
+                   "not a file inside the project");
+    expect_refusal("Resources:\n  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                   "      DefinitionUri: /tmp/test_tpl_outside.asl.json\n",
+                   "not a file inside the project");
+    unlink("/tmp/test_tpl_outside.asl.json");
     expect_refusal("Foo: 1\n", "no Resources");
     expect_refusal("Resources: [\n", "bad.yaml");
     /* aliases that nest forever are cut off */
