@@ -207,6 +207,8 @@ struct run {
     void (*drain_done)(void *);
     void *drain_ud;
     ev_timer *drain_timer;
+    int64_t retention_ms;     /* 0: executions are kept forever */
+    ev_timer *retain_timer;
     run_stats stats;
     /* Test hooks for the saga verification (tests/saga), read from the
      * environment at creation; all off by default:
@@ -706,6 +708,39 @@ out:
     dispatch_free(d);
 }
 
+/* ---- retention ----------------------------------------------------------- */
+/* Executions that ended more than retention_ms ago go, RETAIN_BATCH at a
+ * time inside the iteration's transaction (the loop owns the writes: a
+ * second writer would make the group commit wait on it), so each slice
+ * costs the loop a few milliseconds at most. After a full batch the next
+ * comes soon (a backlog drains at ~200 per RETAIN_BUSY_MS), else after
+ * RETAIN_IDLE_MS. */
+#define RETAIN_BATCH 200
+#define RETAIN_BUSY_MS 50
+#define RETAIN_IDLE_MS 1000
+
+static void on_retention(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    run *r = ud;
+    r->retain_timer = NULL;
+    if (r->draining)
+        return;
+    int n = 0;
+    begin(r);
+    if (store_exec_expire(r->st, ev_wall_ms() - r->retention_ms, RETAIN_BATCH, &n) != STORE_OK) {
+        /* the batch is undone; what else the transaction held is lost
+         * only if SQLite rolled it all back */
+        if (!store_in_txn(r->st))
+            die_db(r, "retention");
+        logf_(r, "retention: removing ended executions failed: %s (retried later)",
+              store_errmsg(r->st));
+    }
+    r->stats.expired += (uint64_t)n;
+    int64_t delay = n == RETAIN_BATCH ? RETAIN_BUSY_MS : RETAIN_IDLE_MS;
+    r->retain_timer = ev_timer_add(loop, ev_now_ms() + delay, on_retention, r);
+}
+
 /* ---- the hook ------------------------------------------------------------ */
 void run_flush(run *r)
 {
@@ -803,6 +838,9 @@ run *run_create(const run_opts *o)
         return NULL;
     }
     ev_set_before_sleep(r->loop, before_sleep, r);
+    r->retention_ms = o->retention_ms > 0 ? o->retention_ms : 0;
+    if (r->retention_ms > 0)
+        r->retain_timer = ev_timer_add(r->loop, ev_now_ms() + RETAIN_IDLE_MS, on_retention, r);
     return r;
 }
 
@@ -825,6 +863,8 @@ void run_free(run *r)
     ev_set_before_sleep(r->loop, NULL, NULL);
     if (r->drain_timer)
         ev_timer_cancel(r->loop, r->drain_timer);
+    if (r->retain_timer)
+        ev_timer_cancel(r->loop, r->retain_timer);
     /* Waiters learn that their execution will not end here; their
      * replies (queued below) and any reply still queued go out now: the
      * caller drained (committed) before freeing. */
@@ -1323,6 +1363,10 @@ static void on_drain_timeout(ev_loop *loop, ev_timer *t, void *ud)
 void run_drain(run *r, int grace_ms, void (*done)(void *ud), void *ud)
 {
     r->draining = 1;
+    if (r->retain_timer) {
+        ev_timer_cancel(r->loop, r->retain_timer);
+        r->retain_timer = NULL;
+    }
     r->drain_done = done;
     r->drain_ud = ud;
     if (r->inflight == 0) {

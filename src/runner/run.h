@@ -48,6 +48,9 @@ typedef struct run_opts {
                              times sooner than their deadlines; 1 = real time */
     int quiet;            /* 1: no log lines on stderr */
     const char *data_dir; /* where the integrations write (sns/); NULL: "." */
+    int64_t retention_ms; /* > 0: executions that ended longer ago than this
+                             are removed with their history, in batches on
+                             the loop (run.c, retention); 0: kept forever */
 } run_opts;
 
 /* Create the runner and install its before-sleep hook on the loop.
@@ -146,6 +149,7 @@ void run_drain(run *r, int grace_ms, void (*done)(void *ud), void *ud);
 
 typedef struct run_stats {
     uint64_t started, finished, commits, invokes, inputs, events;
+    uint64_t expired;     /* executions removed by retention */
     int running;
 } run_stats;
 void run_stats_get(const run *r, run_stats *out);

@@ -7,7 +7,9 @@
  * events they produced inside one transaction it opens with store_begin and
  * closes with store_commit, batching many executions per commit (group
  * commit). The store knows nothing of ASL, of the loop or of HTTP: it stores
- * text and numbers and gives them back.
+ * text and numbers and gives them back (large texts are kept deflated,
+ * store.c; readers always get the text). Ended executions older than a
+ * retention are removed with store_exec_expire.
  *
  * Strings handed to callbacks are borrowed and valid only during the call.
  * Structs filled by _get functions own their strings: release them with the
@@ -120,6 +122,16 @@ int store_exec_list(store *s, const char *sm_arn, int status, int64_t after, int
 /* Every RUNNING execution, oldest first (recovery). */
 int store_exec_each_running(store *s, int (*cb)(void *ctx, const store_exec *x), void *ctx);
 int store_exec_count(store *s, const char *sm_arn, int64_t *n /* OUT */);
+
+/* Retention: remove at most `limit` executions that ended (any status but
+ * RUNNING) before before_ms (their stop_ms), oldest stop first, with all
+ * their rows (inputs, history, end). Runs inside the open transaction
+ * (store_begin), or in its own when none is open, as one savepoint: on
+ * failure nothing of the batch is removed; STORE_EDB, and if SQLite had
+ * to roll the caller's whole transaction back store_in_txn() is 0 after.
+ * *removed gets the count. Freed pages are reused by later writes, so the
+ * file stops growing once removals keep up with new executions. */
+int store_exec_expire(store *s, int64_t before_ms, int limit, int *removed /* OUT */);
 
 /* ---- the input log ----------------------------------------------------- */
 typedef struct store_input {

@@ -890,6 +890,7 @@ static void append_rows(store *s, int64_t exec_id, int n, const char *body, size
  * ones that spill pages before their commit (frames SQLite re-reads and
  * rewrites), come back whole after a reopen; a process that dies with a
  * transaction open leaves the committed ones and nothing of the open one. */
+#define BODY 6000
 static void test_log_writes_gathered(void **state)
 {
     (void)state;
@@ -897,24 +898,29 @@ static void test_log_writes_gathered(void **state)
     tmp_db(path);
     char err[256];
     store *s = NULL;
-    char *body = malloc(3001);
+    char *body = malloc(BODY + 1);
     assert_non_null(body);
-    memset(body, 'g', 3000);
-    body[3000] = '\0';
+    /* random letters: deflate makes 6,000 of them about 3.6 KB, a page */
+    uint32_t x = 12345;
+    for (int i = 0; i < BODY; i++) {
+        x = x * 1103515245u + 12345u;
+        body[i] = (char)('a' + (x >> 16) % 26);
+    }
+    body[BODY] = '\0';
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
 
     long seen0, made0, seen1, made1;
     sqlvfs_gather_counts(&seen0, &made0);
-    append_rows(s, 1, 30, body, 3000); /* about 30 pages, 120 KB */
+    append_rows(s, 1, 30, body, BODY); /* about 30 pages, 120 KB */
     sqlvfs_gather_counts(&seen1, &made1);
     assert_true(seen1 - seen0 >= 60);          /* a header and a page per frame */
     assert_true(made1 - made0 >= 1);
     assert_true(made1 - made0 <= 2);           /* 120 KB: one or two writes */
     assert_int_equal(count_rows(path, 1), 30); /* on file at the commit */
 
-    append_rows(s, 2, 500, body, 3000); /* 1.5 MB: more than is gathered */
+    append_rows(s, 2, 500, body, BODY); /* 1.5 MB: more than is gathered */
     assert_int_equal(count_rows(path, 2), 500);
-    append_rows(s, 3, 1200, body, 3000); /* 3.6 MB: past the page cache, spills */
+    append_rows(s, 3, 1200, body, BODY); /* 3.6 MB: past the page cache, spills */
     assert_int_equal(count_rows(path, 3), 1200);
     store_close(s);
 
@@ -925,12 +931,12 @@ static void test_log_writes_gathered(void **state)
         char e[256];
         if (store_open(path, 1, &c, e, sizeof e) != 0)
             _exit(2);
-        if (store_begin(c) || store_events_append(c, 4, 1, 1, body, 3000) || store_commit(c))
+        if (store_begin(c) || store_events_append(c, 4, 1, 1, body, BODY) || store_commit(c))
             _exit(3);
-        if (store_begin(c) || store_events_append(c, 5, 1, 1, body, 3000))
+        if (store_begin(c) || store_events_append(c, 5, 1, 1, body, BODY))
             _exit(4);
         for (int i = 2; i <= 40; i++) /* gathered, never synced */
-            if (store_events_append(c, 5, i, i, body, 3000))
+            if (store_events_append(c, 5, i, i, body, BODY))
                 _exit(5);
         _exit(0); /* as if killed: no rollback, no close */
     }
@@ -949,6 +955,279 @@ static void test_log_writes_gathered(void **state)
     assert_int_equal(count_rows(path, 5), 0);
     store_close(s);
     free(body);
+    unlink_db(path);
+}
+
+#undef BODY
+
+/* ---- retention and compression ---------------------------------------- */
+/* A saga-like execution: its row, an input, two steps of events (the
+ * first with its input), an end unless running. Payloads repeat the
+ * trip, as a saga's do. */
+static const char trip[] = "{\"trip\":{\"tripId\":\"9f1b25c8-db78-4fb4-9637-ca9f78d45ff9\","
+                           "\"depart\":\"London\",\"departAt\":\"2017-07-10T06:00:00.000Z\","
+                           "\"arrive\":\"Dublin\",\"arriveAt\":\"2017-07-12T08:00:00.000Z\"}}";
+
+static int64_t saga_exec(store *s, int n, int status, int64_t stop_ms)
+{
+    char arn[64], ev[2048];
+    snprintf(arn, sizeof arn, "arn:x:%d", n);
+    store_exec x = {.arn = arn, .sm_arn = "arn:sm", .name = "n", .input = (char *)trip,
+                    .status = STORE_RUNNING, .start_ms = 5, .def_id = 1};
+    assert_int_equal(store_exec_insert(s, &x), 0);
+    store_input in = {.seq = 1, .kind = 1, .id = 7, .now_ms = 6, .result = trip};
+    assert_int_equal(store_input_append(s, x.id, &in), 0);
+    int len = snprintf(ev, sizeof ev,
+                       "{\"id\":1,\"type\":\"ExecutionStarted\",\"input\":%s}\n"
+                       "{\"id\":2,\"type\":\"TaskStateEntered\",\"input\":%s}",
+                       trip, trip);
+    assert_int_equal(store_events_append(s, x.id, 1, 2, ev, (size_t)len), 0);
+    store_input in2 = {.seq = 2, .kind = 1, .id = 8, .now_ms = 7, .result = trip};
+    len = snprintf(ev, sizeof ev, "{\"id\":3,\"type\":\"TaskStateExited\",\"output\":%s}", trip);
+    assert_int_equal(store_step_append(s, x.id, 3, 3, ev, (size_t)len, &in2), 0);
+    if (status != STORE_RUNNING)
+        assert_int_equal(store_exec_set_status(s, x.id, status, stop_ms, trip, NULL, NULL), 0);
+    return x.id;
+}
+
+static int count_inputs(void *ctx, const store_input *in)
+{
+    assert_string_equal(in->result, trip);
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* How many rows of every table hold exec_id (another connection). */
+static long rows_of(const char *path, int64_t exec_id)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT count(*) FROM executions WHERE id=?1)+"
+                                        "(SELECT count(*) FROM exec_end WHERE exec_id=?1)+"
+                                        "(SELECT count(*) FROM input_log WHERE exec_id=?1)+"
+                                        "(SELECT count(*) FROM event_log WHERE exec_id=?1)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, exec_id);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Executions that ended before the cut go with every row they own, the
+ * oldest first and at most `limit` per call; recent ones and running ones
+ * (whatever their age) stay whole. */
+static void test_retention_removes_old_closed(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_ret_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    int64_t old[250], recent[5], running[5];
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 5; i++)
+        running[i] = saga_exec(s, 1000 + i, STORE_RUNNING, 0);
+    for (int i = 0; i < 250; i++) /* stopped at 1000 + i: the oldest first */
+        old[i] = saga_exec(s, i, i % 3 == 0 ? STORE_FAILED : STORE_SUCCEEDED, 1000 + (249 - i));
+    for (int i = 0; i < 5; i++)
+        recent[i] = saga_exec(s, 2000 + i, STORE_ABORTED, 50000);
+    assert_int_equal(store_commit(s), 0);
+    assert_true(rows_of(path, old[0]) >= 4);
+
+    int n = -1;
+    assert_int_equal(store_exec_expire(s, 10000, 200, &n), 0); /* its own transaction */
+    assert_int_equal(n, 200);
+    /* the 200 that stopped first: old[249] .. old[50] */
+    assert_int_equal(rows_of(path, old[249]), 0);
+    assert_int_equal(rows_of(path, old[50]), 0);
+    assert_true(rows_of(path, old[49]) >= 4);
+    assert_int_equal(store_begin(s), 0); /* inside the caller's transaction */
+    assert_int_equal(store_exec_expire(s, 10000, 200, &n), 0);
+    assert_int_equal(n, 50);
+    assert_true(store_in_txn(s));
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_exec_expire(s, 10000, 200, &n), 0);
+    assert_int_equal(n, 0);
+
+    store_exec x;
+    for (int i = 0; i < 250; i++) {
+        assert_int_equal(rows_of(path, old[i]), 0);
+        assert_int_equal(store_exec_get_id(s, old[i], &x), STORE_ENOENT);
+    }
+    assert_int_equal(store_exec_get(s, "arn:x:0", &x), STORE_ENOENT);
+    int64_t max = -1, seq = -1;
+    assert_int_equal(store_event_max(s, old[0], &max), 0);
+    assert_int_equal(max, 0);
+    assert_int_equal(store_input_next_seq(s, old[0], &seq), 0);
+    assert_int_equal(seq, 1);
+    int64_t keep[10];
+    memcpy(keep, recent, sizeof recent);
+    memcpy(keep + 5, running, sizeof running);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(store_exec_get_id(s, keep[i], &x), 0);
+        assert_string_equal(x.input, trip);
+        if (i < 5)
+            assert_string_equal(x.output, trip);
+        store_exec_cleanup(&x);
+        assert_int_equal(store_event_max(s, keep[i], &max), 0);
+        assert_int_equal(max, 3);
+        int k = 0;
+        assert_int_equal(store_input_each(s, keep[i], count_inputs, &k), 0);
+        assert_int_equal(k, 2);
+    }
+    /* a cut past every stop: the recent go too, the running never */
+    assert_int_equal(store_exec_expire(s, INT64_MAX, 200, &n), 0);
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_true(rows_of(path, running[i]) >= 3);
+    /* a redriven execution runs again: out of retention's reach */
+    assert_int_equal(store_exec_set_status(s, running[0], STORE_FAILED, 1, NULL, "E", "C"), 0);
+    assert_int_equal(store_exec_set_status(s, running[0], STORE_RUNNING, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(store_exec_expire(s, INT64_MAX, 200, &n), 0);
+    assert_int_equal(n, 0);
+    store_close(s);
+    unlink_db(path);
+}
+
+static long file_pages(const char *path, long *freelist)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM pragma_page_count, "
+                                            "pragma_freelist_count", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long n = sqlite3_column_int64(st, 0);
+    *freelist = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Removed executions' pages are reused: rounds of "add 300, remove what
+ * ended" leave the file the size the first round made it. */
+static void test_retention_space_reused(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_reuse_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    long pages[4], fl;
+    for (int round = 0; round < 4; round++) {
+        store *s = NULL;
+        assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+        assert_int_equal(store_begin(s), 0);
+        for (int i = 0; i < 300; i++)
+            saga_exec(s, round * 1000 + i, STORE_SUCCEEDED, 100 + round);
+        assert_int_equal(store_commit(s), 0);
+        int n = 0, total = 0;
+        do {
+            assert_int_equal(store_exec_expire(s, 1000, 200, &n), 0);
+            total += n;
+        } while (n > 0);
+        assert_int_equal(total, 300);
+        store_close(s); /* the last connection checkpoints the WAL */
+        pages[round] = file_pages(path, &fl);
+        assert_true(fl > 0);
+    }
+    assert_true(pages[3] <= pages[0] + 4);
+    unlink_db(path);
+}
+
+/* Payloads are stored deflated (a BLOB) and read back as they were given,
+ * through every reader; short ones and text written by earlier builds stay
+ * text; a blob that does not inflate is an error, not a crash. */
+static int text_of_each(void *ctx, int64_t id, const char *type, const char *json)
+{
+    (void)id;
+    (void)type;
+    char **seen = ctx;
+    free(seen[0]); /* the last one seen */
+    seen[0] = strdup(json);
+    return 0;
+}
+
+static void test_payloads_compressed(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_z_XXXXXX";
+    legacy_db(path, "CREATE TABLE event_log(id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL,"
+                    " first_id INTEGER NOT NULL, last_id INTEGER NOT NULL, body TEXT NOT NULL,"
+                    " seq INTEGER, kind INTEGER, task_id INTEGER, now_ms INTEGER, result TEXT,"
+                    " error TEXT, cause TEXT);"
+                    "INSERT INTO event_log(exec_id,first_id,last_id,body,seq,kind,task_id,now_ms,"
+                    "result) VALUES(9,1,2,'{\"id\":1,\"old\":\"text row of an earlier build,"
+                    " long enough to have been deflated by this one\"}\n{\"id\":2}',1,1,1,1,"
+                    "'{\"result\":\"of an earlier build, long enough to have been deflated by"
+                    " this one, were it written now\"}');");
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(store_begin(s), 0);
+    int64_t id = saga_exec(s, 1, STORE_SUCCEEDED, 10);
+    store_input shortin = {.seq = 3, .kind = 1, .id = 9, .now_ms = 8, .result = "{\"a\":1}"};
+    assert_int_equal(store_input_append(s, id, &shortin), 0);
+    assert_int_equal(store_commit(s), 0);
+
+    store_exec x;
+    assert_int_equal(store_exec_get_id(s, id, &x), 0);
+    assert_string_equal(x.input, trip);
+    assert_string_equal(x.output, trip);
+    store_exec_cleanup(&x);
+    char *t = NULL, *seen[1] = {NULL};
+    assert_int_equal(store_event_text(s, id, 3, &t), 0);
+    assert_non_null(strstr(t, "TaskStateExited"));
+    assert_non_null(strstr(t, trip));
+    free(t);
+    assert_int_equal(store_event_each(s, id, 2, 2, 0, 0, text_of_each, seen), 0);
+    assert_non_null(seen[0]);
+    assert_non_null(strstr(seen[0], "\"id\":2,\"type\":\"TaskStateEntered\""));
+    free(seen[0]);
+    seen[0] = NULL;
+    /* the earlier build's text row */
+    assert_int_equal(store_event_text(s, 9, 1, &t), 0);
+    assert_non_null(strstr(t, "text row of an earlier build"));
+    free(t);
+    int64_t seqs[4] = {0};
+    assert_int_equal(store_input_each(s, 9, seq_cb, seqs), 0);
+    assert_int_equal(seqs[0], 1);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT typeof(input) FROM executions WHERE id=?1),"
+                                        "(SELECT typeof(output) FROM exec_end WHERE exec_id=?1),"
+                                        "(SELECT group_concat(typeof(body)) FROM event_log "
+                                        "WHERE exec_id=?1),"
+                                        "(SELECT typeof(result) FROM input_log WHERE exec_id=?1 "
+                                        "AND seq=3)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "blob");
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "blob");
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "blob,blob");
+    assert_string_equal((const char *)sqlite3_column_text(st, 3), "text");
+    sqlite3_finalize(st);
+    /* damage the blob of the execution's second row */
+    assert_int_equal(sqlite3_exec(db, "UPDATE event_log SET body=x'01ff00000041424344' "
+                                      "WHERE exec_id=1 AND first_id=3", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_event_text(s, id, 3, &t), STORE_EDB);
+    assert_null(t);
+    assert_int_equal(store_event_each(s, id, 1, 0, 0, 0, text_of_each, seen), STORE_EDB);
+    free(seen[0]);
+    store_close(s);
     unlink_db(path);
 }
 
@@ -972,6 +1251,9 @@ int main(void)
         cmocka_unit_test(test_batch_migration),
         cmocka_unit_test(test_history_pages_bounded_rows),
         cmocka_unit_test(test_history_old_rows_split),
+        cmocka_unit_test(test_retention_removes_old_closed),
+        cmocka_unit_test(test_retention_space_reused),
+        cmocka_unit_test(test_payloads_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
