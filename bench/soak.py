@@ -22,7 +22,7 @@ count; RSS should level off at once.
 
   bench/soak.py [--sfnd out/bin/sfnd] [--minutes 10] [--rate 300]
                 [--retention-s 120] [--interval 30] [--connections 64]
-                [--keep-data]
+                [--keep-data] [--compress]
 """
 import argparse
 import asyncio
@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
 TEMPLATE = os.path.join(ROOT, "template.yaml")
+COMPRESS = False
 
 
 def free_port():
@@ -89,7 +90,7 @@ def exec_rows(db_path):
 
 def start_sfnd(binary, data, port, retention_s):
     args = [binary, "--template", TEMPLATE, "--data", data, "--port", str(port), "--quiet",
-            "--retention", "%.9f" % (retention_s / 86400.0)]
+            "--retention", "%.9f" % (retention_s / 86400.0)] + (["--compress"] if COMPRESS else [])
     log = open(os.path.join(data, "sfnd.out"), "wb")
     p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(300):
@@ -207,7 +208,10 @@ def main():
     ap.add_argument("--interval", type=float, default=30, help="seconds per report line")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--keep-data", action="store_true", help="leave the data directory (printed)")
+    ap.add_argument("--compress", action="store_true", help="sfnd --compress (payloads deflated)")
     a = ap.parse_args()
+    global COMPRESS
+    COMPRESS = a.compress
     data = tempfile.mkdtemp(prefix="sfnd-soak-")
     port = free_port()
     proc = start_sfnd(a.sfnd, data, port, a.retention_s)

@@ -17,6 +17,8 @@
  * --retention DAYS (90, as AWS keeps closed executions; 0 = forever;
  * fractions allowed, for tests): executions that ended longer ago are
  * removed with their history, in small batches in the background.
+ * --compress stores payloads deflated (about 4 KB per trip saga instead of
+ * 19 KB, for about a quarter of the saga throughput: off by default).
  * --parameter-overrides (SAM CLI's option) sets template parameters: the
  * words up to the next --option, or one string "K=V K2=V2"; an unknown key
  * or a value outside AllowedValues stops the start. The template's SNS
@@ -79,6 +81,7 @@ static void usage(void)
                     "[--env-vars env.json]\n"
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
+                    "            [--retention DAYS] [--compress]\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -142,6 +145,7 @@ int main(int argc, char **argv)
     double header_timeout = 10, idle_timeout = 60; /* s; the body gets 60 s */
     double scale = 1.0;
     double retention_days = 90;
+    int compress = 0; /* --compress: payloads stored deflated */
     char *overrides = NULL; /* the words of --parameter-overrides, joined by spaces */
     size_t olen = 0;
     const char *env_scale = getenv("SFN_TIME_SCALE");
@@ -170,6 +174,8 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(a, "--quiet"))
             quiet = 1;
+        else if (!strcmp(a, "--compress"))
+            compress = 1;
         else if (!strcmp(a, "--env-vars") && v)
             env_file = argv[++i];
         else if (!strcmp(a, "--allow-origin") && v) {
@@ -271,7 +277,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sfnd: resource %s is not provided locally\n", tpl_unsupported_at(t, i));
 
     store *st = NULL;
-    if (store_open(dbpath, 1, &st, err, sizeof err) != STORE_OK) {
+    if (store_open(dbpath, 1, &st, err, sizeof err) == STORE_OK)
+        store_set_compress(st, compress);
+    else {
         fprintf(stderr, "sfnd: %s\n", err);
         tpl_free(t);
         return 1;

@@ -290,6 +290,7 @@ enum { ZW_BODY, ZW_RESULT, ZW_INPUT, ZW_OUTPUT, ZW__COUNT };
 enum { ZR_BODY, ZR_TEXT, ZR_RESULT, ZR_INPUT, ZR_OUTPUT, ZR__COUNT };
 
 struct store {
+    int compress; /* store_set_compress: payloads written deflated */
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
     int in_txn;
@@ -356,7 +357,7 @@ static void bind_payload(store *s, sqlite3_stmt *st, int i, const char *v, long 
         return;
     }
     size_t l = len < 0 ? strlen(v) : (size_t)len, n = 0;
-    if (l >= STORE_Z_MIN && l < 0x7fffffff && z_pack(s, w, v, l, &n) == 0 && n < l)
+    if (s->compress && l >= STORE_Z_MIN && l < 0x7fffffff && z_pack(s, w, v, l, &n) == 0 && n < l)
         sqlite3_bind_blob(st, i, s->zw[w].p, (int)n, SQLITE_STATIC);
     else
         sqlite3_bind_text(st, i, v, (int)l, SQLITE_STATIC);
@@ -1533,4 +1534,10 @@ int store_event_max(store *s, int64_t exec_id, int64_t *max_id)
     *max_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? STORE_OK : STORE_EDB;
+}
+
+void store_set_compress(store *s, int on)
+{
+    if (s)
+        s->compress = on != 0;
 }

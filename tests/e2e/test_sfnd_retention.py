@@ -94,5 +94,47 @@ def test_bad_value_refused():
     assert p.returncode != 0
 
 
+def history(s, arn):
+    st, h = s.raw("AWSStepFunctions.GetExecutionHistory", {"executionArn": arn, "maxResults": 1000})
+    assert st == 200, h
+    return h["events"]
+
+
+def test_compress_round_trip():
+    """--compress stores payloads deflated; what clients read is the same,
+    and a later sfnd without the option reads both forms."""
+    import shutil, tempfile
+    data = tempfile.mkdtemp(prefix="sfnd-e2e-z-")
+    try:
+        with Sfnd(data=data) as s:
+            plain = start(s, SAGA_ARN, trip(tripId=str(uuid.uuid4())))
+            assert s.wait_done(plain)["status"] == "SUCCEEDED"
+        with Sfnd(data=data, extra=["--compress"]) as s:
+            packed = start(s, SAGA_ARN, trip(tripId=str(uuid.uuid4())))
+            d = s.wait_done(packed)
+            assert d["status"] == "SUCCEEDED", d
+            h_packed = history(s, packed)
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "sfnd.db"), uri=True)
+        kinds = {r[0] for r in db.execute("SELECT typeof(body) FROM event_log")}
+        db.close()
+        assert "blob" in kinds and "text" in kinds, kinds
+        with Sfnd(data=data) as s:
+            assert history(s, packed) == h_packed
+            for arn in (plain, packed):
+                st, d = describe(s, arn)
+                assert st == 200 and d["status"] == "SUCCEEDED", d
+                out = json.loads(d["output"])
+                assert set(out["results"]) == {"hotel", "flight", "car"}, out
+                for e in history(s, arn):
+                    for k, v in e.items():
+                        if k.endswith("EventDetails") and isinstance(v, dict):
+                            for f in ("input", "output"):
+                                if f in v:
+                                    json.loads(v[f])
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main([test_old_closed_go_running_stay, test_zero_keeps_everything, test_bad_value_refused])
+    main([test_old_closed_go_running_stay, test_zero_keeps_everything, test_bad_value_refused,
+          test_compress_round_trip])

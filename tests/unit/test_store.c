@@ -1170,6 +1170,7 @@ static void test_payloads_compressed(void **state)
     char err[256];
     store *s = NULL;
     assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    store_set_compress(s, 1);
     assert_int_equal(store_begin(s), 0);
     int64_t id = saga_exec(s, 1, STORE_SUCCEEDED, 10);
     store_input shortin = {.seq = 3, .kind = 1, .id = 9, .now_ms = 8, .result = "{\"a\":1}"};
