@@ -1630,6 +1630,8 @@ size_t api_http_error_body(int status, char *buf, size_t cap, void *ud)
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
+#define API_MAX_REQUEST (2u * 1024 * 1024) /* a Step Functions request body */
+
 void api_set_port(api *a, int port) { a->port = port; }
 
 void api_http_handle(http_req *req, void *ud)
@@ -1662,6 +1664,18 @@ void api_http_handle(http_req *req, void *ud)
     if (!strcmp(path, "/") && !strcmp(method, "POST")) {
         size_t len;
         const char *body = http_req_body(req, &len);
+        if (len > API_MAX_REQUEST) {
+            /* the server takes Lambda's 6 MB payloads; Step Functions
+             * requests stay bounded as before (a 1 MB definition, escaped,
+             * fits) */
+            char eb[256];
+            size_t n = api_http_error_body(413, eb, sizeof eb, a);
+            http_respond(req, 413,
+                         "Content-Type: application/x-amz-json-1.0\r\n"
+                         "x-amzn-ErrorType: RequestEntityTooLargeException\r\n",
+                         eb, n);
+            return;
+        }
         api_call(a, http_req_header(req, "X-Amz-Target"), body, len, http_reply, req);
         return;
     }
