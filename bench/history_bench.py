@@ -20,6 +20,10 @@ Near-flat columns down the sizes is the goal. Usage:
                          [--shape map|loop|both] [--keep]
 """
 import argparse
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+import sfndproc  # noqa: E402
 import http.client
 import json
 import os
@@ -45,19 +49,7 @@ def free_port():
 
 
 def start_sfnd(binary, data, port):
-    args = [binary, "--template", TEMPLATE, "--data", data, "--port", str(port), "--quiet"]
-    log = open(os.path.join(data, "sfnd.out"), "wb")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(500):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return p
-        except OSError:
-            time.sleep(0.02)
-    p.kill()
-    raise SystemExit("sfnd did not start")
+    return sfndproc.start_sfnd(binary, TEMPLATE, data, port)
 
 
 class Client:

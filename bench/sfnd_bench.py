@@ -26,6 +26,10 @@ the window (idle, iowait and steal %, the disk's write rate and ms per
 write): a round in a slow phase of the VM shows there, whatever the build.
 """
 import argparse
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+import sfndproc  # noqa: E402
 import asyncio
 import http.client
 import json
@@ -61,22 +65,8 @@ def pct(xs, q):
 
 
 def start_sfnd(binary, data, port, max_procs):
-    args = [binary, "--template", TEMPLATE, "--data", data,
-            "--port", str(port), "--quiet"]
-    if max_procs:
-        args += ["--max-procs", str(max_procs)]
-    log = open(os.path.join(data, "sfnd.out"), "wb")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return p
-        except OSError:
-            time.sleep(0.02)
-    p.kill()
-    raise SystemExit("sfnd did not start")
+    extra = ["--max-procs", str(max_procs)] if max_procs else []
+    return sfndproc.start_sfnd(binary, TEMPLATE, data, port, extra, tries=300)
 
 
 CLK = os.sysconf("SC_CLK_TCK")

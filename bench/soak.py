@@ -25,6 +25,10 @@ count; RSS should level off at once.
                 [--keep-data] [--compress]
 """
 import argparse
+import os as _os
+import sys as _sys
+_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
+import sfndproc  # noqa: E402
 import asyncio
 import http.client
 import json
@@ -89,20 +93,8 @@ def exec_rows(db_path):
 
 
 def start_sfnd(binary, data, port, retention_s):
-    args = [binary, "--template", TEMPLATE, "--data", data, "--port", str(port), "--quiet",
-            "--retention", "%.9f" % (retention_s / 86400.0)] + (["--compress"] if COMPRESS else [])
-    log = open(os.path.join(data, "sfnd.out"), "wb")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return p
-        except OSError:
-            time.sleep(0.05)
-    p.kill()
-    raise SystemExit("sfnd did not start")
+    extra = ["--retention", "%.9f" % (retention_s / 86400.0)] + (["--compress"] if COMPRESS else [])
+    return sfndproc.start_sfnd(binary, TEMPLATE, data, port, extra, tries=300, pause=0.05)
 
 
 class Conn:
