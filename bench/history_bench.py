@@ -40,12 +40,7 @@ TEMPLATE = os.path.join(ROOT, "template.yaml")
 ROLE = "arn:aws:iam::123456789012:role/bench"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = sfndproc.free_port
 
 
 def start_sfnd(binary, data, port):

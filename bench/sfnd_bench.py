@@ -49,12 +49,7 @@ SM = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
 TEMPLATE = os.path.join(ROOT, "template.yaml")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = sfndproc.free_port
 
 
 def pct(xs, q):

@@ -24,3 +24,13 @@ def start_sfnd(binary, template, data, port, extra=(), tries=500, pause=0.02):
             time.sleep(pause)
     p.kill()
     raise SystemExit("sfnd did not start")
+
+
+def free_port():
+    """A port on 127.0.0.1 free a moment ago."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p

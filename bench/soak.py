@@ -49,12 +49,7 @@ TEMPLATE = os.path.join(ROOT, "template.yaml")
 COMPRESS = False
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = sfndproc.free_port
 
 
 def pct(xs, q):

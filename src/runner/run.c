@@ -227,8 +227,7 @@ struct run {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-static void logf_(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(run *r, const char *fmt, ...)
+void run__log(run *r, const char *fmt, ...)
 {
     if (r->quiet)
         return;
@@ -239,6 +238,7 @@ static void logf_(run *r, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
 }
+#define logf_ run__log
 
 /* The store is the truth: if it cannot take a write, carrying on would
  * act on state that is not durable. Exit; the next start recovers. */
@@ -817,7 +817,7 @@ run *run_create(const run_opts *o)
         close(fd);
     }
     r->rng = seed;
-    r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account, o->quiet);
+    r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account);
     if (r->svc == NULL) {
         free(r->region);
         free(r->account);

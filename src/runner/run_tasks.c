@@ -53,7 +53,6 @@ struct run_svc {
     store *st;
     char *data_dir;
     char *region, *account;
-    int quiet;
     svc_topic *topics;
     size_t ntopics;
     svc_rule *rules;
@@ -62,28 +61,17 @@ struct run_svc {
     int sns_dir_ok;
 };
 
-static void logf_(run_svc *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(run_svc *s, const char *fmt, ...)
-{
-    if (s->quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("sfnd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
+/* the runner's logger (it knows whether to be quiet) */
+#define logf_(s, ...) run__log((s)->r, __VA_ARGS__)
 
 run_svc *run__svc_create(run *r, store *st, const char *data_dir, const char *region,
-                         const char *account, int quiet)
+                         const char *account)
 {
     run_svc *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->r = r;
     s->st = st;
-    s->quiet = quiet;
     s->data_dir = strdup(data_dir ? data_dir : ".");
     s->region = strdup(region ? region : "us-east-1");
     s->account = strdup(account ? account : "123456789012");

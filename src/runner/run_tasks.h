@@ -33,7 +33,7 @@ typedef struct run_svc run_svc;
 
 /* Returns NULL on ENOMEM. data_dir: where sns/ goes (NULL: "."). */
 run_svc *run__svc_create(run *r, store *st, const char *data_dir, const char *region,
-                         const char *account, int quiet);
+                         const char *account);
 void run__svc_free(run_svc *s);
 /* Nonzero when some rule exists (status events are built only then). */
 int run__svc_has_rules(const run_svc *s);
@@ -74,6 +74,8 @@ void run__svc_status(run_svc *s, const char *exec_arn, int status);
 /* ---- provided by run.c ---- */
 run_svc *run__svc(run *r);
 void run__uuid(run *r, char out[37]);
+/* A line "sfnd: ..." on stderr unless the runner is quiet. */
+void run__log(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Feed a late result of task `task` of exec_arn (a .sync child ended):
  * ignored unless that task is still pending. error NULL: success with
  * result (borrowed). */
