@@ -6,7 +6,7 @@ JOBS    ?= 2
 CMAKE   ?= cmake
 OUT     := out
 
-.PHONY: all build asan test test-fast run deps clean fuzz fuzz-smoke bench
+.PHONY: all build asan test test-fast test-faults run deps clean fuzz fuzz-smoke bench
 
 all: build
 
@@ -30,6 +30,11 @@ asan: deps $(OUT)/asan/CMakeCache.txt
 test: build asan
 	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
 	cd $(OUT)/asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j$(JOBS)
+
+# The fault suite (issue 12): full disk, fd exhaustion, slowloris, hung
+# init, 6 MB payloads, kills at any moment; under 2 minutes.
+test-faults: build
+	cd $(OUT)/build && ctest --output-on-failure -L fault
 
 # The normal build's tests only.
 test-fast: build

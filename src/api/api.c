@@ -68,10 +68,33 @@ typedef struct call {
 } call;
 
 /* ---- replies -------------------------------------------------------------- */
-static void deliver(void *ud)
+static char *unavail_body(const api *a)
+{
+    const char *why = NULL;
+    run_available(a->run, &why);
+    jtext b = {0};
+    jtext_lit(&b, "{\"__type\":\"ServiceUnavailable\",\"message\":");
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "The request has failed due to a temporary failure of the server (the local store "
+             "takes no writes: %s); nothing was changed, retry later",
+             why ? why : "the transaction could not commit");
+    jtext_cstr(&b, msg);
+    jtext_c(&b, '}');
+    return jtext_take(&b);
+}
+
+/* rc: 0 when the transaction the reply reports committed, else it was
+ * rolled back and the reply becomes a retryable 503 */
+static void deliver(void *ud, int rc)
 {
     call *c = ud;
-    const char *body = c->body ? c->body : "{}";
+    if (rc != 0) {
+        free(c->body);
+        c->body = unavail_body(c->a);
+        c->status = 503;
+    }
+    const char *body = c->body ? c->body : "{\"__type\":\"ServiceUnavailable\"}";
     c->cb(c->ud, c->status, body, strlen(body));
     free(c->body);
     free(c->arn);
@@ -84,7 +107,7 @@ static void reply_text(call *c, int status, char *body /* taken */)
     c->status = status;
     c->body = body;
     if (run_after_commit(c->a->run, deliver, c) != 0)
-        deliver(c);
+        deliver(c, 0);
 }
 
 static void reply_json(call *c, json_t *j /* taken */)
@@ -100,6 +123,13 @@ static void reply_json(call *c, json_t *j /* taken */)
 
 static void reply_err(call *c, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The runner refused a write (RUN_EUNAVAIL): a retryable 503. */
+static void reply_unavail(call *c)
+{
+    char *text = unavail_body(c->a);
+    reply_text(c, 503, text ? text : strdup("{\"__type\":\"ServiceUnavailable\"}"));
+}
 static void reply_err(call *c, int status, const char *type, const char *fmt, ...)
 {
     char msg[2048];
@@ -579,16 +609,11 @@ static void op_create_sm(call *c, json_t *req)
         }
         store_sm_cleanup(&old);
     }
-    store_begin(a->st);
-    int64_t def_id, now = ev_wall_ms();
-    if (store_def_insert(a->st, arn, def, type, &def_id) != STORE_OK) {
-        reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(a->st));
-        return;
-    }
+    int64_t now = ev_wall_ms();
     store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
-                   .def_id = def_id, .created_ms = now, .updated_ms = now};
-    if (store_sm_put(a->st, &sm) != STORE_OK) {
-        reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(a->st));
+                   .created_ms = now, .updated_ms = now};
+    if (run_sm_save(a->run, &sm, def) != 0) {
+        reply_unavail(c);
         return;
     }
     reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate", ts(now)));
@@ -730,16 +755,13 @@ static void op_update_sm(call *c, json_t *req)
         store_sm_cleanup(&sm);
         return;
     }
-    store_begin(a->st);
     int64_t now = ev_wall_ms();
-    if (def && store_def_insert(a->st, arn, def, sm.type, &sm.def_id) != STORE_OK)
-        goto fail;
     if (role) {
         free(sm.role_arn);
         sm.role_arn = strdup(role);
     }
     sm.updated_ms = now;
-    if (store_sm_put(a->st, &sm) != STORE_OK)
+    if (run_sm_save(a->run, &sm, def) != 0)
         goto fail;
     json_t *o = json_pack("{s:o,s:s}", "updateDate", ts(now), "revisionId", "");
     json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)sm.def_id));
@@ -748,7 +770,7 @@ static void op_update_sm(call *c, json_t *req)
     return;
 fail:
     store_sm_cleanup(&sm);
-    reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(a->st));
+    reply_unavail(c);
 }
 
 static void op_delete_sm(call *c, json_t *req)
@@ -758,15 +780,18 @@ static void op_delete_sm(call *c, json_t *req)
         check_arn(c, arn, "stateMachine", NULL))
         return;
     store_sm sm;
+    int rc = 0;
     if (store_sm_get(c->a->st, arn, &sm) == STORE_OK) {
         if (!sm.deleted) {
             sm.deleted = 1;
-            store_begin(c->a->st);
-            store_sm_put(c->a->st, &sm);
+            rc = run_sm_save(c->a->run, &sm, NULL);
         }
         store_sm_cleanup(&sm);
     }
-    reply_json(c, json_object());
+    if (rc != 0)
+        reply_unavail(c);
+    else
+        reply_json(c, json_object());
 }
 
 static void op_validate(call *c, json_t *req)
@@ -898,6 +923,10 @@ static void op_start(call *c, json_t *req, int sync)
         CLIENT(c, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", name);
         return;
     }
+    if (rc == RUN_EUNAVAIL) {
+        reply_unavail(c);
+        return;
+    }
     if (rc != 0) {
         reply_err(c, 500, "InternalFailure", "cannot start the execution (%d)", rc);
         return;
@@ -934,6 +963,11 @@ static void sync_done(void *ud, int rc, const run_result *res)
     json_t *o = c->body ? json_loads(c->body, 0, &je) : NULL;
     free(c->body);
     c->body = NULL;
+    if (rc == RUN_EUNAVAIL) {
+        json_decref(o);
+        reply_unavail(c);
+        return;
+    }
     if (rc != 0 || o == NULL) {
         json_decref(o);
         reply_err(c, 500, "ServiceUnavailable", "the service is shutting down");
@@ -1047,9 +1081,14 @@ static void op_stop(call *c, json_t *req)
         find_exec(c, arn, &x))
         return;
     int64_t stop_ms = x.stop_ms;
-    if (x.status == STORE_RUNNING && run_exec_stop(c->a->run, arn, error, cause, &stop_ms) != 0)
-        stop_ms = ev_wall_ms();
+    int rc = x.status == STORE_RUNNING ? run_exec_stop(c->a->run, arn, error, cause, &stop_ms) : 0;
     store_exec_cleanup(&x);
+    if (rc == RUN_EUNAVAIL) {
+        reply_unavail(c);
+        return;
+    }
+    if (rc != 0)
+        stop_ms = ev_wall_ms();
     reply_json(c, json_pack("{s:o}", "stopDate", ts(stop_ms)));
 }
 
@@ -1274,6 +1313,10 @@ static void op_task(call *c, json_t *req, int kind)
     }
     int rc = run_task_send(c->a->run, tok, kind, out, error, cause);
     json_decref(out);
+    if (rc == RUN_EUNAVAIL) {
+        reply_unavail(c);
+        return;
+    }
     if (rc != 0) {
         CLIENT(c, "TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist anymore'");
         return;
@@ -1296,7 +1339,10 @@ static void op_redrive(call *c, json_t *req)
     } else {
         char err[256] = "";
         int64_t when = 0;
-        if (run_exec_redrive(c->a->run, arn, &when, err, sizeof err) != 0)
+        int rc = run_exec_redrive(c->a->run, arn, &when, err, sizeof err);
+        if (rc == RUN_EUNAVAIL)
+            reply_unavail(c);
+        else if (rc != 0)
             CLIENT(c, "ExecutionNotRedrivable", "%s", err);
         else
             reply_json(c, json_pack("{s:o}", "redriveDate", ts(when)));
@@ -1691,7 +1737,20 @@ void api_http_handle(http_req *req, void *ud)
         }
     }
     if (!strcmp(path, "/health") && !strcmp(method, "GET")) {
-        http_respond(req, 200, "Content-Type: application/json\r\n", "{\"status\":\"ok\"}", 15);
+        /* 200 while reads are served; "degraded" when writes are not */
+        const char *why = NULL;
+        if (run_available(a->run, &why)) {
+            http_respond(req, 200, "Content-Type: application/json\r\n", "{\"status\":\"ok\"}",
+                         15);
+            return;
+        }
+        jtext b = {0};
+        jtext_lit(&b, "{\"status\":\"degraded\",\"writes\":");
+        jtext_cstr(&b, why);
+        jtext_c(&b, '}');
+        http_respond(req, 200, "Content-Type: application/json\r\n", b.p ? b.p : "{}",
+                     b.p ? b.n : 2);
+        jtext_cleanup(&b);
         return;
     }
     static const char nf[] =
@@ -1778,20 +1837,15 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
     }
     int rc = 0;
     if (!same) {
-        int64_t now = ev_wall_ms(), def_id;
-        store_begin(a->st);
-        if (store_def_insert(a->st, arn, definition, type, &def_id) != STORE_OK) {
-            snprintf(err, errlen, "store: %s", store_errmsg(a->st));
-            rc = -EIO;
-        } else {
-            store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
-                           .type = type, .def_id = def_id,
-                           .created_ms = have ? old.created_ms : now, .updated_ms = now,
-                           .from_template = 1};
-            if (store_sm_put(a->st, &sm) != STORE_OK) {
-                snprintf(err, errlen, "store: %s", store_errmsg(a->st));
-                rc = -EIO;
-            }
+        int64_t now = ev_wall_ms();
+        store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
+                       .type = type, .created_ms = have ? old.created_ms : now,
+                       .updated_ms = now, .from_template = 1};
+        if (run_sm_save(a->run, &sm, definition) != 0) {
+            const char *why = NULL;
+            run_available(a->run, &why);
+            snprintf(err, errlen, "store: %s", why ? why : "the write failed");
+            rc = -EAGAIN;
         }
     }
     if (have)

@@ -277,9 +277,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "sfnd: resource %s is not provided locally\n", tpl_unsupported_at(t, i));
 
     store *st = NULL;
-    if (store_open(dbpath, 1, &st, err, sizeof err) == STORE_OK)
+    if (store_open(dbpath, 1, &st, err, sizeof err) == STORE_OK) {
         store_set_compress(st, compress);
-    else {
+        if (store_no_shm(st))
+            fprintf(stderr, "sfnd: warning: %s: no room for its shared-memory index (disk "
+                            "full?): opened for this process alone; restart once there is room\n",
+                    dbpath);
+    } else {
         fprintf(stderr, "sfnd: %s\n", err);
         tpl_free(t);
         return 1;
@@ -333,6 +337,13 @@ int main(int argc, char **argv)
                                             sizeof err)
                      : -ENOMEM;
         free(def);
+        if (rc == -EAGAIN) {
+            /* a full disk: serve what the store has (read-only until it
+             * takes writes); the template's version is saved at a restart */
+            fprintf(stderr, "sfnd: warning: state machine %s not updated from the template: %s\n",
+                    m->logical_id, err);
+            continue;
+        }
         if (rc != 0) {
             fprintf(stderr, "sfnd: state machine %s: %s\n", m->logical_id, err);
             status = 1;

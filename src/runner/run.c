@@ -153,7 +153,17 @@ typedef struct rexec {
     char **tokens;            /* task tokens this execution waits on */
     size_t ntokens;
     waiter *waiters;
+    uint64_t txn;             /* the last transaction (r->gen) that wrote for it */
+    uint64_t born;            /* the transaction that inserted its row */
+    int lost;                 /* set aside: reaped at the end of run_flush */
 } rexec;
+
+typedef struct susp {         /* an execution set aside (see run.h) */
+    int64_t id;
+    char *arn;
+    waiter *waiters;
+    struct susp *next;
+} susp;
 
 typedef struct tokref {
     char *arn;
@@ -185,7 +195,7 @@ typedef struct inv {          /* one Lambda invocation in flight */
 } inv;
 
 typedef struct cb_item {
-    void (*cb)(void *);
+    void (*cb)(void *, int);
     void *ud;
 } cb_item;
 
@@ -222,6 +232,17 @@ struct run {
     int dup_invokes;
     long ncommits;
     run_svc *svc;             /* service integrations, status events (run_tasks.c) */
+    /* the transaction of this iteration and what happens when it fails */
+    uint64_t gen;             /* its number; bumped at each commit or rollback */
+    int txn_bad;              /* a write in it failed: roll back, not commit */
+    int flush_rc;             /* for act_cb: how the batch's transaction ended */
+    int unavail;              /* the store takes no writes (run.h) */
+    char why[256];            /* why, for logs and replies */
+    int nlost;                /* executions marked lost, not yet reaped */
+    susp *susp;               /* set aside, waiting for the store */
+    int nsusp;
+    ev_timer *probe_timer;
+    int64_t probe_ms;         /* the back-off */
     jtext tb;                 /* reused for each step's events */
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
 };
@@ -240,12 +261,66 @@ void run__log(run *r, const char *fmt, ...)
 }
 #define logf_ run__log
 
-/* The store is the truth: if it cannot take a write, carrying on would
- * act on state that is not durable. Exit; the next start recovers. */
-static void die_db(run *r, const char *what)
+/* ---- when the store cannot take a write ------------------------------------
+ * The store is the truth: nothing is acted on before it is committed. When
+ * a write of this iteration's transaction fails (disk full, I/O error) or
+ * memory runs out while one is made, the transaction is marked bad; at the
+ * flush it is rolled back instead of committed (SQLite may have rolled it
+ * back already), every execution it wrote for is set aside (lost, then
+ * reaped into r->susp) and what was queued for it is dropped; the replies
+ * queued with run_after_commit learn that it failed. Then writes are
+ * refused until a probe write commits (run.h). */
+#define PROBE_MIN_MS 250
+#define PROBE_MAX_MS 5000
+
+static void on_probe(ev_loop *loop, ev_timer *t, void *ud);
+
+static void set_unavailable(run *r)
 {
-    fprintf(stderr, "sfnd: fatal: store %s failed: %s\n", what, store_errmsg(r->st));
-    exit(70);
+    if (!r->unavail) {
+        r->unavail = 1;
+        r->probe_ms = PROBE_MIN_MS;
+        /* printed even with --quiet: the service has stopped writing */
+        fprintf(stderr,
+                "sfnd: warning: the store takes no writes (%s); executions are set aside and "
+                "writes refused until it does\n",
+                r->why);
+    }
+    if (r->probe_timer == NULL && !r->draining)
+        r->probe_timer = ev_timer_add(r->loop, ev_now_ms() + r->probe_ms, on_probe, r);
+}
+
+/* A write of the current transaction failed (oom: memory ran out making
+ * it); later writes of the transaction are skipped. */
+static void txn_fail(run *r, const char *what, int oom)
+{
+    if (r->txn_bad)
+        return;
+    r->txn_bad = 1;
+    snprintf(r->why, sizeof r->why, "%s: %s", what, oom ? "out of memory" : store_errmsg(r->st));
+}
+
+/* Set one execution aside: what it needs next (a timer, an invocation, a
+ * write) cannot be made now. Its durable state is the store's. */
+static void exec_lose(run *r, rexec *e, const char *what)
+{
+    if (!e->lost) {
+        e->lost = 1;
+        r->nlost = 1;
+    }
+    if (!r->unavail)
+        snprintf(r->why, sizeof r->why, "%s: out of memory", what);
+    set_unavailable(r);
+}
+
+/* A step of e could not be written or its output made: for a Standard
+ * execution the transaction fails, an Express one is lost. */
+static void step_fail(run *r, rexec *e, const char *what)
+{
+    if (e->express)
+        exec_lose(r, e, what);
+    else
+        txn_fail(r, what, 1);
 }
 
 static uint64_t rng_next(run *r)
@@ -282,10 +357,16 @@ static int queue(run *r, void (*fn)(run *, void *), void *arg)
     return 0;
 }
 
-static void begin(run *r)
+/* Open the iteration's transaction (if it is not) for writes made for e
+ * (NULL: for no execution). Returns 0, or -1 when the transaction is bad:
+ * write nothing. */
+static int begin(run *r, rexec *e)
 {
-    if (store_begin(r->st) != STORE_OK)
-        die_db(r, "begin");
+    if (!r->txn_bad && store_begin(r->st) != STORE_OK)
+        txn_fail(r, "begin", 0);
+    if (e)
+        e->txn = r->gen;
+    return r->txn_bad ? -1 : 0;
 }
 
 static int64_t exec_now(rexec *e)
@@ -344,10 +425,13 @@ static void fill_result(rexec *e, run_result *res)
 static void act_finish(run *r, void *arg)
 {
     char *arn = arg;
-    rexec *e = hmap_del(&r->execs, arn);
-    free(arn);
-    if (e == NULL)
+    rexec *e = hmap_get(&r->execs, arn);
+    if (e == NULL || e->lost) {
+        free(arn); /* set aside: it ends again once rebuilt */
         return;
+    }
+    hmap_del(&r->execs, arn);
+    free(arn);
     run_result res;
     fill_result(e, &res);
     for (waiter *w = e->waiters, *nx; w; w = nx) {
@@ -382,16 +466,19 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         /* the step's events as one row, joined by '\n' */
         jtext *b = &r->tb;
         jtext_reset(b);
-        if (asl_exec_events_write_log(e->x, e->nev_saved, n, b) != SFN_OK) /* oom included */
-            die_db(r, "event encoding (out of memory)");
+        if (begin(r, e) != 0) {
+            /* the transaction failed: e is set aside at the flush */
+        } else if (asl_exec_events_write_log(e->x, e->nev_saved, n, b) != SFN_OK) {
+            txn_fail(r, "event encoding", 1); /* oom included */
+        } else if (store_step_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p,
+                                     b->n, in) != STORE_OK) {
+            txn_fail(r, "event append", 0);
+        }
         r->stats.events += n - e->nev_saved;
-        if (store_step_append(r->st, e->id, (int64_t)e->nev_saved + 1, (int64_t)n, b->p, b->n,
-                              in) != STORE_OK)
-            die_db(r, "event append");
         if (b->cap > 1 << 20)
             jtext_cleanup(b); /* do not keep a huge buffer for ever */
-    } else if (in && store_input_append(r->st, e->id, in) != STORE_OK) {
-        die_db(r, "input append");
+    } else if (in && begin(r, e) == 0 && store_input_append(r->st, e->id, in) != STORE_OK) {
+        txn_fail(r, "input append", 0);
     }
     e->nev_saved = n;
     int st = asl_exec_status(e->x);
@@ -407,25 +494,29 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         else
             e->out_text = out ? dumps(out) : NULL;
         if (out && e->out_text == NULL)
-            die_db(r, "output encoding (out of memory)");
-        if (!e->express) {
+            step_fail(r, e, "output encoding");
+        if (!e->express && begin(r, e) == 0) {
             if (store_exec_set_status(r->st, e->id, st, asl_exec_stop_ms(e->x), e->out_text,
                                       asl_exec_error(e->x), asl_exec_cause(e->x)) != STORE_OK)
-                die_db(r, "status update");
+                txn_fail(r, "status update", 0);
             /* the rules' executions start in this same transaction */
-            if (run__svc_has_rules(r->svc))
+            else if (run__svc_has_rules(r->svc))
                 run__svc_status(r->svc, e->arn, st);
         }
         char *arn = strdup(e->arn);
-        if (arn == NULL || queue(r, act_finish, arn) != 0)
-            die_db(r, "queue (out of memory)");
+        if (arn == NULL || queue(r, act_finish, arn) != 0) {
+            free(arn);
+            step_fail(r, e, "queue");
+        }
         return;
     }
     for (size_t i = 0; i < ncmds; i++) {
         const asl_cmd *c = &cmds[i];
         dispatch *d = calloc(1, sizeof *d);
-        if (d == NULL)
-            die_db(r, "queue (out of memory)");
+        if (d == NULL) {
+            step_fail(r, e, "queue");
+            return;
+        }
         d->arn = strdup(e->arn);
         d->kind = c->kind;
         d->id = c->id;
@@ -435,8 +526,13 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         d->token = c->token ? strdup(c->token) : NULL;
         d->wait_for_token = c->wait_for_token;
         d->due_ms = c->due_ms;
-        if (queue(r, act_dispatch, d) != 0)
-            die_db(r, "queue (out of memory)");
+        if (d->arn == NULL || (c->function && d->function == NULL) ||
+            (c->resource && d->resource == NULL) || d->payload == NULL ||
+            (c->token && d->token == NULL) || queue(r, act_dispatch, d) != 0) {
+            dispatch_free(d);
+            step_fail(r, e, "queue");
+            return;
+        }
     }
 }
 
@@ -445,18 +541,24 @@ static void exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
  * was parsed from: replay parses it back to the same value), else NULL. */
 static void exec_feed_text(run *r, rexec *e, const asl_input *in, const char *result_text)
 {
-    if (e->done)
+    if (e->done || e->lost)
         return;
+    if (!e->express && r->unavail) {
+        /* the store takes no writes: what came is dropped, the execution
+         * set aside; it is rebuilt from the store and asks again */
+        exec_lose(r, e, "feed");
+        return;
+    }
     int rc = asl_exec_feed(e->x, in);
     if (rc != SFN_OK)
         return; /* a late duplicate, a stale timer, or already ended */
     char *result = NULL;
     store_input si = {0};
     if (!e->express) {
-        begin(r);
+        begin(r, e);
         result = in->result && result_text == NULL ? dumps(in->result) : NULL;
         if (in->result && result_text == NULL && result == NULL)
-            die_db(r, "input encoding (out of memory)");
+            txn_fail(r, "input encoding", 1);
         si = (store_input){.seq = e->next_seq, .kind = in->kind, .id = in->id,
                            .now_ms = in->now_ms, .result = result ? result : result_text,
                            .error = in->error, .cause = in->cause};
@@ -514,14 +616,14 @@ static void arm_timer(run *r, rexec *e, uint64_t id, int64_t due_ms)
     if (r->scale > 1.0)
         delay = (int64_t)((double)delay / r->scale);
     tslot *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        die_db(r, "timer (out of memory)");
+    if (s == NULL || (s->t = ev_timer_add(r->loop, ev_now_ms() + delay, on_timer, s)) == NULL) {
+        free(s);
+        exec_lose(r, e, "timer");
+        return;
+    }
     s->r = r;
     s->e = e;
     s->id = id;
-    s->t = ev_timer_add(r->loop, ev_now_ms() + delay, on_timer, s);
-    if (s->t == NULL)
-        die_db(r, "timer (out of memory)");
     s->due_ms = due_ms;
     s->next = e->timers;
     e->timers = s;
@@ -612,8 +714,11 @@ static void invoke(run *r, rexec *e, dispatch *d)
         return;
     }
     inv *v = calloc(1, sizeof *v);
-    if (v == NULL || (v->arn = strdup(e->arn)) == NULL)
-        die_db(r, "invoke (out of memory)");
+    if (v == NULL || (v->arn = strdup(e->arn)) == NULL) {
+        free(v);
+        exec_lose(r, e, "invoke");
+        return;
+    }
     v->r = r;
     v->task = d->id;
     v->wait_for_token = d->wait_for_token;
@@ -682,7 +787,7 @@ static void act_dispatch(run *r, void *arg)
 {
     dispatch *d = arg;
     rexec *e = hmap_get(&r->execs, d->arn);
-    if (e == NULL || e->done || r->draining)
+    if (e == NULL || e->done || e->lost || r->draining)
         goto out;
     if (d->kind == ASL_CMD_TIMER) {
         arm_timer(r, e, d->id, d->due_ms);
@@ -690,14 +795,21 @@ static void act_dispatch(run *r, void *arg)
         if (d->token) {
             tokref *t = calloc(1, sizeof *t);
             char **nt = realloc(e->tokens, (e->ntokens + 1) * sizeof *nt);
-            if (t == NULL || nt == NULL || (t->arn = strdup(e->arn)) == NULL)
-                die_db(r, "token (out of memory)");
-            e->tokens = nt;
+            if (nt)
+                e->tokens = nt;
+            char *tok = strdup(d->token);
+            if (t == NULL || nt == NULL || tok == NULL || (t->arn = strdup(e->arn)) == NULL) {
+                free(t);
+                free(tok);
+                exec_lose(r, e, "token");
+                goto out;
+            }
             t->task = d->id;
             if (hmap_get(&r->tokens, d->token) == NULL &&
                 hmap_put(&r->tokens, d->token, t) == 0) {
-                e->tokens[e->ntokens++] = strdup(d->token);
+                e->tokens[e->ntokens++] = tok;
             } else {
+                free(tok);
                 free(t->arn);
                 free(t);
             }
@@ -727,14 +839,16 @@ static void on_retention(ev_loop *loop, ev_timer *t, void *ud)
     if (r->draining)
         return;
     int n = 0;
-    begin(r);
-    if (store_exec_expire(r->st, ev_wall_ms() - r->retention_ms, RETAIN_BATCH, &n) != STORE_OK) {
-        /* the batch is undone; what else the transaction held is lost
-         * only if SQLite rolled it all back */
-        if (!store_in_txn(r->st))
-            die_db(r, "retention");
+    if (r->unavail) {
+        /* deleting takes writes too; wait */
+    } else if (begin(r, NULL) == 0 &&
+               store_exec_expire(r->st, ev_wall_ms() - r->retention_ms, RETAIN_BATCH, &n) !=
+                   STORE_OK) {
+        /* SQLite may have rolled back all the transaction held */
         logf_(r, "retention: removing ended executions failed: %s (retried later)",
               store_errmsg(r->st));
+        txn_fail(r, "retention", 0);
+        n = 0;
     }
     r->stats.expired += (uint64_t)n;
     int64_t delay = n == RETAIN_BATCH ? RETAIN_BUSY_MS : RETAIN_IDLE_MS;
@@ -742,18 +856,98 @@ static void on_retention(ev_loop *loop, ev_timer *t, void *ud)
 }
 
 /* ---- the hook ------------------------------------------------------------ */
+/* The transaction failed and is rolled back: the executions it wrote for
+ * are set aside (2: its insert is undone, the execution never was). */
+static void txn_rolled_back(run *r)
+{
+    r->stats.rollbacks++;
+    for (size_t i = 0; i < r->execs.nb; i++) {
+        for (hent *h = r->execs.b[i]; h; h = h->next) {
+            rexec *e = h->val;
+            if (e->express || e->txn != r->gen)
+                continue;
+            if (e->born == r->gen)
+                e->lost = 2;
+            else if (!e->lost)
+                e->lost = 1;
+            r->nlost = 1;
+        }
+    }
+    set_unavailable(r);
+}
+
+/* Take e (out of r->execs) aside: its waiters wait in r->susp for it to
+ * be rebuilt, or learn now that it will not go on here (Express, or never
+ * stored). */
+static void set_aside(run *r, rexec *e)
+{
+    waiter *w = e->waiters;
+    e->waiters = NULL;
+    susp *s = NULL;
+    if (!e->express && e->lost == 1 && (s = calloc(1, sizeof *s)) != NULL &&
+        (s->arn = strdup(e->arn)) != NULL) {
+        s->id = e->id;
+        s->waiters = w;
+        s->next = r->susp;
+        r->susp = s;
+        r->nsusp++;
+    } else {
+        if (s) {
+            free(s);
+            /* still RUNNING in the store: the next start resumes it */
+            fprintf(stderr, "sfnd: warning: %s resumes at the next start (out of memory)\n",
+                    e->arn);
+        }
+        for (waiter *nx; w; w = nx) {
+            nx = w->next;
+            w->cb(w->ud, RUN_EUNAVAIL, NULL);
+            free(w);
+        }
+    }
+    exec_free(r, e);
+}
+
+static void reap_lost(run *r)
+{
+    r->nlost = 0;
+    for (size_t i = 0; i < r->execs.nb; i++) {
+        for (hent **p = &r->execs.b[i]; *p;) {
+            hent *h = *p;
+            rexec *e = h->val;
+            if (!e->lost) {
+                p = &h->next;
+                continue;
+            }
+            *p = h->next;
+            free(h->key);
+            free(h);
+            r->execs.n--;
+            set_aside(r, e);
+        }
+    }
+}
+
 void run_flush(run *r)
 {
     for (;;) {
-        if (store_in_txn(r->st)) {
+        int rc = 0;
+        if (store_in_txn(r->st) || r->txn_bad) {
             r->ncommits++;
             if (r->crash_before && r->ncommits == r->crash_before)
                 kill(getpid(), SIGKILL);
-            if (store_commit(r->st) != STORE_OK)
-                die_db(r, "commit");
-            r->stats.commits++;
-            if (r->crash_after && r->ncommits == r->crash_after)
-                kill(getpid(), SIGKILL);
+            if (!r->txn_bad && store_commit(r->st) != STORE_OK)
+                txn_fail(r, "commit", 0);
+            if (r->txn_bad) {
+                store_rollback(r->st);
+                txn_rolled_back(r);
+                rc = RUN_EUNAVAIL;
+            } else {
+                r->stats.commits++;
+                if (r->crash_after && r->ncommits == r->crash_after)
+                    kill(getpid(), SIGKILL);
+            }
+            r->gen++;
+            r->txn_bad = 0;
         }
         if (r->nq == 0)
             break;
@@ -761,10 +955,86 @@ void run_flush(run *r)
         size_t n = r->nq;
         r->q = NULL;
         r->nq = r->capq = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            r->flush_rc = rc;
             q[i].fn(r, q[i].arg);
+        }
         free(q);
     }
+    if (r->nlost)
+        reap_lost(r);
+    if (r->unavail && r->probe_timer == NULL && !r->draining)
+        set_unavailable(r); /* the probe timer could not be armed before */
+}
+
+/* Try a write; when it commits, rebuild the executions set aside. */
+static int recover_one(run *r, int64_t id, rexec **out, char *err, size_t errlen);
+
+static void resume_suspended(run *r)
+{
+    susp *l = r->susp;
+    r->susp = NULL;
+    r->nsusp = 0;
+    int n = 0;
+    for (susp *s = l, *nx; s; s = nx) {
+        nx = s->next;
+        char err[512] = "";
+        rexec *e = NULL;
+        int rc = r->unavail ? RUN_EUNAVAIL : recover_one(r, s->id, &e, err, sizeof err);
+        if (rc == 0) {
+            waiter **tail = &s->waiters;
+            while (*tail)
+                tail = &(*tail)->next;
+            *tail = e->waiters;
+            e->waiters = s->waiters;
+            n++;
+        } else if (rc == RUN_EINVAL) {
+            logf_(r, "cannot resume %s: %s", s->arn, err);
+            for (waiter *w = s->waiters, *wn; w; w = wn) {
+                wn = w->next;
+                w->cb(w->ud, RUN_EUNAVAIL, NULL);
+                free(w);
+            }
+        } else {
+            s->next = r->susp; /* memory or the store again: keep it */
+            r->susp = s;
+            r->nsusp++;
+            if (!r->unavail) {
+                snprintf(r->why, sizeof r->why, "resume: %s", err[0] ? err : "out of memory");
+                set_unavailable(r);
+            }
+            continue;
+        }
+        free(s->arn);
+        free(s);
+    }
+    if (n)
+        fprintf(stderr, "sfnd: the store takes writes again: %d execution(s) resumed\n", n);
+}
+
+static void on_probe(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    run *r = ud;
+    r->probe_timer = NULL;
+    if (r->draining || !r->unavail)
+        return;
+    if (store_in_txn(r->st) || store_probe(r->st) != STORE_OK) {
+        r->probe_ms = r->probe_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : r->probe_ms * 2;
+        r->probe_timer = ev_timer_add(loop, ev_now_ms() + r->probe_ms, on_probe, r);
+        return;
+    }
+    r->unavail = 0;
+    if (r->susp == NULL)
+        fprintf(stderr, "sfnd: the store takes writes again\n");
+    resume_suspended(r);
+}
+
+int run_available(const run *r, const char **why)
+{
+    if (why)
+        *why = r->unavail ? r->why : NULL;
+    return !r->unavail;
 }
 
 static void before_sleep(ev_loop *loop, void *ud)
@@ -775,13 +1045,12 @@ static void before_sleep(ev_loop *loop, void *ud)
 
 static void act_cb(run *r, void *arg)
 {
-    (void)r;
     cb_item *c = arg;
-    c->cb(c->ud);
+    c->cb(c->ud, r->flush_rc);
     free(c);
 }
 
-int run_after_commit(run *r, void (*cb)(void *ud), void *ud)
+int run_after_commit(run *r, void (*cb)(void *ud, int rc), void *ud)
 {
     cb_item *c = malloc(sizeof *c);
     if (c == NULL)
@@ -817,6 +1086,7 @@ run *run_create(const run_opts *o)
         close(fd);
     }
     r->rng = seed;
+    r->gen = 1;
     r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account);
     if (r->svc == NULL) {
         free(r->region);
@@ -865,6 +1135,19 @@ void run_free(run *r)
         ev_timer_cancel(r->loop, r->drain_timer);
     if (r->retain_timer)
         ev_timer_cancel(r->loop, r->retain_timer);
+    if (r->probe_timer)
+        ev_timer_cancel(r->loop, r->probe_timer);
+    for (susp *s = r->susp, *nx; s; s = nx) {
+        nx = s->next;
+        for (waiter *w = s->waiters, *wn; w; w = wn) {
+            wn = w->next;
+            w->cb(w->ud, RUN_ESHUTDOWN, NULL);
+            free(w);
+        }
+        free(s->arn);
+        free(s);
+    }
+    r->susp = NULL;
     /* Waiters learn that their execution will not end here; their
      * replies (queued below) and any reply still queued go out now: the
      * caller drained (committed) before freeing. */
@@ -884,6 +1167,7 @@ void run_free(run *r)
         size_t n = r->nq;
         r->q = NULL;
         r->nq = r->capq = 0;
+        r->flush_rc = 0;
         for (size_t i = 0; i < n; i++) {
             if (q[i].fn == act_cb)
                 act_cb(r, q[i].arg);
@@ -940,6 +1224,22 @@ int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *
     return 0;
 }
 
+int run_sm_save(run *r, store_sm *sm, const char *definition)
+{
+    if (r->unavail || begin(r, NULL) != 0)
+        return RUN_EUNAVAIL;
+    if (definition && store_def_insert(r->st, sm->arn, definition, sm->type, &sm->def_id) !=
+                          STORE_OK) {
+        txn_fail(r, "definition insert", 0);
+        return RUN_EUNAVAIL;
+    }
+    if (store_sm_put(r->st, sm) != STORE_OK) {
+        txn_fail(r, "state machine update", 0);
+        return RUN_EUNAVAIL;
+    }
+    return 0;
+}
+
 /* ---- executions ------------------------------------------------------------ */
 static rexec *exec_new(run *r, const char *arn)
 {
@@ -980,6 +1280,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
     int rc = run_machine_get(r, s->sm->def_id, &m, NULL);
     if (rc != 0)
         return rc;
+    if (!s->express && r->unavail)
+        return RUN_EUNAVAIL;
     char *arn = exec_arn(r, s->sm->arn, s->name, s->express);
     if (arn == NULL)
         return RUN_ENOMEM;
@@ -1001,29 +1303,36 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
     e->last_now = now;
     uint64_t seed = rng_next(r);
     if (!s->express) {
-        begin(r);
+        rc = begin(r, e) == 0 ? STORE_OK : STORE_EDB;
         store_exec row = {.arn = arn, .sm_arn = s->sm->arn, .name = (char *)s->name,
                           .input = (char *)s->input_text, .status = STORE_RUNNING,
                           .start_ms = now, .seed = seed, .def_id = s->sm->def_id};
-        rc = store_exec_insert(r->st, &row);
-        if (rc == STORE_EEXIST) {
+        if (rc == STORE_OK)
+            rc = store_exec_insert(r->st, &row);
+        if (rc != STORE_OK) {
+            if (rc != STORE_EEXIST)
+                txn_fail(r, "execution insert", 0);
             free(arn);
             free(w);
             exec_free(r, e);
-            return RUN_EEXIST;
+            return rc == STORE_EEXIST ? RUN_EEXIST : RUN_EUNAVAIL;
         }
-        if (rc != STORE_OK)
-            die_db(r, "execution insert");
         e->id = row.id;
+        e->born = r->gen;
     }
     asl_exec_info info = {.execution_arn = arn, .execution_name = s->name,
                           .state_machine_arn = s->sm->arn, .state_machine_name = s->sm->name,
                           .role_arn = s->sm->role_arn, .start_ms = now, .seed = seed};
     e->x = asl_exec_start(m, &info, s->input);
-    if (e->x == NULL)
-        die_db(r, "execution start (out of memory)");
-    if (hmap_put(&r->execs, arn, e) != 0)
-        die_db(r, "execution map (out of memory)");
+    if (e->x == NULL || hmap_put(&r->execs, arn, e) != 0) {
+        /* its row (if any) goes with the transaction */
+        if (!s->express)
+            txn_fail(r, "execution start", 1);
+        free(arn);
+        free(w);
+        exec_free(r, e);
+        return RUN_EUNAVAIL;
+    }
     if (w) {
         w->cb = done;
         w->ud = ud;
@@ -1050,6 +1359,8 @@ int run_exec_stop(run *r, const char *arn, const char *error, const char *cause,
                   int64_t *stop_ms)
 {
     rexec *e = hmap_get(&r->execs, arn);
+    if (r->unavail && (e == NULL || !e->express))
+        return RUN_EUNAVAIL;
     if (e == NULL || e->done)
         return RUN_ENOENT;
     asl_input in = {.kind = ASL_IN_STOP, .now_ms = exec_now(e), .error = error, .cause = cause};
@@ -1060,6 +1371,18 @@ int run_exec_stop(run *r, const char *arn, const char *error, const char *cause,
 
 int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud)
 {
+    for (susp *s = r->susp; s; s = s->next) {
+        if (!strcmp(s->arn, arn)) {
+            waiter *w = calloc(1, sizeof *w);
+            if (w == NULL)
+                return RUN_ENOMEM;
+            w->cb = done;
+            w->ud = ud;
+            w->next = s->waiters;
+            s->waiters = w;
+            return 0;
+        }
+    }
     rexec *e = hmap_get(&r->execs, arn);
     if (e == NULL)
         return RUN_ENOENT;
@@ -1106,6 +1429,8 @@ void run__task_result(run *r, const char *exec_arn, uint64_t task, json_t *resul
 int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
                   const char *cause)
 {
+    if (r->unavail)
+        return RUN_EUNAVAIL; /* its execution may be set aside: ask again */
     tokref *t = hmap_get(&r->tokens, token);
     if (t == NULL)
         return RUN_ENOENT;
@@ -1252,7 +1577,7 @@ out:
     return rc;
 }
 
-static int recover_one(run *r, int64_t id, char *err, size_t errlen)
+static int recover_one(run *r, int64_t id, rexec **out, char *err, size_t errlen)
 {
     rexec *e;
     int rc = rebuild(r, id, &e, err, errlen);
@@ -1262,13 +1587,18 @@ static int recover_one(run *r, int64_t id, char *err, size_t errlen)
      * at their absolute deadlines */
     const asl_cmd *pend;
     size_t np = asl_exec_pending(e->x, &pend);
-    begin(r);
     exec_after_step(r, e, pend, np, NULL);
+    if (out)
+        *out = e;
     return 0;
 }
 
 int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, size_t errlen)
 {
+    if (r->unavail) {
+        snprintf(err, errlen, "%s", r->why);
+        return RUN_EUNAVAIL;
+    }
     if (hmap_get(&r->execs, arn) != NULL) {
         snprintf(err, errlen, "Execution is still finishing");
         return RUN_EINVAL;
@@ -1292,10 +1622,15 @@ int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, si
     if (rc != 0)
         return rc;
     int64_t now = exec_now(e);
-    begin(r);
-    if (store_exec_set_status(r->st, id, STORE_RUNNING, 0, NULL, NULL, NULL) != STORE_OK ||
-        store_exec_set_redrive(r->st, id, count + 1, now) != STORE_OK)
-        die_db(r, "redrive");
+    if (begin(r, e) != 0 ||
+        store_exec_set_status(r->st, id, STORE_RUNNING, 0, NULL, NULL, NULL) != STORE_OK ||
+        store_exec_set_redrive(r->st, id, count + 1, now) != STORE_OK) {
+        txn_fail(r, "redrive", 0);
+        snprintf(err, errlen, "%s", r->why);
+        hmap_del(&r->execs, arn); /* it stays as the store has it */
+        exec_free(r, e);
+        return RUN_EUNAVAIL;
+    }
     e->done = 0;
     if (run__svc_has_rules(r->svc))
         run__svc_status(r->svc, arn, STORE_RUNNING); /* again, redriveCount + 1 */
@@ -1317,7 +1652,7 @@ int run_recover(run *r, char *err, size_t errlen)
     int n = 0;
     for (size_t i = 0; i < l.n; i++) {
         char e[512] = "";
-        rc = recover_one(r, l.ids[i], e, sizeof e);
+        rc = recover_one(r, l.ids[i], NULL, e, sizeof e);
         if (rc == 0) {
             n++;
         } else {
@@ -1380,4 +1715,6 @@ void run_stats_get(const run *r, run_stats *out)
 {
     *out = r->stats;
     out->running = (int)r->execs.n;
+    out->suspended = r->nsusp;
+    out->unavailable = r->unavail;
 }

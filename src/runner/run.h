@@ -37,6 +37,8 @@ typedef struct run run;
 #define RUN_ENOMEM (-12)
 #define RUN_EINVAL (-22)   /* definition does not compile */
 #define RUN_ESHUTDOWN (-108)
+#define RUN_EUNAVAIL (-11)  /* the store takes no writes now (disk full, out of
+                               memory): nothing changed, retry later */
 
 typedef struct run_opts {
     ev_loop *loop;
@@ -66,8 +68,24 @@ void run_free(run *r);
 int run_recover(run *r, char *err, size_t errlen);
 
 /* Queue cb to run after the current iteration's transaction is committed
- * (at once in the next before-sleep hook when nothing is pending). */
-int run_after_commit(run *r, void (*cb)(void *ud), void *ud);
+ * (at once in the next before-sleep hook when nothing is pending). rc is 0
+ * when it committed, RUN_EUNAVAIL when it could not and was rolled back
+ * (what the caller wrote in it did not happen). */
+int run_after_commit(run *r, void (*cb)(void *ud, int rc), void *ud);
+
+/* ---- a store that cannot take writes --------------------------------------
+ * When a commit fails (disk full, I/O error) or memory runs out while a
+ * step is written, the transaction is rolled back and every execution it
+ * held is set aside: dropped from memory (its function results and timers
+ * are ignored), kept RUNNING in the store. The runner is then unavailable
+ * for writes: run_exec_start (Standard), stop, redrive and task replies
+ * return RUN_EUNAVAIL without changing anything, while reads and EXPRESS
+ * executions go on. A probe write is tried with back-off (0.25 s doubling
+ * to 5 s); once it commits, the set-aside executions are rebuilt from the
+ * store and resume (their tasks invoked again, at least once, timers at
+ * their deadlines). */
+/* 1 when writes are taken; else 0 and *why (may be NULL) says why. */
+int run_available(const run *r, const char **why);
 /* Commit and run the after-commit queue until both are empty (the hook
  * calls this; tests and shutdown may too). */
 void run_flush(run *r);
@@ -75,6 +93,13 @@ void run_flush(run *r);
 /* Compiled machine of a stored definition (cached, borrowed). Returns 0,
  * RUN_ENOENT, RUN_EINVAL with diags (when diags is not NULL). */
 int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags);
+
+/* ---- state machines ------------------------------------------------------ */
+/* Create, update or delete (sm->deleted) a state machine in the current
+ * transaction: definition (NULL: keep sm->def_id) is stored as a new
+ * revision whose id goes into sm->def_id, then the row. Returns 0 or
+ * RUN_EUNAVAIL (nothing written; the reply must say so). */
+int run_sm_save(run *r, store_sm *sm, const char *definition);
 
 /* ---- executions -------------------------------------------------------- */
 typedef struct run_result {
@@ -150,7 +175,10 @@ void run_drain(run *r, int grace_ms, void (*done)(void *ud), void *ud);
 typedef struct run_stats {
     uint64_t started, finished, commits, invokes, inputs, events;
     uint64_t expired;     /* executions removed by retention */
+    uint64_t rollbacks;   /* transactions that could not commit */
     int running;
+    int suspended;        /* executions set aside until the store takes writes */
+    int unavailable;      /* 1: the store takes no writes now */
 } run_stats;
 void run_stats_get(const run *r, run_stats *out);
 

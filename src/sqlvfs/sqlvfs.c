@@ -16,18 +16,29 @@
  *    write elsewhere in the log, a lock change on the wal-index.
  * What reaches the disk, and when it is durable, is therefore unchanged.
  *
+ * A write made at the barrier cannot report a full disk (the barrier
+ * returns nothing, and under synchronous=NORMAL no sync follows to report
+ * it): so before gathering, the log's blocks are reserved in RESERVE_CHUNK
+ * steps (SQLite's size hint: posix_fallocate), and a full disk fails the
+ * xWrite of the frames, where SQLite reports it and rolls back.
+ *
  * Frames are gathered only for a database with a shared-memory wal-index
  * (the barrier exists): with exclusive locking SQLite keeps the index in
  * heap memory and calls no barrier, so frames are written as they come.
  *
  * Must not change anything else: database files and the wal-index go
  * straight to unix's methods.
+ *
+ * For tests that cannot mount a small filesystem: with SFN_TEST_FULL_FLAG
+ * set to a path in the environment, every write through this VFS fails as
+ * on a full disk (SQLITE_FULL) while that file exists.
  */
 #include "sqlvfs.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -35,6 +46,7 @@
 /* unix's xWrite writes at most 128 KiB - 1 in one call (it masks the size
  * with 0x1ffff and reports a shorter write as a full disk) */
 #define WRITE_MAX 0x1f000
+#define RESERVE_CHUNK (256 * 1024)
 
 typedef struct vfile vfile;
 struct vfile {
@@ -46,19 +58,26 @@ struct vfile {
     unsigned char *buf;  /* log: gathered bytes, for [off, off+len) */
     size_t len, cap;
     sqlite3_int64 off;
+    sqlite3_int64 reserved; /* log: bytes known allocated on disk */
 };
 
 static sqlite3_vfs *unix_vfs;
 static sqlite3_vfs shim;
 static sqlite3_io_methods log_methods, pass_methods;
 static long log_writes_seen, log_writes_made; /* for tests: calls in, calls out */
+static char *full_flag;                        /* SFN_TEST_FULL_FLAG */
+
+static int disk_full(void)
+{
+    return full_flag != NULL && access(full_flag, F_OK) == 0;
+}
 
 static int write_all(vfile *f, const unsigned char *p, size_t n, sqlite3_int64 ofst)
 {
     while (n > 0) {
         size_t k = n < WRITE_MAX ? n : WRITE_MAX;
         __atomic_fetch_add(&log_writes_made, 1, __ATOMIC_RELAXED);
-        int rc = f->real->pMethods->xWrite(f->real, p, (int)k, ofst);
+        int rc = disk_full() ? SQLITE_FULL : f->real->pMethods->xWrite(f->real, p, (int)k, ofst);
         if (rc != SQLITE_OK)
             return rc;
         p += k;
@@ -78,11 +97,32 @@ static int gather_flush(vfile *f)
 }
 
 /* ---- the log: gathered writes ------------------------------------------ */
+/* Make sure the log's bytes up to end have blocks on disk. */
+static int reserve(vfile *f, sqlite3_int64 end)
+{
+    if (disk_full())
+        return SQLITE_FULL;
+    if (end <= f->reserved)
+        return SQLITE_OK;
+    sqlite3_int64 want = (end + RESERVE_CHUNK - 1) / RESERVE_CHUNK * RESERVE_CHUNK;
+    int rc = f->real->pMethods->xFileControl(f->real, SQLITE_FCNTL_SIZE_HINT, &want);
+    if (rc == SQLITE_NOTFOUND)
+        rc = SQLITE_OK; /* no hints here: as unix alone would */
+    if (rc == SQLITE_OK)
+        f->reserved = want;
+    return rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR ? SQLITE_FULL : rc;
+}
+
 static int log_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 ofst)
 {
     vfile *f = (vfile *)p;
     size_t n = (size_t)amt;
     __atomic_fetch_add(&log_writes_seen, 1, __ATOMIC_RELAXED);
+    if (f->peer != NULL && f->peer->has_shm && n <= GATHER_MAX) {
+        int rc = reserve(f, ofst + (sqlite3_int64)n);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
     if (f->len > 0 && ofst == f->off + (sqlite3_int64)f->len && f->len + n <= GATHER_MAX) {
         /* the next bytes of the run */
     } else {
@@ -134,6 +174,8 @@ static int log_truncate(sqlite3_file *p, sqlite3_int64 size)
 {
     vfile *f = (vfile *)p;
     int rc = gather_flush(f);
+    if (size < f->reserved)
+        f->reserved = 0; /* the next write asks again */
     return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -204,6 +246,8 @@ static int pass_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 ofst)
 static int pass_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 ofst)
 {
     sqlite3_file *r = ((vfile *)p)->real;
+    if (disk_full())
+        return SQLITE_FULL;
     return r->pMethods->xWrite(r, data, amt, ofst);
 }
 static int pass_truncate(sqlite3_file *p, sqlite3_int64 size)
@@ -289,6 +333,11 @@ static int shim_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, i
     }
     f->is_log = (flags & SQLITE_OPEN_WAL) != 0;
     f->base.pMethods = f->is_log ? &log_methods : &pass_methods;
+    if (f->is_log) {
+        /* size hints reserve blocks only on a file with a chunk size */
+        int chunk = RESERVE_CHUNK;
+        (void)f->real->pMethods->xFileControl(f->real, SQLITE_FCNTL_CHUNK_SIZE, &chunk);
+    }
     if (f->is_log && name) {
         /* the log's database: its barrier is where the frames must be out */
         sqlite3_file *db = sqlite3_database_file_object(name);
@@ -305,6 +354,9 @@ static void shim_init(void)
     unix_vfs = sqlite3_vfs_find("unix");
     if (unix_vfs == NULL)
         return;
+    const char *ff = getenv("SFN_TEST_FULL_FLAG");
+    if (ff && *ff)
+        full_flag = strdup(ff);
     pass_methods = (sqlite3_io_methods){
         .iVersion = 3,
         .xClose = pass_close,

@@ -295,6 +295,7 @@ struct store {
     sqlite3_stmt *q[Q__COUNT];
     int in_txn;
     int lockfd; /* <path>-lock, flock'd: one sfnd per database (-1: none) */
+    int no_shm; /* opened on a full disk: exclusive, no checkpoint thread */
     ckpt ck;
     z_stream zd, zi;  /* kept: deflateInit allocates ~256 KB */
     int zd_ok, zi_ok; /* 1: initialised */
@@ -612,26 +613,21 @@ long store_checkpoints(store *s)
     return n;
 }
 
-int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen)
+/* Open the connection, set it up and prepare the statements. exclusive:
+ * the wal-index in heap memory instead of the -shm file (for a full disk,
+ * where the file cannot be made). */
+static int open_db(store *s, const char *path, int sync_full, int exclusive, char *errbuf,
+                   size_t errlen)
 {
-    store *s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return STORE_EDB;
-    }
-    s->lockfd = -1;
     char *err = NULL;
-    int on_disk = strcmp(path, ":memory:") != 0;
-    if (sync_full && on_disk && owner_lock(s, path, errbuf, errlen) != STORE_OK) {
-        store_close(s);
-        return STORE_EDB;
-    }
     /* Through the VFS that writes a commit's log frames in one call (it
      * was about 40 pwrite()s per commit on the loop thread). */
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                         sqlvfs_gather()) != SQLITE_OK)
         goto fail_db;
     sqlite3_busy_timeout(s->db, 5000);
+    if (exclusive && sqlite3_exec(s->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, &err) != SQLITE_OK)
+        goto fail_exec;
     /* Durability: each commit's WAL frames are fsynced before it returns
      * (synchronous=FULL). Checkpoints, which copy the WAL into the
      * database and fsync it, run on their own thread and connection
@@ -664,20 +660,68 @@ int store_open(const char *path, int sync_full, store **out, char *errbuf, size_
     }
     /* not fatal: old rows read right, only slower (split_old_rows) */
     (void)split_old_rows(s);
-    if (sync_full && on_disk && ckpt_start(s, path) != STORE_OK)
-        goto fail_db;
-    *out = s;
     return STORE_OK;
 
 fail_exec:
     snprintf(errbuf, errlen, "%s: %s", path, err ? err : "error");
     sqlite3_free(err);
-    store_close(s);
     return STORE_EDB;
 fail_db:
     snprintf(errbuf, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-    store_close(s);
     return STORE_EDB;
+}
+
+/* Undo a failed open_db. */
+static void close_db(store *s)
+{
+    for (int i = 0; i < Q__COUNT; i++) {
+        sqlite3_finalize(s->q[i]);
+        s->q[i] = NULL;
+    }
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen)
+{
+    store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return STORE_EDB;
+    }
+    s->lockfd = -1;
+    int on_disk = strcmp(path, ":memory:") != 0;
+    if (sync_full && on_disk && owner_lock(s, path, errbuf, errlen) != STORE_OK) {
+        store_close(s);
+        return STORE_EDB;
+    }
+    if (open_db(s, path, sync_full, 0, errbuf, errlen) != STORE_OK) {
+        int ec = s->db ? sqlite3_errcode(s->db) : SQLITE_CANTOPEN;
+        close_db(s);
+        /* A full disk cannot take the -shm file: open with the index in
+         * memory (one connection, checkpoints on the loop) so that what
+         * is stored can be read, and written again once there is room. */
+        if (!on_disk || !sync_full || (ec != SQLITE_FULL && (ec & 0xff) != SQLITE_IOERR) ||
+            open_db(s, path, sync_full, 1, errbuf, errlen) != STORE_OK) {
+            store_close(s);
+            return STORE_EDB;
+        }
+        s->no_shm = 1;
+        *out = s;
+        return STORE_OK;
+    }
+    if (sync_full && on_disk && ckpt_start(s, path) != STORE_OK) {
+        snprintf(errbuf, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+        store_close(s);
+        return STORE_EDB;
+    }
+    *out = s;
+    return STORE_OK;
+}
+
+int store_no_shm(const store *s)
+{
+    return s->no_shm;
 }
 
 void store_close(store *s)
@@ -734,6 +778,24 @@ void store_rollback(store *s)
         return;
     run_done(stmt(s, Q_ROLLBACK));
     s->in_txn = 0;
+}
+
+int store_probe(store *s)
+{
+    if (s->in_txn)
+        return STORE_EDB;
+    static const char put[] = "BEGIN IMMEDIATE;"
+                              "CREATE TABLE IF NOT EXISTS probe(k INTEGER PRIMARY KEY, v BLOB);"
+                              "INSERT OR REPLACE INTO probe VALUES(1, zeroblob(65536));"
+                              "COMMIT;";
+    if (sqlite3_exec(s->db, put, NULL, NULL, NULL) != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return STORE_EDB;
+    }
+    /* its pages go back to the free list, for the next writes */
+    (void)sqlite3_exec(s->db, "DELETE FROM probe", NULL, NULL, NULL);
+    return STORE_OK;
 }
 
 int store_in_txn(const store *s)

@@ -32,6 +32,11 @@ typedef struct store store;
  * tests. sync_full: 1 = synchronous=FULL (the default for sfnd), 0 = NORMAL.
  * Returns STORE_OK and *out, or STORE_EDB with a message in errbuf. */
 int store_open(const char *path, int sync_full, store **out, char *errbuf, size_t errlen);
+/* 1 when store_open found no room for the shared-memory index (a full
+ * disk) and opened the database for this process alone, its checkpoints
+ * on the caller's thread: everything works, a restart with room goes back
+ * to checkpoints on their own thread. */
+int store_no_shm(const store *s);
 /* Write payloads (history rows, task results, an execution's input and
  * output) deflated from now on (off by default: deflate costs about 0.2 ms
  * of loop CPU per trip saga, a quarter of the throughput, for 18.8 -> 4.2 KB
@@ -48,6 +53,9 @@ const char *store_errmsg(store *s);
 int store_begin(store *s);
 int store_commit(store *s);
 void store_rollback(store *s);
+/* Outside a transaction: commit a write of 64 KiB (then delete it), to
+ * learn whether the store takes writes again after one failed. */
+int store_probe(store *s);
 int store_in_txn(const store *s);
 
 /* ---- state machines ---------------------------------------------------- */

@@ -210,9 +210,44 @@ static void test_exclusive_writes_through(void **state)
     unlink_db(path);
 }
 
+/* A full disk under synchronous=NORMAL: nothing syncs after the frames,
+ * so a write left for the wal-index barrier could not report it and the
+ * commit would "succeed" with its frames nowhere. The frames' space is
+ * reserved as they are written instead: the commit fails, rolls back, and
+ * the database is whole; with room again it goes on. (The full disk is
+ * SFN_TEST_FULL_FLAG, set in main before the VFS is registered.) */
+static void test_full_disk_normal(void **state)
+{
+    (void)state;
+    const char *flag = getenv("SFN_TEST_FULL_FLAG");
+    const char *vfs = sqlvfs_gather();
+    assert_non_null(vfs);
+    char path[] = "/tmp/test_sqlvfs_XXXXXX";
+    tmp_db(path);
+    sqlite3 *db = open_db(path, vfs, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    assert_non_null(db);
+    assert_int_equal(insert_rows(db, 0, 5), 0);
+    FILE *f = fopen(flag, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(insert_rows(db, 10, 5), -1); /* refused, not lost later */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    unlink(flag);
+    assert_int_equal(count_rows(path, ""), 5);
+    assert_int_equal(insert_rows(db, 20, 5), 0);
+    sqlite3_close(db);
+    assert_int_equal(count_rows(path, ""), 10);
+    assert_int_equal(count_rows(path, "WHERE k>=10 AND k<15"), 0);
+    unlink_db(path);
+}
+
 int main(void)
 {
+    static char flag[64];
+    snprintf(flag, sizeof flag, "/tmp/test_sqlvfs_full_%ld", (long)getpid());
+    setenv("SFN_TEST_FULL_FLAG", flag, 1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_disk_normal),
         cmocka_unit_test(test_normal),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_processes),
