@@ -2,15 +2,15 @@
  * lam_env.h - the names of the environment variables the local Lambda owns.
  *
  * Header only, so that the template loader (which refuses them in
- * --env-vars) and lam.c (which sets them) share one list without linking
- * each other.
+ * --env-vars) and the local Lambda (lam_pool.c sets them, lam.c refuses
+ * them as overrides) share one list without linking each other.
  *
  * LAM_OWNED_ENV_NAMES: what every function process gets from sfnd for the
  * Runtime API and its identity. Nothing may replace them: not a template's
  * Environment (dropped, as AWS refuses reserved keys), not --env-vars
  * (refused at start-up), not lam_function_def.env_override (-EINVAL).
  *
- * The other variables lam.c sets (AWS_REGION, AWS_DEFAULT_REGION,
+ * The other variables lam_pool.c sets (AWS_REGION, AWS_DEFAULT_REGION,
  * AWS_EXECUTION_ENV, AWS_LAMBDA_INITIALIZATION_TYPE, TZ, LANG, PATH,
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) are defaults:
  * a template's Environment cannot change them, an env_override can.

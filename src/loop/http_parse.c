@@ -66,25 +66,20 @@ static int value_has_token(const char *buf, http_span v, const char *tok)
     return 0;
 }
 
-int http_parse_request(const char *buf, size_t len, const http_limits *lim, http_parsed *out)
+/* What http_parse_request's parts return besides 0 and -status. */
+#define NEED_MORE 1
+
+/* The request-line at b[*i..n): method SP request-target SP HTTP-version
+ * CRLF into out; *i moves past it. Returns 0, NEED_MORE or -status. */
+static int parse_request_line(const unsigned char *b, size_t n, size_t *ip, http_parsed *out)
 {
-    size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_MAX_HEAD;
-    size_t max_body = lim && lim->max_body ? lim->max_body : DEFAULT_MAX_BODY;
-    const unsigned char *b = (const unsigned char *)buf;
-    size_t n = len < max_head ? len : max_head; /* never look past the bound */
-    size_t i = 0;
-
-    memset(out, 0, sizeof *out);
-    /* RFC 9112 2.2: ignore at least one empty line before the request-line. */
-    while (i + 1 < n && b[i] == '\r' && b[i + 1] == '\n')
-        i += 2;
-
+    size_t i = *ip;
     /* method SP */
     size_t st = i;
     while (i < n && is_tchar(b[i]))
         i++;
     if (i == n)
-        goto need_more;
+        return NEED_MORE;
     if (b[i] != ' ' || i == st)
         return -400;
     out->method = (http_span){(uint32_t)st, (uint32_t)(i - st)};
@@ -101,7 +96,7 @@ int http_parse_request(const char *buf, size_t len, const http_limits *lim, http
             return -414;
     }
     if (i == n)
-        goto need_more;
+        return NEED_MORE;
     if (b[i] != ' ' || i == st)
         return -400;
     if (b[st] != '/' && !(i - st == 1 && b[st] == '*'))
@@ -123,7 +118,7 @@ int http_parse_request(const char *buf, size_t len, const http_limits *lim, http
         for (size_t k = 0; k < n - i && k < 5; k++)
             if (b[i + k] != (unsigned char)pre[k])
                 return -400;
-        goto need_more;
+        return NEED_MORE;
     }
     if (memcmp(b + i, "HTTP/", 5) != 0 || b[i + 5] < '0' || b[i + 5] > '9' || b[i + 6] != '.' ||
         b[i + 7] < '0' || b[i + 7] > '9' || b[i + 8] != '\r' || b[i + 9] != '\n')
@@ -131,9 +126,71 @@ int http_parse_request(const char *buf, size_t len, const http_limits *lim, http
     if (b[i + 5] != '1' || (b[i + 7] != '0' && b[i + 7] != '1'))
         return -505;
     out->minor = b[i + 7] - '0';
-    i += 10;
+    *ip = i + 10;
+    return 0;
+}
 
-    int have_cl = 0, conn_close = 0, conn_keep = 0;
+/* What the headers seen so far said about framing and the connection. */
+typedef struct head_state {
+    int have_cl, conn_close, conn_keep;
+} head_state;
+
+/* The meaning of one header for the server: Content-Length (one value),
+ * Transfer-Encoding (refused), Connection, Expect. Returns 0 or -status. */
+static int header_apply(const char *buf, http_span name, http_span value, http_parsed *out,
+                        head_state *hs)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (span_ieq(buf, name, "content-length")) {
+        if (value.len == 0 || value.len > 19)
+            return value.len > 19 ? -413 : -400;
+        uint64_t v = 0;
+        for (uint32_t k = 0; k < value.len; k++) {
+            unsigned char c = b[value.off + k];
+            if (c < '0' || c > '9')
+                return -400;
+            v = v * 10 + (uint64_t)(c - '0');
+        }
+        if (hs->have_cl && v != out->content_length)
+            return -400;
+        hs->have_cl = 1;
+        out->content_length = v;
+    } else if (span_ieq(buf, name, "transfer-encoding")) {
+        return -411;
+    } else if (span_ieq(buf, name, "connection")) {
+        if (value_has_token(buf, value, "close"))
+            hs->conn_close = 1;
+        if (value_has_token(buf, value, "keep-alive"))
+            hs->conn_keep = 1;
+    } else if (span_ieq(buf, name, "expect")) {
+        if (span_ieq(buf, value, "100-continue"))
+            out->expect_continue = 1;
+        else
+            return -417;
+    }
+    return 0;
+}
+
+int http_parse_request(const char *buf, size_t len, const http_limits *lim, http_parsed *out)
+{
+    size_t max_head = lim && lim->max_head ? lim->max_head : DEFAULT_MAX_HEAD;
+    size_t max_body = lim && lim->max_body ? lim->max_body : DEFAULT_MAX_BODY;
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t n = len < max_head ? len : max_head; /* never look past the bound */
+    size_t i = 0, st;
+
+    memset(out, 0, sizeof *out);
+    /* RFC 9112 2.2: ignore at least one empty line before the request-line. */
+    while (i + 1 < n && b[i] == '\r' && b[i + 1] == '\n')
+        i += 2;
+
+    int rc = parse_request_line(b, n, &i, out);
+    if (rc == NEED_MORE)
+        goto need_more;
+    if (rc < 0)
+        return rc;
+
+    head_state hs = {0, 0, 0};
     for (;;) {
         if (i >= n)
             goto need_more;
@@ -176,38 +233,12 @@ int http_parse_request(const char *buf, size_t len, const http_limits *lim, http
         out->hname[out->nheaders] = name;
         out->hvalue[out->nheaders] = value;
         out->nheaders++;
-
-        if (span_ieq(buf, name, "content-length")) {
-            if (value.len == 0 || value.len > 19)
-                return value.len > 19 ? -413 : -400;
-            uint64_t v = 0;
-            for (uint32_t k = 0; k < value.len; k++) {
-                unsigned char c = b[value.off + k];
-                if (c < '0' || c > '9')
-                    return -400;
-                v = v * 10 + (uint64_t)(c - '0');
-            }
-            if (have_cl && v != out->content_length)
-                return -400;
-            have_cl = 1;
-            out->content_length = v;
-        } else if (span_ieq(buf, name, "transfer-encoding")) {
-            return -411;
-        } else if (span_ieq(buf, name, "connection")) {
-            if (value_has_token(buf, value, "close"))
-                conn_close = 1;
-            if (value_has_token(buf, value, "keep-alive"))
-                conn_keep = 1;
-        } else if (span_ieq(buf, name, "expect")) {
-            if (span_ieq(buf, value, "100-continue"))
-                out->expect_continue = 1;
-            else
-                return -417;
-        }
+        if ((rc = header_apply(buf, name, value, out, &hs)) < 0)
+            return rc;
     }
     if (out->content_length > max_body)
         return -413;
-    out->keep_alive = !conn_close && (out->minor == 1 || conn_keep);
+    out->keep_alive = !hs.conn_close && (out->minor == 1 || hs.conn_keep);
     return (int)i;
 
 need_more:

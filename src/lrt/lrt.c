@@ -386,10 +386,10 @@ static int has_token(const char *v, const char *vend, const char *tok)
     return 0;
 }
 
-/* Read one whole response into rx. *keep is cleared when the connection
- * cannot carry another request. Returns XR_OK, XR_RETRY (the connection
- * broke before the answer was whole), XR_FATAL (not HTTP), XR_NOMEM. */
-static int read_response(rt *r, int *keep)
+/* Read into rx up to the end of the head of a final response (an interim
+ * 1xx is skipped), after what the last answer carried of this one; sets
+ * head_len and status. Returns XR_OK or an error of read_response. */
+static int read_head(rt *r)
 {
     size_t scan = 0;
     int x;
@@ -422,13 +422,40 @@ static int read_response(rt *r, int *keep)
             return XR_FATAL;
         r->status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
         if (r->status >= 200 || r->status == 101)
-            break;
+            return XR_OK;
         /* An interim 1xx: skip it, the real answer follows. */
         memmove(r->rx, r->rx + r->head_len, r->rxlen - r->head_len);
         r->rxlen -= r->head_len;
         r->head_len = 0;
         scan = 0;
     }
+}
+
+/* A body without a length: it runs to the end of the connection. */
+static int body_to_eof(rt *r, size_t *src, size_t *dst)
+{
+    int x;
+    for (;;) {
+        if (*src < r->rxlen && (x = body_take(r, src, dst, r->rxlen - *src)) < 0)
+            return x;
+        rx_cut(r, *dst, src);
+        int eof = 0;
+        x = rx_fill(r, &eof);
+        if (x == XR_RETRY && eof)
+            return XR_OK;
+        if (x < 0)
+            return x;
+    }
+}
+
+/* Read one whole response into rx. *keep is cleared when the connection
+ * cannot carry another request. Returns XR_OK, XR_RETRY (the connection
+ * broke before the answer was whole), XR_FATAL (not HTTP), XR_NOMEM. */
+static int read_response(rt *r, int *keep)
+{
+    int x = read_head(r);
+    if (x < 0)
+        return x;
     int http10 = r->rx[7] == '0';
     int conn_close_hdr = 0, conn_keep_hdr = 0, chunked = 0, have_clen = 0;
     size_t clen = 0;
@@ -486,21 +513,8 @@ static int read_response(rt *r, int *keep)
             return XR_NOMEM;
         x = body_take(r, &src, &dst, clen);
     } else {
-        /* No length: the body runs to the end of the connection. */
-        *keep = 0;
-        for (;;) {
-            if (src < r->rxlen && (x = body_take(r, &src, &dst, r->rxlen - src)) < 0)
-                return x;
-            rx_cut(r, dst, &src);
-            int eof = 0;
-            x = rx_fill(r, &eof);
-            if (x == XR_RETRY && eof) {
-                x = XR_OK;
-                break;
-            }
-            if (x < 0)
-                return x;
-        }
+        *keep = 0; /* no length: the body runs to the end of the connection */
+        x = body_to_eof(r, &src, &dst);
     }
     if (x < 0)
         return x;
