@@ -162,6 +162,239 @@ static int is_name_char(int c)
            : 0;
 }
 
+/* One helper per token class. Each reads the token at *i, adds it, moves
+ * *i past it and sets *operand (the token ends an operand: a '/' after it
+ * divides). Returns 0, or -1 with the message set. */
+
+static int lex_regex(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    size_t n = p->len, j = *i + 1;
+    int depth = 0;
+    while (j < n) {
+        if (s[j] == '\\') {
+            j += 2;
+            continue;
+        }
+        if (s[j] == '[')
+            depth = 1;
+        else if (s[j] == ']')
+            depth = 0;
+        else if (s[j] == '/' && !depth)
+            break;
+        j++;
+    }
+    if (j >= n)
+        return perr(p, "S0302: No terminating / in regular expression");
+    if (j == *i + 1)
+        return perr(p, "S0301: Empty regular expressions are not allowed");
+    t->type = T_REGEX;
+    t->slen = j - *i - 1;
+    t->s = strndup(s + *i + 1, t->slen);
+    j++;
+    size_t f = 0;
+    while (j < n && (s[j] == 'i' || s[j] == 'm')) {
+        if (f < 2 && !strchr(t->flags, s[j]))
+            t->flags[f++] = s[j];
+        j++;
+    }
+    *i = j;
+    *operand = 1;
+    if (t->s == NULL || tok_add(p, *t) < 0)
+        return perr(p, "out of memory");
+    return 0;
+}
+
+static const char *const ops2[] = {"..", ":=", "!=", ">=", "<=", "**", "~>", "?:", "??"};
+
+/* length of the operator at s[i]: 2, 1, or 0 when there is none */
+static size_t op_len(const char *s, size_t i, size_t n)
+{
+    for (size_t k = 0; k < sizeof ops2 / sizeof ops2[0]; k++)
+        if (i + 1 < n && s[i] == ops2[k][0] && s[i + 1] == ops2[k][1])
+            return 2;
+    return strchr(".[]{}(),@#;:?+-*/%|=<>^&!~", s[i]) ? 1 : 0;
+}
+
+static int lex_op(parser *p, size_t *i, token *t, int *operand)
+{
+    size_t l = op_len(p->src, *i, p->len);
+    t->type = T_OP;
+    t->s = strndup(p->src + *i, l);
+    *i += l;
+    if (t->s == NULL)
+        return perr(p, "out of memory");
+    *operand = strcmp(t->s, ")") == 0 || strcmp(t->s, "]") == 0 || strcmp(t->s, "}") == 0;
+    return tok_add(p, *t);
+}
+
+/* the escape sequence at s[*j] (after the backslash) into o[*k]; *j moves past it */
+static int lex_escape(parser *p, size_t *j, char *o, size_t *k)
+{
+    const char *s = p->src;
+    size_t n = p->len;
+    char e = s[*j];
+    switch (e) {
+    case '"': case '\\': case '/': o[(*k)++] = e; break;
+    case 'b': o[(*k)++] = '\b'; break;
+    case 'f': o[(*k)++] = '\f'; break;
+    case 'n': o[(*k)++] = '\n'; break;
+    case 'r': o[(*k)++] = '\r'; break;
+    case 't': o[(*k)++] = '\t'; break;
+    case 'u': {
+        unsigned cp;
+        if (*j + 4 >= n || hex4(s + *j + 1, &cp) < 0)
+            return perr(p, "S0104: The escape sequence \\u must be followed by 4 hex digits");
+        *j += 4;
+        if (cp >= 0xd800 && cp < 0xdc00 && *j + 6 < n && s[*j + 1] == '\\' && s[*j + 2] == 'u') {
+            unsigned lo;
+            if (hex4(s + *j + 3, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                *j += 6;
+            }
+        }
+        if (cp >= 0xd800 && cp < 0xe000)
+            cp = 0xfffd;
+        utf8_put(o, k, cp);
+        break;
+    }
+    default:
+        return perr(p, "S0103: Unsupported escape sequence: \\%c", e);
+    }
+    (*j)++;
+    return 0;
+}
+
+static int lex_string(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    size_t n = p->len, j = *i + 1, k = 0;
+    char c = s[*i];
+    char *o = malloc(n - *i + 1);
+    if (o == NULL)
+        return perr(p, "out of memory");
+    while (j < n && s[j] != c) {
+        if (s[j] == '\\') {
+            j++;
+            if (j >= n)
+                break;
+            if (lex_escape(p, &j, o, &k) < 0) {
+                free(o);
+                return -1;
+            }
+        } else
+            o[k++] = s[j++];
+    }
+    if (j >= n) {
+        free(o);
+        return perr(p, "S0101: String literal must be terminated by a matching quote");
+    }
+    o[k] = '\0';
+    t->type = T_STR;
+    t->s = o;
+    t->slen = k;
+    *i = j + 1;
+    *operand = 1;
+    return tok_add(p, *t);
+}
+
+static int lex_number(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    size_t n = p->len, j = *i;
+    while (j < n && isdigit((unsigned char)s[j]))
+        j++;
+    if (j + 1 < n && s[j] == '.' && isdigit((unsigned char)s[j + 1])) {
+        j++;
+        while (j < n && isdigit((unsigned char)s[j]))
+            j++;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        size_t k = j + 1;
+        if (k < n && (s[k] == '+' || s[k] == '-'))
+            k++;
+        if (k < n && isdigit((unsigned char)s[k])) {
+            while (k < n && isdigit((unsigned char)s[k]))
+                k++;
+            j = k;
+        }
+    }
+    char tmp[64];
+    size_t l = j - *i < sizeof tmp - 1 ? j - *i : sizeof tmp - 1;
+    memcpy(tmp, s + *i, l);
+    tmp[l] = '\0';
+    t->type = T_NUM;
+    t->num = strtod(tmp, NULL);
+    if (!isfinite(t->num) || j - *i >= sizeof tmp - 1)
+        return perr(p, "S0102: Number out of range: %s", tmp);
+    *i = j;
+    *operand = 1;
+    return tok_add(p, *t);
+}
+
+/* `name with blanks` */
+static int lex_quoted_name(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    const char *e = memchr(s + *i + 1, '`', p->len - *i - 1);
+    if (e == NULL)
+        return perr(p, "S0105: Quoted property name must be terminated with a backquote (`)");
+    t->type = T_NAME;
+    t->slen = (size_t)(e - s) - *i - 1;
+    t->s = strndup(s + *i + 1, t->slen);
+    *i = (size_t)(e - s) + 1;
+    *operand = 1;
+    if (t->s == NULL || tok_add(p, *t) < 0)
+        return perr(p, "out of memory");
+    return 0;
+}
+
+static int lex_var(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    size_t n = p->len, j = *i + 1;
+    while (j < n && is_name_char((unsigned char)s[j]))
+        j++;
+    if (j == *i + 1 && j < n && s[j] == '$')
+        j++; /* $$ */
+    t->type = T_VAR;
+    t->slen = j - *i - 1;
+    t->s = strndup(s + *i + 1, t->slen);
+    *i = j;
+    *operand = 1;
+    if (t->s == NULL || tok_add(p, *t) < 0)
+        return perr(p, "out of memory");
+    return 0;
+}
+
+/* a name, a keyword value, or a word operator (and, or, in after an operand) */
+static int lex_word(parser *p, size_t *i, token *t, int *operand)
+{
+    const char *s = p->src;
+    size_t n = p->len, j = *i;
+    while (j < n && is_name_char((unsigned char)s[j]))
+        j++;
+    if (j == *i)
+        return perr(p, "S0204: Unknown operator: \"%c\"", s[*i]);
+    t->slen = j - *i;
+    t->s = strndup(s + *i, t->slen);
+    if (t->s == NULL)
+        return perr(p, "out of memory");
+    *i = j;
+    if (*operand && (!strcmp(t->s, "and") || !strcmp(t->s, "or") || !strcmp(t->s, "in"))) {
+        t->type = T_OP;
+        *operand = 0;
+    } else if (!strcmp(t->s, "true") || !strcmp(t->s, "false") || !strcmp(t->s, "null")) {
+        t->type = T_VALUE;
+        t->val = t->s[0] == 't' ? json_true() : t->s[0] == 'f' ? json_false() : json_null();
+        *operand = 1;
+    } else {
+        t->type = T_NAME;
+        *operand = 1;
+    }
+    return tok_add(p, *t);
+}
+
 static int lex(parser *p)
 {
     const char *s = p->src;
@@ -184,210 +417,22 @@ static int lex(parser *p)
             return tok_add(p, t);
         }
         char c = s[i];
-        if (c == '/' && !operand) { /* regex literal */
-            size_t j = i + 1;
-            int depth = 0;
-            while (j < n) {
-                if (s[j] == '\\') {
-                    j += 2;
-                    continue;
-                }
-                if (s[j] == '[')
-                    depth = 1;
-                else if (s[j] == ']')
-                    depth = 0;
-                else if (s[j] == '/' && !depth)
-                    break;
-                j++;
-            }
-            if (j >= n)
-                return perr(p, "S0302: No terminating / in regular expression");
-            if (j == i + 1)
-                return perr(p, "S0301: Empty regular expressions are not allowed");
-            t.type = T_REGEX;
-            t.slen = j - i - 1;
-            t.s = strndup(s + i + 1, t.slen);
-            j++;
-            size_t f = 0;
-            while (j < n && (s[j] == 'i' || s[j] == 'm')) {
-                if (f < 2 && !strchr(t.flags, s[j]))
-                    t.flags[f++] = s[j];
-                j++;
-            }
-            i = j;
-            operand = 1;
-            if (t.s == NULL || tok_add(p, t) < 0)
-                return perr(p, "out of memory");
-            continue;
-        }
-        static const char *ops2[] = {"..", ":=", "!=", ">=", "<=", "**", "~>", "?:", "??"};
-        int matched = 0;
-        for (size_t k = 0; k < sizeof ops2 / sizeof ops2[0]; k++)
-            if (i + 1 < n && s[i] == ops2[k][0] && s[i + 1] == ops2[k][1]) {
-                t.type = T_OP;
-                t.s = strdup(ops2[k]);
-                i += 2;
-                matched = 1;
-                break;
-            }
-        if (!matched && strchr(".[]{}(),@#;:?+-*/%|=<>^&!~", c)) {
-            t.type = T_OP;
-            t.s = strndup(&c, 1);
-            i++;
-            matched = 1;
-        }
-        if (matched) {
-            if (t.s == NULL)
-                return perr(p, "out of memory");
-            operand = strcmp(t.s, ")") == 0 || strcmp(t.s, "]") == 0 || strcmp(t.s, "}") == 0;
-            if (tok_add(p, t) < 0)
-                return -1;
-            continue;
-        }
-        if (c == '"' || c == '\'') {
-            size_t j = i + 1, k = 0;
-            char *o = malloc(n - i + 1);
-            if (o == NULL)
-                return perr(p, "out of memory");
-            while (j < n && s[j] != c) {
-                if (s[j] == '\\') {
-                    j++;
-                    if (j >= n)
-                        break;
-                    char e = s[j];
-                    switch (e) {
-                    case '"': case '\\': case '/': o[k++] = e; break;
-                    case 'b': o[k++] = '\b'; break;
-                    case 'f': o[k++] = '\f'; break;
-                    case 'n': o[k++] = '\n'; break;
-                    case 'r': o[k++] = '\r'; break;
-                    case 't': o[k++] = '\t'; break;
-                    case 'u': {
-                        unsigned cp;
-                        if (j + 4 >= n || hex4(s + j + 1, &cp) < 0) {
-                            free(o);
-                            return perr(p, "S0104: The escape sequence \\u must be followed by 4 hex digits");
-                        }
-                        j += 4;
-                        if (cp >= 0xd800 && cp < 0xdc00 && j + 6 < n && s[j + 1] == '\\' &&
-                            s[j + 2] == 'u') {
-                            unsigned lo;
-                            if (hex4(s + j + 3, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-                                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                                j += 6;
-                            }
-                        }
-                        if (cp >= 0xd800 && cp < 0xe000)
-                            cp = 0xfffd;
-                        utf8_put(o, &k, cp);
-                        break;
-                    }
-                    default:
-                        free(o);
-                        return perr(p, "S0103: Unsupported escape sequence: \\%c", e);
-                    }
-                    j++;
-                } else
-                    o[k++] = s[j++];
-            }
-            if (j >= n) {
-                free(o);
-                return perr(p, "S0101: String literal must be terminated by a matching quote");
-            }
-            o[k] = '\0';
-            t.type = T_STR;
-            t.s = o;
-            t.slen = k;
-            i = j + 1;
-            operand = 1;
-            if (tok_add(p, t) < 0)
-                return -1;
-            continue;
-        }
-        if (isdigit((unsigned char)c)) {
-            size_t j = i;
-            while (j < n && isdigit((unsigned char)s[j]))
-                j++;
-            if (j + 1 < n && s[j] == '.' && isdigit((unsigned char)s[j + 1])) {
-                j++;
-                while (j < n && isdigit((unsigned char)s[j]))
-                    j++;
-            }
-            if (j < n && (s[j] == 'e' || s[j] == 'E')) {
-                size_t k = j + 1;
-                if (k < n && (s[k] == '+' || s[k] == '-'))
-                    k++;
-                if (k < n && isdigit((unsigned char)s[k])) {
-                    while (k < n && isdigit((unsigned char)s[k]))
-                        k++;
-                    j = k;
-                }
-            }
-            char tmp[64];
-            size_t l = j - i < sizeof tmp - 1 ? j - i : sizeof tmp - 1;
-            memcpy(tmp, s + i, l);
-            tmp[l] = '\0';
-            t.type = T_NUM;
-            t.num = strtod(tmp, NULL);
-            if (!isfinite(t.num) || j - i >= sizeof tmp - 1)
-                return perr(p, "S0102: Number out of range: %s", tmp);
-            i = j;
-            operand = 1;
-            if (tok_add(p, t) < 0)
-                return -1;
-            continue;
-        }
-        if (c == '`') {
-            const char *e = memchr(s + i + 1, '`', n - i - 1);
-            if (e == NULL)
-                return perr(p, "S0105: Quoted property name must be terminated with a backquote (`)");
-            t.type = T_NAME;
-            t.slen = (size_t)(e - s) - i - 1;
-            t.s = strndup(s + i + 1, t.slen);
-            i = (size_t)(e - s) + 1;
-            operand = 1;
-            if (t.s == NULL || tok_add(p, t) < 0)
-                return perr(p, "out of memory");
-            continue;
-        }
-        if (c == '$') {
-            size_t j = i + 1;
-            while (j < n && is_name_char((unsigned char)s[j]))
-                j++;
-            if (j == i + 1 && j < n && s[j] == '$')
-                j++; /* $$ */
-            t.type = T_VAR;
-            t.slen = j - i - 1;
-            t.s = strndup(s + i + 1, t.slen);
-            i = j;
-            operand = 1;
-            if (t.s == NULL || tok_add(p, t) < 0)
-                return perr(p, "out of memory");
-            continue;
-        }
-        /* name, keyword value, or word operator */
-        size_t j = i;
-        while (j < n && is_name_char((unsigned char)s[j]))
-            j++;
-        if (j == i)
-            return perr(p, "S0204: Unknown operator: \"%c\"", c);
-        t.slen = j - i;
-        t.s = strndup(s + i, t.slen);
-        if (t.s == NULL)
-            return perr(p, "out of memory");
-        i = j;
-        if (operand && (!strcmp(t.s, "and") || !strcmp(t.s, "or") || !strcmp(t.s, "in"))) {
-            t.type = T_OP;
-            operand = 0;
-        } else if (!strcmp(t.s, "true") || !strcmp(t.s, "false") || !strcmp(t.s, "null")) {
-            t.type = T_VALUE;
-            t.val = t.s[0] == 't' ? json_true() : t.s[0] == 'f' ? json_false() : json_null();
-            operand = 1;
-        } else {
-            t.type = T_NAME;
-            operand = 1;
-        }
-        if (tok_add(p, t) < 0)
+        int rc;
+        if (c == '/' && !operand)
+            rc = lex_regex(p, &i, &t, &operand);
+        else if (op_len(s, i, n))
+            rc = lex_op(p, &i, &t, &operand);
+        else if (c == '"' || c == '\'')
+            rc = lex_string(p, &i, &t, &operand);
+        else if (isdigit((unsigned char)c))
+            rc = lex_number(p, &i, &t, &operand);
+        else if (c == '`')
+            rc = lex_quoted_name(p, &i, &t, &operand);
+        else if (c == '$')
+            rc = lex_var(p, &i, &t, &operand);
+        else
+            rc = lex_word(p, &i, &t, &operand);
+        if (rc < 0)
             return -1;
     }
 }
@@ -487,6 +532,142 @@ static node *parse_seq(parser *p, node *n, const char *sep, const char *close)
     return n;
 }
 
+/* function($a, $b) <signature> { body }: t is "function" or "λ", at "(" */
+static node *nud_lambda(parser *p, token *t)
+{
+    node *n;
+    p->at++;
+    if ((n = mk(p, N_LAMBDA, t->pos)) == NULL)
+        return NULL;
+    if (!is_op(peek(p), ")")) {
+        while (1) {
+            token *v = peek(p);
+            if (v->type != T_VAR) {
+                perr(p, "S0208: Parameter %zu of function definition must be a variable name (start with $)",
+                     n->nparams + 1);
+                node_free(n);
+                return NULL;
+            }
+            char **np = realloc(n->params, (n->nparams + 1) * sizeof *np);
+            if (np == NULL || (np[n->nparams] = strdup(v->s)) == NULL) {
+                if (np)
+                    n->params = np;
+                node_free(n);
+                perr(p, "out of memory");
+                return NULL;
+            }
+            n->params = np;
+            n->nparams++;
+            p->at++;
+            if (!is_op(peek(p), ","))
+                break;
+            p->at++;
+        }
+    }
+    if (expect(p, ")") < 0) {
+        node_free(n);
+        return NULL;
+    }
+    if (is_op(peek(p), "<")) { /* type signature: accepted, not enforced */
+        int depth = 0;
+        while (peek(p)->type != T_END) {
+            token *x = peek(p);
+            p->at++;
+            if (is_op(x, "<"))
+                depth++;
+            else if (is_op(x, ">") && --depth == 0)
+                break;
+        }
+    }
+    if (expect(p, "{") < 0) {
+        node_free(n);
+        return NULL;
+    }
+    n->a = expr(p, 0);
+    if (n->a == NULL || expect(p, "}") < 0) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* { key: value, ... } after the "{" */
+static node *nud_object(parser *p, token *t)
+{
+    node *n;
+    if ((n = mk(p, N_OBJECT, t->pos)) == NULL)
+        return NULL;
+    if (!is_op(peek(p), "}")) {
+        while (1) {
+            node *k = expr(p, 0);
+            if (k == NULL || vec_push(&n->kids, &n->nkids, k) < 0) {
+                node_free(k);
+                node_free(n);
+                return NULL;
+            }
+            if (expect(p, ":") < 0) {
+                node_free(n);
+                return NULL;
+            }
+            node *v = expr(p, 0);
+            if (v == NULL || vec_push(&n->kids, &n->nkids, v) < 0) {
+                node_free(v);
+                node_free(n);
+                return NULL;
+            }
+            if (!is_op(peek(p), ","))
+                break;
+            p->at++;
+        }
+    }
+    if (expect(p, "}") < 0) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* an operator token in prefix position */
+static node *nud_op(parser *p, token *t)
+{
+    node *n;
+    const char *s = t->s;
+    if (!strcmp(s, "-")) {
+        if ((n = mk(p, N_NEG, t->pos)) == NULL)
+            return NULL;
+        if ((n->a = expr(p, 70)) == NULL) {
+            node_free(n);
+            return NULL;
+        }
+        return n;
+    }
+    if (!strcmp(s, "*"))
+        return mk(p, N_WILD, t->pos);
+    if (!strcmp(s, "**"))
+        return mk(p, N_DESC, t->pos);
+    if (!strcmp(s, "%"))
+        return mk(p, N_PARENT, t->pos);
+    if (!strcmp(s, "?"))
+        return mk(p, N_PLACEHOLDER, t->pos);
+    if (!strcmp(s, "(")) {
+        if ((n = mk(p, N_BLOCK, t->pos)) == NULL)
+            return NULL;
+        return parse_seq(p, n, ";", ")");
+    }
+    if (!strcmp(s, "[")) {
+        if ((n = mk(p, N_ARRAY, t->pos)) == NULL)
+            return NULL;
+        return parse_seq(p, n, ",", "]");
+    }
+    if (!strcmp(s, "{"))
+        return nud_object(p, t);
+    if (!strcmp(s, "|"))
+        perr(p, "S0201: Syntax error: \"|\" (transform expressions are not supported)");
+    else
+        perr(p, "S0211: The symbol %s cannot be used as a unary operator", s);
+    return NULL;
+}
+
 static node *nud(parser *p, token *t)
 {
     node *n = NULL;
@@ -521,61 +702,8 @@ static node *nud(parser *p, token *t)
         return mk(p, N_REGEX, t->pos); /* compiled by the caller (needs flags) */
     case T_NAME:
         if ((strcmp(t->s, "function") == 0 || strcmp(t->s, "\xce\xbb") == 0) &&
-            is_op(peek(p), "(")) {
-            p->at++;
-            if ((n = mk(p, N_LAMBDA, t->pos)) == NULL)
-                return NULL;
-            if (!is_op(peek(p), ")")) {
-                while (1) {
-                    token *v = peek(p);
-                    if (v->type != T_VAR) {
-                        perr(p, "S0208: Parameter %zu of function definition must be a variable name (start with $)",
-                             n->nparams + 1);
-                        node_free(n);
-                        return NULL;
-                    }
-                    char **np = realloc(n->params, (n->nparams + 1) * sizeof *np);
-                    if (np == NULL || (np[n->nparams] = strdup(v->s)) == NULL) {
-                        if (np)
-                            n->params = np;
-                        node_free(n);
-                        perr(p, "out of memory");
-                        return NULL;
-                    }
-                    n->params = np;
-                    n->nparams++;
-                    p->at++;
-                    if (!is_op(peek(p), ","))
-                        break;
-                    p->at++;
-                }
-            }
-            if (expect(p, ")") < 0) {
-                node_free(n);
-                return NULL;
-            }
-            if (is_op(peek(p), "<")) { /* type signature: accepted, not enforced */
-                int depth = 0;
-                while (peek(p)->type != T_END) {
-                    token *x = peek(p);
-                    p->at++;
-                    if (is_op(x, "<"))
-                        depth++;
-                    else if (is_op(x, ">") && --depth == 0)
-                        break;
-                }
-            }
-            if (expect(p, "{") < 0) {
-                node_free(n);
-                return NULL;
-            }
-            n->a = expr(p, 0);
-            if (n->a == NULL || expect(p, "}") < 0) {
-                node_free(n);
-                return NULL;
-            }
-            return n;
-        }
+            is_op(peek(p), "("))
+            return nud_lambda(p, t);
         if ((n = mk(p, N_NAME, t->pos)) == NULL)
             return NULL;
         n->s = strdup(t->s);
@@ -583,71 +711,7 @@ static node *nud(parser *p, token *t)
     case T_OP:
         break;
     }
-    const char *s = t->s;
-    if (!strcmp(s, "-")) {
-        if ((n = mk(p, N_NEG, t->pos)) == NULL)
-            return NULL;
-        if ((n->a = expr(p, 70)) == NULL) {
-            node_free(n);
-            return NULL;
-        }
-        return n;
-    }
-    if (!strcmp(s, "*"))
-        return mk(p, N_WILD, t->pos);
-    if (!strcmp(s, "**"))
-        return mk(p, N_DESC, t->pos);
-    if (!strcmp(s, "%"))
-        return mk(p, N_PARENT, t->pos);
-    if (!strcmp(s, "?"))
-        return mk(p, N_PLACEHOLDER, t->pos);
-    if (!strcmp(s, "(")) {
-        if ((n = mk(p, N_BLOCK, t->pos)) == NULL)
-            return NULL;
-        return parse_seq(p, n, ";", ")");
-    }
-    if (!strcmp(s, "[")) {
-        if ((n = mk(p, N_ARRAY, t->pos)) == NULL)
-            return NULL;
-        return parse_seq(p, n, ",", "]");
-    }
-    if (!strcmp(s, "{")) {
-        if ((n = mk(p, N_OBJECT, t->pos)) == NULL)
-            return NULL;
-        if (!is_op(peek(p), "}")) {
-            while (1) {
-                node *k = expr(p, 0);
-                if (k == NULL || vec_push(&n->kids, &n->nkids, k) < 0) {
-                    node_free(k);
-                    node_free(n);
-                    return NULL;
-                }
-                if (expect(p, ":") < 0) {
-                    node_free(n);
-                    return NULL;
-                }
-                node *v = expr(p, 0);
-                if (v == NULL || vec_push(&n->kids, &n->nkids, v) < 0) {
-                    node_free(v);
-                    node_free(n);
-                    return NULL;
-                }
-                if (!is_op(peek(p), ","))
-                    break;
-                p->at++;
-            }
-        }
-        if (expect(p, "}") < 0) {
-            node_free(n);
-            return NULL;
-        }
-        return n;
-    }
-    if (!strcmp(s, "|"))
-        perr(p, "S0201: Syntax error: \"|\" (transform expressions are not supported)");
-    else
-        perr(p, "S0211: The symbol %s cannot be used as a unary operator", s);
-    return NULL;
+    return nud_op(p, t);
 }
 
 static int binop_of(const char *s)
@@ -827,6 +891,121 @@ static int post_kids(parser *p, node **kids, size_t n)
     return 0;
 }
 
+/* a "b c" string literal used as a path step is a field name */
+static void lit_to_name(node *n)
+{
+    n->type = N_NAME;
+    n->s = strdup(json_string_value(n->lit));
+    json_decref(n->lit);
+    n->lit = NULL;
+}
+
+/* predicates written on a step apply per item, inside the path */
+static void preds_to_stages(node *n)
+{
+    n->stages = n->preds;
+    n->nstages = n->npreds;
+    n->preds = NULL;
+    n->npreds = 0;
+}
+
+/* a.b: one path holding the steps of both sides; n is consumed */
+static node *post_dot(parser *p, node *n)
+{
+    node *l = post(p, n->a), *rt;
+    n->a = NULL;
+    rt = post(p, n->b);
+    n->b = NULL;
+    int keep = n->keep_array;
+    node_free(n);
+    if (l == NULL || rt == NULL) {
+        node_free(l);
+        node_free(rt);
+        return NULL;
+    }
+    if (l->type == N_LIT && json_is_string(l->lit)) { /* "a b".c: a name */
+        lit_to_name(l);
+        if (l->npreds)
+            preds_to_stages(l);
+    }
+    if ((l = as_path(p, l)) == NULL) {
+        node_free(rt);
+        return NULL;
+    }
+    if (rt->type == N_PATH) {
+        for (size_t i = 0; i < rt->nkids; i++) {
+            if (vec_push(&l->kids, &l->nkids, rt->kids[i]) < 0) {
+                node_free(l);
+                node_free(rt);
+                perr(p, "out of memory");
+                return NULL;
+            }
+            rt->kids[i] = NULL;
+        }
+        if (rt->keep_array)
+            l->keep_array = 1;
+        node_free(rt);
+    } else {
+        if (rt->type == N_LIT && json_is_string(rt->lit)) { /* "a b" as a step is a name */
+            lit_to_name(rt);
+        } else if (rt->type == N_LIT) {
+            char *t = asl_json_text(rt->lit);
+            node_free(l);
+            node_free(rt);
+            perr(p, "S0213: The literal value %s cannot be used as a step within a path expression",
+                 t ? t : "?");
+            free(t);
+            return NULL;
+        }
+        if (rt->npreds) /* predicates on a step apply per item */
+            preds_to_stages(rt);
+        if (rt->keep_array) {
+            l->keep_array = 1;
+            rt->keep_array = 0;
+        }
+        if (vec_push(&l->kids, &l->nkids, rt) < 0) {
+            node_free(l);
+            node_free(rt);
+            perr(p, "out of memory");
+            return NULL;
+        }
+    }
+    if (keep)
+        l->keep_array = 1;
+    return l;
+}
+
+/* a[pred]: the predicate goes to the last step of a path, else to a; n is consumed */
+static node *post_pred(parser *p, node *n)
+{
+    node *l = post(p, n->a), *pr;
+    n->a = NULL;
+    pr = post(p, n->b);
+    n->b = NULL;
+    int keep = n->keep_array;
+    node_free(n);
+    if (l == NULL || pr == NULL) {
+        node_free(l);
+        node_free(pr);
+        return NULL;
+    }
+    int rc;
+    if (l->type == N_PATH) {
+        node *last = l->kids[l->nkids - 1];
+        rc = vec_push(&last->stages, &last->nstages, pr);
+    } else
+        rc = vec_push(&l->preds, &l->npreds, pr);
+    if (rc < 0) {
+        node_free(l);
+        node_free(pr);
+        perr(p, "out of memory");
+        return NULL;
+    }
+    if (keep)
+        l->keep_array = 1;
+    return l;
+}
+
 static node *post(parser *p, node *n)
 {
     if (n == NULL)
@@ -840,108 +1019,11 @@ static node *post(parser *p, node *n)
     if (n->type == N_NAME) {
         r = as_path(p, n);
     } else if (n->type == N_BIN && n->op == OP_DOT) {
-        node *l = post(p, n->a), *rt;
-        n->a = NULL;
-        rt = post(p, n->b);
-        n->b = NULL;
-        int keep = n->keep_array;
-        node_free(n);
-        if (l == NULL || rt == NULL) {
-            node_free(l);
-            node_free(rt);
+        if ((r = post_dot(p, n)) == NULL)
             return NULL;
-        }
-        if (l->type == N_LIT && json_is_string(l->lit)) { /* "a b".c: a name */
-            l->type = N_NAME;
-            l->s = strdup(json_string_value(l->lit));
-            json_decref(l->lit);
-            l->lit = NULL;
-            if (l->npreds) {
-                l->stages = l->preds;
-                l->nstages = l->npreds;
-                l->preds = NULL;
-                l->npreds = 0;
-            }
-        }
-        if ((l = as_path(p, l)) == NULL) {
-            node_free(rt);
-            return NULL;
-        }
-        if (rt->type == N_PATH) {
-            for (size_t i = 0; i < rt->nkids; i++) {
-                if (vec_push(&l->kids, &l->nkids, rt->kids[i]) < 0) {
-                    node_free(l);
-                    node_free(rt);
-                    perr(p, "out of memory");
-                    return NULL;
-                }
-                rt->kids[i] = NULL;
-            }
-            if (rt->keep_array)
-                l->keep_array = 1;
-            node_free(rt);
-        } else {
-            if (rt->type == N_LIT && json_is_string(rt->lit)) { /* "a b" as a step is a name */
-                rt->type = N_NAME;
-                rt->s = strdup(json_string_value(rt->lit));
-                json_decref(rt->lit);
-                rt->lit = NULL;
-            } else if (rt->type == N_LIT) {
-                char *t = asl_json_text(rt->lit);
-                node_free(l);
-                node_free(rt);
-                perr(p, "S0213: The literal value %s cannot be used as a step within a path expression",
-                     t ? t : "?");
-                free(t);
-                return NULL;
-            }
-            if (rt->npreds) { /* predicates on a step apply per item */
-                rt->stages = rt->preds;
-                rt->nstages = rt->npreds;
-                rt->preds = NULL;
-                rt->npreds = 0;
-            }
-            if (rt->keep_array) {
-                l->keep_array = 1;
-                rt->keep_array = 0;
-            }
-            if (vec_push(&l->kids, &l->nkids, rt) < 0) {
-                node_free(l);
-                node_free(rt);
-                perr(p, "out of memory");
-                return NULL;
-            }
-        }
-        if (keep)
-            l->keep_array = 1;
-        r = l;
     } else if (n->type == N_BIN && n->op == OP_PRED) {
-        node *l = post(p, n->a), *pr;
-        n->a = NULL;
-        pr = post(p, n->b);
-        n->b = NULL;
-        int keep = n->keep_array;
-        node_free(n);
-        if (l == NULL || pr == NULL) {
-            node_free(l);
-            node_free(pr);
+        if ((r = post_pred(p, n)) == NULL)
             return NULL;
-        }
-        int rc;
-        if (l->type == N_PATH) {
-            node *last = l->kids[l->nkids - 1];
-            rc = vec_push(&last->stages, &last->nstages, pr);
-        } else
-            rc = vec_push(&l->preds, &l->npreds, pr);
-        if (rc < 0) {
-            node_free(l);
-            node_free(pr);
-            perr(p, "out of memory");
-            return NULL;
-        }
-        if (keep)
-            l->keep_array = 1;
-        r = l;
     } else {
         if (n->a && (n->a = post(p, n->a)) == NULL)
             goto fail;

@@ -102,6 +102,105 @@ static int esc_char(char e)
 
 static rnode *rx_alt(rparse *p);
 
+/* (...) or (?:...) after the "("; a is the node to fill. NULL (a freed) on error */
+static rnode *rx_group(rparse *p, rnode *a)
+{
+    a->kind = R_GROUP;
+    if (p->i + 1 < p->n && p->s[p->i] == '?' && p->s[p->i + 1] == ':')
+        p->i += 2;
+    else if (p->i < p->n && p->s[p->i] == '?') {
+        p->err = "lookaround is not supported";
+        free(a);
+        return NULL;
+    } else
+        a->cap = ++p->ngroups;
+    rnode *g = rx_alt(p);
+    if (g == NULL) {
+        free(a);
+        return NULL;
+    }
+    /* rx_alt returns a group node holding the alternatives */
+    a->alts = g->alts;
+    a->nalts = g->nalts;
+    g->alts = NULL;
+    g->nalts = 0;
+    rnode_free(g);
+    if (p->i >= p->n || p->s[p->i] != ')') {
+        p->err = "unterminated group";
+        rnode_free(a);
+        return NULL;
+    }
+    p->i++;
+    return a;
+}
+
+/* [...] or [^...] after the "["; a is the node to fill. NULL (a freed) on error */
+static rnode *rx_class(rparse *p, rnode *a)
+{
+    a->kind = R_CLASS;
+    if (p->i < p->n && p->s[p->i] == '^') {
+        a->negate = 1;
+        p->i++;
+    }
+    int first = 1;
+    while (p->i < p->n && (p->s[p->i] != ']' || (first && 0))) {
+        first = 0;
+        int lo = (unsigned char)p->s[p->i++];
+        if (lo == '\\' && p->i < p->n) {
+            char e = p->s[p->i++];
+            if (strchr("dDwWsS", e)) {
+                set_class(a->set, e);
+                continue;
+            }
+            lo = esc_char(e);
+        }
+        int hi = lo;
+        if (p->i + 1 < p->n && p->s[p->i] == '-' && p->s[p->i + 1] != ']') {
+            p->i++;
+            hi = (unsigned char)p->s[p->i++];
+            if (hi == '\\' && p->i < p->n)
+                hi = esc_char(p->s[p->i++]);
+            if (hi < lo) {
+                p->err = "range out of order in character class";
+                free(a);
+                return NULL;
+            }
+        }
+        for (int c = lo; c <= hi; c++)
+            set_bit(a->set, c);
+    }
+    if (p->i >= p->n) {
+        p->err = "unterminated character class";
+        free(a);
+        return NULL;
+    }
+    p->i++;
+    return a;
+}
+
+/* \x after the backslash; a is the node to fill. NULL (a freed) on error */
+static rnode *rx_escape(rparse *p, rnode *a)
+{
+    if (p->i >= p->n) {
+        p->err = "\\ at end of pattern";
+        free(a);
+        return NULL;
+    }
+    char e = p->s[p->i++];
+    if (strchr("dDwWsS", e)) {
+        a->kind = R_CLASS;
+        set_class(a->set, e);
+    } else if (e == 'b')
+        a->kind = R_WORDB;
+    else if (e == 'B')
+        a->kind = R_NWORDB;
+    else {
+        a->kind = R_CHAR;
+        a->ch = (unsigned char)esc_char(e);
+    }
+    return a;
+}
+
 static rnode *rx_atom(rparse *p)
 {
     rnode *a = calloc(1, sizeof *a);
@@ -120,96 +219,12 @@ static rnode *rx_atom(rparse *p)
     case '$':
         a->kind = R_EOL;
         break;
-    case '(': {
-        a->kind = R_GROUP;
-        if (p->i + 1 < p->n && p->s[p->i] == '?' && p->s[p->i + 1] == ':')
-            p->i += 2;
-        else if (p->i < p->n && p->s[p->i] == '?') {
-            p->err = "lookaround is not supported";
-            free(a);
-            return NULL;
-        } else
-            a->cap = ++p->ngroups;
-        rnode *g = rx_alt(p);
-        if (g == NULL) {
-            free(a);
-            return NULL;
-        }
-        /* rx_alt returns a group node holding the alternatives */
-        a->alts = g->alts;
-        a->nalts = g->nalts;
-        g->alts = NULL;
-        g->nalts = 0;
-        rnode_free(g);
-        if (p->i >= p->n || p->s[p->i] != ')') {
-            p->err = "unterminated group";
-            rnode_free(a);
-            return NULL;
-        }
-        p->i++;
-        break;
-    }
-    case '[': {
-        a->kind = R_CLASS;
-        if (p->i < p->n && p->s[p->i] == '^') {
-            a->negate = 1;
-            p->i++;
-        }
-        int first = 1;
-        while (p->i < p->n && (p->s[p->i] != ']' || (first && 0))) {
-            first = 0;
-            int lo = (unsigned char)p->s[p->i++];
-            if (lo == '\\' && p->i < p->n) {
-                char e = p->s[p->i++];
-                if (strchr("dDwWsS", e)) {
-                    set_class(a->set, e);
-                    continue;
-                }
-                lo = esc_char(e);
-            }
-            int hi = lo;
-            if (p->i + 1 < p->n && p->s[p->i] == '-' && p->s[p->i + 1] != ']') {
-                p->i++;
-                hi = (unsigned char)p->s[p->i++];
-                if (hi == '\\' && p->i < p->n)
-                    hi = esc_char(p->s[p->i++]);
-                if (hi < lo) {
-                    p->err = "range out of order in character class";
-                    free(a);
-                    return NULL;
-                }
-            }
-            for (int c = lo; c <= hi; c++)
-                set_bit(a->set, c);
-        }
-        if (p->i >= p->n) {
-            p->err = "unterminated character class";
-            free(a);
-            return NULL;
-        }
-        p->i++;
-        break;
-    }
-    case '\\': {
-        if (p->i >= p->n) {
-            p->err = "\\ at end of pattern";
-            free(a);
-            return NULL;
-        }
-        char e = p->s[p->i++];
-        if (strchr("dDwWsS", e)) {
-            a->kind = R_CLASS;
-            set_class(a->set, e);
-        } else if (e == 'b')
-            a->kind = R_WORDB;
-        else if (e == 'B')
-            a->kind = R_NWORDB;
-        else {
-            a->kind = R_CHAR;
-            a->ch = (unsigned char)esc_char(e);
-        }
-        break;
-    }
+    case '(':
+        return rx_group(p, a);
+    case '[':
+        return rx_class(p, a);
+    case '\\':
+        return rx_escape(p, a);
     case '*': case '+': case '?': case '{':
         if (ch != '{') {
             p->err = "nothing to repeat";
