@@ -920,7 +920,7 @@ static int fn_format(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, jso
     return *out ? 0 : fail(c, f, "the result is not valid UTF-8");
 }
 
-static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, json_t **out)
+static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_string(a[0]))
         return fail(c, f, "the first argument must be a string, got %s", type_name(a[0]));
@@ -969,7 +969,7 @@ static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, json_t *
     return 0;
 }
 
-static int fn_uuid(ictx *c, const asl_intrinsic *f, json_t **out)
+static int fn_uuid(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (c->scope == NULL || c->scope->rng == NULL)
         return fail(c, f, "no random source");
@@ -1022,212 +1022,269 @@ static int arg_eval(const iarg *a, ictx *c, json_t **out)
     }
 }
 
-static int call_body(const asl_intrinsic *f, ictx *c, json_t **a, size_t na, json_t **out)
+/* ---- one handler per function (call_body dispatches on fninfo.fn) ----- */
+
+static int fn_string_to_json(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_string(a[0]))
+        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
+    char perr[160];
+    *out = asl_json_parse(json_string_value(a[0]), json_string_length(a[0]), perr,
+                          sizeof perr);
+    return *out ? 0 : fail(c, f, "the string is not valid JSON: %s", perr);
+}
+
+static int fn_json_to_string(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    char *t = asl_json_text(a[0]);
+    *out = t ? json_string(t) : NULL;
+    free(t);
+    return *out ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_array(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    *out = json_array();
+    for (size_t i = 0; *out && i < na; i++)
+        if (json_array_append(*out, a[i]) < 0) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    return *out ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    long long x;
+    if (!json_is_array(a[0]))
+        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+    if (want_int(c, f, a[1], "the chunk size", &x) < 0)
+        return -1;
+    if (x <= 0)
+        return fail(c, f, "the chunk size must be greater than 0, got %lld", x);
+    size_t n = json_array_size(a[0]);
+    json_t *res = json_array(), *chunk = NULL;
+    for (size_t i = 0; res && i < n; i++) {
+        if (i % (size_t)x == 0) {
+            chunk = json_array();
+            if (json_array_append_new(res, chunk) < 0)
+                break;
+        }
+        json_array_append(chunk, json_array_get(a[0], i));
+    }
+    *out = res;
+    return res ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_array_contains(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_array(a[0]))
+        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+    size_t i;
+    json_t *v;
+    int found = 0;
+    json_array_foreach(a[0], i, v) if (json_equal(v, a[1])) found = 1;
+    *out = json_boolean(found);
+    return 0;
+}
+
+static int fn_array_range(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     long long x, y, z;
-    switch (f->fi->fn) {
-    case FN_FORMAT:
-        return fn_format(c, f, a, na, out);
-    case FN_STRING_TO_JSON: {
-        if (!json_is_string(a[0]))
-            return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
-        char perr[160];
-        *out = asl_json_parse(json_string_value(a[0]), json_string_length(a[0]), perr,
-                              sizeof perr);
-        return *out ? 0 : fail(c, f, "the string is not valid JSON: %s", perr);
-    }
-    case FN_JSON_TO_STRING: {
-        char *t = asl_json_text(a[0]);
-        *out = t ? json_string(t) : NULL;
-        free(t);
-        return *out ? 0 : fail(c, f, "out of memory");
-    }
-    case FN_ARRAY:
-        *out = json_array();
-        for (size_t i = 0; *out && i < na; i++)
-            if (json_array_append(*out, a[i]) < 0) {
-                json_decref(*out);
-                *out = NULL;
-            }
-        return *out ? 0 : fail(c, f, "out of memory");
-    case FN_ARRAY_PARTITION: {
-        if (!json_is_array(a[0]))
-            return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
-        if (want_int(c, f, a[1], "the chunk size", &x) < 0)
-            return -1;
-        if (x <= 0)
-            return fail(c, f, "the chunk size must be greater than 0, got %lld", x);
-        size_t n = json_array_size(a[0]);
-        json_t *res = json_array(), *chunk = NULL;
-        for (size_t i = 0; res && i < n; i++) {
-            if (i % (size_t)x == 0) {
-                chunk = json_array();
-                if (json_array_append_new(res, chunk) < 0)
-                    break;
-            }
-            json_array_append(chunk, json_array_get(a[0], i));
+    if (want_int(c, f, a[0], "the start", &x) < 0 || want_int(c, f, a[1], "the end", &y) < 0 ||
+        want_int(c, f, a[2], "the step", &z) < 0)
+        return -1;
+    if (z == 0)
+        return fail(c, f, "the step must not be 0");
+    long long count = (y - x) / z + 1;
+    if ((y - x) != 0 && ((y - x) < 0) != (z < 0))
+        count = 0;
+    if (count > MAX_RANGE_ITEMS)
+        return fail(c, f, "the array cannot contain more than %d items, size: %lld",
+                    MAX_RANGE_ITEMS, count);
+    json_t *res = json_array();
+    for (long long k = 0; res && k < count; k++)
+        json_array_append_new(res, json_integer(x + k * z));
+    *out = res;
+    return res ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_array_get_item(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    long long x;
+    if (!json_is_array(a[0]))
+        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+    if (want_int(c, f, a[1], "the index", &x) < 0)
+        return -1;
+    if (x < 0 || (size_t)x >= json_array_size(a[0]))
+        return fail(c, f, "the index %lld is out of bounds for an array of size %zu", x,
+                    json_array_size(a[0]));
+    *out = json_incref(json_array_get(a[0], (size_t)x));
+    return 0;
+}
+
+static int fn_array_length(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_array(a[0]))
+        return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
+    *out = json_integer((json_int_t)json_array_size(a[0]));
+    return 0;
+}
+
+static int fn_array_unique(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_array(a[0]))
+        return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
+    json_t *res = json_array();
+    size_t i, j;
+    json_t *v, *w;
+    json_array_foreach(a[0], i, v) {
+        int dup = 0;
+        json_array_foreach(res, j, w) if (json_equal(v, w)) {
+            dup = 1;
+            break;
         }
-        *out = res;
-        return res ? 0 : fail(c, f, "out of memory");
+        if (!dup && res)
+            json_array_append(res, v);
     }
-    case FN_ARRAY_CONTAINS: {
-        if (!json_is_array(a[0]))
-            return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
-        size_t i;
-        json_t *v;
-        int found = 0;
-        json_array_foreach(a[0], i, v) if (json_equal(v, a[1])) found = 1;
-        *out = json_boolean(found);
-        return 0;
+    *out = res;
+    return res ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_string(a[0]))
+        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
+    if (json_string_length(a[0]) > MAX_STR_INPUT)
+        return fail(c, f, "the input string must be at most %d characters, got %zu",
+                    MAX_STR_INPUT, json_string_length(a[0]));
+    size_t ol;
+    char *enc = b64_encode((const unsigned char *)json_string_value(a[0]),
+                           json_string_length(a[0]), &ol);
+    *out = enc ? json_stringn(enc, ol) : NULL;
+    free(enc);
+    return *out ? 0 : fail(c, f, "out of memory");
+}
+
+static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_string(a[0]))
+        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
+    if (json_string_length(a[0]) > MAX_STR_INPUT)
+        return fail(c, f, "the input string must be at most %d characters, got %zu",
+                    MAX_STR_INPUT, json_string_length(a[0]));
+    size_t ol;
+    unsigned char *dec = b64_decode(json_string_value(a[0]), json_string_length(a[0]), &ol);
+    if (dec == NULL)
+        return fail(c, f, "the input is not valid base64");
+    *out = json_stringn((const char *)dec, ol);
+    free(dec);
+    return *out ? 0 : fail(c, f, "the decoded data is not valid UTF-8 text");
+}
+
+static int fn_hash(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_string(a[0]))
+        return fail(c, f, "the data to hash must be a string, got %s", type_name(a[0]));
+    if (!json_is_string(a[1]))
+        return fail(c, f, "the algorithm must be a string, got %s", type_name(a[1]));
+    if (json_string_length(a[0]) > MAX_STR_INPUT)
+        return fail(c, f, "the input string must be at most %d characters, got %zu",
+                    MAX_STR_INPUT, json_string_length(a[0]));
+    char hex[129];
+    if (asl__hash_hex(json_string_value(a[1]), (const unsigned char *)json_string_value(a[0]),
+                 json_string_length(a[0]), hex) == 0)
+        return fail(c, f, "unknown hash algorithm '%s' (use MD5, SHA-1, SHA-256, SHA-384 or "
+                          "SHA-512)",
+                    json_string_value(a[1]));
+    *out = json_string(hex);
+    return 0;
+}
+
+static int fn_json_merge(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    if (!json_is_object(a[0]) || !json_is_object(a[1]))
+        return fail(c, f, "the first two arguments must be objects, got %s and %s",
+                    type_name(a[0]), type_name(a[1]));
+    if (!json_is_boolean(a[2]))
+        return fail(c, f, "the third argument must be a boolean, got %s", type_name(a[2]));
+    if (json_is_true(a[2]))
+        return fail(c, f, "deep merging is not supported; the third argument must be false");
+    json_t *res = json_copy(a[0]); /* shallow: values shared */
+    if (res == NULL || json_object_update(res, a[1]) < 0) {
+        json_decref(res);
+        return fail(c, f, "out of memory");
     }
-    case FN_ARRAY_RANGE: {
-        if (want_int(c, f, a[0], "the start", &x) < 0 || want_int(c, f, a[1], "the end", &y) < 0 ||
-            want_int(c, f, a[2], "the step", &z) < 0)
+    *out = res;
+    return 0;
+}
+
+static int fn_math_random(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    long long x, y, z;
+    if (want_int(c, f, a[0], "the start", &x) < 0 || want_int(c, f, a[1], "the end", &y) < 0)
+        return -1;
+    if (y <= x)
+        return fail(c, f, "the end (%lld) must be greater than the start (%lld)", y, x);
+    asl_rng local;
+    asl_rng *r;
+    if (na == 3) {
+        if (want_int(c, f, a[2], "the seed", &z) < 0)
             return -1;
-        if (z == 0)
-            return fail(c, f, "the step must not be 0");
-        long long count = (y - x) / z + 1;
-        if ((y - x) != 0 && ((y - x) < 0) != (z < 0))
-            count = 0;
-        if (count > MAX_RANGE_ITEMS)
-            return fail(c, f, "the array cannot contain more than %d items, size: %lld",
-                        MAX_RANGE_ITEMS, count);
-        json_t *res = json_array();
-        for (long long k = 0; res && k < count; k++)
-            json_array_append_new(res, json_integer(x + k * z));
-        *out = res;
-        return res ? 0 : fail(c, f, "out of memory");
-    }
-    case FN_ARRAY_GET_ITEM:
-        if (!json_is_array(a[0]))
-            return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
-        if (want_int(c, f, a[1], "the index", &x) < 0)
-            return -1;
-        if (x < 0 || (size_t)x >= json_array_size(a[0]))
-            return fail(c, f, "the index %lld is out of bounds for an array of size %zu", x,
-                        json_array_size(a[0]));
-        *out = json_incref(json_array_get(a[0], (size_t)x));
-        return 0;
-    case FN_ARRAY_LENGTH:
-        if (!json_is_array(a[0]))
-            return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
-        *out = json_integer((json_int_t)json_array_size(a[0]));
-        return 0;
-    case FN_ARRAY_UNIQUE: {
-        if (!json_is_array(a[0]))
-            return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
-        json_t *res = json_array();
-        size_t i, j;
-        json_t *v, *w;
-        json_array_foreach(a[0], i, v) {
-            int dup = 0;
-            json_array_foreach(res, j, w) if (json_equal(v, w)) {
-                dup = 1;
-                break;
-            }
-            if (!dup && res)
-                json_array_append(res, v);
-        }
-        *out = res;
-        return res ? 0 : fail(c, f, "out of memory");
-    }
-    case FN_BASE64_ENCODE: {
-        if (!json_is_string(a[0]))
-            return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
-        if (json_string_length(a[0]) > MAX_STR_INPUT)
-            return fail(c, f, "the input string must be at most %d characters, got %zu",
-                        MAX_STR_INPUT, json_string_length(a[0]));
-        size_t ol;
-        char *enc = b64_encode((const unsigned char *)json_string_value(a[0]),
-                               json_string_length(a[0]), &ol);
-        *out = enc ? json_stringn(enc, ol) : NULL;
-        free(enc);
-        return *out ? 0 : fail(c, f, "out of memory");
-    }
-    case FN_BASE64_DECODE: {
-        if (!json_is_string(a[0]))
-            return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
-        if (json_string_length(a[0]) > MAX_STR_INPUT)
-            return fail(c, f, "the input string must be at most %d characters, got %zu",
-                        MAX_STR_INPUT, json_string_length(a[0]));
-        size_t ol;
-        unsigned char *dec = b64_decode(json_string_value(a[0]), json_string_length(a[0]), &ol);
-        if (dec == NULL)
-            return fail(c, f, "the input is not valid base64");
-        *out = json_stringn((const char *)dec, ol);
-        free(dec);
-        return *out ? 0 : fail(c, f, "the decoded data is not valid UTF-8 text");
-    }
-    case FN_HASH: {
-        if (!json_is_string(a[0]))
-            return fail(c, f, "the data to hash must be a string, got %s", type_name(a[0]));
-        if (!json_is_string(a[1]))
-            return fail(c, f, "the algorithm must be a string, got %s", type_name(a[1]));
-        if (json_string_length(a[0]) > MAX_STR_INPUT)
-            return fail(c, f, "the input string must be at most %d characters, got %zu",
-                        MAX_STR_INPUT, json_string_length(a[0]));
-        char hex[129];
-        if (asl__hash_hex(json_string_value(a[1]), (const unsigned char *)json_string_value(a[0]),
-                     json_string_length(a[0]), hex) == 0)
-            return fail(c, f, "unknown hash algorithm '%s' (use MD5, SHA-1, SHA-256, SHA-384 or "
-                              "SHA-512)",
-                        json_string_value(a[1]));
-        *out = json_string(hex);
-        return 0;
-    }
-    case FN_JSON_MERGE: {
-        if (!json_is_object(a[0]) || !json_is_object(a[1]))
-            return fail(c, f, "the first two arguments must be objects, got %s and %s",
-                        type_name(a[0]), type_name(a[1]));
-        if (!json_is_boolean(a[2]))
-            return fail(c, f, "the third argument must be a boolean, got %s", type_name(a[2]));
-        if (json_is_true(a[2]))
-            return fail(c, f, "deep merging is not supported; the third argument must be false");
-        json_t *res = json_copy(a[0]); /* shallow: values shared */
-        if (res == NULL || json_object_update(res, a[1]) < 0) {
-            json_decref(res);
-            return fail(c, f, "out of memory");
-        }
-        *out = res;
-        return 0;
-    }
-    case FN_MATH_RANDOM: {
-        if (want_int(c, f, a[0], "the start", &x) < 0 || want_int(c, f, a[1], "the end", &y) < 0)
-            return -1;
-        if (y <= x)
-            return fail(c, f, "the end (%lld) must be greater than the start (%lld)", y, x);
-        asl_rng local;
-        asl_rng *r;
-        if (na == 3) {
-            if (want_int(c, f, a[2], "the seed", &z) < 0)
-                return -1;
-            local.s = (uint64_t)z;
-            r = &local;
-        } else if (c->scope && c->scope->rng)
-            r = c->scope->rng;
-        else
-            return fail(c, f, "no random source");
-        /* [start, end): start inclusive, end exclusive, as AWS documents */
-        unsigned long long span = (unsigned long long)(y - x);
-        *out = json_integer(x + (long long)(asl_rng_next(r) % span));
-        return 0;
-    }
-    case FN_MATH_ADD: {
-        if (!json_is_number(a[0]) || !json_is_number(a[1]))
-            return fail(c, f, "both arguments must be numbers, got %s and %s", type_name(a[0]),
-                        type_name(a[1]));
-        if (want_int(c, f, a[0], "the first value", &x) < 0 ||
-            want_int(c, f, a[1], "the second value", &y) < 0)
-            return -1;
-        *out = json_integer(x + y);
-        return 0;
-    }
-    case FN_STRING_SPLIT:
-        return fn_string_split(c, f, a, out);
-    case FN_UUID:
-        return fn_uuid(c, f, out);
-    }
-    return fail(c, f, "unsupported function");
+        local.s = (uint64_t)z;
+        r = &local;
+    } else if (c->scope && c->scope->rng)
+        r = c->scope->rng;
+    else
+        return fail(c, f, "no random source");
+    /* [start, end): start inclusive, end exclusive, as AWS documents */
+    unsigned long long span = (unsigned long long)(y - x);
+    *out = json_integer(x + (long long)(asl_rng_next(r) % span));
+    return 0;
+}
+
+static int fn_math_add(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
+{
+    long long x, y;
+    if (!json_is_number(a[0]) || !json_is_number(a[1]))
+        return fail(c, f, "both arguments must be numbers, got %s and %s", type_name(a[0]),
+                    type_name(a[1]));
+    if (want_int(c, f, a[0], "the first value", &x) < 0 ||
+        want_int(c, f, a[1], "the second value", &y) < 0)
+        return -1;
+    *out = json_integer(x + y);
+    return 0;
+}
+
+typedef int (*intrinsic_fn)(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out);
+
+static const intrinsic_fn handlers[] = {
+    [FN_FORMAT] = fn_format,
+    [FN_STRING_TO_JSON] = fn_string_to_json,
+    [FN_JSON_TO_STRING] = fn_json_to_string,
+    [FN_ARRAY] = fn_array,
+    [FN_ARRAY_PARTITION] = fn_array_partition,
+    [FN_ARRAY_CONTAINS] = fn_array_contains,
+    [FN_ARRAY_RANGE] = fn_array_range,
+    [FN_ARRAY_GET_ITEM] = fn_array_get_item,
+    [FN_ARRAY_LENGTH] = fn_array_length,
+    [FN_ARRAY_UNIQUE] = fn_array_unique,
+    [FN_BASE64_ENCODE] = fn_base64_encode,
+    [FN_BASE64_DECODE] = fn_base64_decode,
+    [FN_HASH] = fn_hash,
+    [FN_JSON_MERGE] = fn_json_merge,
+    [FN_MATH_RANDOM] = fn_math_random,
+    [FN_MATH_ADD] = fn_math_add,
+    [FN_STRING_SPLIT] = fn_string_split,
+    [FN_UUID] = fn_uuid,
+};
+
+static int call_body(const asl_intrinsic *f, ictx *c, json_t **a, size_t na, json_t **out)
+{
+    int fn = f->fi->fn;
+    if (fn < 0 || (size_t)fn >= sizeof handlers / sizeof handlers[0] || handlers[fn] == NULL)
+        return fail(c, f, "unsupported function");
+    return handlers[fn](c, f, a, na, out);
 }
 
 static int call_eval(const asl_intrinsic *f, ictx *c, json_t **out)

@@ -1,5 +1,5 @@
 /*
- * test_asl_jsonata.c - the JSONata expression language (asl_jsonata.c):
+ * test_asl_jsonata.c - the JSONata expression language (asl_jsonata_*.c):
  * the behaviours recorded against AWS in shared/conformance (each marked
  * "AWS:"), jsonata 2.0.6 semantics checked against the reference engine
  * (sequences, predicates, operators, built-ins, errors), the Step Functions
