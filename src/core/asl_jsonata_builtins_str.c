@@ -220,8 +220,9 @@ static int bi_contains(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         return 0;
     const rx *r = arg_regex(A(1));
     if (r) {
-        rxmatch m;
+        rxmatch m = {0};
         int rc = jn__regex_search(c, r, s, n, 0, &m);
+        jn__rxmatch_free(&m);
         if (rc < 0)
             return -1;
         out->j = json_boolean(rc);
@@ -260,10 +261,10 @@ static int bi_split(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         return jn__oom(c);
     size_t pos = 0;
     int rc = 0;
+    rxmatch m = {0};
     while (rc == 0 && (!hl || json_array_size(arr) < (size_t)lim)) {
         size_t ms, me;
         if (r) {
-            rxmatch m;
             int f = jn__regex_search(c, r, s, n, pos, &m);
             if (f < 0) {
                 rc = -1;
@@ -304,6 +305,7 @@ static int bi_split(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         json_t *x = json_stringn_nocheck(s + pos, n - pos);
         rc = x && json_array_append_new(arr, x) == 0 ? 0 : jn__oom(c);
     }
+    jn__rxmatch_free(&m);
     if (rc < 0) {
         json_decref(arr);
         return -1;
@@ -340,6 +342,52 @@ static int bi_join(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     return jn__sb_done(c, &b, out);
 }
 
+/* $replace's replacement text for one regex match, read as jsonata reads
+ * it: "$$" is "$", "$0" the match, "$" then a number a group. The number is
+ * up to as many digits as the group count has (so "$12" is group 12 of 12
+ * or more, "$1" then "2" of fewer), one digit fewer when it is beyond the
+ * count; a group that does not exist or did not take part adds nothing. A
+ * "$" before anything else is itself. */
+static void put_replacement(sbuf *b, const char *rep, size_t rn, const char *s, const rxmatch *m)
+{
+    int maxd = 1;
+    for (int g = m->ngroups; g >= 10; g /= 10)
+        maxd++;
+    for (size_t i = 0; i < rn; i++) {
+        if (rep[i] != '$' || i + 1 >= rn) {
+            jn__sb_put(b, rep + i, 1);
+            continue;
+        }
+        if (rep[i + 1] == '$') {
+            jn__sb_put(b, "$", 1);
+            i++;
+            continue;
+        }
+        if (rep[i + 1] == '0') {
+            jn__sb_put(b, s + m->start, m->end - m->start);
+            i++;
+            continue;
+        }
+        long g = 0;
+        int nd = 0;
+        while (nd < maxd && i + 1 + (size_t)nd < rn && isdigit((unsigned char)rep[i + 1 + (size_t)nd])) {
+            g = g * 10 + (rep[i + 1 + (size_t)nd] - '0');
+            nd++;
+        }
+        if (nd == 0) {
+            jn__sb_put(b, "$", 1);
+            continue;
+        }
+        if (maxd > 1 && nd == maxd && g > m->ngroups) {
+            g /= 10;
+            nd--;
+        }
+        if (g >= 1 && g <= m->ngroups && m->groups[2 * (g - 1)] != (size_t)-1)
+            jn__sb_put(b, s + m->groups[2 * (g - 1)], m->groups[2 * (g - 1) + 1] - m->groups[2 * (g - 1)]);
+        i += (size_t)nd;
+    }
+}
+
 static int bi_replace(ectx *c, val *a, size_t nargs, json_t *in, val *out)
 {
     (void)in;
@@ -370,12 +418,13 @@ static int bi_replace(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         lim = MAX_ITEMS;
     sbuf b = {0};
     size_t pos = 0, count = 0;
+    rxmatch m = {0};
     while (pos <= n && (!hl || count < (size_t)lim)) {
-        rxmatch m;
         if (r) {
             int f = jn__regex_search(c, r, s, n, pos, &m);
             if (f < 0) {
                 free(b.p);
+                jn__rxmatch_free(&m);
                 return -1;
             }
             if (!f)
@@ -384,6 +433,7 @@ static int bi_replace(ectx *c, val *a, size_t nargs, json_t *in, val *out)
                 if (m.start >= n && count > 0)
                     break;
                 free(b.p);
+                jn__rxmatch_free(&m);
                 return jn__fail(c, "D1004", "Regular expression matches zero length string");
             }
         } else {
@@ -395,26 +445,14 @@ static int bi_replace(ectx *c, val *a, size_t nargs, json_t *in, val *out)
             m.ngroups = 0;
         }
         jn__sb_put(&b, s + pos, m.start - pos);
-        if (r) { /* $0, $1.. in the replacement */
-            for (size_t i = 0; i < rn; i++) {
-                if (rep[i] == '$' && i + 1 < rn && rep[i + 1] == '$') {
-                    jn__sb_put(&b, "$", 1);
-                    i++;
-                } else if (rep[i] == '$' && i + 1 < rn && isdigit((unsigned char)rep[i + 1])) {
-                    int g = rep[i + 1] - '0';
-                    i++;
-                    if (g == 0)
-                        jn__sb_put(&b, s + m.start, m.end - m.start);
-                    else if (g <= m.ngroups && m.groups[2 * (g - 1)] != (size_t)-1)
-                        jn__sb_put(&b, s + m.groups[2 * (g - 1)], m.groups[2 * (g - 1) + 1] - m.groups[2 * (g - 1)]);
-                } else
-                    jn__sb_put(&b, rep + i, 1);
-            }
-        } else
+        if (r) /* $0, $1.. in the replacement */
+            put_replacement(&b, rep, rn, s, &m);
+        else
             jn__sb_put(&b, rep, rn);
         pos = m.end;
         count++;
     }
+    jn__rxmatch_free(&m);
     if (pos < n)
         jn__sb_put(&b, s + pos, n - pos);
     return jn__sb_done(c, &b, out);
@@ -443,11 +481,13 @@ static int bi_match(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     if (jn__seq_init(c, out) < 0)
         return -1;
     size_t pos = 0;
+    rxmatch m = {0};
     while (pos <= n && (!hl || json_array_size(out->j) < (size_t)lim)) {
-        rxmatch m;
         int f = jn__regex_search(c, r, s, n, pos, &m);
-        if (f < 0)
+        if (f < 0) {
+            jn__rxmatch_free(&m);
             return -1;
+        }
         if (!f)
             break;
         json_t *groups = json_array();
@@ -457,10 +497,13 @@ static int bi_match(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         }
         json_t *o = json_pack("{s:s%,s:I,s:o}", "match", s + m.start, m.end - m.start, "index",
                               (json_int_t)cp_len(s, m.start), "groups", groups);
-        if (o == NULL || json_array_append_new(out->j, o) < 0)
+        if (o == NULL || json_array_append_new(out->j, o) < 0) {
+            jn__rxmatch_free(&m);
             return jn__oom(c);
+        }
         pos = m.end > m.start ? m.end : m.end + 1;
     }
+    jn__rxmatch_free(&m);
     return 0;
 }
 

@@ -242,10 +242,17 @@ json_t *jn__as_array(val *v);
  * Regular expressions (asl_jsonata_regex.c)
  * ==================================================================== */
 
+/* A match. groups: start/end pairs of the capture groups 1..ngroups (group g
+ * at groups[2(g-1)] and groups[2(g-1)+1]); SIZE_MAX when the group did not
+ * take part. As in JavaScript there is no limit on the number of groups, so
+ * the pairs live in a buffer the search grows: start with rxmatch m = {0},
+ * reuse m across searches, and jn__rxmatch_free(&m) when done. */
 typedef struct rxmatch {
     size_t start, end;
-    size_t groups[20]; /* start/end pairs of groups 1..10; SIZE_MAX when unset */
+    size_t *groups; /* into caps */
     int ngroups;
+    size_t *caps;   /* the matcher's slots: 2 * (ngroups + 1) */
+    size_t ncaps;
 } rxmatch;
 
 /* NULL with "S0303: ..." in err when the pattern is not supported */
@@ -253,5 +260,6 @@ rx *jn__regex_compile(const char *pat, size_t len, const char *flags, char *err,
 void jn__regex_free(rx *r);
 /* 1 found (m filled), 0 not found, -1 error (set on c) */
 int jn__regex_search(ectx *c, const rx *r, const char *s, size_t n, size_t from, rxmatch *m);
+void jn__rxmatch_free(rxmatch *m);
 
 #endif

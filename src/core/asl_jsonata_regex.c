@@ -378,7 +378,7 @@ rx *jn__regex_compile(const char *pat, size_t len, const char *flags, char *err,
         jn__regex_free(r);
         return NULL;
     }
-    r->ngroups = p.ngroups > 10 ? 10 : p.ngroups;
+    r->ngroups = p.ngroups; /* every group numbered is reported (no cap: the matcher's slots follow it) */
     return r;
 }
 
@@ -401,7 +401,7 @@ typedef struct rstate {
     long steps;
     int depth;
     size_t end;
-    size_t caps[22];
+    size_t *caps; /* 2 * (r->ngroups + 1): start/end of capture k at 2k, 2k+1 (rxmatch.caps) */
     int toolong;
 } rstate;
 
@@ -605,14 +605,27 @@ out:
 /* 1 found (m filled), 0 not found, -1 error */
 int jn__regex_search(ectx *c, const rx *r, const char *s, size_t n, size_t from, rxmatch *m)
 {
+    /* a slot pair per capture group, however many the pattern has (capture
+     * numbers go up to r->ngroups) */
+    size_t need = 2 * ((size_t)r->ngroups + 1);
+    if (m->ncaps < need) {
+        size_t *nc = realloc(m->caps, need * sizeof *nc);
+        if (nc == NULL)
+            return jn__oom(c);
+        m->caps = nc;
+        m->ncaps = need;
+    }
     rstate st = {0};
     st.c = c;
     st.r = r;
     st.s = s;
     st.n = n;
+    st.caps = m->caps;
+    /* once per search: a failed attempt puts back every slot it set (rm's
+     * R_GROUP and pop), so each start position begins with all unset */
+    for (size_t i = 0; i < need; i++)
+        st.caps[i] = (size_t)-1;
     for (size_t at = from; at <= n; at++) {
-        for (size_t i = 0; i < 22; i++)
-            st.caps[i] = (size_t)-1;
         st.depth = 0;
         int f = rm(&st, r->root, at, NULL);
         if (f < 0 || st.toolong)
@@ -621,16 +634,22 @@ int jn__regex_search(ectx *c, const rx *r, const char *s, size_t n, size_t from,
             m->start = at;
             m->end = st.end;
             m->ngroups = r->ngroups;
-            for (int g = 0; g < r->ngroups; g++) {
-                m->groups[2 * g] = st.caps[2 * (g + 1)];
-                m->groups[2 * g + 1] = st.caps[2 * (g + 1) + 1];
+            m->groups = m->caps + 2;
+            for (int g = 0; g < r->ngroups; g++)
                 if (m->groups[2 * g + 1] == (size_t)-1)
                     m->groups[2 * g] = (size_t)-1;
-            }
             return 1;
         }
         if (c->steps++ > MAX_STEPS)
             return jn__fail(c, "U1004", "Evaluation exceeded its step budget");
     }
     return 0;
+}
+
+void jn__rxmatch_free(rxmatch *m)
+{
+    free(m->caps);
+    m->caps = m->groups = NULL;
+    m->ncaps = 0;
+    m->ngroups = 0;
 }

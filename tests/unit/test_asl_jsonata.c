@@ -405,6 +405,65 @@ static void test_functions(void **st)
     check(t, sizeof t / sizeof t[0]);
 }
 
+/* ---- regexes with more than 10 capture groups ------------------------------
+ * JavaScript RegExps (so jsonata's) have no limit on groups: every group is
+ * reported, and $replace reads "$12" as group 12 when there are 12 or more
+ * (as many digits as the group count has, one fewer when beyond it). Twelve
+ * nested groups once ran the matcher past a fixed 10-group array. */
+
+#define G12 "/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(l)/"
+#define NEST12 "/((((((((((((a))))))))))))/"
+#define OPT11 "/(a)?(a)?(a)?(a)?(a)?(a)?(a)?(a)?(a)?(a)?(a)?(b)/"
+
+static void test_regex_groups(void **st)
+{
+    (void)st;
+    static const tcase t[] = {
+        {"$match('abc', " NEST12 ")", NULL,
+         "{\"match\":\"a\",\"index\":0,\"groups\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+         "\"a\",\"a\",\"a\",\"a\"]}"},
+        {"$match('xxabcdefghijklm', " G12 ")", NULL,
+         "{\"match\":\"abcdefghijkl\",\"index\":2,\"groups\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\","
+         "\"h\",\"i\",\"j\",\"k\",\"l\"]}"},
+        {"$match('abcdefghijkl-abcdefghijkl', " G12 ").groups[11]", NULL, "[\"l\",\"l\"]"},
+        {"$count($match('b', " OPT11 ").groups)", NULL, "12"},
+        {"$match('b', " OPT11 ").groups[11]", NULL, "\"b\""},
+        /* $replace: two-digit group references */
+        {"$replace('abcdefghijkl', " G12 ", '$12$11$10$1')", NULL, "\"lkja\""},
+        {"$replace('abcdefghijkl', " G12 ", '[$13|$0|$$12|$x|$]')", NULL, "\"[a3|abcdefghijkl|$12|$x|$]\""},
+        {"$replace('ab-', /(a)(b)/, '$12')", NULL, "\"a2-\""}, /* fewer groups: "$1" then "2" */
+        {"$replace('xbx', " OPT11 ", '[$11|$12]')", NULL, "\"x[|b]x\""}, /* group 11 took no part */
+        {"$replace('abc', " NEST12 ", '<$12>')", NULL, "\"<a>bc\""},
+        /* the other regex built-ins */
+        {"$contains('xxabc', " NEST12 ")", NULL, "true"},
+        {"$contains('xyz', " NEST12 ")", NULL, "false"},
+        {"$split('1a2b3', /(((((((((((([a-z]))))))))))))/)", NULL, "[\"1\",\"2\",\"3\"]"},
+        {"$split('abcdefghijkl+abcdefghijkl', " G12 ")", NULL, "[\"\",\"+\",\"\"]"},
+    };
+    check(t, sizeof t / sizeof t[0]);
+
+    /* 150 groups of three characters each: "001002...150" */
+    char subj[3 * 150 + 1], pat[5 * 150 + 1], expr[2048];
+    for (int g = 1; g <= 150; g++) {
+        snprintf(subj + 3 * (g - 1), 4, "%03d", g);
+        memcpy(pat + 5 * (g - 1), "(...)", 5);
+    }
+    pat[5 * 150] = '\0';
+    assert_true(snprintf(expr, sizeof expr, "$count($match('%s', /%s/).groups)", subj, pat) < (int)sizeof expr);
+    char *got = run(expr, NULL);
+    assert_string_equal(got, "150");
+    free(got);
+    assert_true(snprintf(expr, sizeof expr, "$match('%s', /%s/).groups[149]", subj, pat) < (int)sizeof expr);
+    got = run(expr, NULL);
+    assert_string_equal(got, "\"150\"");
+    free(got);
+    /* three digits with 150 groups; "$151" is beyond, so "$15" then "1" */
+    assert_true(snprintf(expr, sizeof expr, "$replace('%s', /%s/, '$150 $100 $151 $15x $1')", subj, pat) < (int)sizeof expr);
+    got = run(expr, NULL);
+    assert_string_equal(got, "\"150 100 0151 015x 001\"");
+    free(got);
+}
+
 /* ---- templates ------------------------------------------------------------ */
 
 static void test_templates(void **st)
@@ -514,7 +573,7 @@ int main(void)
         cmocka_unit_test(test_aws_recorded), cmocka_unit_test(test_aws_causes),
         cmocka_unit_test(test_paths),        cmocka_unit_test(test_operators),
         cmocka_unit_test(test_functions),    cmocka_unit_test(test_templates),
-        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_bounds),       cmocka_unit_test(test_regex_groups),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     json_decref(vars_obj);
