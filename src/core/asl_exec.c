@@ -2229,6 +2229,10 @@ asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t
     x->sm_arn = xstrdup(info->state_machine_arn ? info->state_machine_arn : "");
     x->sm_name = xstrdup(info->state_machine_name ? info->state_machine_name : "");
     x->role = xstrdup(info->role_arn ? info->role_arn : "");
+    if (!x->arn || !x->name || !x->sm_arn || !x->sm_name || !x->role) {
+        asl_exec_free(x);
+        return NULL;
+    }
     x->start_ms = info->start_ms;
     x->now = info->start_ms;
     x->redrive_count = info->redrive_count;

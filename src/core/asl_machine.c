@@ -17,7 +17,32 @@
 typedef struct cctx {
     asl_diags *diags;
     int failed;
+    int oom;              /* an allocation failed: SFN_ENOMEM, not a bad definition */
 } cctx;
+
+static char *cdup(cctx *c, const char *s)
+{
+    char *d = strdup(s);
+    if (d == NULL)
+        c->oom = 1;
+    return d;
+}
+
+static void *ccalloc(cctx *c, size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (p == NULL)
+        c->oom = 1;
+    return p;
+}
+
+static char *cndup(cctx *c, const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (d == NULL)
+        c->oom = 1;
+    return d;
+}
 
 static void cfail(cctx *c, const char *loc, const char *fmt, const char *arg)
 {
@@ -120,18 +145,22 @@ static int resolve_next(cctx *c, const asl_names *names, const char *name, const
     return i;
 }
 
-static char **cerrs(const json_t *arr, int *n)
+static char **cerrs(cctx *c, const json_t *arr, int *n)
 {
     *n = 0;
     if (!json_is_array(arr))
         return NULL;
     size_t len = json_array_size(arr);
-    char **e = calloc(len ? len : 1, sizeof *e);
-    if (e == NULL)
+    char **e = ccalloc(c, len ? len : 1, sizeof *e);
+    if (e == NULL) {
+        c->oom = 1;
         return NULL;
+    }
     for (size_t i = 0; i < len; i++) {
         const char *s = json_string_value(json_array_get(arr, i));
-        e[(*n)++] = strdup(s ? s : "");
+        if ((e[*n] = cdup(c, s ? s : "")) == NULL)
+            break;
+        (*n)++;
     }
     return e;
 }
@@ -140,7 +169,7 @@ static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth
 static void prog_free(prog *p);
 
 /* Which history events a Resource produces (AWS-FACTS 3.6). */
-static void classify_resource(state *s)
+static void classify_resource(cctx *c, state *s)
 {
     const char *r = s->resource;
     s->task_kind = TK_OTHER;
@@ -176,8 +205,10 @@ static void classify_resource(state *s)
         const char *colon = strchr(rest, ':');
         if (colon == NULL)
             return;
-        s->res_type = strndup(rest, (size_t)(colon - rest));
-        s->res_name = strdup(colon + 1);
+        s->res_type = cndup(c, rest, (size_t)(colon - rest));
+        s->res_name = cdup(c, colon + 1);
+        if (s->res_type == NULL || s->res_name == NULL)
+            return;
         if (strstr(colon + 1, ".waitForTaskToken") != NULL)
             s->wait_token = 1;
         if (strcmp(s->res_type, "lambda") == 0 && strncmp(colon + 1, "invoke", 6) == 0)
@@ -190,11 +221,11 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_n
     json_t *retry = json_object_get(js, "Retry");
     if (json_is_array(retry) && json_array_size(retry) > 0) {
         s->nretry = (int)json_array_size(retry);
-        s->retry = calloc((size_t)s->nretry, sizeof *s->retry);
+        s->retry = ccalloc(c, (size_t)s->nretry, sizeof *s->retry);
         for (int i = 0; s->retry && i < s->nretry; i++) {
             json_t *r = json_array_get(retry, (size_t)i);
             retrier *rt = &s->retry[i];
-            rt->errs = cerrs(json_object_get(r, "ErrorEquals"), &rt->nerrs);
+            rt->errs = cerrs(c, json_object_get(r, "ErrorEquals"), &rt->nerrs);
             rt->interval = cnum(r, "IntervalSeconds", 1);
             rt->max_attempts = cint(r, "MaxAttempts", 3);
             rt->backoff = cnum(r, "BackoffRate", 2.0);
@@ -206,11 +237,11 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_n
     json_t *catch = json_object_get(js, "Catch");
     if (json_is_array(catch) && json_array_size(catch) > 0) {
         s->ncatch = (int)json_array_size(catch);
-        s->catch = calloc((size_t)s->ncatch, sizeof *s->catch);
+        s->catch = ccalloc(c, (size_t)s->ncatch, sizeof *s->catch);
         for (int i = 0; s->catch && i < s->ncatch; i++) {
             json_t *k = json_array_get(catch, (size_t)i);
             catcher *ct = &s->catch[i];
-            ct->errs = cerrs(json_object_get(k, "ErrorEquals"), &ct->nerrs);
+            ct->errs = cerrs(c, json_object_get(k, "ErrorEquals"), &ct->nerrs);
             ct->next = resolve_next(c, names, sget(k, "Next"), loc);
             ct->result_path = cpath(c, k, "ResultPath", ASL_PATH_REFERENCE, &ct->result_null, loc);
             if (s->jsonata) {
@@ -235,8 +266,8 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl
     switch (s->type) {
     case ST_TASK: {
         const char *r = sget(js, "Resource");
-        s->resource = strdup(r ? r : "");
-        classify_resource(s);
+        s->resource = cdup(c, r ? r : "");
+        classify_resource(c, s);
         s->j_args = cj(c, js, "Arguments", NULL, loc);
         s->j_timeout = cj(c, js, "TimeoutSeconds", NULL, loc);
         s->j_heartbeat = cj(c, js, "HeartbeatSeconds", NULL, loc);
@@ -247,10 +278,10 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl
         json_t *ch = json_object_get(js, "Choices");
         s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
         size_t n = (size_t)s->nchoices + 1;
-        s->rule_next = calloc(n, sizeof *s->rule_next);
-        s->rule_cond = calloc(n, sizeof *s->rule_cond);
-        s->rule_output = calloc(n, sizeof *s->rule_output);
-        s->rule_jassign = calloc(n, sizeof *s->rule_jassign);
+        s->rule_next = ccalloc(c, n, sizeof *s->rule_next);
+        s->rule_cond = ccalloc(c, n, sizeof *s->rule_cond);
+        s->rule_output = ccalloc(c, n, sizeof *s->rule_output);
+        s->rule_jassign = ccalloc(c, n, sizeof *s->rule_jassign);
         for (int i = 0; s->rule_next && s->rule_cond && s->rule_output && s->rule_jassign && i < s->nchoices;
              i++) {
             json_t *rule = json_array_get(ch, (size_t)i);
@@ -277,7 +308,7 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl
     case ST_PARALLEL: {
         json_t *br = json_object_get(js, "Branches");
         s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
-        s->branches = calloc((size_t)s->nbranches + 1, sizeof *s->branches);
+        s->branches = ccalloc(c, (size_t)s->nbranches + 1, sizeof *s->branches);
         for (int i = 0; s->branches && i < s->nbranches; i++) {
             char bloc[600];
             snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
@@ -302,7 +333,7 @@ static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl
         s->j_tol_count = cj(c, js, "ToleratedFailureCount", NULL, loc);
         s->j_tol_pct = cj(c, js, "ToleratedFailurePercentage", NULL, loc);
         const char *label = sget(js, "Label");
-        s->label = label ? strdup(label) : NULL;
+        s->label = label ? cdup(c, label) : NULL;
         compile_retry_catch(c, s, js, names, loc);
         break;
     }
@@ -319,7 +350,7 @@ static int parse_ts(const char *s, int64_t *ms)
 static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const asl_names *names,
                           const char *loc, int depth, int jsonata)
 {
-    s->name = strdup(name);
+    s->name = cdup(c, name);
     const char *ql = sget(js, "QueryLanguage");
     s->jsonata = ql ? strcmp(ql, "JSONata") == 0 : jsonata;
     s->next = -1;
@@ -364,8 +395,8 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         break;
     case ST_TASK: {
         const char *r = sget(js, "Resource");
-        s->resource = strdup(r ? r : "");
-        classify_resource(s);
+        s->resource = cdup(c, r ? r : "");
+        classify_resource(c, s);
         s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
         s->timeout_s = cint(js, "TimeoutSeconds", 0);
         s->heartbeat_s = cint(js, "HeartbeatSeconds", 0);
@@ -377,9 +408,9 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     case ST_CHOICE: {
         json_t *ch = json_object_get(js, "Choices");
         s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
-        s->rules = calloc((size_t)s->nchoices + 1, sizeof *s->rules);
-        s->rule_next = calloc((size_t)s->nchoices + 1, sizeof *s->rule_next);
-        s->rule_assign = calloc((size_t)s->nchoices + 1, sizeof *s->rule_assign);
+        s->rules = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rules);
+        s->rule_next = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rule_next);
+        s->rule_assign = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rule_assign);
         for (int i = 0; s->rules && s->rule_next && s->rule_assign && i < s->nchoices; i++) {
             json_t *rule = json_array_get(ch, (size_t)i);
             char rloc[600], err[1024];
@@ -416,8 +447,8 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     }
     case ST_FAIL: {
         const char *e = sget(js, "Error"), *ca = sget(js, "Cause");
-        s->error = e ? strdup(e) : NULL;
-        s->cause = ca ? strdup(ca) : NULL;
+        s->error = e ? cdup(c, e) : NULL;
+        s->cause = ca ? cdup(c, ca) : NULL;
         /* each may be a path or an intrinsic returning a string (AWS's
          * Fail state: States.Format, States.JsonToString, ...) */
         const char *fields[2] = {"ErrorPath", "CausePath"};
@@ -439,7 +470,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     case ST_PARALLEL: {
         json_t *br = json_object_get(js, "Branches");
         s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
-        s->branches = calloc((size_t)s->nbranches + 1, sizeof *s->branches);
+        s->branches = ccalloc(c, (size_t)s->nbranches + 1, sizeof *s->branches);
         for (int i = 0; s->branches && i < s->nbranches; i++) {
             char bloc[600];
             snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
@@ -477,7 +508,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
         }
         s->tol_pct_path = cpath(c, js, "ToleratedFailurePercentagePath", ASL_PATH_ANY, NULL, loc);
         const char *label = sget(js, "Label");
-        s->label = label ? strdup(label) : NULL;
+        s->label = label ? cdup(c, label) : NULL;
         compile_retry_catch(c, s, js, names, loc);
         break;
     }
@@ -498,11 +529,11 @@ static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth
         cfail(c, loc[0] ? loc : "/", "These fields are required: [States, StartAt]", NULL);
         return NULL;
     }
-    prog *p = calloc(1, sizeof *p);
+    prog *p = ccalloc(c, 1, sizeof *p);
     if (p == NULL)
         return NULL;
     p->n = (int)json_object_size(states);
-    p->s = calloc((size_t)p->n + 1, sizeof *p->s);
+    p->s = ccalloc(c, (size_t)p->n + 1, sizeof *p->s);
     if (p->s == NULL) {
         free(p);
         return NULL;
@@ -511,7 +542,7 @@ static prog *compile_prog(cctx *c, const json_t *def, const char *loc, int depth
      * scan per transition made compile quadratic in the state count. */
     asl_names names;
     if (asl__names_init(&names, (size_t)p->n) != 0) {
-        cfail(c, loc[0] ? loc : "/", "out of memory", NULL);
+        c->oom = 1;
         free(p->s);
         free(p);
         return NULL;
@@ -630,7 +661,7 @@ int asl_machine_compile(const json_t *definition, int type, asl_machine **out, a
     memset(diags, 0, sizeof *diags);
     *out = NULL;
     if (!json_is_object(definition)) {
-        cctx c = {diags, 0};
+        cctx c = {diags, 0, 0};
         cfail(&c, "/", "The definition must be a JSON object", NULL);
         return SFN_EINVAL;
     }
@@ -644,8 +675,13 @@ int asl_machine_compile(const json_t *definition, int type, asl_machine **out, a
     m->timeout_s = cint(definition, "TimeoutSeconds", 0);
     const char *ql = sget(definition, "QueryLanguage");
     m->jsonata = ql && strcmp(ql, "JSONata") == 0;
-    cctx c = {diags, 0};
+    cctx c = {diags, 0, 0};
     m->root = compile_prog(&c, definition, "", 0, m->jsonata);
+    if (c.oom) {
+        asl_machine_free(m);
+        memset(diags, 0, sizeof *diags);
+        return SFN_ENOMEM;
+    }
     if (c.failed || m->root == NULL) {
         asl_machine_free(m);
         return SFN_EINVAL;
@@ -663,7 +699,7 @@ int asl_machine_compile_text(const char *text, size_t len, int type, asl_machine
     memset(diags, 0, sizeof *diags);
     *out = NULL;
     if (len > ASL_MAX_DEFINITION) {
-        cctx c = {diags, 0};
+        cctx c = {diags, 0, 0};
         cfail(&c, "/", "The definition is too large", NULL);
         return SFN_EINVAL;
     }

@@ -629,6 +629,7 @@ run *run_create(const run_opts *o)
     }
     r->rng = seed;
     r->gen = 1;
+    r->probe_min_ms = o->probe_ms > 0 ? o->probe_ms : PROBE_MIN_MS;
     r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account);
     if (r->svc == NULL) {
         free(r->region);
@@ -755,7 +756,14 @@ int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *
         return RUN_EDB;
     asl_diags d;
     rc = asl_machine_compile_text(text, strlen(text), type, &m, diags ? diags : &d);
+    if (rc == SFN_EINVAL) {
+        /* It compiled when it was stored: failing now is memory (jansson
+         * reports an allocation that failed as a syntax error). Once more. */
+        rc = asl_machine_compile_text(text, strlen(text), type, &m, diags ? diags : &d);
+    }
     free(text);
+    if (rc == SFN_ENOMEM)
+        return RUN_ENOMEM;
     if (rc != SFN_OK)
         return RUN_EINVAL;
     if (hmap_put(&r->machines, key, m) != 0) {

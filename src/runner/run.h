@@ -50,6 +50,8 @@ typedef struct run_opts {
                              times sooner than their deadlines; 1 = real time */
     int quiet;            /* 1: no log lines on stderr */
     const char *data_dir; /* where the integrations write (sns/); NULL: "." */
+    int probe_ms;         /* > 0: first retry of a store that took no writes
+                             (default 250 ms; tests use less) */
     int64_t retention_ms; /* > 0: executions that ended longer ago than this
                              are removed with their history, in batches on
                              the loop (run.c, retention); 0: kept forever */

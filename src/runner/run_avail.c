@@ -30,7 +30,6 @@
  * reaped into r->susp) and what was queued for it is dropped; the replies
  * queued with run_after_commit learn that it failed. Then writes are
  * refused until a probe write commits (run.h). */
-#define PROBE_MIN_MS 250
 #define PROBE_MAX_MS 5000
 
 
@@ -40,7 +39,7 @@ void run__set_unavailable(run *r)
 {
     if (!r->unavail) {
         r->unavail = 1;
-        r->probe_ms = PROBE_MIN_MS;
+        r->probe_ms = r->probe_min_ms;
         /* printed even with --quiet: the service has stopped writing */
         fprintf(stderr,
                 "sfnd: warning: the store takes no writes (%s); executions are set aside and "

@@ -73,6 +73,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
 {
     const asl_machine *m;
     int rc = run_machine_get(r, s->sm->def_id, &m, NULL);
+    if (rc == RUN_EDB || rc == RUN_ENOMEM)
+        return RUN_EUNAVAIL; /* the store or memory failed us: try again later */
     if (rc != 0)
         return rc;
     if (!s->express && r->unavail)

@@ -140,6 +140,7 @@ struct run {
     int nsusp;
     ev_timer *probe_timer;
     int64_t probe_ms;         /* the back-off */
+    int probe_min_ms;         /* where it starts (run_opts.probe_ms) */
     jtext tb;                 /* reused for each step's events */
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
 };
@@ -175,6 +176,7 @@ void run__txn_rolled_back(run *r);
 void run__reap_lost(run *r);
 void run__on_retention(ev_loop *loop, ev_timer *t, void *ud);
 #define RETAIN_IDLE_MS 1000
+#define PROBE_MIN_MS 250 /* the first retry of a store that took no writes */
 
 /* ---- run_exec.c ------------------------------------------------------------- */
 /* Rebuild execution id from the store and dispatch what it waits on. */
