@@ -509,39 +509,132 @@ static void on_child_done(void *ud, int rc, const run_result *res)
     child_wait_free(w);
 }
 
+/* The child's state machine ARN and name: Name, or one derived from the
+ * parent's task (name points into derived). Returns -1 to go on, or
+ * RUN_SVC_FAILED with the error in o. */
+static int child_args(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_out *o,
+                      const char **smarn, char derived[37], const char **name)
+{
+    const json_t *jarn = json_object_get(p, "StateMachineArn");
+    if (!json_is_string(jarn))
+        return SFN_FAIL("InvalidArn", 400, "InvalidArn",
+                        "Invalid Arn: 'Resource type not valid in this context: null'");
+    *smarn = json_string_value(jarn);
+    if (strncmp(*smarn, "arn:aws:states:", 15) != 0 || strstr(*smarn, ":stateMachine:") == NULL)
+        return SFN_FAIL("InvalidArn", 400, "InvalidArn", "Invalid Arn: '%s'", *smarn);
+    const json_t *jn = json_object_get(p, "Name");
+    if (jn && !json_is_string(jn))
+        return SFN_FAIL("InvalidName", 400, "InvalidName", "Invalid Name: '%s'", "");
+    *name = json_string_value(jn);
+    if (*name && !run_name_valid(*name))
+        return SFN_FAIL("InvalidName", 400, "InvalidName", "Invalid Name: '%s'", *name);
+    if (*name == NULL) {
+        /* at least once: a re-dispatched task must find the same child */
+        char key[2100];
+        snprintf(key, sizeof key, "%s#%llu", t->exec_arn, (unsigned long long)t->task);
+        derived_name(key, 0x8, derived);
+        *name = derived;
+    }
+    return -1;
+}
+
+/* A .sync task re-dispatched after its child ended: the answer from the
+ * child's row (old, named arn). Returns RUN_SVC_DONE or RUN_SVC_FAILED. */
+static int child_ended(run_svc *s, const store_exec *old, const char *arn, int v2,
+                       run_svc_out *o)
+{
+    child_wait w = {.s = s, .v2 = v2, .name = old->name, .sm_arn = old->sm_arn,
+                    .input = old->input, .start_ms = old->start_ms};
+    run_result rr = {.arn = arn, .status = old->status, .output = old->output,
+                     .error = old->error, .cause = old->cause,
+                     .start_ms = old->start_ms, .stop_ms = old->stop_ms};
+    json_t *d = describe_json(s, &w, &rr, v2);
+    if (old->status == STORE_SUCCEEDED) {
+        o->result = d;
+        return RUN_SVC_DONE;
+    }
+    char *cause = jtext_dup(d);
+    json_decref(d);
+    snprintf(o->error, sizeof o->error, "States.TaskFailed");
+    snprintf(o->cause, sizeof o->cause, "%s", cause ? cause : "");
+    free(cause);
+    return RUN_SVC_FAILED;
+}
+
+/* StartExecution is idempotent for the same name and input (a Standard
+ * machine sm): look the execution `name` up. Found, *existing is 1 and
+ * *arn (malloc'd) and *start_ms are its. Returns -1 to go on, or the
+ * task's answer: ExecutionAlreadyExists for another input, or the end of
+ * a .sync child that has ended already. */
+static int child_existing(run_svc *s, const store_sm *sm, const char *name, const char *input,
+                          int sync, int v2, run_svc_out *o, char **arn, int64_t *start_ms,
+                          int *existing)
+{
+    const char *q = strstr(sm->arn, ":stateMachine:");
+    char *xarn = NULL;
+    if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(q - sm->arn), sm->arn,
+                 q + strlen(":stateMachine:"), name) < 0)
+        xarn = NULL;
+    store_exec old;
+    int rc = -1;
+    if (xarn && store_exec_get(s->st, xarn, &old) == STORE_OK) {
+        int same = !strcmp(old.input, input) && !strcmp(old.sm_arn, sm->arn);
+        *existing = 1;
+        int running = old.status == STORE_RUNNING;
+        *start_ms = old.start_ms;
+        *arn = xarn;
+        xarn = NULL;
+        if (!same) {
+            store_exec_cleanup(&old);
+            return SFN_FAIL("ExecutionAlreadyExists", 400, "ExecutionAlreadyExists",
+                            "Execution Already Exists: '%s'", *arn);
+        }
+        if (sync && !running)
+            rc = child_ended(s, &old, *arn, v2, o);
+        store_exec_cleanup(&old);
+    }
+    free(xarn);
+    return rc;
+}
+
+/* What a .sync parent keeps while its child runs; NULL when out of memory. */
+static child_wait *child_wait_new(run_svc *s, const run_svc_task *t, int v2, const char *name,
+                                  const char *sm_arn, const char *input)
+{
+    child_wait *w = calloc(1, sizeof *w);
+    if (w) {
+        w->s = s;
+        w->parent = strdup(t->exec_arn);
+        w->task = t->task;
+        w->v2 = v2;
+        w->name = strdup(name);
+        w->sm_arn = strdup(sm_arn);
+        w->input = strdup(input);
+    }
+    if (!w || !w->parent || !w->name || !w->sm_arn || !w->input) {
+        child_wait_free(w);
+        return NULL;
+    }
+    return w;
+}
+
 static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_out *o)
 {
     const char *res = t->resource;
     int sync = strstr(res, ":startExecution.sync") != NULL;
     int v2 = sync && strstr(res, ".sync:2") != NULL;
-    const json_t *jarn = json_object_get(p, "StateMachineArn");
-    if (!json_is_string(jarn))
-        return SFN_FAIL("InvalidArn", 400, "InvalidArn",
-                        "Invalid Arn: 'Resource type not valid in this context: null'");
-    const char *smarn = json_string_value(jarn);
-    if (strncmp(smarn, "arn:aws:states:", 15) != 0 || strstr(smarn, ":stateMachine:") == NULL)
-        return SFN_FAIL("InvalidArn", 400, "InvalidArn", "Invalid Arn: '%s'", smarn);
-    const json_t *jn = json_object_get(p, "Name");
-    if (jn && !json_is_string(jn))
-        return SFN_FAIL("InvalidName", 400, "InvalidName", "Invalid Name: '%s'", "");
+    const char *smarn = NULL, *name = NULL;
     char derived[37];
-    const char *name = json_string_value(jn);
-    if (name && !run_name_valid(name))
-        return SFN_FAIL("InvalidName", 400, "InvalidName", "Invalid Name: '%s'", name);
-    if (name == NULL) {
-        /* at least once: a re-dispatched task must find the same child */
-        char key[2100];
-        snprintf(key, sizeof key, "%s#%llu", t->exec_arn, (unsigned long long)t->task);
-        derived_name(key, 0x8, derived);
-        name = derived;
-    }
+    int rc = child_args(s, t, p, o, &smarn, derived, &name);
+    if (rc >= 0)
+        return rc;
     const json_t *jin = json_object_get(p, "Input");
     char *input = jin == NULL        ? strdup("{}")
                   : json_is_string(jin) ? strdup(json_string_value(jin))
                                         : jtext_dup(jin);
     if (input == NULL)
         return SFN_FAIL("Internal", 500, "InternalFailure", "out of memory");
-    int rc = RUN_SVC_FAILED;
+    rc = RUN_SVC_FAILED;
     json_error_t je;
     json_t *in = json_loads(input, JSON_DECODE_ANY, &je);
     store_sm sm;
@@ -558,71 +651,14 @@ static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, r
         goto out;
     }
     int64_t start_ms = 0;
-    int existing = 0, running = 1;
-    if (sm.type == 0) {
-        /* StartExecution is idempotent for the same name and input */
-        const char *q = strstr(sm.arn, ":stateMachine:");
-        char *xarn = NULL;
-        if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(q - sm.arn), sm.arn,
-                     q + strlen(":stateMachine:"), name) < 0)
-            xarn = NULL;
-        store_exec old;
-        if (xarn && store_exec_get(s->st, xarn, &old) == STORE_OK) {
-            int same = !strcmp(old.input, input) && !strcmp(old.sm_arn, sm.arn);
-            existing = 1;
-            running = old.status == STORE_RUNNING;
-            start_ms = old.start_ms;
-            arn = xarn;
-            xarn = NULL;
-            if (!same) {
-                store_exec_cleanup(&old);
-                rc = SFN_FAIL("ExecutionAlreadyExists", 400, "ExecutionAlreadyExists",
-                              "Execution Already Exists: '%s'", arn);
-                goto out;
-            }
-            if (sync && !running) {
-                /* re-dispatched after the child ended: answer from its row */
-                child_wait w = {.s = s, .v2 = v2, .name = old.name, .sm_arn = old.sm_arn,
-                                .input = old.input, .start_ms = old.start_ms};
-                run_result rr = {.arn = arn, .status = old.status, .output = old.output,
-                                 .error = old.error, .cause = old.cause,
-                                 .start_ms = old.start_ms, .stop_ms = old.stop_ms};
-                json_t *d = describe_json(s, &w, &rr, v2);
-                if (old.status == STORE_SUCCEEDED) {
-                    o->result = d;
-                    rc = RUN_SVC_DONE;
-                } else {
-                    char *cause = jtext_dup(d);
-                    json_decref(d);
-                    snprintf(o->error, sizeof o->error, "States.TaskFailed");
-                    snprintf(o->cause, sizeof o->cause, "%s", cause ? cause : "");
-                    free(cause);
-                    rc = RUN_SVC_FAILED;
-                }
-                store_exec_cleanup(&old);
-                goto out;
-            }
-            store_exec_cleanup(&old);
-        }
-        free(xarn);
-    }
+    int existing = 0;
+    if (sm.type == 0 && (rc = child_existing(s, &sm, name, input, sync, v2, o, &arn, &start_ms,
+                                             &existing)) >= 0)
+        goto out;
     child_wait *w = NULL;
-    if (sync) {
-        w = calloc(1, sizeof *w);
-        if (w) {
-            w->s = s;
-            w->parent = strdup(t->exec_arn);
-            w->task = t->task;
-            w->v2 = v2;
-            w->name = strdup(name);
-            w->sm_arn = strdup(sm.arn);
-            w->input = strdup(input);
-        }
-        if (!w || !w->parent || !w->name || !w->sm_arn || !w->input) {
-            child_wait_free(w);
-            rc = SFN_FAIL("Internal", 500, "InternalFailure", "out of memory");
-            goto out;
-        }
+    if (sync && (w = child_wait_new(s, t, v2, name, sm.arn, input)) == NULL) {
+        rc = SFN_FAIL("Internal", 500, "InternalFailure", "out of memory");
+        goto out;
     }
     if (!existing) {
         run_start st = {.sm = &sm, .name = name, .input_text = input, .input = in,

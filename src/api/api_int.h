@@ -1,0 +1,138 @@
+/*
+ * api_int.h - the Step Functions API's internals (src/api), shared by its
+ * files; not part of its interface (api.h).
+ *
+ *   api.c          api_call (parse, dispatch), the replies, the strict
+ *                  request members and the ARN checks, the HTTP router and
+ *                  who may call (api_http_check), api_create / api_free
+ *   api_sm.c       state machines: Create, Describe, Update, Delete, List,
+ *                  DescribeStateMachineForExecution,
+ *                  ValidateStateMachineDefinition, api_sm_from_template
+ *   api_exec.c     executions: Start, StartSync, Describe, List, Stop,
+ *                  Redrive, SendTask{Success,Failure,Heartbeat},
+ *                  Sfnd.WaitExecution
+ *   api_history.c  GetExecutionHistory: the stored log form expanded to
+ *                  the API's events, its page tokens
+ *
+ * A call's life: api_call parses the body into an object and runs one
+ * api__op_ function, which answers exactly once through api__reply_*: the
+ * reply leaves after the loop iteration's transaction commits (a rolled
+ * back one turns it into a retryable 503). StartSyncExecution and
+ * Sfnd.WaitExecution answer later, from the runner's callback.
+ *
+ * The api__ functions are for these files only. The ones taking a call
+ * and returning int (members, ARN checks, look-ups) return 0, or -1 after
+ * replying the error themselves. Include it after defining _GNU_SOURCE.
+ * Threading: the loop's.
+ */
+#ifndef SFN_API_INT_H
+#define SFN_API_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "fjson.h"
+
+#define MAX_INPUT 262144      /* StartExecution input, SendTaskSuccess output */
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+
+struct api {
+    run *run;
+    store *st;
+    ev_loop *loop;
+    lam *lam;
+    char *region;
+    char *account;
+    uint64_t rng;
+    fjson_buf fj;              /* the JSON reader's scratch */
+    char *host;                /* listen address (api_http_check) */
+    int port;
+    char **origins;            /* allowed browser origins */
+    size_t norigins;
+};
+
+typedef struct call {
+    api *a;
+    api_reply_cb *cb;
+    void *ud;
+    int status;
+    char *body;
+    /* Sfnd.WaitExecution */
+    ev_timer *timer;
+    char *arn;
+    int answered;
+    int include_data;
+} call;
+
+/* An API timestamp: seconds since the epoch, milliseconds as the fraction. */
+static inline json_t *ts(int64_t ms)
+{
+    return json_real((double)ms / 1000.0);
+}
+
+/* ---- api.c: replies ------------------------------------------------------ */
+/* Queue the reply (body taken): it leaves after the current transaction
+ * commits; then c is freed. */
+void api__reply_text(call *c, int status, char *body);
+/* j (taken) as the 200 reply; a 500 InternalFailure without memory. */
+void api__reply_json(call *c, json_t *j);
+/* {"__type": type, "message": the formatted message} with status. */
+void api__reply_err(call *c, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The runner refused a write (RUN_EUNAVAIL): a retryable 503. */
+void api__reply_unavail(call *c);
+
+#define CLIENT(c, type, ...) api__reply_err((c), 400, (type), __VA_ARGS__)
+
+/* ---- api.c: strict members and look-ups ---------------------------------- */
+enum { T_STR = 1, T_INT, T_BOOL, T_OBJ, T_ARR };
+
+/* Member `name` of type T_*: *out borrowed, NULL if absent and optional. */
+int api__member(call *c, const json_t *req, const char *name, int type, int required,
+                json_t **out);
+/* A string member: not empty when required, at most maxlen (0: any), no NUL. */
+int api__str_member(call *c, const json_t *req, const char *name, int required,
+                    size_t maxlen, const char **out);
+/* An integer member in [lo, hi]; dflt when absent. */
+int api__int_member(call *c, const json_t *req, const char *name, long lo, long hi,
+                    long dflt, long *out);
+/* A boolean member; dflt when absent. */
+int api__bool_member(call *c, const json_t *req, const char *name, int dflt, int *out);
+/* "arn:aws:states:<region>:<account>:<kind1 or kind2>:..." (kind2 may be NULL). */
+int api__check_arn(call *c, const char *arn, const char *kind1, const char *kind2);
+/* Look an execution up (*x to store_exec_cleanup); ExecutionDoesNotExist
+ * when absent. */
+int api__find_exec(call *c, const char *arn, store_exec *x);
+/* Look a state machine up, not deleted (*sm to store_sm_cleanup);
+ * StateMachineDoesNotExist when absent. */
+int api__find_sm(call *c, const char *arn, store_sm *sm);
+/* A list's nextToken "<prefix><decimal>" into *out (tok NULL leaves it). */
+int api__parse_token(call *c, const char *tok, const char *prefix, long long *out);
+
+/* ---- the operations: req is the request object, borrowed ----------------- */
+/* api_sm.c */
+void api__op_create_sm(call *c, json_t *req);
+void api__op_describe_sm(call *c, json_t *req);
+void api__op_list_sms(call *c, json_t *req);
+void api__op_update_sm(call *c, json_t *req);
+void api__op_delete_sm(call *c, json_t *req);
+void api__op_validate(call *c, json_t *req);
+void api__op_describe_for_exec(call *c, json_t *req);
+/* api_exec.c */
+void api__op_start_async(call *c, json_t *req);
+void api__op_start_sync(call *c, json_t *req);
+void api__op_describe_exec(call *c, json_t *req);
+void api__op_list_execs(call *c, json_t *req);
+void api__op_stop(call *c, json_t *req);
+void api__op_task_success(call *c, json_t *req);
+void api__op_task_failure(call *c, json_t *req);
+void api__op_task_heartbeat(call *c, json_t *req);
+void api__op_redrive(call *c, json_t *req);
+void api__op_wait(call *c, json_t *req);
+/* api_history.c */
+void api__op_history(call *c, json_t *req);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * api_sm.c - the state machine operations of the Step Functions API:
+ * CreateStateMachine, DescribeStateMachine, ListStateMachines,
+ * UpdateStateMachine, DeleteStateMachine, DescribeStateMachineForExecution,
+ * ValidateStateMachineDefinition, and api_sm_from_template (the template's
+ * state machines at start-up).
+ *
+ * A definition is compile-checked (asl_machine_compile_text) before it is
+ * saved; CreateStateMachine with the request of an existing one is
+ * idempotent, as on AWS.
+ *
+ * Must not: write a state machine except through the runner (run_sm_save),
+ * reply except through api__reply_* (after the commit).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "api_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEFINITION 1048576
+
+/* ---- helpers ------------------------------------------------------------------- */
+static json_t *logging_json(void)
+{
+    return json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0);
+}
+
+/* Compile-check a definition; replies InvalidDefinition. */
+static int check_definition(call *c, const char *text, int type)
+{
+    asl_machine *m = NULL;
+    asl_diags d;
+    memset(&d, 0, sizeof d);
+    if (asl_machine_compile_text(text, strlen(text), type, &m, &d) != SFN_OK) {
+        char cause[2048];
+        asl_diags_cause(&d, cause, sizeof cause);
+        CLIENT(c, "InvalidDefinition", "%s", cause);
+        return -1;
+    }
+    asl_machine_free(m);
+    return 0;
+}
+
+static int type_member(call *c, const json_t *req, int *type)
+{
+    const char *t;
+    *type = 0;
+    if (api__str_member(c, req, "type", 0, 0, &t) != 0)
+        return -1;
+    if (t == NULL || !strcmp(t, "STANDARD"))
+        return 0;
+    if (!strcmp(t, "EXPRESS")) {
+        *type = 1;
+        return 0;
+    }
+    CLIENT(c, "ValidationException",
+           "1 validation error detected: Value '%s' at 'type' failed to satisfy constraint: "
+           "Member must satisfy enum value set: [STANDARD, EXPRESS]",
+           t);
+    return -1;
+}
+
+/* ---- state machines ---------------------------------------------------------------- */
+void api__op_create_sm(call *c, json_t *req)
+{
+    api *a = c->a;
+    const char *name, *def, *role;
+    int type;
+    if (api__str_member(c, req, "name", 1, 0, &name) ||
+        api__str_member(c, req, "definition", 1, MAX_DEFINITION, &def) ||
+        api__str_member(c, req, "roleArn", 1, 256, &role) || type_member(c, req, &type))
+        return;
+    json_t *v;
+    if (api__member(c, req, "loggingConfiguration", T_OBJ, 0, &v) ||
+        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &v) ||
+        api__member(c, req, "tags", T_ARR, 0, &v))
+        return;
+    if (!run_name_valid(name)) {
+        CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
+        return;
+    }
+    if (strncmp(role, "arn:", 4) != 0) {
+        CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
+        return;
+    }
+    if (check_definition(c, def, type) != 0)
+        return;
+    char arn[512];
+    snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name);
+    store_sm old;
+    if (store_sm_get(a->st, arn, &old) == STORE_OK) {
+        int same = 0;
+        if (!old.deleted) {
+            char *odef = NULL;
+            int otype;
+            if (store_def_get(a->st, old.def_id, &odef, &otype) == STORE_OK)
+                same = !strcmp(odef, def) && otype == type && old.role_arn &&
+                       !strcmp(old.role_arn, role);
+            free(odef);
+            if (!same) {
+                store_sm_cleanup(&old);
+                CLIENT(c, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
+                return;
+            }
+            /* identical request: idempotent, as on AWS */
+            api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
+                                         ts(old.created_ms)));
+            store_sm_cleanup(&old);
+            return;
+        }
+        store_sm_cleanup(&old);
+    }
+    int64_t now = ev_wall_ms();
+    store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
+                   .created_ms = now, .updated_ms = now};
+    if (run_sm_save(a->run, &sm, def) != 0) {
+        api__reply_unavail(c);
+        return;
+    }
+    api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate", ts(now)));
+}
+
+void api__op_describe_sm(call *c, json_t *req)
+{
+    const char *arn;
+    store_sm sm;
+    if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) || api__find_sm(c, arn, &sm))
+        return;
+    char *def = NULL;
+    int type = 0;
+    store_def_get(c->a->st, sm.def_id, &def, &type);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", sm.arn,
+                          "name", sm.name, "status", "ACTIVE", "definition", def ? def : "{}",
+                          "roleArn", sm.role_arn ? sm.role_arn : "", "type",
+                          sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms),
+                          "loggingConfiguration", logging_json(), "tracingConfiguration",
+                          json_pack("{s:b}", "enabled", 0));
+    free(def);
+    store_sm_cleanup(&sm);
+    api__reply_json(c, o);
+}
+
+typedef struct sm_list {
+    json_t *arr;
+    long skip, limit, seen;
+    int more;
+} sm_list;
+
+static int sm_list_cb(void *ctx, const store_sm *sm)
+{
+    sm_list *l = ctx;
+    if (l->seen++ < l->skip)
+        return 0;
+    if ((long)json_array_size(l->arr) == l->limit) {
+        l->more = 1;
+        return 1;
+    }
+    json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:o}", "stateMachineArn", sm->arn,
+                                            "name", sm->name, "type",
+                                            sm->type ? "EXPRESS" : "STANDARD", "creationDate",
+                                            ts(sm->created_ms)));
+    return 0;
+}
+
+void api__op_list_sms(call *c, json_t *req)
+{
+    long max;
+    const char *tok;
+    long long skip = 0;
+    if (api__int_member(c, req, "maxResults", 0, LIST_MAX, 0, &max) ||
+        api__str_member(c, req, "nextToken", 0, 1024, &tok) ||
+        api__parse_token(c, tok, "SM", &skip))
+        return;
+    sm_list l = {.arr = json_array(), .skip = (long)skip, .limit = max ? max : LIST_DEFAULT};
+    store_sm_each(c->a->st, sm_list_cb, &l);
+    json_t *o = json_pack("{s:o}", "stateMachines", l.arr);
+    if (l.more)
+        json_object_set_new(o, "nextToken", json_sprintf("SM%ld", l.skip + l.limit));
+    api__reply_json(c, o);
+}
+
+void api__op_update_sm(call *c, json_t *req)
+{
+    api *a = c->a;
+    const char *arn, *def, *role;
+    json_t *logc, *trc;
+    store_sm sm;
+    if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
+        api__str_member(c, req, "definition", 0, MAX_DEFINITION, &def) ||
+        api__str_member(c, req, "roleArn", 0, 256, &role) ||
+        api__member(c, req, "loggingConfiguration", T_OBJ, 0, &logc) ||
+        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc))
+        return;
+    if (!def && !role && !logc && !trc) {
+        CLIENT(c, "MissingRequiredParameter",
+               "Either the definition, the role ARN, the LoggingConfiguration, or the "
+               "TracingConfiguration must be specified");
+        return;
+    }
+    if (api__find_sm(c, arn, &sm))
+        return;
+    if (role && strncmp(role, "arn:", 4) != 0) {
+        store_sm_cleanup(&sm);
+        CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
+        return;
+    }
+    if (def && check_definition(c, def, sm.type) != 0) {
+        store_sm_cleanup(&sm);
+        return;
+    }
+    int64_t now = ev_wall_ms();
+    if (role) {
+        free(sm.role_arn);
+        sm.role_arn = strdup(role);
+    }
+    sm.updated_ms = now;
+    if (run_sm_save(a->run, &sm, def) != 0)
+        goto fail;
+    json_t *o = json_pack("{s:o,s:s}", "updateDate", ts(now), "revisionId", "");
+    json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)sm.def_id));
+    store_sm_cleanup(&sm);
+    api__reply_json(c, o);
+    return;
+fail:
+    store_sm_cleanup(&sm);
+    api__reply_unavail(c);
+}
+
+void api__op_delete_sm(call *c, json_t *req)
+{
+    const char *arn;
+    if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
+        api__check_arn(c, arn, "stateMachine", NULL))
+        return;
+    store_sm sm;
+    int rc = 0;
+    if (store_sm_get(c->a->st, arn, &sm) == STORE_OK) {
+        if (!sm.deleted) {
+            sm.deleted = 1;
+            rc = run_sm_save(c->a->run, &sm, NULL);
+        }
+        store_sm_cleanup(&sm);
+    }
+    if (rc != 0)
+        api__reply_unavail(c);
+    else
+        api__reply_json(c, json_object());
+}
+
+void api__op_validate(call *c, json_t *req)
+{
+    const char *def, *sev;
+    long max;
+    int type;
+    if (api__str_member(c, req, "definition", 1, MAX_DEFINITION, &def) ||
+        type_member(c, req, &type) ||
+        api__str_member(c, req, "severity", 0, 0, &sev) ||
+        api__int_member(c, req, "maxResults", 0, 100, 0, &max))
+        return;
+    if (sev && strcmp(sev, "ERROR") && strcmp(sev, "WARNING")) {
+        CLIENT(c, "ValidationException",
+               "1 validation error detected: Value '%s' at 'severity' failed to satisfy "
+               "constraint: Member must satisfy enum value set: [ERROR, WARNING]",
+               sev);
+        return;
+    }
+    asl_machine *m = NULL;
+    asl_diags d;
+    memset(&d, 0, sizeof d);
+    int rc = asl_machine_compile_text(def, strlen(def), type, &m, &d);
+    asl_machine_free(m);
+    json_t *diags = json_array();
+    int errors = 0, truncated = 0;
+    for (int i = 0; i < d.n; i++) {
+        int is_err = !strcmp(d.d[i].severity, "ERROR");
+        errors += is_err;
+        if (sev && !strcmp(sev, "ERROR") && !is_err)
+            continue;
+        if (max && (long)json_array_size(diags) >= max) {
+            truncated = 1;
+            continue;
+        }
+        json_array_append_new(diags, json_pack("{s:s,s:s,s:s,s:s}", "severity", d.d[i].severity,
+                                               "code", d.d[i].code, "message", d.d[i].message,
+                                               "location", d.d[i].location));
+    }
+    int fail = rc != SFN_OK || errors > 0;
+    api__reply_json(c, json_pack("{s:s,s:o,s:b}", "result", fail ? "FAIL" : "OK", "diagnostics",
+                                 diags, "truncated", truncated));
+}
+
+void api__op_describe_for_exec(call *c, json_t *req)
+{
+    const char *arn;
+    store_exec x;
+    if (api__str_member(c, req, "executionArn", 1, 2048, &arn) || api__find_exec(c, arn, &x))
+        return;
+    store_sm sm;
+    char *def = NULL;
+    int type;
+    memset(&sm, 0, sizeof sm);
+    store_sm_get(c->a->st, x.sm_arn, &sm);
+    store_def_get(c->a->st, x.def_id, &def, &type);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", x.sm_arn, "name",
+                          sm.name ? sm.name : "", "definition", def ? def : "{}", "roleArn",
+                          sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms),
+                          "loggingConfiguration", logging_json(), "tracingConfiguration",
+                          json_pack("{s:b}", "enabled", 0));
+    json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)x.def_id));
+    free(def);
+    store_sm_cleanup(&sm);
+    store_exec_cleanup(&x);
+    api__reply_json(c, o);
+}
+
+/* ---- the template's state machines (api.h) ---------------------------------------- */
+int api_sm_from_template(api *a, const char *name, const char *definition, int type,
+                         const char *role_arn, char **arn_out, char *err, size_t errlen)
+{
+    asl_machine *m = NULL;
+    asl_diags d;
+    memset(&d, 0, sizeof d);
+    if (asl_machine_compile_text(definition, strlen(definition), type, &m, &d) != SFN_OK) {
+        asl_diags_cause(&d, err, errlen);
+        return -EINVAL;
+    }
+    asl_machine_free(m);
+    char *arn = NULL;
+    if (asprintf(&arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name) < 0)
+        return -ENOMEM;
+    store_sm old;
+    int have = store_sm_get(a->st, arn, &old) == STORE_OK;
+    int same = 0;
+    if (have && !old.deleted) {
+        char *odef = NULL;
+        int otype;
+        if (store_def_get(a->st, old.def_id, &odef, &otype) == STORE_OK)
+            same = !strcmp(odef, definition) && otype == type && old.role_arn &&
+                   !strcmp(old.role_arn, role_arn);
+        free(odef);
+    }
+    int rc = 0;
+    if (!same) {
+        int64_t now = ev_wall_ms();
+        store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
+                       .type = type, .created_ms = have ? old.created_ms : now,
+                       .updated_ms = now, .from_template = 1};
+        if (run_sm_save(a->run, &sm, definition) != 0) {
+            const char *why = NULL;
+            run_available(a->run, &why);
+            snprintf(err, errlen, "store: %s", why ? why : "the write failed");
+            rc = -EAGAIN;
+        }
+    }
+    if (have)
+        store_sm_cleanup(&old);
+    if (rc == 0)
+        *arn_out = arn;
+    else
+        free(arn);
+    return rc;
+}
