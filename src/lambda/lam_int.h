@@ -57,6 +57,8 @@ struct proc {
     inv *cur;              /* the invocation it holds */
     ev_timer *timer;       /* cur's Timeout */
     char *init_error;      /* body of POST /init/error */
+    int reinit;            /* started again after an init that timed out: its
+                              limit is the function's Timeout (AWS) */
     char last_id[37];      /* the invocation it ended last (a second result is 403) */
     int logfd;             /* read end of the stdout/stderr pipe, -1 if none */
     char *logbuf;

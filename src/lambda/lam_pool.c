@@ -104,10 +104,14 @@ void lam__on_timeout(ev_loop *loop, ev_timer *t, void *ud)
     }
 }
 
-/* The runtime never asked for its first invocation within the init limit:
- * kill it and fail the invocation that waits for it, as AWS reports an
- * init phase that timed out (Sandbox.Timedout, "Troubleshoot invocation
- * issues in Lambda"). */
+static int spawn(lam_function *f, int reinit);
+
+/* The runtime never asked for its first invocation within the init limit
+ * (10 s): kill it. As AWS does, the init is tried once more for the
+ * invocation that waits, within the function's Timeout; when that one
+ * times out too, the invocation fails with Sandbox.Timedout ("Lambda
+ * execution environment lifecycle", "Troubleshoot invocation issues in
+ * Lambda"). */
 static void on_init_timeout(ev_loop *loop, ev_timer *t, void *ud)
 {
     proc *p = ud;
@@ -118,8 +122,15 @@ static void on_init_timeout(ev_loop *loop, ev_timer *t, void *ud)
     p->state = P_DYING;
     f->nstarting--;
     lam__kill_group(p->pid, SIGKILL);
+    if (!p->reinit && f->qlen > f->nstarting + f->nbetween && !f->l->shutting &&
+        spawn(f, 1) == 0)
+        return; /* the waiting invocation goes to the new process */
     inv *v = lam__q_pop(f);
-    if (v) {
+    if (v && p->reinit) {
+        char what[96];
+        snprintf(what, sizeof what, "Task timed out after %d.00 seconds", f->timeout_s);
+        lam__finish_platform(v, LAM_TIMEOUT, "Sandbox.Timedout", what);
+    } else if (v) {
         char what[160];
         int ms = f->l->init_timeout_ms;
         snprintf(what, sizeof what,
@@ -302,7 +313,7 @@ static int proc_exec(lam_function *f, proc *p, char **envp, int *logrd)
 
 /* Start one process for f. Returns 0 or -errno; on failure f->spawn_error
  * says why (AWS's words). */
-static int spawn(lam_function *f)
+static int spawn(lam_function *f, int reinit)
 {
     lam *l = f->l;
     int rc = -ENOMEM;
@@ -350,7 +361,9 @@ static int spawn(lam_function *f)
         free(envp[i]);
     free(envp);
     p->state = P_STARTING;
-    p->timer = ev_timer_add(l->loop, ev_now_ms() + l->init_timeout_ms, on_init_timeout, p);
+    p->reinit = reinit;
+    int64_t limit = reinit ? (int64_t)f->timeout_s * 1000 : l->init_timeout_ms;
+    p->timer = ev_timer_add(l->loop, ev_now_ms() + limit, on_init_timeout, p);
     p->next = f->procs;
     if (f->procs)
         f->procs->prev = p;
@@ -399,7 +412,7 @@ void lam__maybe_spawn(lam_function *f)
 {
     lam *l = f->l;
     while (!l->shutting && f->qlen > f->nstarting + f->nbetween && f->nprocs < l->max_procs) {
-        if (spawn(f) < 0) {
+        if (spawn(f, 0) < 0) {
             /* Fail one waiting invocation from the loop, never from inside
              * lam_invoke; it retries spawning for the rest afterwards. */
             if (f->fail_timer == NULL)
