@@ -88,7 +88,7 @@ def exec_rows(db_path):
 
 
 def start_sfnd(binary, data, port, retention_s):
-    extra = ["--retention", "%.9f" % (retention_s / 86400.0)] + (["--compress"] if COMPRESS else [])
+    extra = ["--retention", "%.9f" % (retention_s / 86400.0)] + ([] if COMPRESS else ["--no-compress"])
     return sfndproc.start_sfnd(binary, TEMPLATE, data, port, extra, tries=300, pause=0.05)
 
 
@@ -195,7 +195,8 @@ def main():
     ap.add_argument("--interval", type=float, default=30, help="seconds per report line")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--keep-data", action="store_true", help="leave the data directory (printed)")
-    ap.add_argument("--compress", action="store_true", help="sfnd --compress (payloads deflated)")
+    ap.add_argument("--compress", action="store_true",
+                    help="payloads compressed, sfnd's default (without: --no-compress)")
     a = ap.parse_args()
     global COMPRESS
     COMPRESS = a.compress

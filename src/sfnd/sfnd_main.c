@@ -17,8 +17,9 @@
  * --retention DAYS (90, as AWS keeps closed executions; 0 = forever;
  * fractions allowed, for tests): executions that ended longer ago are
  * removed with their history, in small batches in the background.
- * --compress stores payloads deflated (about 4 KB per trip saga instead of
- * 19 KB, for about a quarter of the saga throughput: off by default).
+ * Payloads are stored compressed (zstd with a dictionary of history-event
+ * words: about 4 KB per trip saga instead of 19 KB); --no-compress stores
+ * them as text (--compress, the default, is still accepted).
  * --parameter-overrides (SAM CLI's option) sets template parameters: the
  * words up to the next --option, or one string "K=V K2=V2"; an unknown key
  * or a value outside AllowedValues stops the start. The template's SNS
@@ -83,7 +84,7 @@ typedef struct sfnd_cfg {
     double header_timeout, idle_timeout; /* s; the body gets 60 s */
     double scale;
     double retention_days;
-    int compress;     /* --compress: payloads stored deflated */
+    int compress;     /* enum store_compress: zstd unless --no-compress */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
 } sfnd_cfg;
@@ -113,7 +114,7 @@ static void usage(void)
                     "[--env-vars env.json]\n"
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
-                    "            [--retention DAYS] [--compress]\n"
+                    "            [--retention DAYS] [--no-compress]\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -205,7 +206,8 @@ static int add_origin(sfnd_cfg *c, const char *origin)
 static int options(sfnd_cfg *c, int argc, char **argv)
 {
     *c = (sfnd_cfg){.data = "./.sfn", .host = "127.0.0.1", .port = 8083, .header_timeout = 10,
-                    .idle_timeout = 60, .scale = 1.0, .retention_days = 90};
+                    .idle_timeout = 60, .scale = 1.0, .retention_days = 90,
+                    .compress = STORE_COMPRESS_ZSTD};
     const char *env_scale = getenv("SFN_TIME_SCALE");
     if (env_scale && *env_scale)
         c->scale = atof(env_scale);
@@ -233,7 +235,9 @@ static int options(sfnd_cfg *c, int argc, char **argv)
         else if (!strcmp(a, "--quiet"))
             c->quiet = 1;
         else if (!strcmp(a, "--compress"))
-            c->compress = 1;
+            c->compress = STORE_COMPRESS_ZSTD;
+        else if (!strcmp(a, "--no-compress"))
+            c->compress = STORE_COMPRESS_OFF;
         else if (!strcmp(a, "--env-vars") && v)
             c->env_file = argv[++i];
         else if (!strcmp(a, "--allow-origin") && v) {

@@ -466,6 +466,10 @@ void store_close(store *s)
         deflateEnd(&s->zd);
     if (s->zi_ok)
         inflateEnd(&s->zi);
+    ZSTD_freeCCtx(s->zc);
+    ZSTD_freeDCtx(s->zx);
+    ZSTD_freeCDict(s->zcd);
+    ZSTD_freeDDict(s->zdd);
     for (int i = 0; i < ZW__COUNT; i++)
         free(s->zw[i].p);
     for (int i = 0; i < ZR__COUNT; i++)

@@ -37,11 +37,15 @@ int store_open(const char *path, int sync_full, store **out, char *errbuf, size_
  * on the caller's thread: everything works, a restart with room goes back
  * to checkpoints on their own thread. */
 int store_no_shm(const store *s);
-/* Write payloads (history rows, task results, an execution's input and
- * output) deflated from now on (off by default: deflate costs about 0.2 ms
- * of loop CPU per trip saga, a quarter of the throughput, for 18.8 -> 4.2 KB
- * stored per saga). Readers take both forms whatever this says. */
-void store_set_compress(store *s, int on);
+/* How payloads (history rows, task results, an execution's input and
+ * output) are written from now on. Readers take every form whatever this
+ * says. */
+enum store_compress {
+    STORE_COMPRESS_OFF = 0,
+    STORE_COMPRESS_ZSTD = 1,    /* sfnd's default */
+    STORE_COMPRESS_DEFLATE = 2, /* the earlier format, for tests of old rows */
+};
+void store_set_compress(store *s, int mode);
 void store_close(store *s);
 /* Checkpoints the checkpointer thread has run (opened with sync_full). */
 long store_checkpoints(store *s);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "store.h"
 
@@ -98,7 +99,11 @@ struct store {
     int lockfd; /* <path>-lock, flock'd: one sfnd per database (-1: none) */
     int no_shm; /* opened on a full disk: exclusive, no checkpoint thread */
     ckpt ck;
-    z_stream zd, zi;  /* kept: deflateInit allocates ~256 KB */
+    z_stream zd, zi;  /* kept: deflateInit allocates ~256 KB (format 1) */
+    ZSTD_CCtx *zc;    /* format 2 (zstd), made on first use */
+    ZSTD_DCtx *zx;
+    ZSTD_CDict *zcd;
+    ZSTD_DDict *zdd;
     int zd_ok, zi_ok; /* 1: initialised */
     zbuf zw[ZW__COUNT], zr[ZR__COUNT];
 };

@@ -101,24 +101,28 @@ def history(s, arn):
 
 
 def test_compress_round_trip():
-    """--compress stores payloads deflated; what clients read is the same,
-    and a later sfnd without the option reads both forms."""
+    """Payloads are stored compressed by default (zstd, format byte 2);
+    --no-compress stores text; what clients read is the same, and either
+    sfnd reads both forms."""
     import shutil, tempfile
     data = tempfile.mkdtemp(prefix="sfnd-e2e-z-")
     try:
-        with Sfnd(data=data) as s:
+        with Sfnd(data=data, extra=["--no-compress"]) as s:
             plain = start(s, SAGA_ARN, trip(tripId=str(uuid.uuid4())))
             assert s.wait_done(plain)["status"] == "SUCCEEDED"
-        with Sfnd(data=data, extra=["--compress"]) as s:
+        with Sfnd(data=data) as s:
             packed = start(s, SAGA_ARN, trip(tripId=str(uuid.uuid4())))
             d = s.wait_done(packed)
             assert d["status"] == "SUCCEEDED", d
             h_packed = history(s, packed)
         db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "sfnd.db"), uri=True)
         kinds = {r[0] for r in db.execute("SELECT typeof(body) FROM event_log")}
+        formats = {r[0] for r in db.execute(
+            "SELECT substr(hex(body), 1, 2) FROM event_log WHERE typeof(body) = 'blob'")}
         db.close()
         assert "blob" in kinds and "text" in kinds, kinds
-        with Sfnd(data=data) as s:
+        assert formats == {"02"}, formats  # zstd
+        with Sfnd(data=data, extra=["--no-compress"]) as s:
             assert history(s, packed) == h_packed
             for arn in (plain, packed):
                 st, d = describe(s, arn)

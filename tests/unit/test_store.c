@@ -1232,6 +1232,50 @@ static void test_payloads_compressed(void **state)
     unlink_db(path);
 }
 
+/* Rows written deflated (format 1, builds before zstd) and zstd (format 2)
+ * side by side: both read back the same, whichever mode writes now. */
+static void test_payload_formats(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_zf_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    store_set_compress(s, STORE_COMPRESS_DEFLATE);
+    assert_int_equal(store_begin(s), 0);
+    int64_t a = saga_exec(s, 1, STORE_SUCCEEDED, 10);
+    assert_int_equal(store_commit(s), 0);
+    store_set_compress(s, STORE_COMPRESS_ZSTD);
+    assert_int_equal(store_begin(s), 0);
+    int64_t b = saga_exec(s, 2, STORE_SUCCEEDED, 10);
+    assert_int_equal(store_commit(s), 0);
+    for (int i = 0; i < 2; i++) {
+        store_exec x;
+        assert_int_equal(store_exec_get_id(s, i ? b : a, &x), 0);
+        assert_string_equal(x.input, trip);
+        assert_string_equal(x.output, trip);
+        store_exec_cleanup(&x);
+        char *t = NULL;
+        assert_int_equal(store_event_text(s, i ? b : a, 3, &t), 0);
+        assert_non_null(strstr(t, trip));
+        free(t);
+    }
+    store_close(s);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT substr(hex(input),1,2) FROM executions "
+                                            "ORDER BY id", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "01");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "02");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    unlink_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1255,6 +1299,7 @@ int main(void)
         cmocka_unit_test(test_retention_removes_old_closed),
         cmocka_unit_test(test_retention_space_reused),
         cmocka_unit_test(test_payloads_compressed),
+        cmocka_unit_test(test_payload_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
