@@ -19,6 +19,10 @@
 #include <unistd.h>
 
 #include "ev.h"
+#include "ev_work.h"
+
+#include <pthread.h>
+#include <time.h>
 
 static int order[16];
 static int norder;
@@ -229,9 +233,87 @@ static void test_signal(void **state)
     ev_free(l);
 }
 
+/* ---- ev_work ------------------------------------------------------------ */
+typedef struct wjob {
+    int id, *order, *n, *cancelled;
+    pthread_t ran_on, done_on;
+    int done;
+} wjob;
+
+static void wjob_work(void *ud)
+{
+    wjob *j = ud;
+    j->ran_on = pthread_self();
+    struct timespec ts = {0, 60 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* a long job: the loop must not wait for it */
+}
+
+static void wjob_done(void *ud, int cancelled)
+{
+    wjob *j = ud;
+    j->done_on = pthread_self();
+    j->done = 1;
+    if (cancelled)
+        (*j->cancelled)++;
+    else
+        j->order[(*j->n)++] = j->id;
+}
+
+static int ticks;
+static void tick(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    ticks++;
+    ev_timer_add(loop, ev_now_ms() + 5, tick, NULL);
+}
+
+static void test_work_off_loop(void **state)
+{
+    (void)state;
+    ev_loop *l = ev_create();
+    ev_work *w = ev_work_create(l);
+    assert_non_null(w);
+    int seq[3] = {0}, n = 0, cancelled = 0;
+    wjob j[3];
+    for (int i = 0; i < 3; i++) {
+        j[i] = (wjob){.id = i + 1, .order = seq, .n = &n, .cancelled = &cancelled};
+        assert_int_equal(ev_work_submit(w, wjob_work, wjob_done, &j[i]), 0);
+    }
+    assert_int_equal(ev_work_pending(w), 3);
+    ticks = 0;
+    ev_timer_add(l, ev_now_ms() + 5, tick, NULL);
+    int64_t end = ev_now_ms() + 3000;
+    while (n < 3 && ev_now_ms() < end)
+        ev_run_once(l, 50);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(seq[i], i + 1); /* in the order given */
+        assert_false(pthread_equal(j[i].ran_on, pthread_self()));
+        assert_true(pthread_equal(j[i].done_on, pthread_self()));
+    }
+    /* 180 ms of work while a 5 ms timer ticked on */
+    assert_true(ticks >= 10);
+    assert_int_equal(ev_work_pending(w), 0);
+    /* freed with work queued: the running one finishes, the rest are dropped */
+    wjob k[3];
+    n = 0;
+    for (int i = 0; i < 3; i++) {
+        k[i] = (wjob){.id = i + 1, .order = seq, .n = &n, .cancelled = &cancelled};
+        assert_int_equal(ev_work_submit(w, wjob_work, wjob_done, &k[i]), 0);
+    }
+    ev_work_free(w);
+    assert_int_equal(n + cancelled, 3);
+    assert_true(cancelled >= 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(k[i].done);
+    ev_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_work_off_loop),
         cmocka_unit_test(test_timers_order),   cmocka_unit_test(test_timer_heap_many),
         cmocka_unit_test(test_timer_sorted_fire), cmocka_unit_test(test_fd_readiness),
         cmocka_unit_test(test_child_exit),     cmocka_unit_test(test_before_sleep),
