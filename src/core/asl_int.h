@@ -126,7 +126,7 @@ int asl__intrinsic_eval(const struct asl_intrinsic *f, json_t *input, const asl_
                         json_t **out, asl_err *e);
 
 /* Tests only: when > 0, the N-th growth of an execution's history array
- * from now fails as an out-of-memory would (asl_exec.c). */
+ * from now fails as an out-of-memory would (asl_hist.c). */
 extern long asl__test_fail_grow;
 
 #endif

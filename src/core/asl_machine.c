@@ -1,7 +1,9 @@
 /*
  * asl_machine.c - compile a validated ASL definition into an immutable
  * asl_machine: states indexed, Next resolved to indices, paths, templates
- * and Choice rules compiled once. Executions only point at it.
+ * and Choice rules compiled once. Executions only point at it. Each state
+ * type is compiled once (compile_state); the fields JSONPath and JSONata
+ * spell differently are behind one table per language (ql_compile).
  *
  * Validation with AWS's messages is asl_validate's job (asl_validate.c);
  * compile still refuses anything it cannot represent, never crashes.
@@ -216,6 +218,233 @@ static void classify_resource(cctx *c, state *s)
     }
 }
 
+/* ---- the query language's fields ---------------------------------------------
+ * Each state type is compiled once (compile_state); what JSONPath and
+ * JSONata compile differently is behind this table, as the running side is
+ * behind asl_ql (asl_exec_int.h). A JSONata field is a template whose
+ * "{% %}" strings are expressions (cj); a JSONPath one a path (cpath), a
+ * template with ".$" keys (ctmpl) or a literal.                            */
+typedef struct ql_compile {
+    /* every state: InputPath, OutputPath, ResultPath, Assign, ResultSelector;
+     * JSONata: Output, Assign */
+    void (*fields)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Pass: Parameters, Result; JSONata: nothing more */
+    void (*pass)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Task, Parallel: Parameters; JSONata: Arguments */
+    void (*args)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Task: TimeoutSeconds(Path), HeartbeatSeconds(Path) */
+    void (*task)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Choice: room for n rules (Returns 0, or -1 out of memory), then rule i
+     * with its Next (Returns 0, or -1: stop compiling the state) */
+    int (*rules)(cctx *c, state *s, size_t n);
+    int (*rule)(cctx *c, state *s, int i, const json_t *rule, const asl_names *names, const char *rloc);
+    /* Wait: Seconds, Timestamp (SecondsPath, TimestampPath) */
+    void (*wait)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Fail: Error, Cause (ErrorPath, CausePath) */
+    void (*fail)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* Map: the items, ItemSelector, MaxConcurrency, the tolerated failures */
+    void (*map)(cctx *c, state *s, const json_t *js, const char *loc);
+    /* a Catch's fields besides ErrorEquals, Next and ResultPath */
+    void (*catcher)(cctx *c, catcher *ct, const json_t *k, const char *loc);
+} ql_compile;
+
+static void jp_fields(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->input_path = cpath(c, js, "InputPath", ASL_PATH_ANY, &s->input_null, loc);
+    s->output_path = cpath(c, js, "OutputPath", ASL_PATH_ANY, &s->output_null, loc);
+    s->result_path = cpath(c, js, "ResultPath", ASL_PATH_REFERENCE, &s->result_null, loc);
+    s->assign = ctmpl(c, json_object_get(js, "Assign"), "Assign", loc);
+    s->result_selector = ctmpl(c, json_object_get(js, "ResultSelector"), "ResultSelector", loc);
+}
+
+static void jp_pass(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+    s->result = json_incref(json_object_get(js, "Result"));
+}
+
+static void jp_args(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+}
+
+static void jp_task(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->timeout_s = cint(js, "TimeoutSeconds", 0);
+    s->heartbeat_s = cint(js, "HeartbeatSeconds", 0);
+    s->timeout_path = cpath(c, js, "TimeoutSecondsPath", ASL_PATH_ANY, NULL, loc);
+    s->heartbeat_path = cpath(c, js, "HeartbeatSecondsPath", ASL_PATH_ANY, NULL, loc);
+}
+
+static int jp_rules(cctx *c, state *s, size_t n)
+{
+    s->rules = ccalloc(c, n, sizeof *s->rules);
+    s->rule_assign = ccalloc(c, n, sizeof *s->rule_assign);
+    return s->rules && s->rule_assign ? 0 : -1;
+}
+
+static int jp_rule(cctx *c, state *s, int i, const json_t *rule, const asl_names *names, const char *rloc)
+{
+    char err[1024];
+    if (asl_choice_compile(rule, 1, rloc, &s->rules[i], err, sizeof err) != 0) {
+        cfail(c, rloc, "%s", err);
+        return -1;
+    }
+    s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
+    s->rule_assign[i] = ctmpl(c, json_object_get(rule, "Assign"), "Assign", rloc);
+    return 0;
+}
+
+static void jp_wait(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    json_t *v;
+    if ((v = json_object_get(js, "Seconds")) != NULL) {
+        s->wait_kind = 1;
+        s->seconds = json_is_integer(v) ? json_integer_value(v) : (int64_t)json_number_value(v);
+    } else if ((v = json_object_get(js, "Timestamp")) != NULL) {
+        s->wait_kind = 2;
+        if (!json_is_string(v) || asl_timestamp_parse(json_string_value(v), &s->ts_ms) != 0)
+            cfail(c, loc, "String does not match RFC3339 timestamp", NULL);
+    } else if (json_object_get(js, "SecondsPath")) {
+        s->wait_kind = 3;
+        s->wait_path = cpath(c, js, "SecondsPath", ASL_PATH_ANY, NULL, loc);
+    } else if (json_object_get(js, "TimestampPath")) {
+        s->wait_kind = 4;
+        s->wait_path = cpath(c, js, "TimestampPath", ASL_PATH_ANY, NULL, loc);
+    }
+}
+
+static void jp_fail(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    const char *e = sget(js, "Error"), *ca = sget(js, "Cause");
+    s->error = e ? cdup(c, e) : NULL;
+    s->cause = ca ? cdup(c, ca) : NULL;
+    /* each may be a path or an intrinsic returning a string (AWS's
+     * Fail state: States.Format, States.JsonToString, ...) */
+    const char *fields[2] = {"ErrorPath", "CausePath"};
+    asl_path **paths[2] = {&s->error_path, &s->cause_path};
+    asl_intrinsic **fns[2] = {&s->error_fn, &s->cause_fn};
+    for (int i = 0; i < 2; i++) {
+        const char *v = sget(js, fields[i]);
+        char err[256];
+        if (v && asl_is_intrinsic(v)) {
+            if (asl_intrinsic_compile(v, fns[i], err, sizeof err) != 0)
+                cfail(c, loc, "The value for the field '%s' must be a valid JSONPath or a valid "
+                      "intrinsic function call", fields[i]);
+        } else {
+            *paths[i] = cpath(c, js, fields[i], ASL_PATH_ANY, NULL, loc);
+        }
+    }
+}
+
+static void jp_map(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->items_path = cpath(c, js, "ItemsPath", ASL_PATH_ANY, NULL, loc);
+    json_t *sel = json_object_get(js, "ItemSelector");
+    if (sel == NULL)
+        sel = json_object_get(js, "Parameters");
+    s->parameters = ctmpl(c, sel, "ItemSelector", loc);
+    s->max_conc = cint(js, "MaxConcurrency", 0);
+    s->max_conc_path = cpath(c, js, "MaxConcurrencyPath", ASL_PATH_ANY, NULL, loc);
+    json_t *tc = json_object_get(js, "ToleratedFailureCount");
+    if (tc) {
+        s->has_tol_count = 1;
+        s->tol_count = cint(js, "ToleratedFailureCount", 0);
+    }
+    s->tol_count_path = cpath(c, js, "ToleratedFailureCountPath", ASL_PATH_ANY, NULL, loc);
+    if (json_object_get(js, "ToleratedFailurePercentage")) {
+        s->has_tol_pct = 1;
+        s->tol_pct = cnum(js, "ToleratedFailurePercentage", 0);
+    }
+    s->tol_pct_path = cpath(c, js, "ToleratedFailurePercentagePath", ASL_PATH_ANY, NULL, loc);
+}
+
+static void jp_catcher(cctx *c, catcher *ct, const json_t *k, const char *loc)
+{
+    ct->assign = ctmpl(c, json_object_get(k, "Assign"), "Assign", loc);
+}
+
+static const ql_compile ql_jsonpath = {
+    .fields = jp_fields, .pass = jp_pass, .args = jp_args, .task = jp_task, .rules = jp_rules,
+    .rule = jp_rule, .wait = jp_wait, .fail = jp_fail, .map = jp_map, .catcher = jp_catcher,
+};
+
+static void ja_fields(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_output = cj(c, js, "Output", NULL, loc);
+    s->j_assign = cj(c, js, "Assign", NULL, loc);
+}
+
+static void ja_pass(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    (void)c, (void)s, (void)js, (void)loc;
+}
+
+static void ja_args(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_args = cj(c, js, "Arguments", NULL, loc);
+}
+
+static void ja_task(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_timeout = cj(c, js, "TimeoutSeconds", NULL, loc);
+    s->j_heartbeat = cj(c, js, "HeartbeatSeconds", NULL, loc);
+}
+
+static int ja_rules(cctx *c, state *s, size_t n)
+{
+    s->rule_cond = ccalloc(c, n, sizeof *s->rule_cond);
+    s->rule_output = ccalloc(c, n, sizeof *s->rule_output);
+    s->rule_jassign = ccalloc(c, n, sizeof *s->rule_jassign);
+    return s->rule_cond && s->rule_output && s->rule_jassign ? 0 : -1;
+}
+
+static int ja_rule(cctx *c, state *s, int i, const json_t *rule, const asl_names *names, const char *rloc)
+{
+    s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
+    s->rule_cond[i] = cj(c, rule, "Condition", NULL, rloc);
+    s->rule_output[i] = cj(c, rule, "Output", NULL, rloc);
+    s->rule_jassign[i] = cj(c, rule, "Assign", NULL, rloc);
+    return 0;
+}
+
+static void ja_wait(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_seconds = cj(c, js, "Seconds", NULL, loc);
+    s->j_timestamp = cj(c, js, "Timestamp", NULL, loc);
+}
+
+static void ja_fail(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_error = cj(c, js, "Error", NULL, loc);
+    s->j_cause = cj(c, js, "Cause", NULL, loc);
+}
+
+static void ja_map(cctx *c, state *s, const json_t *js, const char *loc)
+{
+    s->j_items = cj(c, js, "Items", NULL, loc);
+    s->j_selector = cj(c, js, "ItemSelector", NULL, loc);
+    s->j_max_conc = cj(c, js, "MaxConcurrency", NULL, loc);
+    s->j_tol_count = cj(c, js, "ToleratedFailureCount", NULL, loc);
+    s->j_tol_pct = cj(c, js, "ToleratedFailurePercentage", NULL, loc);
+}
+
+static void ja_catcher(cctx *c, catcher *ct, const json_t *k, const char *loc)
+{
+    ct->j_output = cj(c, k, "Output", NULL, loc);
+    ct->j_assign = cj(c, k, "Assign", NULL, loc);
+}
+
+static const ql_compile ql_jsonata = {
+    .fields = ja_fields, .pass = ja_pass, .args = ja_args, .task = ja_task, .rules = ja_rules,
+    .rule = ja_rule, .wait = ja_wait, .fail = ja_fail, .map = ja_map, .catcher = ja_catcher,
+};
+
+static const ql_compile *ql_of(const state *s)
+{
+    return s->jsonata ? &ql_jsonata : &ql_jsonpath;
+}
+
 static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc)
 {
     json_t *retry = json_object_get(js, "Retry");
@@ -244,111 +473,62 @@ static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_n
             ct->errs = cerrs(c, json_object_get(k, "ErrorEquals"), &ct->nerrs);
             ct->next = resolve_next(c, names, sget(k, "Next"), loc);
             ct->result_path = cpath(c, k, "ResultPath", ASL_PATH_REFERENCE, &ct->result_null, loc);
-            if (s->jsonata) {
-                ct->j_output = cj(c, k, "Output", NULL, loc);
-                ct->j_assign = cj(c, k, "Assign", NULL, loc);
-            } else {
-                ct->assign = ctmpl(c, json_object_get(k, "Assign"), "Assign", loc);
-            }
+            ql_of(s)->catcher(c, ct, k, loc);
         }
     }
 }
 
-static void compile_retry_catch(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc);
-
-/* A JSONata state's fields. Nested branches and item processors inherit the
- * machine's language (jsonata), not the state's. */
-static void compile_state_jsonata(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc,
-                                  int depth, int jsonata)
+static void compile_choices(cctx *c, state *s, const json_t *js, const asl_names *names, const char *loc)
 {
-    s->j_output = cj(c, js, "Output", NULL, loc);
-    s->j_assign = cj(c, js, "Assign", NULL, loc);
-    switch (s->type) {
-    case ST_TASK: {
-        const char *r = sget(js, "Resource");
-        s->resource = cdup(c, r ? r : "");
-        classify_resource(c, s);
-        s->j_args = cj(c, js, "Arguments", NULL, loc);
-        s->j_timeout = cj(c, js, "TimeoutSeconds", NULL, loc);
-        s->j_heartbeat = cj(c, js, "HeartbeatSeconds", NULL, loc);
-        compile_retry_catch(c, s, js, names, loc);
-        break;
+    const ql_compile *q = ql_of(s);
+    json_t *ch = json_object_get(js, "Choices");
+    s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
+    size_t n = (size_t)s->nchoices + 1;
+    s->rule_next = ccalloc(c, n, sizeof *s->rule_next);
+    int room = q->rules(c, s, n) == 0 && s->rule_next != NULL;
+    for (int i = 0; room && i < s->nchoices; i++) {
+        json_t *rule = json_array_get(ch, (size_t)i);
+        char rloc[600];
+        snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
+        if (q->rule(c, s, i, rule, names, rloc) != 0)
+            return;
     }
-    case ST_CHOICE: {
-        json_t *ch = json_object_get(js, "Choices");
-        s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
-        size_t n = (size_t)s->nchoices + 1;
-        s->rule_next = ccalloc(c, n, sizeof *s->rule_next);
-        s->rule_cond = ccalloc(c, n, sizeof *s->rule_cond);
-        s->rule_output = ccalloc(c, n, sizeof *s->rule_output);
-        s->rule_jassign = ccalloc(c, n, sizeof *s->rule_jassign);
-        for (int i = 0; s->rule_next && s->rule_cond && s->rule_output && s->rule_jassign && i < s->nchoices;
-             i++) {
-            json_t *rule = json_array_get(ch, (size_t)i);
-            char rloc[600];
-            snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
-            s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
-            s->rule_cond[i] = cj(c, rule, "Condition", NULL, rloc);
-            s->rule_output[i] = cj(c, rule, "Output", NULL, rloc);
-            s->rule_jassign[i] = cj(c, rule, "Assign", NULL, rloc);
-        }
-        const char *d = sget(js, "Default");
-        if (d)
-            s->default_next = resolve_next(c, names, d, loc);
-        break;
-    }
-    case ST_WAIT:
-        s->j_seconds = cj(c, js, "Seconds", NULL, loc);
-        s->j_timestamp = cj(c, js, "Timestamp", NULL, loc);
-        break;
-    case ST_FAIL:
-        s->j_error = cj(c, js, "Error", NULL, loc);
-        s->j_cause = cj(c, js, "Cause", NULL, loc);
-        break;
-    case ST_PARALLEL: {
-        json_t *br = json_object_get(js, "Branches");
-        s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
-        s->branches = ccalloc(c, (size_t)s->nbranches + 1, sizeof *s->branches);
-        for (int i = 0; s->branches && i < s->nbranches; i++) {
-            char bloc[600];
-            snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
-            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
-        }
-        s->j_args = cj(c, js, "Arguments", NULL, loc);
-        compile_retry_catch(c, s, js, names, loc);
-        break;
-    }
-    case ST_MAP: {
-        json_t *ip = json_object_get(js, "ItemProcessor");
-        if (ip == NULL)
-            ip = json_object_get(js, "Iterator");
-        char iloc[600];
-        snprintf(iloc, sizeof iloc, "%s/ItemProcessor", loc);
-        s->iter = compile_prog(c, ip, iloc, depth + 1, jsonata);
-        const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
-        s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
-        s->j_items = cj(c, js, "Items", NULL, loc);
-        s->j_selector = cj(c, js, "ItemSelector", NULL, loc);
-        s->j_max_conc = cj(c, js, "MaxConcurrency", NULL, loc);
-        s->j_tol_count = cj(c, js, "ToleratedFailureCount", NULL, loc);
-        s->j_tol_pct = cj(c, js, "ToleratedFailurePercentage", NULL, loc);
-        const char *label = sget(js, "Label");
-        s->label = label ? cdup(c, label) : NULL;
-        compile_retry_catch(c, s, js, names, loc);
-        break;
-    }
-    default:
-        break;
-    }
+    const char *d = sget(js, "Default");
+    if (d)
+        s->default_next = resolve_next(c, names, d, loc);
 }
 
-static int parse_ts(const char *s, int64_t *ms)
+/* Parallel's Branches and Map's ItemProcessor inherit the machine's
+ * language (jsonata), not the state's. */
+static void compile_branches(cctx *c, state *s, const json_t *js, const char *loc, int depth, int jsonata)
 {
-    return asl_timestamp_parse(s, ms);
+    json_t *br = json_object_get(js, "Branches");
+    s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
+    s->branches = ccalloc(c, (size_t)s->nbranches + 1, sizeof *s->branches);
+    for (int i = 0; s->branches && i < s->nbranches; i++) {
+        char bloc[600];
+        snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
+        s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
+    }
 }
 
-static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const asl_names *names,
-                          const char *loc, int depth, int jsonata)
+static void compile_iter(cctx *c, state *s, const json_t *js, const char *loc, int depth, int jsonata)
+{
+    json_t *ip = json_object_get(js, "ItemProcessor");
+    if (ip == NULL)
+        ip = json_object_get(js, "Iterator");
+    /* a JSONata state's is named ItemProcessor in locations either way */
+    char iloc[600];
+    snprintf(iloc, sizeof iloc, "%s/%s", loc,
+             s->jsonata || json_object_get(js, "ItemProcessor") ? "ItemProcessor" : "Iterator");
+    s->iter = compile_prog(c, ip, iloc, depth + 1, jsonata);
+    const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
+    s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
+}
+
+/* Name, language, type, Next. Returns 0, or -1 (failed: cfail). */
+static int compile_head(cctx *c, state *s, const char *name, const json_t *js, const asl_names *names,
+                        const char *loc, int jsonata)
 {
     s->name = cdup(c, name);
     const char *ql = sget(js, "QueryLanguage");
@@ -358,7 +538,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     const char *type = sget(js, "Type");
     if (type == NULL) {
         cfail(c, loc, "The field 'Type' is required but was missing", NULL);
-        return;
+        return -1;
     }
     static const struct { const char *n; int t; } types[] = {
         {"Task", ST_TASK}, {"Pass", ST_PASS}, {"Choice", ST_CHOICE}, {"Wait", ST_WAIT},
@@ -369,7 +549,7 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
             s->type = types[i].t;
     if (s->type == 0) {
         cfail(c, loc, "Unknown state type: %s", type);
-        return;
+        return -1;
     }
     if (s->type != ST_CHOICE && s->type != ST_SUCCEED && s->type != ST_FAIL)
         s->next = resolve_next(c, names, sget(js, "Next"), loc);
@@ -377,136 +557,46 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     char *text = json_dumps(js, JSON_COMPACT);
     s->uses_ctx = text && strstr(text, "$$") != NULL;
     free(text);
-    if (s->jsonata) {
-        compile_state_jsonata(c, s, js, names, loc, depth, jsonata);
+    return 0;
+}
+
+static void compile_state(cctx *c, state *s, const char *name, const json_t *js, const asl_names *names,
+                          const char *loc, int depth, int jsonata)
+{
+    if (compile_head(c, s, name, js, names, loc, jsonata) != 0)
         return;
-    }
-
-    s->input_path = cpath(c, js, "InputPath", ASL_PATH_ANY, &s->input_null, loc);
-    s->output_path = cpath(c, js, "OutputPath", ASL_PATH_ANY, &s->output_null, loc);
-    s->result_path = cpath(c, js, "ResultPath", ASL_PATH_REFERENCE, &s->result_null, loc);
-    s->assign = ctmpl(c, json_object_get(js, "Assign"), "Assign", loc);
-    s->result_selector = ctmpl(c, json_object_get(js, "ResultSelector"), "ResultSelector", loc);
-
+    const ql_compile *q = ql_of(s);
+    q->fields(c, s, js, loc);
     switch (s->type) {
     case ST_PASS:
-        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
-        s->result = json_incref(json_object_get(js, "Result"));
+        q->pass(c, s, js, loc);
         break;
     case ST_TASK: {
         const char *r = sget(js, "Resource");
         s->resource = cdup(c, r ? r : "");
         classify_resource(c, s);
-        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
-        s->timeout_s = cint(js, "TimeoutSeconds", 0);
-        s->heartbeat_s = cint(js, "HeartbeatSeconds", 0);
-        s->timeout_path = cpath(c, js, "TimeoutSecondsPath", ASL_PATH_ANY, NULL, loc);
-        s->heartbeat_path = cpath(c, js, "HeartbeatSecondsPath", ASL_PATH_ANY, NULL, loc);
+        q->args(c, s, js, loc);
+        q->task(c, s, js, loc);
         compile_retry_catch(c, s, js, names, loc);
         break;
     }
-    case ST_CHOICE: {
-        json_t *ch = json_object_get(js, "Choices");
-        s->nchoices = json_is_array(ch) ? (int)json_array_size(ch) : 0;
-        s->rules = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rules);
-        s->rule_next = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rule_next);
-        s->rule_assign = ccalloc(c, (size_t)s->nchoices + 1, sizeof *s->rule_assign);
-        for (int i = 0; s->rules && s->rule_next && s->rule_assign && i < s->nchoices; i++) {
-            json_t *rule = json_array_get(ch, (size_t)i);
-            char rloc[600], err[1024];
-            snprintf(rloc, sizeof rloc, "%s/Choices/%d", loc, i);
-            if (asl_choice_compile(rule, 1, rloc, &s->rules[i], err, sizeof err) != 0) {
-                cfail(c, rloc, "%s", err);
-                return;
-            }
-            s->rule_next[i] = resolve_next(c, names, sget(rule, "Next"), rloc);
-            s->rule_assign[i] = ctmpl(c, json_object_get(rule, "Assign"), "Assign", rloc);
-        }
-        const char *d = sget(js, "Default");
-        if (d)
-            s->default_next = resolve_next(c, names, d, loc);
+    case ST_CHOICE:
+        compile_choices(c, s, js, names, loc);
         break;
-    }
-    case ST_WAIT: {
-        json_t *v;
-        if ((v = json_object_get(js, "Seconds")) != NULL) {
-            s->wait_kind = 1;
-            s->seconds = json_is_integer(v) ? json_integer_value(v) : (int64_t)json_number_value(v);
-        } else if ((v = json_object_get(js, "Timestamp")) != NULL) {
-            s->wait_kind = 2;
-            if (!json_is_string(v) || parse_ts(json_string_value(v), &s->ts_ms) != 0)
-                cfail(c, loc, "String does not match RFC3339 timestamp", NULL);
-        } else if (json_object_get(js, "SecondsPath")) {
-            s->wait_kind = 3;
-            s->wait_path = cpath(c, js, "SecondsPath", ASL_PATH_ANY, NULL, loc);
-        } else if (json_object_get(js, "TimestampPath")) {
-            s->wait_kind = 4;
-            s->wait_path = cpath(c, js, "TimestampPath", ASL_PATH_ANY, NULL, loc);
-        }
+    case ST_WAIT:
+        q->wait(c, s, js, loc);
         break;
-    }
-    case ST_FAIL: {
-        const char *e = sget(js, "Error"), *ca = sget(js, "Cause");
-        s->error = e ? cdup(c, e) : NULL;
-        s->cause = ca ? cdup(c, ca) : NULL;
-        /* each may be a path or an intrinsic returning a string (AWS's
-         * Fail state: States.Format, States.JsonToString, ...) */
-        const char *fields[2] = {"ErrorPath", "CausePath"};
-        asl_path **paths[2] = {&s->error_path, &s->cause_path};
-        asl_intrinsic **fns[2] = {&s->error_fn, &s->cause_fn};
-        for (int i = 0; i < 2; i++) {
-            const char *v = sget(js, fields[i]);
-            char err[256];
-            if (v && asl_is_intrinsic(v)) {
-                if (asl_intrinsic_compile(v, fns[i], err, sizeof err) != 0)
-                    cfail(c, loc, "The value for the field '%s' must be a valid JSONPath or a valid "
-                          "intrinsic function call", fields[i]);
-            } else {
-                *paths[i] = cpath(c, js, fields[i], ASL_PATH_ANY, NULL, loc);
-            }
-        }
+    case ST_FAIL:
+        q->fail(c, s, js, loc);
         break;
-    }
-    case ST_PARALLEL: {
-        json_t *br = json_object_get(js, "Branches");
-        s->nbranches = json_is_array(br) ? (int)json_array_size(br) : 0;
-        s->branches = ccalloc(c, (size_t)s->nbranches + 1, sizeof *s->branches);
-        for (int i = 0; s->branches && i < s->nbranches; i++) {
-            char bloc[600];
-            snprintf(bloc, sizeof bloc, "%s/Branches/%d", loc, i);
-            s->branches[i] = compile_prog(c, json_array_get(br, (size_t)i), bloc, depth + 1, jsonata);
-        }
-        s->parameters = ctmpl(c, json_object_get(js, "Parameters"), "Parameters", loc);
+    case ST_PARALLEL:
+        compile_branches(c, s, js, loc, depth, jsonata);
+        q->args(c, s, js, loc);
         compile_retry_catch(c, s, js, names, loc);
         break;
-    }
     case ST_MAP: {
-        json_t *ip = json_object_get(js, "ItemProcessor");
-        if (ip == NULL)
-            ip = json_object_get(js, "Iterator");
-        char iloc[600];
-        snprintf(iloc, sizeof iloc, "%s/%s", loc, json_object_get(js, "ItemProcessor") ? "ItemProcessor" : "Iterator");
-        s->iter = compile_prog(c, ip, iloc, depth + 1, jsonata);
-        const char *mode = sget(json_object_get(ip, "ProcessorConfig"), "Mode");
-        s->distributed = mode && strcmp(mode, "DISTRIBUTED") == 0;
-        s->items_path = cpath(c, js, "ItemsPath", ASL_PATH_ANY, NULL, loc);
-        json_t *sel = json_object_get(js, "ItemSelector");
-        if (sel == NULL)
-            sel = json_object_get(js, "Parameters");
-        s->parameters = ctmpl(c, sel, "ItemSelector", loc);
-        s->max_conc = cint(js, "MaxConcurrency", 0);
-        s->max_conc_path = cpath(c, js, "MaxConcurrencyPath", ASL_PATH_ANY, NULL, loc);
-        json_t *tc = json_object_get(js, "ToleratedFailureCount");
-        if (tc) {
-            s->has_tol_count = 1;
-            s->tol_count = cint(js, "ToleratedFailureCount", 0);
-        }
-        s->tol_count_path = cpath(c, js, "ToleratedFailureCountPath", ASL_PATH_ANY, NULL, loc);
-        if (json_object_get(js, "ToleratedFailurePercentage")) {
-            s->has_tol_pct = 1;
-            s->tol_pct = cnum(js, "ToleratedFailurePercentage", 0);
-        }
-        s->tol_pct_path = cpath(c, js, "ToleratedFailurePercentagePath", ASL_PATH_ANY, NULL, loc);
+        compile_iter(c, s, js, loc, depth, jsonata);
+        q->map(c, s, js, loc);
         const char *label = sget(js, "Label");
         s->label = label ? cdup(c, label) : NULL;
         compile_retry_catch(c, s, js, names, loc);

@@ -1,6 +1,7 @@
 /*
  * asl_machine_int.h - the compiled form of a state machine, shared by
- * asl_machine.c (compile) and asl_exec.c (run). Immutable after compile.
+ * asl_machine.c (compile) and the files that run it (asl_exec_int.h).
+ * Immutable after compile.
  */
 #ifndef ASL_MACHINE_INT_H
 #define ASL_MACHINE_INT_H

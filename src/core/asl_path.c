@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define MAX_STEPS ASL_MAX_DEPTH
 #define MAX_FILTER_NEST 32
 
@@ -327,112 +326,65 @@ static int parse_filter(parser *P, seq *s)
     return 0;
 }
 
-static int parse_bracket(parser *P, seq *s)
+/* ['a'] or ['a','b',...]: at the first quote. */
+static int parse_names(parser *P, seq *s)
 {
-    P->i++; /* '[' */
-    skip_ws(P);
-    int c = peek(P);
-    if (c == '*') {
-        P->i++;
+    char **names = NULL;
+    size_t count = 0;
+    for (;;) {
         skip_ws(P);
-        if (peek(P) != ']') {
-            perr(P, "expected ']' at position %zu", P->i);
-            return -1;
-        }
-        P->i++;
-        return seq_push(P, s, S_WILD) ? 0 : -1;
-    }
-    if (c == '?')
-        return parse_filter(P, s);
-    if (c == '\'' || c == '"') {
-        char **names = NULL;
-        size_t count = 0;
-        for (;;) {
-            skip_ws(P);
-            if (peek(P) != '\'' && peek(P) != '"') {
-                perr(P, "expected a quoted name at position %zu", P->i);
-                goto fail_names;
-            }
-            char *nm = read_quoted(P);
-            if (nm == NULL)
-                goto fail_names;
-            char **nn = realloc(names, (count + 1) * sizeof *nn);
-            if (nn == NULL) {
-                free(nm);
-                perr(P, "out of memory");
-                goto fail_names;
-            }
-            names = nn;
-            names[count++] = nm;
-            skip_ws(P);
-            if (peek(P) == ',') {
-                P->i++;
-                continue;
-            }
-            if (peek(P) == ']') {
-                P->i++;
-                break;
-            }
-            perr(P, "expected ']' at position %zu", P->i);
+        if (peek(P) != '\'' && peek(P) != '"') {
+            perr(P, "expected a quoted name at position %zu", P->i);
             goto fail_names;
         }
-        if (count == 1) {
-            step *t = seq_push(P, s, S_NAME);
-            if (t == NULL)
-                goto fail_names;
-            t->name = names[0];
-            free(names);
-            return 0;
-        } else {
-            step *t = seq_push(P, s, S_NAMES);
-            if (t == NULL)
-                goto fail_names;
-            t->names = names;
-            t->count = count;
-            return 0;
+        char *nm = read_quoted(P);
+        if (nm == NULL)
+            goto fail_names;
+        char **nn = realloc(names, (count + 1) * sizeof *nn);
+        if (nn == NULL) {
+            free(nm);
+            perr(P, "out of memory");
+            goto fail_names;
         }
-    fail_names:
-        for (size_t k = 0; k < count; k++)
-            free(names[k]);
+        names = nn;
+        names[count++] = nm;
+        skip_ws(P);
+        if (peek(P) == ',') {
+            P->i++;
+            continue;
+        }
+        if (peek(P) == ']') {
+            P->i++;
+            break;
+        }
+        perr(P, "expected ']' at position %zu", P->i);
+        goto fail_names;
+    }
+    if (count == 1) {
+        step *t = seq_push(P, s, S_NAME);
+        if (t == NULL)
+            goto fail_names;
+        t->name = names[0];
         free(names);
-        return -1;
-    }
-    /* numbers: index, index list or slice */
-    long long a = 0, b = 0;
-    int ha = read_int(P, &a);
-    if (ha < 0)
-        return -1;
-    if (peek(P) == ':') {
-        P->i++;
-        int hb = read_int(P, &b);
-        if (hb < 0)
-            return -1;
-        if (peek(P) != ']') {
-            perr(P, "expected ']' at position %zu", P->i);
-            return -1;
-        }
-        P->i++;
-        step *t = seq_push(P, s, S_SLICE);
+        return 0;
+    } else {
+        step *t = seq_push(P, s, S_NAMES);
         if (t == NULL)
-            return -1;
-        t->from = a;
-        t->to = b;
-        t->has_from = ha;
-        t->has_to = hb;
+            goto fail_names;
+        t->names = names;
+        t->count = count;
         return 0;
     }
-    if (!ha) {
-        perr(P, "unexpected character in brackets at position %zu", P->i);
-        return -1;
-    }
-    if (peek(P) == ']') {
-        P->i++;
-        step *t = seq_push(P, s, S_INDEX);
-        if (t == NULL)
-            return -1;
-        t->index = a;
-        return 0;
-    }
+fail_names:
+    for (size_t k = 0; k < count; k++)
+        free(names[k]);
+    free(names);
+    return -1;
+}
+
+/* [a,b,...]: after its first index a, at the ','. */
+static int parse_indexes(parser *P, seq *s, long long a)
+{
     long long *idx = NULL;
     size_t count = 0;
     for (;;) {
@@ -470,6 +422,64 @@ static int parse_bracket(parser *P, seq *s)
 fail_idx:
     free(idx);
     return -1;
+}
+
+static int parse_bracket(parser *P, seq *s)
+{
+    P->i++; /* '[' */
+    skip_ws(P);
+    int c = peek(P);
+    if (c == '*') {
+        P->i++;
+        skip_ws(P);
+        if (peek(P) != ']') {
+            perr(P, "expected ']' at position %zu", P->i);
+            return -1;
+        }
+        P->i++;
+        return seq_push(P, s, S_WILD) ? 0 : -1;
+    }
+    if (c == '?')
+        return parse_filter(P, s);
+    if (c == '\'' || c == '"')
+        return parse_names(P, s);
+    /* numbers: index, index list or slice */
+    long long a = 0, b = 0;
+    int ha = read_int(P, &a);
+    if (ha < 0)
+        return -1;
+    if (peek(P) == ':') {
+        P->i++;
+        int hb = read_int(P, &b);
+        if (hb < 0)
+            return -1;
+        if (peek(P) != ']') {
+            perr(P, "expected ']' at position %zu", P->i);
+            return -1;
+        }
+        P->i++;
+        step *t = seq_push(P, s, S_SLICE);
+        if (t == NULL)
+            return -1;
+        t->from = a;
+        t->to = b;
+        t->has_from = ha;
+        t->has_to = hb;
+        return 0;
+    }
+    if (!ha) {
+        perr(P, "unexpected character in brackets at position %zu", P->i);
+        return -1;
+    }
+    if (peek(P) == ']') {
+        P->i++;
+        step *t = seq_push(P, s, S_INDEX);
+        if (t == NULL)
+            return -1;
+        t->index = a;
+        return 0;
+    }
+    return parse_indexes(P, s, a);
 }
 
 /* Steps after a root, until the end of text (or, in a filter, until an
