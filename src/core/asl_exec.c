@@ -117,7 +117,7 @@ void asl__vars_update(thr *t, json_t *vals)
     if (t->vars == NULL)
         t->vars = json_object();
     else if (t->vars->refcount > 1) {
-        json_t *c = json_copy(t->vars); /* copy on write */
+        json_t *c = asl_json_copy(t->vars); /* copy on write */
         json_decref(t->vars);
         t->vars = c;
     }
@@ -278,8 +278,10 @@ void asl__enqueue(asl_exec *x, thr *t)
     if (x->rq_len == x->rq_cap) {
         size_t nc = x->rq_cap ? x->rq_cap * 2 : 16;
         thr **nq = malloc(nc * sizeof *nq);
-        if (nq == NULL)
+        if (nq == NULL) {
+            x->oom = 1; /* never silent: run_queue fails the execution */
             return;
+        }
         for (size_t i = 0; i < x->rq_len; i++)
             nq[i] = x->runq[(x->rq_head + i) % x->rq_cap];
         free(x->runq);
@@ -294,10 +296,13 @@ void asl__enqueue(asl_exec *x, thr *t)
 thr *asl__thr_new(asl_exec *x, const prog *p, thr *parent, int slot, json_t *input)
 {
     thr *t = calloc(1, sizeof *t);
-    if (t == NULL)
+    if (t == NULL) {
+        x->oom = 1;
         return NULL;
+    }
     if (asl__grow((void **)&x->all, &x->capall, x->nall + 1, sizeof *x->all) != 0) {
         free(t);
+        x->oom = 1;
         return NULL;
     }
     x->all[x->nall++] = t;
@@ -348,8 +353,10 @@ static void thr_free(thr *t)
 /* ---- waits ------------------------------------------------------------------- */
 static wait *wait_add(asl_exec *x, thr *t, int kind)
 {
-    if (asl__grow((void **)&x->waits, &x->capwait, x->nwait + 1, sizeof *x->waits) != 0)
+    if (asl__grow((void **)&x->waits, &x->capwait, x->nwait + 1, sizeof *x->waits) != 0) {
+        x->oom = 1; /* never silent: run_queue fails the execution */
         return NULL;
+    }
     wait *w = &x->waits[x->nwait++];
     memset(w, 0, sizeof *w);
     w->id = ++x->next_id;
@@ -382,8 +389,10 @@ static void wait_remove(asl_exec *x, uint64_t id)
 
 static void cmd_push(asl_exec *x, const asl_cmd *c)
 {
-    if (asl__grow((void **)&x->cmds, &x->capcmd, x->ncmd + 1, sizeof *x->cmds) != 0)
+    if (asl__grow((void **)&x->cmds, &x->capcmd, x->ncmd + 1, sizeof *x->cmds) != 0) {
+        x->oom = 1;
         return;
+    }
     x->cmds[x->ncmd++] = *c;
 }
 
@@ -593,6 +602,8 @@ static void task_dispatch(ql_env *env)
     cmd_push(x, &w->cmd);
     if (asl__grow((void **)&x->unstarted, &x->capunstarted, x->nunstarted + 1, sizeof *x->unstarted) == 0)
         x->unstarted[x->nunstarted++] = w->id;
+    else
+        x->oom = 1;
     t->phase = PH_TASK;
     uint64_t task_id = w->id;
     if (timeout > 0) {

@@ -89,6 +89,9 @@ char *asl_json_text(const json_t *v);
 /* Parse JSON text bounded in size and nesting depth (ASL_MAX_DEPTH); any
  * JSON value at top level. Returns: new, or NULL with a message in err. */
 json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
+/* A shallow copy of v (members shared) that, unlike json_copy, is NULL
+ * when memory runs out rather than a copy with members missing. */
+json_t *asl_json_copy(json_t *v);
 
 /* ---- state names ---------------------------------------------------------
  * Name -> index of the states of one scope, for O(1) transition lookups in

@@ -1210,7 +1210,7 @@ static int fn_json_merge(ictx *c, const asl_intrinsic *f, json_t **a, size_t na,
         return fail(c, f, "the third argument must be a boolean, got %s", type_name(a[2]));
     if (json_is_true(a[2]))
         return fail(c, f, "deep merging is not supported; the third argument must be false");
-    json_t *res = json_copy(a[0]); /* shallow: values shared */
+    json_t *res = asl_json_copy(a[0]); /* shallow: values shared */
     if (res == NULL || json_object_update(res, a[1]) < 0) {
         json_decref(res);
         return fail(c, f, "out of memory");

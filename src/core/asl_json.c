@@ -409,3 +409,40 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "%s at line %d column %d", je.text, je.line, je.column);
     return v;
 }
+
+/* jansson's json_copy ignores a failed insertion and returns what it has:
+ * out of memory, a document with members missing. This one fails instead. */
+json_t *asl_json_copy(json_t *v)
+{
+    if (json_is_object(v)) {
+        json_t *r = json_object();
+        const char *k;
+        json_t *m;
+        if (r == NULL)
+            return NULL;
+        json_object_foreach(v, k, m)
+        {
+            if (json_object_set_nocheck(r, k, m) != 0) {
+                json_decref(r);
+                return NULL;
+            }
+        }
+        return r;
+    }
+    if (json_is_array(v)) {
+        json_t *r = json_array();
+        size_t i;
+        json_t *m;
+        if (r == NULL)
+            return NULL;
+        json_array_foreach(v, i, m)
+        {
+            if (json_array_append(r, m) != 0) {
+                json_decref(r);
+                return NULL;
+            }
+        }
+        return r;
+    }
+    return json_copy(v);
+}

@@ -491,7 +491,7 @@ static int bi_shuffle(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     if (!jn__defined(A(0)))
         return 0;
-    json_t *x = jn__as_array(A(0)), *r = x ? json_copy(x) : NULL;
+    json_t *x = jn__as_array(A(0)), *r = x ? asl_json_copy(x) : NULL;
     json_decref(x);
     if (r == NULL)
         return jn__oom(c);

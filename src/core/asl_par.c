@@ -161,9 +161,18 @@ void asl__parallel_begin(asl_exec *x, thr *t)
     t->nkids = st->nbranches;
     t->kids = calloc((size_t)t->nkids + 1, sizeof *t->kids);
     t->results = json_array();
+    if (t->kids == NULL || t->results == NULL) {
+        x->oom = 1; /* never silent: run_queue fails the execution */
+        t->nkids = 0;
+        return;
+    }
     for (int i = 0; i < t->nkids; i++) {
-        json_array_append_new(t->results, json_null());
-        t->kids[i] = asl__thr_new(x, st->branches[i], t, i, t->eff);
+        if (json_array_append_new(t->results, json_null()) != 0 ||
+            (t->kids[i] = asl__thr_new(x, st->branches[i], t, i, t->eff)) == NULL) {
+            x->oom = 1;
+            t->nkids = i;
+            return;
+        }
     }
     t->active = 0;
     t->next_kid = 0;
@@ -184,6 +193,12 @@ static void map_spawn(asl_exec *x, thr *t, json_t *items)
     t->nkids = (int)n;
     t->kids = calloc(n + 1, sizeof *t->kids);
     t->results = json_array();
+    if (t->kids == NULL || t->results == NULL) {
+        x->oom = 1; /* never silent: run_queue fails the execution */
+        t->nkids = 0;
+        json_decref(items);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get(items, i);
         json_t *in = NULL;
@@ -205,11 +220,15 @@ static void map_spawn(asl_exec *x, thr *t, json_t *items)
         } else {
             in = json_incref(item);
         }
-        json_array_append_new(t->results, json_null());
-        thr *k = asl__thr_new(x, st->iter, t, (int)i, in);
+        thr *k = json_array_append_new(t->results, json_null()) == 0
+                     ? asl__thr_new(x, st->iter, t, (int)i, in)
+                     : NULL;
         json_decref(in);
-        if (k == NULL)
+        if (k == NULL) {
+            x->oom = 1;
+            t->nkids = (int)i;
             break;
+        }
         k->map_idx = (int)i;
         k->map_val = json_incref(item);
         if (st->distributed)

@@ -1170,8 +1170,9 @@ int asl_path_eval(const asl_path *p, json_t *input, const asl_scope *scope, json
 
 /* ---- ResultPath ------------------------------------------------------- */
 
-/* New value for node with value placed at steps[i..]; NULL on mismatch. */
-static json_t *set_at(const seq *s, size_t i, json_t *node, json_t *value)
+/* New value for node with value placed at steps[i..]; NULL on mismatch, or
+ * with *oom set when memory ran out. */
+static json_t *set_at(const seq *s, size_t i, json_t *node, json_t *value, int *oom)
 {
     if (i == s->n)
         return json_incref(value);
@@ -1181,14 +1182,18 @@ static json_t *set_at(const seq *s, size_t i, json_t *node, json_t *value)
         if (node == NULL)
             copy = json_object();
         else if (json_is_object(node))
-            copy = json_copy(node); /* shallow: children shared */
+            copy = asl_json_copy(node); /* shallow: children shared */
         else
             return NULL;
-        if (copy == NULL)
+        if (copy == NULL) {
+            *oom = 1;
             return NULL;
+        }
         json_t *child = json_object_get(copy, t->name);
-        json_t *nv = set_at(s, i + 1, child, value);
-        if (nv == NULL || json_object_set_new(copy, t->name, nv) < 0) {
+        json_t *nv = set_at(s, i + 1, child, value, oom);
+        if (nv != NULL && json_object_set_new(copy, t->name, nv) < 0)
+            *oom = 1, nv = NULL;
+        if (nv == NULL) {
             json_decref(copy);
             return NULL;
         }
@@ -1202,11 +1207,15 @@ static json_t *set_at(const seq *s, size_t i, json_t *node, json_t *value)
         k += len;
     if (k < 0 || k >= len)
         return NULL;
-    json_t *copy = json_copy(node);
-    if (copy == NULL)
+    json_t *copy = asl_json_copy(node);
+    if (copy == NULL) {
+        *oom = 1;
         return NULL;
-    json_t *nv = set_at(s, i + 1, json_array_get(copy, (size_t)k), value);
-    if (nv == NULL || json_array_set_new(copy, (size_t)k, nv) < 0) {
+    }
+    json_t *nv = set_at(s, i + 1, json_array_get(copy, (size_t)k), value, oom);
+    if (nv != NULL && json_array_set_new(copy, (size_t)k, nv) < 0)
+        *oom = 1, nv = NULL;
+    if (nv == NULL) {
         json_decref(copy);
         return NULL;
     }
@@ -1216,8 +1225,13 @@ static json_t *set_at(const seq *s, size_t i, json_t *node, json_t *value)
 int asl_path_set(const asl_path *p, json_t *doc, json_t *value, json_t **out, asl_err *e)
 {
     json_t *r = NULL;
+    int oom = 0;
     if (p->root == R_INPUT && p->s.definite)
-        r = set_at(&p->s, 0, doc, value);
+        r = set_at(&p->s, 0, doc, value, &oom);
+    if (r == NULL && oom) {
+        asl_err_set(e, "States.Runtime", "out of memory applying ResultPath %s", p->text);
+        return -1;
+    }
     if (r == NULL) {
         char *txt = asl_json_text(doc);
         asl_err_set(e, "States.ResultPathMatchFailure",
