@@ -734,8 +734,7 @@ static void task_timed_out(asl_exec *x, thr *t, int kind)
     ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionTimedOut, E_ActivityTimedOut, E_TaskTimedOut), st);
     if (e)
         e->err = strdup(err);
-    t->to_timer = t->hb_timer = 0;
-    task_timers_drop(x, t);
+    task_timers_drop(x, t); /* both: the one that fired is already gone */
     if (t->wait_id)
         wait_remove(x, t->wait_id);
     t->wait_id = 0;

@@ -494,6 +494,52 @@ static void test_stop_ends_running_tasks(void **state)
     asl_machine_free(m);
 }
 
+/* TimeoutSeconds running out after a heartbeat re-armed HeartbeatSeconds:
+ * both timers of the attempt go, so the retried attempt is not failed by
+ * the first one's heartbeat deadline (it was: States.HeartbeatTimeout at
+ * 13 s, before the second attempt's own heartbeat was due at 19 s). */
+static void test_timeout_drops_heartbeat_timer(void **state)
+{
+    (void)state;
+    asl_machine *m = compile("{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":"
+                             "\"arn:aws:lambda:us-east-1:123456789012:function:A\",\"TimeoutSeconds\":10,"
+                             "\"HeartbeatSeconds\":8,\"Retry\":[{\"ErrorEquals\":[\"States.Timeout\"],"
+                             "\"IntervalSeconds\":1,\"MaxAttempts\":1}],\"End\":true}}}");
+    json_t *in = json_object();
+    int64_t t0 = INFO.start_ms;
+    asl_exec *x = asl_exec_start(m, &INFO, in);
+    const asl_cmd *c;
+    size_t n = asl_exec_pending(x, &c);
+    uint64_t task = 0, to = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (c[k].kind == ASL_CMD_INVOKE)
+            task = c[k].id;
+        else if (c[k].due_ms == t0 + 10000)
+            to = c[k].id;
+    }
+    assert_true(task != 0 && to != 0);
+    asl_input hb = {.kind = ASL_IN_HEARTBEAT, .id = task, .now_ms = t0 + 5000};
+    assert_int_equal(asl_exec_feed(x, &hb), SFN_OK);
+    asl_input fire = {.kind = ASL_IN_TIMER, .id = to, .now_ms = t0 + 10000};
+    assert_int_equal(asl_exec_feed(x, &fire), SFN_OK);
+    /* waiting for the retry's back-off only */
+    n = asl_exec_pending(x, &c);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].kind, ASL_CMD_TIMER);
+    assert_int_equal(c[0].due_ms, t0 + 11000);
+    asl_input retry = {.kind = ASL_IN_TIMER, .id = c[0].id, .now_ms = t0 + 11000};
+    assert_int_equal(asl_exec_feed(x, &retry), SFN_OK);
+    n = asl_exec_pending(x, &c);
+    assert_int_equal(n, 3); /* the task, its Timeout (21 s), its heartbeat (19 s) */
+    for (size_t k = 0; k < n; k++)
+        if (c[k].kind == ASL_CMD_TIMER)
+            assert_true(c[k].due_ms == t0 + 21000 || c[k].due_ms == t0 + 19000);
+    assert_int_equal(asl_exec_status(x), ASL_RUNNING);
+    json_decref(in);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 /* An out-of-memory while recording an event never drops it: the
  * execution fails visibly (States.Runtime) with every event it had, the
  * failure included, and continuous ids. */
@@ -599,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_event_log_batches),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_stop_ends_running_tasks),
+        cmocka_unit_test(test_timeout_drops_heartbeat_timer),
         cmocka_unit_test(test_data_limit),
         cmocka_unit_test(test_history_oom_fails_visibly),
         cmocka_unit_test(test_invalid_utf8_cause),
