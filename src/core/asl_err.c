@@ -44,15 +44,3 @@ void asl_err_clear(asl_err *e)
     e->cause = NULL;
 }
 
-uint64_t asl_rng_next(asl_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-double asl_rng_double(asl_rng *r)
-{
-    return (double)(asl_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}

@@ -28,13 +28,11 @@ void asl_err_set_str(asl_err *e, const char *error, const char *cause);
 void asl_err_clear(asl_err *e);
 static inline int asl_err_isset(const asl_err *e) { return e->error != NULL; }
 
-/* ---- deterministic random stream (splitmix64) -------------------------- */
-typedef struct asl_rng {
-    uint64_t s;
-} asl_rng;
-uint64_t asl_rng_next(asl_rng *r);
-/* Uniform double in [0, 1). */
-double asl_rng_double(asl_rng *r);
+/* ---- deterministic random stream (splitmix64, src/util/rnd.h) ----------- */
+#include "rnd.h"
+typedef sfn_rng asl_rng;
+#define asl_rng_next sfn_rng_next
+#define asl_rng_double sfn_rng_double /* uniform double in [0, 1) */
 
 /* ---- evaluation scope ----------------------------------------------------
  * What a path or intrinsic can see besides the state input ($):

@@ -40,20 +40,12 @@ void run__log(run *r, const char *fmt, ...)
 
 uint64_t run__rng(run *r)
 {
-    uint64_t z = (r->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return sfn_rng_next(&r->rng);
 }
 
 void run__uuid(run *r, char out[37])
 {
-    uint64_t a = run__rng(r), b = run__rng(r);
-    a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;
-    b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
-             (unsigned long long)(b & 0xffffffffffffULL));
+    sfn_uuid4(&r->rng, out);
 }
 
 static int queue(run *r, void (*fn)(run *, void *), void *arg)
@@ -619,15 +611,7 @@ run *run_create(const run_opts *o)
     r->account = strdup(o->account ? o->account : "123456789012");
     r->scale = o->time_scale >= 1.0 ? o->time_scale : 1.0;
     r->quiet = o->quiet;
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        uint64_t u;
-        if (read(fd, &u, sizeof u) == (ssize_t)sizeof u)
-            seed ^= u;
-        close(fd);
-    }
-    r->rng = seed;
+    r->rng.s = sfn_rng_seed();
     r->gen = 1;
     r->probe_min_ms = o->probe_ms > 0 ? o->probe_ms : PROBE_MIN_MS;
     r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account);

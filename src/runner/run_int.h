@@ -18,6 +18,7 @@
 
 #include "fjson.h"
 #include "hmap.h"
+#include "rnd.h"
 #include "jtext.h"
 #include "run_tasks.h"
 
@@ -108,7 +109,7 @@ struct run {
     hmap machines;            /* def id -> asl_machine */
     action *q;
     size_t nq, capq;
-    uint64_t rng;
+    sfn_rng rng;
     int inflight;
     int draining, ignore_results;
     void (*drain_done)(void *);

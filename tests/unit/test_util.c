@@ -1,0 +1,91 @@
+/*
+ * test_util.c - the shared basics of src/util: the hash map, the random
+ * stream, UUID text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "rnd.h"
+
+static void test_hmap(void **state)
+{
+    (void)state;
+    hmap m = {0};
+    char key[32];
+    static int vals[1000];
+    for (int i = 0; i < 1000; i++) { /* past several doublings */
+        snprintf(key, sizeof key, "k%d", i);
+        vals[i] = i;
+        assert_int_equal(hmap_put(&m, key, &vals[i]), 0);
+    }
+    assert_int_equal(m.n, 1000);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        int *v = hmap_get(&m, key);
+        assert_non_null(v);
+        assert_int_equal(*v, i);
+    }
+    assert_null(hmap_get(&m, "nope"));
+    assert_ptr_equal(hmap_del(&m, "k7"), &vals[7]);
+    assert_null(hmap_get(&m, "k7"));
+    assert_null(hmap_del(&m, "k7"));
+    assert_int_equal(m.n, 999);
+    hmap_cleanup(&m, NULL);
+    assert_int_equal(m.n, 0);
+    assert_null(hmap_get(&m, "k1"));
+    /* FNV-1a, 64 bits */
+    assert_true(hmap_hash("") == 14695981039346656037ULL);
+    assert_true(hmap_hash("a") == 0xaf63dc4c8601ec8cULL);
+}
+
+static void test_rng(void **state)
+{
+    (void)state;
+    /* splitmix64's reference stream from seed 0 */
+    sfn_rng r = {0};
+    assert_true(sfn_rng_next(&r) == 0xe220a8397b1dcdafULL);
+    assert_true(sfn_rng_next(&r) == 0x6e789e6aa1b965f4ULL);
+    sfn_rng a = {42}, b = {42};
+    for (int i = 0; i < 100; i++) {
+        double d = sfn_rng_double(&a);
+        assert_true(d >= 0.0 && d < 1.0);
+        assert_true(d == sfn_rng_double(&b)); /* a replay draws the same */
+    }
+    assert_true(sfn_rng_seed() != sfn_rng_seed());
+}
+
+static void test_uuids(void **state)
+{
+    (void)state;
+    char u[37];
+    sfn_uuid_text(0x0123456789abcdefULL, 0xfedcba9876543210ULL, u);
+    assert_string_equal(u, "01234567-89ab-cdef-fedc-ba9876543210");
+    sfn_rng r = {7};
+    for (int i = 0; i < 50; i++) {
+        sfn_uuid4(&r, u);
+        assert_int_equal(strlen(u), 36);
+        assert_int_equal(u[14], '4');
+        assert_non_null(strchr("89ab", u[19]));
+    }
+    sfn_uuid7(&r, 0x0123456789abULL, u);
+    assert_memory_equal(u, "01234567-89ab-7", 15);
+    assert_non_null(strchr("89ab", u[19]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hmap),
+        cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_uuids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
