@@ -3,10 +3,11 @@
  * (States.Format, States.Array..., States.Hash, States.UUID, ...): a call
  * expression is compiled once into a tree of calls, literals and compiled
  * paths, then evaluated against the state input. Digests (MD5, SHA-1,
- * SHA-2) and base64 are written here: the core links nothing but jansson.
+ * SHA-2) are written here; base64 is src/util's.
  * Randomness comes only from asl_scope.rng (or a seed argument). No I/O.
  */
 #include "asl_path.h"
+#include "b64.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -676,71 +677,6 @@ size_t asl__hash_hex(const char *alg, const unsigned char *msg, size_t len, char
     return 2 * dl;
 }
 
-/* ---- base64 -------------------------------------------------------------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const unsigned char *s, size_t n, size_t *outlen)
-{
-    char *o = malloc((n + 2) / 3 * 4 + 1);
-    size_t k = 0;
-    if (o == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= s[i + 2];
-        o[k++] = b64[v >> 18 & 63];
-        o[k++] = b64[v >> 12 & 63];
-        o[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-        o[k++] = i + 2 < n ? b64[v & 63] : '=';
-    }
-    o[k] = '\0';
-    *outlen = k;
-    return o;
-}
-
-static int b64_val(int c)
-{
-    const char *p = c ? strchr(b64, c) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
-
-/* Strict decoding: length a multiple of 4, padding only at the end. */
-static unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
-{
-    if (n % 4 != 0)
-        return NULL;
-    unsigned char *o = malloc(n / 4 * 3 + 1);
-    size_t k = 0;
-    if (o == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4], pad = 0;
-        for (int j = 0; j < 4; j++) {
-            char c = s[i + j];
-            if (c == '=' && i + 4 == n && j >= 2) {
-                v[j] = 0;
-                pad++;
-            } else if (pad || (v[j] = b64_val((unsigned char)c)) < 0) {
-                free(o);
-                return NULL;
-            }
-        }
-        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-                     (uint32_t)v[3];
-        o[k++] = (unsigned char)(x >> 16);
-        if (pad < 2)
-            o[k++] = (unsigned char)(x >> 8);
-        if (pad < 1)
-            o[k++] = (unsigned char)x;
-    }
-    *outlen = k;
-    return o;
-}
-
 /* ---- evaluation ----------------------------------------------------------- */
 
 typedef struct ictx {
@@ -1159,7 +1095,7 @@ static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
         return fail(c, f, "the input string must be at most %d characters, got %zu",
                     MAX_STR_INPUT, json_string_length(a[0]));
     size_t ol;
-    char *enc = b64_encode((const unsigned char *)json_string_value(a[0]),
+    char *enc = sfn_b64_encode((const unsigned char *)json_string_value(a[0]),
                            json_string_length(a[0]), &ol);
     *out = enc ? json_stringn(enc, ol) : NULL;
     free(enc);
@@ -1174,7 +1110,8 @@ static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
         return fail(c, f, "the input string must be at most %d characters, got %zu",
                     MAX_STR_INPUT, json_string_length(a[0]));
     size_t ol;
-    unsigned char *dec = b64_decode(json_string_value(a[0]), json_string_length(a[0]), &ol);
+    unsigned char *dec =
+        sfn_b64_decode(json_string_value(a[0]), json_string_length(a[0]), SFN_B64_STRICT, &ol);
     if (dec == NULL)
         return fail(c, f, "the input is not valid base64");
     *out = json_stringn((const char *)dec, ol);

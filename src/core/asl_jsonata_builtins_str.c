@@ -9,6 +9,7 @@
  * bounded by MAX_STR and MAX_ITEMS.
  */
 #include "asl_jsonata_int.h"
+#include "b64.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -509,26 +510,20 @@ static int bi_match(ectx *c, val *a, size_t nargs, json_t *in, val *out)
 
 /* ---- base64 -------------------------------------------------------------- */
 
-static const char b64c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static int bi_base64encode(ectx *c, val *a, size_t nargs, json_t *in, val *out)
 {
     (void)in;
     const char *s;
-    size_t n;
+    size_t n, k;
     if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
         return c->failed ? -1 : 0;
+    char *e = sfn_b64_encode((const unsigned char *)s, n, &k);
     sbuf b = {0};
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)s[i + 2];
-        char q[4] = {b64c[v >> 18 & 63], b64c[v >> 12 & 63], i + 1 < n ? b64c[v >> 6 & 63] : '=',
-                     i + 2 < n ? b64c[v & 63] : '='};
-        jn__sb_put(&b, q, 4);
-    }
+    if (e != NULL)
+        jn__sb_put(&b, e, k);
+    else
+        b.bad = 1;
+    free(e);
     return jn__sb_done(c, &b, out);
 }
 
@@ -536,24 +531,16 @@ static int bi_base64decode(ectx *c, val *a, size_t nargs, json_t *in, val *out)
 {
     (void)in;
     const char *s;
-    size_t n;
+    size_t n, k;
     if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
         return c->failed ? -1 : 0;
+    unsigned char *d = sfn_b64_decode(s, n, SFN_B64_LENIENT, &k);
     sbuf b = {0};
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = s[i] ? strchr(b64c, s[i]) : NULL;
-        if (p == NULL)
-            continue;
-        acc = acc << 6 | (uint32_t)(p - b64c);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char ch = (char)(acc >> bits & 0xff);
-            jn__sb_put(&b, &ch, 1);
-        }
-    }
+    if (d != NULL)
+        jn__sb_put(&b, (const char *)d, k);
+    else
+        b.bad = 1; /* lenient decoding fails only for memory */
+    free(d);
     return jn__sb_done(c, &b, out);
 }
 

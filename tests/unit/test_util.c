@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "hmap.h"
 #include "rnd.h"
 
@@ -80,12 +81,42 @@ static void test_uuids(void **state)
     assert_non_null(strchr("89ab", u[19]));
 }
 
+static void test_b64(void **state)
+{
+    (void)state;
+    static const char *const v[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+                                       {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                       {"foobar", "Zm9vYmFy"}}; /* RFC 4648, section 10 */
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t n;
+        char *e = sfn_b64_encode((const unsigned char *)v[i][0], strlen(v[i][0]), &n);
+        assert_string_equal(e, v[i][1]);
+        assert_int_equal(n, strlen(v[i][1]));
+        free(e);
+        unsigned char *d = sfn_b64_decode(v[i][1], strlen(v[i][1]), SFN_B64_STRICT, &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(v[i][0]));
+        assert_memory_equal(d, v[i][0], n);
+        free(d);
+    }
+    size_t n;
+    assert_null(sfn_b64_decode("Zm9", 3, SFN_B64_STRICT, &n));      /* length */
+    assert_null(sfn_b64_decode("Zg==Zg==", 8, SFN_B64_STRICT, &n)); /* padding inside */
+    assert_null(sfn_b64_decode("Zm9v!A==", 8, SFN_B64_STRICT, &n)); /* outside the alphabet */
+    unsigned char *d = sfn_b64_decode(" Zm9\nv YmE", 11, SFN_B64_LENIENT, &n);
+    assert_non_null(d);
+    assert_int_equal(n, 5);
+    assert_memory_equal(d, "fooba", 5);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmap),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_uuids),
+        cmocka_unit_test(test_b64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
