@@ -348,17 +348,31 @@ static int open_store(sfnd *s)
     return 0;
 }
 
+/* Why f is not run: where sfnd looked, or why its code was refused. */
+static void function_not_found(const sfnd *s, const tpl_function *f)
+{
+    if (f->code_error != NULL) {
+        fprintf(stderr, "sfnd: function %s: %s; its tasks will fail\n", f->logical_id,
+                f->code_error);
+        return;
+    }
+    fprintf(stderr, "sfnd: function %s: not found; looked in:\n", f->logical_id);
+    for (const char *const *l = f->looked; *l; l++)
+        fprintf(stderr, "sfnd:     %s\n", *l);
+    if (f->build_method != NULL)
+        fprintf(stderr, "sfnd:   BuildMethod %s: build it with `%s/sfnd build --template %s`\n",
+                f->build_method, s->bin_dir, s->cfg.template);
+    fprintf(stderr, "sfnd:   its tasks will fail\n");
+}
+
 /* The template's functions into the local Lambda; one that cannot be is
  * skipped (its tasks will fail). */
 static void register_functions(sfnd *s)
 {
     for (size_t i = 0; i < tpl_function_count(s->t); i++) {
         const tpl_function *f = tpl_function_at(s->t, i);
-        if (f->bootstrap == NULL) {
-            fprintf(stderr,
-                    "sfnd: function %s: no bootstrap found (looked in %s/functions/%s/ and "
-                    "build/%s/ next to the template); its tasks will fail\n",
-                    f->logical_id, s->bin_dir, f->logical_id, f->logical_id);
+        if (f->code_dir == NULL || f->bootstrap == NULL) {
+            function_not_found(s, f);
             continue;
         }
         lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .handler = f->handler,
@@ -370,7 +384,7 @@ static void register_functions(sfnd *s)
             fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
             continue;
         }
-        printf("function      %-28s %s\n", f->logical_id, f->arn);
+        printf("function      %-28s %s (%s)\n", f->logical_id, f->arn, f->code_dir);
     }
 }
 
