@@ -146,6 +146,13 @@ static void fn_free(lam_function *f)
     free(f->bootstrap);
     free(f->root);
     free(f->handler);
+    free(f->exec);
+    for (int i = 0; f->argv && f->argv[i]; i++)
+        free(f->argv[i]);
+    free(f->argv);
+    free(f->execution_env);
+    free(f->runtime);
+    free(f->arch);
     free(f->spawn_error);
     free(f);
 }
@@ -206,9 +213,38 @@ static int env_copy(const char *const *src, int filter, const char *const *ovr, 
     return 0;
 }
 
+/* f's command (d->cmd, or the bootstrap alone), AWS_EXECUTION_ENV, Runtime
+ * and architecture. */
+static int cmd_copy(lam_function *f, const lam_function_def *d)
+{
+    const lam_command *c = d->cmd;
+    int n = 0;
+    while (c && c->argv && c->argv[n])
+        n++;
+    f->exec = strdup(c ? c->exec : f->bootstrap);
+    f->argv = calloc((size_t)(n ? n : 1) + 1, sizeof *f->argv);
+    if (f->exec == NULL || f->argv == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++)
+        if ((f->argv[i] = strdup(c->argv[i])) == NULL)
+            return -ENOMEM;
+    if (n == 0 && (f->argv[0] = strdup(f->exec)) == NULL)
+        return -ENOMEM;
+    f->execution_env = strdup(c && c->execution_env ? c->execution_env
+                                                    : "AWS_Lambda_provided.al2023");
+    f->runtime = d->runtime ? strdup(d->runtime) : NULL;
+    f->arch = strdup(d->architecture ? d->architecture : "x86_64");
+    if (f->execution_env == NULL || (d->runtime && f->runtime == NULL) || f->arch == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
 int lam_function_add(lam *l, const lam_function_def *d)
 {
-    if (d == NULL || d->name == NULL || !name_ok(d->name) || d->bootstrap == NULL || !*d->bootstrap)
+    if (d == NULL || d->name == NULL || !name_ok(d->name))
+        return -EINVAL;
+    if ((d->bootstrap == NULL || !*d->bootstrap) &&
+        (d->cmd == NULL || d->cmd->exec == NULL || d->task_root == NULL))
         return -EINVAL;
     for (const char *const *e = d->env_override; e && *e; e++)
         if (!override_ok(*e))
@@ -224,7 +260,9 @@ int lam_function_add(lam *l, const lam_function_def *d)
     f->timeout_s = d->timeout_s > 0 ? d->timeout_s : 3;
     f->memory_mb = d->memory_mb > 0 ? d->memory_mb : 128;
     char abs[PATH_MAX];
-    const char *bs = realpath(d->bootstrap, abs) ? abs : d->bootstrap;
+    const char *bs = d->bootstrap && *d->bootstrap ? d->bootstrap : d->cmd->exec;
+    if (realpath(bs, abs))
+        bs = abs;
     f->name = strdup(d->name);
     f->bootstrap = strdup(bs);
     f->handler = strdup(d->handler ? d->handler : "bootstrap");
@@ -234,9 +272,13 @@ int lam_function_add(lam *l, const lam_function_def *d)
     if (f->name == NULL || f->bootstrap == NULL || f->handler == NULL || f->arn == NULL)
         goto fail;
     const char *slash = strrchr(f->bootstrap, '/');
-    f->root = slash ? strndup(f->bootstrap, (size_t)(slash == f->bootstrap ? 1 : slash - f->bootstrap))
-                    : strdup(".");
-    if (f->root == NULL)
+    if (d->task_root)
+        f->root = strdup(d->task_root);
+    else
+        f->root = slash ? strndup(f->bootstrap,
+                                  (size_t)(slash == f->bootstrap ? 1 : slash - f->bootstrap))
+                        : strdup(".");
+    if (f->root == NULL || cmd_copy(f, d) != 0)
         goto fail;
     /* Filtered once here, so that spawn() only copies. */
     if (env_copy(d->env, 1, d->env_override, &f->env, &f->nenv) != 0 ||

@@ -56,9 +56,25 @@ typedef struct lam_opts {
                                   SFND_LAMBDA_INIT_TIMEOUT_MS (tests), else 10000 */
 } lam_opts;
 
+/* How a function's process is started (lam_runtimes_command): exec is the
+ * file executed (posix_spawn, no PATH search, no shell) with argv. */
+typedef struct lam_command {
+    char *exec;
+    char **argv;               /* NULL-terminated, argv[0] included */
+    char *execution_env;       /* AWS_EXECUTION_ENV ("AWS_Lambda_nodejs20.x"), or NULL */
+    char *note;                /* a warning for the start-up message, or NULL */
+} lam_command;
+
 typedef struct lam_function_def {
     const char *name;          /* FunctionName, e.g. "trip-BookHotelFunction-ABC" */
-    const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT */
+    const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT
+                                  unless task_root says otherwise. May be NULL with cmd */
+    const lam_command *cmd;    /* how to start it (copied); NULL: bootstrap, executed
+                                  as it is */
+    const char *task_root;     /* LAMBDA_TASK_ROOT and the process's working directory;
+                                  NULL: the bootstrap's directory */
+    const char *runtime;       /* Runtime (GetFunction's answer), or NULL */
+    const char *architecture;  /* "x86_64" (default) or "arm64", for GetFunction */
     const char *handler;       /* _HANDLER (Handler:), default "bootstrap" */
     const char *const *env;    /* the function's Environment: "KEY=VALUE", NULL-terminated; may be NULL.
                                   The variables lam sets itself win over these (AWS refuses
@@ -98,6 +114,31 @@ const char *lam_function_arn(const lam_function *f);
 /* Write the ARN a name would have (for error messages about unknown
  * functions): returns snprintf's value. */
 int lam_arn_format(const lam *l, const char *name, char *buf, size_t len);
+
+/* ---- runtimes (lam_runtime.c) ---------------------------------------- */
+/* Which command runs a function of a runtime: provided.* bootstraps (a
+ * script with the interpreter its #! names, #!/bin/sh on bash as Amazon
+ * Linux does), nodejs<N>.x and python3.<M> through sfnd's shims with the
+ * machine's node / python3 (refused when its version differs, unless
+ * mismatch_run). Start-up only: probing an interpreter waits for it. */
+typedef struct lam_runtimes lam_runtimes;
+typedef struct lam_runtimes_opts {
+    const char *shim_dir;      /* the folder of sfnd_node_runtime.js and
+                                  sfnd_python_runtime.py (sfnd: <bin>/runtimes) */
+    const char *path;          /* searched for node, python3, bash; NULL: $PATH */
+    int mismatch_run;          /* 1: run a runtime whose version differs, with a note */
+} lam_runtimes_opts;
+lam_runtimes *lam_runtimes_create(const lam_runtimes_opts *o);
+void lam_runtimes_free(lam_runtimes *r);
+/* The command for a function of runtime (NULL: provided) whose bootstrap
+ * (provided.* only) is given. Returns 0 and *out (lam_command_free it), or
+ * a negative errno and why in err (*out empty). */
+int lam_runtimes_command(lam_runtimes *r, const char *runtime, const char *bootstrap,
+                         lam_command *out, char *err, size_t errlen);
+void lam_command_free(lam_command *c);
+/* name on path (':'-separated; a name with '/' is taken as is): 0 and the
+ * executable's path in out, or -ENOENT. */
+int lam_find_program(const char *path, const char *name, char *out, size_t outlen);
 
 /* ---- invoking ---------------------------------------------------------- */
 typedef enum lam_status {

@@ -11,6 +11,7 @@
  *   lam_log.c     the processes' stdout/stderr: to our stderr, or to a file
  *                 per function rotated past log_max
  *   lam_invoke.c  the Lambda Invoke HTTP API (lam_http_invoke)
+ *   lam_runtime.c the command that starts a function's process, per runtime
  *
  * An invocation's life: queued on its function (FIFO) -> handed to a
  * process's parked GET /next -> ended by that process's POST /response or
@@ -71,6 +72,10 @@ struct proc {
 struct lam_function {
     lam *l;
     char *name, *arn, *bootstrap, *root, *handler;
+    char *exec;            /* the file executed (bootstrap, or an interpreter) */
+    char **argv;           /* its arguments, NULL-terminated */
+    char *execution_env;   /* AWS_EXECUTION_ENV */
+    char *runtime, *arch;  /* for GetFunction */
     char **env;            /* "K=V", the function's own (none reserved or overridden) */
     int nenv;
     char **ovr;            /* "K=V" that replace a default of spawn() or are added */

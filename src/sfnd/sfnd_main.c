@@ -5,7 +5,8 @@
  *        [--time-scale N] [--max-procs N] [--quiet]
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
- *        [--idle-timeout S]
+ *        [--idle-timeout S] [--runtime-mismatch=run]
+ *   sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
  * template's functions), runner (recovers what was running), API + HTTP.
@@ -32,6 +33,13 @@
  * CLI a variable the template does not declare is set too. A key naming no
  * function, a non-scalar value or a Runtime API variable stops the start
  * (src/template/tpl.h).
+ * Functions: found as sam build leaves them (src/template/tpl_code.c; the
+ * start-up message lists where it looked for one it did not find), run as
+ * their Runtime wants (src/lambda/lam_runtime.c: provided.* bootstraps,
+ * Node.js and Python through the shims in <bin>/runtimes/); a Node.js or
+ * Python major version other than this machine's refuses the function
+ * unless --runtime-mismatch=run. `sfnd build` (sfnd_build.c) builds the
+ * BuildMethod: makefile functions into .aws-sam/build/ as sam build does.
  * Private by default (api_http_check): a request whose Host does not name
  * the address served, with a foreign Origin (unless --allow-origin URL,
  * repeatable, names it) or a browser "simple" unsigned POST gets 403. A
@@ -71,6 +79,7 @@
 #include "http.h"
 #include "lam.h"
 #include "run.h"
+#include "sfnd_build.h"
 #include "store.h"
 #include "tpl.h"
 
@@ -85,6 +94,7 @@ typedef struct sfnd_cfg {
     double scale;
     double retention_days;
     int compress;     /* enum store_compress: zstd unless --no-compress */
+    int runtime_mismatch_run; /* --runtime-mismatch=run */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
 } sfnd_cfg;
@@ -114,7 +124,12 @@ static void usage(void)
                     "[--env-vars env.json]\n"
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
-                    "            [--retention DAYS] [--no-compress]\n"
+                    "            [--retention DAYS] [--no-compress] [--runtime-mismatch=run]\n"
+                    "       sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]\n"
+                    "  --runtime-mismatch=run  run a nodejs<N>.x / python3.<M> function on this "
+                    "machine's\n"
+                    "                   node / python3 even when its version differs (refused by "
+                    "default)\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -238,6 +253,11 @@ static int options(sfnd_cfg *c, int argc, char **argv)
             c->compress = STORE_COMPRESS_ZSTD;
         else if (!strcmp(a, "--no-compress"))
             c->compress = STORE_COMPRESS_OFF;
+        else if (!strcmp(a, "--runtime-mismatch=run") || !strcmp(a, "--runtime-mismatch=refuse"))
+            c->runtime_mismatch_run = a[19] == 'r' && a[20] == 'u';
+        else if (!strcmp(a, "--runtime-mismatch") && v &&
+                 (!strcmp(v, "run") || !strcmp(v, "refuse")))
+            c->runtime_mismatch_run = !strcmp(argv[++i], "run");
         else if (!strcmp(a, "--env-vars") && v)
             c->env_file = argv[++i];
         else if (!strcmp(a, "--allow-origin") && v) {
@@ -365,27 +385,47 @@ static void function_not_found(const sfnd *s, const tpl_function *f)
     fprintf(stderr, "sfnd:   its tasks will fail\n");
 }
 
+/* One function into the local Lambda, started as its runtime wants. */
+static void register_function(sfnd *s, lam_runtimes *rts, const tpl_function *f)
+{
+    lam_command cmd;
+    char why[1024];
+    if (lam_runtimes_command(rts, f->runtime, f->bootstrap, &cmd, why, sizeof why) != 0) {
+        fprintf(stderr, "sfnd: function %s: %s; its tasks will fail\n", f->logical_id, why);
+        return;
+    }
+    if (cmd.note)
+        fprintf(stderr, "sfnd: warning: function %s: %s\n", f->logical_id, cmd.note);
+    lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .cmd = &cmd,
+                           .task_root = f->code_dir, .runtime = f->runtime,
+                           .architecture = f->architecture, .handler = f->handler,
+                           .env = f->env, .env_override = f->env_override,
+                           .timeout_s = f->timeout_s, .memory_mb = f->memory_mb};
+    int rc = lam_function_add(s->lam, &fd);
+    lam_command_free(&cmd);
+    if (rc != 0) {
+        fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
+        return;
+    }
+    printf("function      %-28s %s (%s)\n", f->logical_id, f->arn, f->code_dir);
+}
+
 /* The template's functions into the local Lambda; one that cannot be is
  * skipped (its tasks will fail). */
 static void register_functions(sfnd *s)
 {
-    for (size_t i = 0; i < tpl_function_count(s->t); i++) {
+    char shims[PATH_MAX + 16];
+    snprintf(shims, sizeof shims, "%s/runtimes", s->bin_dir);
+    lam_runtimes_opts ro = {.shim_dir = shims, .mismatch_run = s->cfg.runtime_mismatch_run};
+    lam_runtimes *rts = lam_runtimes_create(&ro);
+    for (size_t i = 0; rts && i < tpl_function_count(s->t); i++) {
         const tpl_function *f = tpl_function_at(s->t, i);
-        if (f->code_dir == NULL || f->bootstrap == NULL) {
+        if (f->code_dir == NULL)
             function_not_found(s, f);
-            continue;
-        }
-        lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .handler = f->handler,
-                               .env = f->env, .env_override = f->env_override,
-                               .timeout_s = f->timeout_s,
-                               .memory_mb = f->memory_mb};
-        int rc = lam_function_add(s->lam, &fd);
-        if (rc != 0) {
-            fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
-            continue;
-        }
-        printf("function      %-28s %s (%s)\n", f->logical_id, f->arn, f->code_dir);
+        else
+            register_function(s, rts, f);
     }
+    lam_runtimes_free(rts);
 }
 
 /* The loop, the local Lambda with the functions, the runner, the API. */
@@ -564,6 +604,8 @@ static void shut_down(sfnd *s)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "build"))
+        return sfnd_build_main(argc - 1, argv + 1);
     sfnd s = {0};
     int status;
     if (options(&s.cfg, argc, argv) != 0)

@@ -87,6 +87,10 @@ static int load_function(tpl *t, const tpl_opts *o, res *r)
     f->timeout_s = tpl__eval_int(t, r->props, "Timeout", 3);
     f->memory_mb = tpl__eval_int(t, r->props, "MemorySize", 128);
     f->build_method = tpl__eval_str(t, r->metadata, "BuildMethod");
+    json_t *arch = tpl__eval(t, json_object_get(r->props, "Architectures"), 0);
+    const char *a0 = json_string_value(json_array_get(arch, 0));
+    f->architecture = a0 && !strcmp(a0, "arm64") ? "arm64" : "x86_64";
+    json_decref(arch);
     if (t->err[0])
         return -EINVAL;
     int crc = tpl__find_code(t, o, r, f);
@@ -447,6 +451,41 @@ static int resource_condition(tpl *t, const char *id, const json_t *cond, int *m
     return 0;
 }
 
+/* Pass 1 for one resource: its kind, its properties (Globals merged for a
+ * function), its name when literal. */
+static int name_resource(tpl *t, const char *id, json_t *rv)
+{
+    res *r = &t->res[t->nres++];
+    r->logical_id = id;
+    r->type = json_string_value(json_object_get(rv, "Type"));
+    if (r->type == NULL)
+        return fail(t, "Resources.%s: no Type", id);
+    r->metadata = json_object_get(rv, "Metadata");
+    json_t *props = json_object_get(rv, "Properties");
+    const char *name_key = NULL;
+    if (!strcmp(r->type, "AWS::Serverless::Function")) {
+        r->kind = R_FUNCTION;
+        json_t *m = merge_globals(t, props);
+        json_array_append_new(t->owned, m);
+        props = m;
+        name_key = "FunctionName";
+    } else if (!strcmp(r->type, "AWS::Serverless::StateMachine")) {
+        r->kind = R_STATE_MACHINE;
+        name_key = "Name";
+    } else if (!strcmp(r->type, "AWS::DynamoDB::Table") ||
+               !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
+        r->kind = R_TABLE;
+        name_key = "TableName";
+    } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
+        r->kind = R_TOPIC;
+        name_key = "TopicName";
+    }
+    r->props = props;
+    const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
+    r->name = json_is_string(nv) ? json_string_value(nv) : id;
+    return 0;
+}
+
 static int load_resources(tpl *t, const tpl_opts *o)
 {
     json_t *resources = json_object_get(t->root, "Resources");
@@ -482,34 +521,8 @@ static int load_resources(tpl *t, const tpl_opts *o)
             if (!made)
                 continue; /* not created, as CloudFormation does */
         }
-        res *r = &t->res[t->nres++];
-        r->logical_id = id;
-        r->type = json_string_value(json_object_get(rv, "Type"));
-        if (r->type == NULL)
-            return fail(t, "Resources.%s: no Type", id);
-        r->metadata = json_object_get(rv, "Metadata");
-        json_t *props = json_object_get(rv, "Properties");
-        const char *name_key = NULL;
-        if (!strcmp(r->type, "AWS::Serverless::Function")) {
-            r->kind = R_FUNCTION;
-            json_t *m = merge_globals(t, props);
-            json_array_append_new(t->owned, m);
-            props = m;
-            name_key = "FunctionName";
-        } else if (!strcmp(r->type, "AWS::Serverless::StateMachine")) {
-            r->kind = R_STATE_MACHINE;
-            name_key = "Name";
-        } else if (!strcmp(r->type, "AWS::DynamoDB::Table") ||
-                   !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
-            r->kind = R_TABLE;
-            name_key = "TableName";
-        } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
-            r->kind = R_TOPIC;
-            name_key = "TopicName";
-        }
-        r->props = props;
-        const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
-        r->name = json_is_string(nv) ? json_string_value(nv) : id;
+        if (name_resource(t, id, rv) != 0)
+            return -EINVAL;
     }
     for (size_t i = 0; i < t->nres; i++) {
         res *r = &t->res[i];

@@ -90,6 +90,7 @@ typedef struct tpl_function {
     const char *const *looked; /* when code_dir is NULL: "dir/ (what: why not)" for every
                                 place looked at, NULL-terminated (never NULL) */
     const char *build_method; /* Metadata.BuildMethod (e.g. "makefile"), or NULL */
+    const char *architecture; /* Architectures[0]: "x86_64" (default) or "arm64" */
     const char *handler;     /* Handler; default "bootstrap" for provided.* (NULL for
                                 other runtimes when the template has none) */
     const char *runtime;     /* Runtime, e.g. "provided.al2023" (may be NULL) */
