@@ -434,7 +434,7 @@ static int start_services(sfnd *s)
     const sfnd_cfg *c = &s->cfg;
     s->loop = ev_create();
     lam_opts lo = {.region = s->region, .account = s->account, .max_procs = c->max_procs,
-                   .log_dir = s->logs};
+                   .log_dir = s->logs, .event_retry_ms = (int64_t)(60000 / c->scale)};
     s->lam = s->loop ? lam_create(s->loop, &lo) : NULL;
     if (s->lam == NULL) {
         fprintf(stderr, "sfnd: cannot create the loop or the local Lambda\n");
@@ -543,6 +543,22 @@ static int recover(sfnd *s)
     return 0;
 }
 
+/* The Lambda API's routes go to the local Lambda once they pass the API's
+ * check (a refused request goes to api_http_handle, which answers 403);
+ * everything else to the API. */
+static void http_handle(http_req *req, void *ud)
+{
+    sfnd *s = ud;
+    char msg[512];
+    if (strncmp(http_req_path(req), "/2015-03-31/functions", 21) == 0 &&
+        api_http_check(s->a, http_req_method(req), http_req_header(req, "Host"),
+                       http_req_header(req, "Origin"), http_req_header(req, "Authorization"),
+                       http_req_header(req, "Content-Type"), msg, sizeof msg) == 0 &&
+        lam_http_route(s->lam, req))
+        return;
+    api_http_handle(req, s->a);
+}
+
 /* Listen, and run the loop until a signal has drained it. */
 static int serve(sfnd *s)
 {
@@ -558,7 +574,7 @@ static int serve(sfnd *s)
                            .error_body = api_http_error_body,
                            .error_headers = API_HTTP_ERROR_HEADERS};
     int herr = 0;
-    s->srv = http_server_create(s->loop, &ho, api_http_handle, s->a, &herr);
+    s->srv = http_server_create(s->loop, &ho, http_handle, s, &herr);
     if (s->srv == NULL) {
         fprintf(stderr, "sfnd: cannot listen on %s:%d: %s\n", c->host, c->port, strerror(-herr));
         return -1;

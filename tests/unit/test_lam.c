@@ -864,6 +864,303 @@ static void test_big_payloads(void **state)
     teardown();
 }
 
+/* ---- the Lambda API (lam_api.c, lam_invoke.c) ---------------------------- */
+static void route_all(http_req *req, void *ud)
+{
+    if (!lam_http_route(LM, req))
+        http_respond(req, 418, "", "", 0);
+}
+
+static size_t unb64(const char *s, char *out)
+{
+    static const char B[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (; *s && *s != '=' && *s != '\r'; s++) {
+        acc = acc << 6 | (unsigned)(strchr(B, *s) - B);
+        if ((bits += 6) >= 8)
+            out[o++] = (char)(acc >> (bits -= 8) & 0xff);
+    }
+    out[o] = 0;
+    return o;
+}
+
+/* The X-Amz-Log-Result header of head, decoded into out (its length). */
+static size_t log_result(const char *head, char *out)
+{
+    const char *h = strstr(head, "X-Amz-Log-Result: ");
+    assert_non_null(h);
+    return unb64(h + 18, out);
+}
+
+static int get(int port, const char *path, char *head, size_t hs, json_t **j)
+{
+    char req[1024], *body = NULL;
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    int st = http_call(port, req, strlen(req), head, hs, &body);
+    *j = json_loads(body ? body : "", 0, NULL);
+    free(body);
+    return st;
+}
+
+static int post_inv(int port, const char *fn, const char *extra, const char *payload, char *head,
+                    size_t hs, char **body)
+{
+    size_t n = strlen(payload);
+    char *req = malloc(n + 4096);
+    int k = snprintf(req, 4096,
+                     "POST /2015-03-31/functions/%s/invocations HTTP/1.1\r\nHost: x\r\n%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     fn, extra, n);
+    memcpy(req + k, payload, n);
+    int st = http_call(port, req, (size_t)k + n, head, hs, body);
+    free(req);
+    return st;
+}
+
+/* ListFunctions, GetFunction, GetFunctionConfiguration in AWS's shapes. */
+static void test_lambda_read_api(void **state)
+{
+    setup(1);
+    add_fn("echo", "echo", 3);
+    add_fn("beta", "echo", 5);
+    const char *ovr[] = {"ONLY_OVR=1", NULL};
+    lam_function_def d = {.name = "alpha", .bootstrap = FIXTURE_BOOTSTRAP, .handler = "x.y",
+                          .runtime = "provided.al2023", .architecture = "arm64",
+                          .env_override = ovr, .timeout_s = 9, .memory_mb = 512};
+    assert_int_equal(lam_function_add(LM, &d), 0);
+    http_server_opts so = {.port = 0, .max_body = LAM_MAX_PAYLOAD + 4096};
+    http_server *srv = http_server_create(L, &so, route_all, NULL, NULL);
+    int port = http_server_port(srv);
+    char head[8192];
+    json_t *j;
+    assert_int_equal(get(port, "/2015-03-31/functions/", head, sizeof head, &j), 200);
+    json_t *fns = json_object_get(j, "Functions");
+    assert_int_equal(json_array_size(fns), 3);
+    json_t *a = json_array_get(fns, 0); /* by name */
+    assert_string_equal(json_string_value(json_object_get(a, "FunctionName")), "alpha");
+    assert_string_equal(json_string_value(json_object_get(a, "FunctionArn")),
+                        "arn:aws:lambda:us-east-1:123456789012:function:alpha");
+    assert_string_equal(json_string_value(json_object_get(a, "Runtime")), "provided.al2023");
+    assert_string_equal(json_string_value(json_object_get(a, "Handler")), "x.y");
+    assert_int_equal(json_integer_value(json_object_get(a, "Timeout")), 9);
+    assert_int_equal(json_integer_value(json_object_get(a, "MemorySize")), 512);
+    assert_string_equal(json_string_value(json_object_get(a, "Version")), "$LATEST");
+    assert_string_equal(json_string_value(json_object_get(a, "PackageType")), "Zip");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(a, "Architectures"), 0)),
+                        "arm64");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(a, "Environment"), "Variables"),
+                            "ONLY_OVR")),
+                        "1");
+    assert_true(json_integer_value(json_object_get(a, "CodeSize")) > 0);
+    assert_int_equal(strlen(json_string_value(json_object_get(a, "LastModified"))), 28);
+    assert_null(json_object_get(a, "State")); /* not in ListFunctions, as AWS */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fns, 1), "FunctionName")),
+                        "beta");
+    const char *env = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_array_get(fns, 2), "Environment"), "Variables"),
+        "TABLE_NAME"));
+    assert_string_equal(env, "bookings");
+    assert_null(json_object_get(j, "NextMarker"));
+    json_decref(j);
+
+    /* pages */
+    assert_int_equal(get(port, "/2015-03-31/functions/?MaxItems=2", head, sizeof head, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "Functions")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "NextMarker")), "beta");
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/?MaxItems=2&Marker=beta", head, sizeof head,
+                         &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "Functions")), 1);
+    assert_null(json_object_get(j, "NextMarker"));
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/?MaxItems=0", head, sizeof head, &j), 400);
+    json_decref(j);
+
+    assert_int_equal(get(port, "/2015-03-31/functions/alpha", head, sizeof head, &j), 200);
+    json_t *c = json_object_get(j, "Configuration");
+    assert_string_equal(json_string_value(json_object_get(c, "State")), "Active");
+    assert_string_equal(json_string_value(json_object_get(c, "LastUpdateStatus")), "Successful");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "Code"),
+                                                          "RepositoryType")), "S3");
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A"
+                               "123456789012%3Afunction%3Abeta/configuration",
+                         head, sizeof head, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "FunctionName")), "beta");
+    assert_int_equal(json_integer_value(json_object_get(j, "Timeout")), 5);
+    assert_string_equal(json_string_value(json_object_get(j, "State")), "Active");
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/nosuch/configuration", head, sizeof head,
+                         &j), 404);
+    assert_non_null(strstr(head, "x-amzn-ErrorType: ResourceNotFoundException"));
+    assert_string_equal(json_string_value(json_object_get(j, "message")),
+                        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nosuch");
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/beta?Qualifier=7", head, sizeof head, &j),
+                     404);
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functions/beta/policy", head, sizeof head, &j), 404);
+    assert_non_null(strstr(head, "UnknownOperationException"));
+    json_decref(j);
+    assert_int_equal(get(port, "/2015-03-31/functionsX", head, sizeof head, &j), 418); /* not ours */
+    json_decref(j);
+    http_server_free(srv);
+    teardown();
+}
+
+/* Invoke: LogType Tail, the client context, Event with its retries, the
+ * 256 KB asynchronous limit, DryRun. */
+static void test_lambda_invoke_api(void **state)
+{
+    char logs[64];
+    snprintf(logs, sizeof logs, "/tmp/test_lam_logs_XXXXXX");
+    assert_non_null(mkdtemp(logs));
+    lam_opts o = {.max_procs = 2, .log_dir = logs, .event_retry_ms = 50};
+    setup_opts(&o);
+    add_fn("echo", "echo", 3);
+    add_fn("fail", "fail", 3);
+    http_server_opts so = {.port = 0, .max_body = LAM_MAX_PAYLOAD + 4096};
+    http_server *srv = http_server_create(L, &so, route_all, NULL, NULL);
+    int port = http_server_port(srv);
+    char head[16384], tail[8192], *body = NULL;
+
+    /* the tail: START, the process's lines (a partial one too), END, REPORT */
+    const char *say = "{\"op\":\"say\",\"text\":\"hello-tail\",\"partial\":\"no-newline\"}";
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Log-Type: Tail\r\n", say, head, sizeof head,
+                              &body), 200);
+    assert_string_equal(body, say);
+    free(body);
+    size_t n = log_result(head, tail);
+    const char *rid = strstr(head, "x-amzn-RequestId: ") + 18;
+    char start[100];
+    snprintf(start, sizeof start, "START RequestId: %.36s Version: $LATEST\n", rid);
+    if (strncmp(tail, start, strlen(start)) != 0)
+        fail_msg("tail: %s", tail);
+    assert_non_null(strstr(tail, "\nhello-tail\n"));
+    assert_non_null(strstr(tail, "no-newline"));
+    assert_non_null(strstr(tail, "\nEND RequestId: "));
+    assert_non_null(strstr(tail, "\nREPORT RequestId: "));
+    assert_non_null(strstr(tail, "\tMemory Size: 256 MB\t"));
+    assert_true(n < 4096 && tail[n - 1] == '\n');
+    /* without it: no header */
+    assert_int_equal(post_inv(port, "echo", "", "{}", head, sizeof head, &body), 200);
+    assert_null(strstr(head, "X-Amz-Log-Result"));
+    free(body);
+    /* a long log: the last 4 KB */
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Log-Type: Tail\r\n",
+                              "{\"op\":\"spew\",\"bytes\":20000}", head, sizeof head, &body), 200);
+    free(body);
+    n = log_result(head, tail);
+    assert_int_equal(n, 4096);
+    assert_non_null(strstr(tail, "llll\nEND RequestId: "));
+    /* a function error has its tail too */
+    assert_int_equal(post_inv(port, "fail", "X-Amz-Log-Type: Tail\r\n", "{}", head, sizeof head,
+                              &body), 200);
+    free(body);
+    assert_non_null(strstr(head, "X-Amz-Function-Error: Unhandled"));
+    log_result(head, tail);
+    assert_non_null(strstr(tail, "REPORT RequestId: "));
+
+    /* the client context reaches the runtime as JSON text */
+    const char *cc64 = "eyJjdXN0b20iOiB7ImsiOiAidiJ9LCAiZW52IjogeyJhIjogMX19"; /* {"custom": {"k": "v"}, "env": {"a": 1}} */
+    char extra[256];
+    snprintf(extra, sizeof extra, "X-Amz-Client-Context: %s\r\n", cc64);
+    assert_int_equal(post_inv(port, "echo", extra, "{\"op\":\"headers\"}", head, sizeof head,
+                              &body), 200);
+    json_t *j = json_loads(body, 0, NULL);
+    free(body);
+    const char *h = json_string_value(json_object_get(j, "head"));
+    if (strstr(h, "\r\nLambda-Runtime-Client-Context: {\"custom\":{\"k\":\"v\"},\"env\":{\"a\":1}}"
+                  "\r\n") == NULL)
+        fail_msg("head: %s", h);
+    json_decref(j);
+    assert_int_equal(post_inv(port, "echo", "", "{\"op\":\"headers\"}", head, sizeof head, &body),
+                     200);
+    assert_null(strstr(body, "Client-Context"));
+    free(body);
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Client-Context: bm90IGpzb24=\r\n", "{}", head,
+                              sizeof head, &body), 400); /* "not json" */
+    assert_non_null(strstr(body, "Client context must be a valid Base64-encoded JSON object."));
+    free(body);
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Client-Context: ***\r\n", "{}", head,
+                              sizeof head, &body), 400);
+    free(body);
+
+    /* Event: 202 at once; a failing one is tried 3 times with the same id,
+     * then dropped with a line in the function's log */
+    lam_stats st0, st;
+    lam_stats_get(LM, &st0);
+    assert_int_equal(post_inv(port, "fail", "X-Amz-Invocation-Type: Event\r\n", "{}", head,
+                              sizeof head, &body), 202);
+    free(body);
+    char erid[40];
+    snprintf(erid, sizeof erid, "%.36s", strstr(head, "x-amzn-RequestId: ") + 18);
+    for (int64_t end = ev_now_ms() + 3000; ev_now_ms() < end;) {
+        ev_run_once(L, 10);
+        lam_stats_get(LM, &st);
+        if (st.invocations - st0.invocations >= 3)
+            break;
+    }
+    for (int64_t end = ev_now_ms() + 300; ev_now_ms() < end;)
+        ev_run_once(L, 10);
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.invocations - st0.invocations, 3);
+    char lp[128], text[8192];
+    snprintf(lp, sizeof lp, "%s/fail.log", logs);
+    FILE *lf = fopen(lp, "r");
+    assert_non_null(lf);
+    text[fread(text, 1, sizeof text - 1, lf)] = 0;
+    fclose(lf);
+    char want[200];
+    snprintf(want, sizeof want, "asynchronous invocation %s failed (BookingFailed), attempt 1 of 3: "
+                                "retried in 50 ms", erid);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "asynchronous invocation %s failed (BookingFailed), attempt 2 of 3: "
+                                "retried in 100 ms", erid);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "asynchronous invocation %s failed (BookingFailed), attempt 3 of 3: "
+                                "dropped", erid);
+    assert_non_null(strstr(text, want));
+    /* a successful one runs once */
+    lam_stats_get(LM, &st0);
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Invocation-Type: Event\r\n", "{}", head,
+                              sizeof head, &body), 202);
+    free(body);
+    for (int64_t end = ev_now_ms() + 400; ev_now_ms() < end;)
+        ev_run_once(L, 10);
+    lam_stats_get(LM, &st);
+    assert_int_equal(st.invocations - st0.invocations, 1);
+
+    /* 256 KB for Event, 6 MB for RequestResponse */
+    size_t big = LAM_MAX_EVENT_PAYLOAD + 1;
+    char *pl = malloc(big + 1);
+    memset(pl, ' ', big);
+    pl[0] = '1';
+    pl[big] = 0;
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Invocation-Type: Event\r\n", pl, head,
+                              sizeof head, &body), 413);
+    assert_non_null(strstr(body, "262145 byte payload is too large for the Event invocation type "
+                                 "(limit 262144 bytes)"));
+    free(body);
+    assert_int_equal(post_inv(port, "echo", "", pl, head, sizeof head, &body), 200);
+    free(body);
+    free(pl);
+    assert_int_equal(post_inv(port, "echo", "X-Amz-Invocation-Type: DryRun\r\n", "{}", head,
+                              sizeof head, &body), 204);
+    free(body);
+    /* an Event waiting for its retry is dropped at shutdown and free */
+    assert_int_equal(post_inv(port, "fail", "X-Amz-Invocation-Type: Event\r\n", "{}", head,
+                              sizeof head, &body), 202);
+    free(body);
+    http_server_free(srv);
+    teardown();
+    snprintf(text, sizeof text, "rm -rf %s", logs);
+    assert_int_equal(system(text), 0);
+}
+
 /* ---- runtimes (lam_runtime.c) ------------------------------------------- */
 #ifndef RUNTIMES_DIR
 #error "RUNTIMES_DIR must be defined"
@@ -1293,6 +1590,8 @@ int main(void)
         cmocka_unit_test(test_stalled_loop_is_not_a_timeout),
         cmocka_unit_test(test_log_rotation),
         cmocka_unit_test(test_big_payloads),
+        cmocka_unit_test(test_lambda_read_api),
+        cmocka_unit_test(test_lambda_invoke_api),
         cmocka_unit_test(test_runtime_commands),
         cmocka_unit_test(test_node_runtime),
         cmocka_unit_test(test_python_runtime),
