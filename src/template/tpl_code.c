@@ -319,14 +319,16 @@ int tpl__find_code(tpl *t, const tpl_opts *o, const res *r, tpl_function *f)
     f->code_uri = keep(t, strdup(codeuri));
     size_t n = 0;
 
-    /* sfnd's own build of this project's functions */
+    /* sfnd's own build of this project's functions (named only when it
+     * has a folder for this one: other projects never see it) */
     if (o->bin_dir) {
         snprintf(p, sizeof p, "%s/functions/%s", o->bin_dir, r->logical_id);
         if (has_entry(fam, p, f->handler, why, sizeof why)) {
             f->code_dir = keep_real(t, p);
             goto found;
         }
-        looked(t, list, &n, p, "sfnd's build", why);
+        if (is_dir(p))
+            looked(t, list, &n, p, "sfnd's build", why);
     }
     /* the two build outputs: the newer one */
     const char *builds[2] = {".aws-sam/build", "build"};
