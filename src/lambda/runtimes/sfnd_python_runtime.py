@@ -172,7 +172,7 @@ def setup_logging():
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     h = logging.StreamHandler(sys.stdout)
-    fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+    fmt = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
                             "%Y-%m-%dT%H:%M:%S")
     fmt.converter = time.gmtime
     h.setFormatter(fmt)
@@ -200,11 +200,14 @@ def invoke_once(rt, fn):
     try:
         result = fn(event, LambdaContext(headers))
     except Exception as e:  # noqa: BLE001 - the handler's error goes to Lambda
+        sys.stdout.flush()
         b = error_body(e, rid)
         print("[ERROR] %s: %s\nTraceback (most recent call last):\n%s"
               % (b["errorType"], b["errorMessage"], "".join(b["stackTrace"])), end="", flush=True)
         rt.post_error("/invocation/%s/error" % rid, b)
         return
+    sys.stdout.flush()  # a line the handler did not end belongs to this invocation too
+    sys.stderr.flush()
     try:
         out = json.dumps(result).encode()
     except (TypeError, ValueError) as e:
