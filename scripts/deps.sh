@@ -14,6 +14,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js runs the nodejs<N>.x functions of your own SAM project (and the
+# tests' project): Debian's nodejs, only when no node is on the PATH.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 missing_opt=()
 for p in "${optional[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_opt+=("$p")

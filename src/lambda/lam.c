@@ -61,13 +61,93 @@ char *lam__error_json(const char *type, const char *msg)
     return s;
 }
 
+/* ---- the log tail (Invoke's LogType Tail) --------------------------------- */
+void lam__tail_add(inv *v, const char *s, size_t n)
+{
+    if (!v->want_tail || n == 0)
+        return;
+    if (n > LAM_TAIL) {
+        s += n - LAM_TAIL;
+        n = LAM_TAIL;
+    }
+    if (v->tail == NULL && (v->tail = malloc(2 * LAM_TAIL)) == NULL)
+        return; /* the tail is a courtesy: no memory, no tail */
+    if (v->tail_len + n > 2 * LAM_TAIL) {
+        size_t keep = LAM_TAIL - n;
+        memmove(v->tail, v->tail + v->tail_len - keep, keep);
+        v->tail_len = keep;
+    }
+    memcpy(v->tail + v->tail_len, s, n);
+    v->tail_len += n;
+}
+
+void lam__tail_start(inv *v, pid_t pid)
+{
+    v->pid = pid;
+    char line[128];
+    int n = snprintf(line, sizeof line, "START RequestId: %s Version: $LATEST\n", v->id);
+    lam__tail_add(v, line, (size_t)n);
+}
+
+/* The process's peak memory (VmHWM), in MB; 0 if unknown. */
+static int peak_mb(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *h = strstr(buf, "VmHWM:");
+    return h ? (int)((atol(h + 6) + 1023) / 1024) : 0;
+}
+
+/* END and REPORT, as Lambda writes them; then r's tail is v's last 4 KB. */
+static void tail_end(inv *v, lam_result *r)
+{
+    if (!v->want_tail)
+        return;
+    char line[400];
+    double ms = (double)r->duration_us / 1000.0;
+    int n = snprintf(line, sizeof line,
+                     "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tBilled "
+                     "Duration: %lld ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t%s\n",
+                     v->id, v->id, ms, (long long)(r->duration_us + 999) / 1000,
+                     v->fn->memory_mb, peak_mb(v->pid),
+                     r->status == LAM_TIMEOUT ? "Status: timeout" : "");
+    lam__tail_add(v, line, (size_t)n);
+    size_t keep = v->tail_len > LAM_TAIL ? LAM_TAIL : v->tail_len;
+    r->log_tail = v->tail ? v->tail + v->tail_len - keep : "";
+    r->log_tail_len = v->tail ? keep : 0;
+}
+
+static void inv_free(inv *v)
+{
+    free(v->payload);
+    free(v->client_context);
+    free(v->tail);
+    free(v);
+}
+
 void lam__finish(inv *v, lam_status status, const char *body, size_t len, const char *etype)
 {
     lam_result r = {.status = status, .request_id = v->id, .body = body ? body : "", .len = len,
                     .error_type = etype, .duration_us = ev_now_us() - v->start_us};
+    tail_end(v, &r);
     v->cb(v->ud, &r);
-    free(v->payload);
-    free(v);
+    inv_free(v);
+}
+
+void lam__finish_ok(inv *v, const char *body, size_t len)
+{
+    lam_result r = {.status = LAM_OK, .request_id = v->id, .body = body, .len = len,
+                    .duration_us = ev_now_us() - v->start_us};
+    tail_end(v, &r);
+    v->cb(v->ud, &r);
+    inv_free(v);
 }
 
 /* End v with a platform error {"errorType":type,"errorMessage":"RequestId: <id> Error: <what>"}. */
@@ -121,6 +201,7 @@ lam *lam_create(ev_loop *loop, const lam_opts *opts)
     l->log_discard = o.log_discard;
     l->log_max = o.log_max_bytes > 0 ? o.log_max_bytes : LOG_MAX_BYTES;
     l->init_timeout_ms = o.init_timeout_ms > 0 ? o.init_timeout_ms : INIT_TIMEOUT_MS;
+    l->event_retry_ms = o.event_retry_ms > 0 ? o.event_retry_ms : 60000;
     const char *it = getenv(INIT_TIMEOUT_ENV);
     if (o.init_timeout_ms <= 0 && it && atoi(it) > 0)
         l->init_timeout_ms = atoi(it);
@@ -146,6 +227,13 @@ static void fn_free(lam_function *f)
     free(f->bootstrap);
     free(f->root);
     free(f->handler);
+    free(f->exec);
+    for (int i = 0; f->argv && f->argv[i]; i++)
+        free(f->argv[i]);
+    free(f->argv);
+    free(f->execution_env);
+    free(f->runtime);
+    free(f->arch);
     free(f->spawn_error);
     free(f);
 }
@@ -206,9 +294,38 @@ static int env_copy(const char *const *src, int filter, const char *const *ovr, 
     return 0;
 }
 
+/* f's command (d->cmd, or the bootstrap alone), AWS_EXECUTION_ENV, Runtime
+ * and architecture. */
+static int cmd_copy(lam_function *f, const lam_function_def *d)
+{
+    const lam_command *c = d->cmd;
+    int n = 0;
+    while (c && c->argv && c->argv[n])
+        n++;
+    f->exec = strdup(c ? c->exec : f->bootstrap);
+    f->argv = calloc((size_t)(n ? n : 1) + 1, sizeof *f->argv);
+    if (f->exec == NULL || f->argv == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++)
+        if ((f->argv[i] = strdup(c->argv[i])) == NULL)
+            return -ENOMEM;
+    if (n == 0 && (f->argv[0] = strdup(f->exec)) == NULL)
+        return -ENOMEM;
+    f->execution_env = strdup(c && c->execution_env ? c->execution_env
+                                                    : "AWS_Lambda_provided.al2023");
+    f->runtime = d->runtime ? strdup(d->runtime) : NULL;
+    f->arch = strdup(d->architecture ? d->architecture : "x86_64");
+    if (f->execution_env == NULL || (d->runtime && f->runtime == NULL) || f->arch == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
 int lam_function_add(lam *l, const lam_function_def *d)
 {
-    if (d == NULL || d->name == NULL || !name_ok(d->name) || d->bootstrap == NULL || !*d->bootstrap)
+    if (d == NULL || d->name == NULL || !name_ok(d->name))
+        return -EINVAL;
+    if ((d->bootstrap == NULL || !*d->bootstrap) &&
+        (d->cmd == NULL || d->cmd->exec == NULL || d->task_root == NULL))
         return -EINVAL;
     for (const char *const *e = d->env_override; e && *e; e++)
         if (!override_ok(*e))
@@ -224,7 +341,9 @@ int lam_function_add(lam *l, const lam_function_def *d)
     f->timeout_s = d->timeout_s > 0 ? d->timeout_s : 3;
     f->memory_mb = d->memory_mb > 0 ? d->memory_mb : 128;
     char abs[PATH_MAX];
-    const char *bs = realpath(d->bootstrap, abs) ? abs : d->bootstrap;
+    const char *bs = d->bootstrap && *d->bootstrap ? d->bootstrap : d->cmd->exec;
+    if (realpath(bs, abs))
+        bs = abs;
     f->name = strdup(d->name);
     f->bootstrap = strdup(bs);
     f->handler = strdup(d->handler ? d->handler : "bootstrap");
@@ -234,10 +353,17 @@ int lam_function_add(lam *l, const lam_function_def *d)
     if (f->name == NULL || f->bootstrap == NULL || f->handler == NULL || f->arn == NULL)
         goto fail;
     const char *slash = strrchr(f->bootstrap, '/');
-    f->root = slash ? strndup(f->bootstrap, (size_t)(slash == f->bootstrap ? 1 : slash - f->bootstrap))
-                    : strdup(".");
-    if (f->root == NULL)
+    if (d->task_root)
+        f->root = strdup(d->task_root);
+    else
+        f->root = slash ? strndup(f->bootstrap,
+                                  (size_t)(slash == f->bootstrap ? 1 : slash - f->bootstrap))
+                        : strdup(".");
+    if (f->root == NULL || cmd_copy(f, d) != 0)
         goto fail;
+    f->added_ms = ev_wall_ms();
+    make_uuid(l, f->revision);
+    f->code_size = lam__code_size(f->root);
     /* Filtered once here, so that spawn() only copies. */
     if (env_copy(d->env, 1, d->env_override, &f->env, &f->nenv) != 0 ||
         env_copy(d->env_override, 0, NULL, &f->ovr, &f->novr) != 0)
@@ -322,7 +448,7 @@ const char *lam_function_arn(const lam_function *f) { return f->arn; }
 
 /* ---- public: invoking ------------------------------------------------- */
 int lam__invoke(lam *l, lam_function *f, const char *payload, size_t len, lam_invoke_cb *cb,
-                void *ud, char *request_id, int http_owned)
+                void *ud, char *request_id, int http_owned, const lam__iopts *o)
 {
     if (l->shutting)
         return -ESHUTDOWN;
@@ -344,7 +470,15 @@ int lam__invoke(lam *l, lam_function *f, const char *payload, size_t len, lam_in
     v->ud = ud;
     v->http_owned = http_owned;
     v->start_us = ev_now_us();
-    make_uuid(l, v->id);
+    v->want_tail = o && o->tail;
+    if (o && o->client_context && (v->client_context = strdup(o->client_context)) == NULL) {
+        inv_free(v);
+        return -ENOMEM;
+    }
+    if (o && o->request_id)
+        snprintf(v->id, sizeof v->id, "%s", o->request_id);
+    else
+        make_uuid(l, v->id);
     if (request_id)
         memcpy(request_id, v->id, 37);
     /* The process idle the shortest time (LIFO): its caches are warm, and
@@ -365,7 +499,7 @@ int lam_invoke(lam *l, const char *function, const char *payload, size_t len, la
     lam_function *f = lam_function_find(l, function);
     if (f == NULL)
         return LAM_ENOTFOUND;
-    return lam__invoke(l, f, payload, len, cb, ud, request_id, 0);
+    return lam__invoke(l, f, payload, len, cb, ud, request_id, 0, NULL);
 }
 
 /* ---- shutdown --------------------------------------------------------- */
@@ -402,6 +536,7 @@ void lam_shutdown(lam *l, void (*done)(void *), void *ud)
     l->shutting = 1;
     l->done = done;
     l->done_ud = ud;
+    lam__events_free(l, 0); /* asynchronous invocations waiting to be retried */
     for (lam_function *f = l->fns; f; f = f->next_fn) {
         inv *v;
         while ((v = lam__q_pop(f)) != NULL)
@@ -419,8 +554,7 @@ static void drop_inv(inv *v)
 {
     if (v->http_owned)
         http_req_release(v->ud);
-    free(v->payload);
-    free(v);
+    inv_free(v);
 }
 
 void lam_free(lam *l)
@@ -448,6 +582,7 @@ void lam_free(lam *l)
         ev_timer_cancel(l->loop, f->fail_timer);
         fn_free(f);
     }
+    lam__events_free(l, 1);
     ev_timer_cancel(l->loop, l->grace_timer);
     ev_timer_cancel(l->loop, l->done_timer);
     free(l->log_dir);

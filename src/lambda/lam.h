@@ -14,8 +14,11 @@
  * bootstrap forks does not outlive it. Logs (log_dir) pass through sfnd and
  * are rotated per function (log_max_bytes).
  *
- * Also the Lambda Invoke API (POST /2015-03-31/functions/{name}/invocations)
- * as a handler the API router calls.
+ * Also the Lambda API on AWS's routes (lam_http_route): ListFunctions,
+ * GetFunction, GetFunctionConfiguration and Invoke (RequestResponse with
+ * LogType Tail and a client context, Event with AWS's retries, DryRun).
+ * Functions run as their Runtime wants (lam_runtimes_command): provided.*
+ * bootstraps, Node.js and Python handlers through sfnd's runtime shims.
  *
  * Must not: know ASL or the store, block, run user code in-process.
  *
@@ -40,6 +43,8 @@ typedef struct lam_function lam_function;
 #define LAM_ENOTFOUND (-2)         /* -ENOENT: no such function / qualifier */
 #define LAM_ETOOLARGE (-7)         /* -E2BIG: payload > LAM_MAX_PAYLOAD */
 #define LAM_MAX_PAYLOAD 6291456    /* Invoke request and response cap (6 MB) */
+#define LAM_MAX_EVENT_PAYLOAD 262144 /* an asynchronous (Event) invocation's cap (256 KB) */
+#define LAM_CLIENT_CONTEXT_MAX 3583  /* X-Amz-Client-Context, base64 (AWS's limit) */
 
 typedef struct lam_opts {
     const char *region;        /* default: $AWS_REGION or "us-east-1" */
@@ -54,11 +59,30 @@ typedef struct lam_opts {
     int init_timeout_ms;       /* a process that has not called GET /next this long after
                                   its start is killed (AWS: 10 s); 0 = the environment's
                                   SFND_LAMBDA_INIT_TIMEOUT_MS (tests), else 10000 */
+    int64_t event_retry_ms;    /* an asynchronous (Event) invocation that fails is retried
+                                  twice, after this and after twice this (AWS: 1 and 2
+                                  minutes); 0 = 60000 */
 } lam_opts;
+
+/* How a function's process is started (lam_runtimes_command): exec is the
+ * file executed (posix_spawn, no PATH search, no shell) with argv. */
+typedef struct lam_command {
+    char *exec;
+    char **argv;               /* NULL-terminated, argv[0] included */
+    char *execution_env;       /* AWS_EXECUTION_ENV ("AWS_Lambda_nodejs20.x"), or NULL */
+    char *note;                /* a warning for the start-up message, or NULL */
+} lam_command;
 
 typedef struct lam_function_def {
     const char *name;          /* FunctionName, e.g. "trip-BookHotelFunction-ABC" */
-    const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT */
+    const char *bootstrap;     /* path of the executable; its dir is LAMBDA_TASK_ROOT
+                                  unless task_root says otherwise. May be NULL with cmd */
+    const lam_command *cmd;    /* how to start it (copied); NULL: bootstrap, executed
+                                  as it is */
+    const char *task_root;     /* LAMBDA_TASK_ROOT and the process's working directory;
+                                  NULL: the bootstrap's directory */
+    const char *runtime;       /* Runtime (GetFunction's answer), or NULL */
+    const char *architecture;  /* "x86_64" (default) or "arm64", for GetFunction */
     const char *handler;       /* _HANDLER (Handler:), default "bootstrap" */
     const char *const *env;    /* the function's Environment: "KEY=VALUE", NULL-terminated; may be NULL.
                                   The variables lam sets itself win over these (AWS refuses
@@ -99,6 +123,31 @@ const char *lam_function_arn(const lam_function *f);
  * functions): returns snprintf's value. */
 int lam_arn_format(const lam *l, const char *name, char *buf, size_t len);
 
+/* ---- runtimes (lam_runtime.c) ---------------------------------------- */
+/* Which command runs a function of a runtime: provided.* bootstraps (a
+ * script with the interpreter its #! names, #!/bin/sh on bash as Amazon
+ * Linux does), nodejs<N>.x and python3.<M> through sfnd's shims with the
+ * machine's node / python3 (refused when its version differs, unless
+ * mismatch_run). Start-up only: probing an interpreter waits for it. */
+typedef struct lam_runtimes lam_runtimes;
+typedef struct lam_runtimes_opts {
+    const char *shim_dir;      /* the folder of sfnd_node_runtime.js and
+                                  sfnd_python_runtime.py (sfnd: <bin>/runtimes) */
+    const char *path;          /* searched for node, python3, bash; NULL: $PATH */
+    int mismatch_run;          /* 1: run a runtime whose version differs, with a note */
+} lam_runtimes_opts;
+lam_runtimes *lam_runtimes_create(const lam_runtimes_opts *o);
+void lam_runtimes_free(lam_runtimes *r);
+/* The command for a function of runtime (NULL: provided) whose bootstrap
+ * (provided.* only) is given. Returns 0 and *out (lam_command_free it), or
+ * a negative errno and why in err (*out empty). */
+int lam_runtimes_command(lam_runtimes *r, const char *runtime, const char *bootstrap,
+                         lam_command *out, char *err, size_t errlen);
+void lam_command_free(lam_command *c);
+/* name on path (':'-separated; a name with '/' is taken as is): 0 and the
+ * executable's path in out, or -ENOENT. */
+int lam_find_program(const char *path, const char *name, char *out, size_t outlen);
+
 /* ---- invoking ---------------------------------------------------------- */
 typedef enum lam_status {
     LAM_OK = 0,           /* body: the function's response, as posted */
@@ -130,6 +179,10 @@ typedef struct lam_result {
     const char *error_type;  /* NULL for LAM_OK; else the body's errorType (e.g.
                                 "BookingFailed", "Sandbox.Timedout") */
     int64_t duration_us;     /* dispatch to result */
+    const char *log_tail;    /* the invocation's log when asked for (the Invoke API's
+                                LogType Tail): START, the process's output, END,
+                                REPORT, the last 4 KB; else NULL */
+    size_t log_tail_len;
 } lam_result;
 
 /* The invocation ended. r and its strings are valid during the call only.
@@ -151,11 +204,24 @@ int lam_invoke(lam *l, const char *function, const char *payload, size_t len,
 /* Serve POST /2015-03-31/functions/{function}/invocations on req (the
  * router matched the path and passes the {function} segment, still
  * percent-encoded or not). Handles X-Amz-Invocation-Type RequestResponse
- * (200 + result; function error: 200 + X-Amz-Function-Error: Unhandled),
- * Event (202, result discarded), DryRun (204); ?Qualifier= ($LATEST only);
+ * (200 + result; function error: 200 + X-Amz-Function-Error: Unhandled;
+ * X-Amz-Log-Type: Tail adds X-Amz-Log-Result, the last 4 KB of its log in
+ * base64), Event (202; queued, retried twice on failure after
+ * lam_opts.event_retry_ms and twice that, then dropped; payload > 256 KB
+ * 413), DryRun (204); X-Amz-Client-Context (base64 JSON) reaches the
+ * runtime as Lambda-Runtime-Client-Context; ?Qualifier= ($LATEST only);
  * unknown function 404 ResourceNotFoundException; payload > 6 MB 413
  * RequestEntityTooLargeException. Always answers req (now or later). */
 void lam_http_invoke(lam *l, http_req *req, const char *function);
+
+/* The Lambda API on its AWS routes (lam_api.c): GET /2015-03-31/functions/
+ * (ListFunctions), GET .../functions/{name} (GetFunction), GET
+ * .../functions/{name}/configuration (GetFunctionConfiguration), POST
+ * .../functions/{name}/invocations (lam_http_invoke). Returns 1 when the
+ * path is under /2015-03-31/functions (req answered, now or later: an
+ * unknown operation there gets 404 UnknownOperationException), else 0
+ * (req untouched). */
+int lam_http_route(lam *l, http_req *req);
 
 /* ---- stats ------------------------------------------------------------ */
 typedef struct lam_stats {

@@ -11,6 +11,8 @@
  *   lam_log.c     the processes' stdout/stderr: to our stderr, or to a file
  *                 per function rotated past log_max
  *   lam_invoke.c  the Lambda Invoke HTTP API (lam_http_invoke)
+ *   lam_runtime.c the command that starts a function's process, per runtime
+ *   lam_api.c     ListFunctions, GetFunction(Configuration), the router
  *
  * An invocation's life: queued on its function (FIFO) -> handed to a
  * process's parked GET /next -> ended by that process's POST /response or
@@ -30,9 +32,18 @@
 #include "lam.h"
 
 #define LOG_LINE_MAX 4096          /* a process's log buffer; a longer line goes out in pieces */
+#define LAM_TAIL 4096              /* Invoke's LogType Tail: the last 4 KB of the log */
+
+/* What an invocation asks for beyond its payload (lam__invoke). */
+typedef struct lam__iopts {
+    const char *client_context; /* JSON text for Lambda-Runtime-Client-Context, or NULL */
+    int tail;                   /* keep the invocation's log for LogType Tail */
+    const char *request_id;     /* reuse this id (an asynchronous retry), or NULL */
+} lam__iopts;
 
 typedef struct proc proc;
 typedef struct inv inv;
+typedef struct evt evt;
 
 struct inv {
     lam_function *fn;
@@ -43,6 +54,11 @@ struct inv {
     void *ud;
     int http_owned;    /* ud is an http_req lam_http_invoke must answer */
     int64_t start_us;
+    char *client_context; /* forwarded as Lambda-Runtime-Client-Context, or NULL */
+    int want_tail;     /* keep its log (tail, up to 2 x LAM_TAIL, the last LAM_TAIL kept) */
+    char *tail;
+    size_t tail_len;
+    pid_t pid;         /* the process that ran it, 0 until handed over */
     inv *next;         /* queue link */
 };
 
@@ -71,6 +87,13 @@ struct proc {
 struct lam_function {
     lam *l;
     char *name, *arn, *bootstrap, *root, *handler;
+    char *exec;            /* the file executed (bootstrap, or an interpreter) */
+    char **argv;           /* its arguments, NULL-terminated */
+    char *execution_env;   /* AWS_EXECUTION_ENV */
+    char *runtime, *arch;  /* for GetFunction */
+    int64_t added_ms;      /* LastModified: when it was registered */
+    char revision[37];     /* RevisionId */
+    long long code_size;   /* CodeSize: the bytes under root */
     char **env;            /* "K=V", the function's own (none reserved or overridden) */
     int nenv;
     char **ovr;            /* "K=V" that replace a default of spawn() or are added */
@@ -103,6 +126,8 @@ struct lam {
     void (*done)(void *);
     void *done_ud;
     ev_timer *grace_timer, *done_timer;
+    evt *evts;             /* asynchronous invocations (lam_invoke.c) */
+    int64_t event_retry_ms;
     uint64_t rng[2];
     lam_stats st;
 };
@@ -114,6 +139,8 @@ uint64_t lam__rng_next(lam *l);
 char *lam__error_json(const char *type, const char *msg);
 /* End v: its callback with the result, then v is freed. */
 void lam__finish(inv *v, lam_status status, const char *body, size_t len, const char *etype);
+/* End v with its response body (LAM_OK). */
+void lam__finish_ok(inv *v, const char *body, size_t len);
 /* End v with a platform error {"errorType":type,"errorMessage":"RequestId: <id> Error: <what>"}. */
 void lam__finish_platform(inv *v, lam_status status, const char *type, const char *what);
 /* The oldest invocation waiting on f, taken off its queue; NULL if none. */
@@ -121,9 +148,27 @@ inv *lam__q_pop(lam_function *f);
 /* Shutting down and no process left: call the done callback from the loop. */
 void lam__check_done(lam *l);
 /* lam_invoke on a found function; http_owned: ud is an http_req that
- * lam_free must release if the invocation never ends. */
+ * lam_free must release if the invocation never ends; o may be NULL. */
 int lam__invoke(lam *l, lam_function *f, const char *payload, size_t len, lam_invoke_cb *cb,
-                void *ud, char *request_id, int http_owned);
+                void *ud, char *request_id, int http_owned, const lam__iopts *o);
+/* Append s[0..n) to v's log tail (when it keeps one). */
+void lam__tail_add(inv *v, const char *s, size_t n);
+/* The START line of v's tail (it was handed to process pid). */
+void lam__tail_start(inv *v, pid_t pid);
+
+/* ---- lam_invoke.c: the Invoke API, asynchronous invocations ---------------- */
+/* An AWS REST-JSON error answer: x-amzn-ErrorType type, {"Type","message"}. */
+void lam__http_error(http_req *req, int status, const char *type, const char *msg);
+/* The function a path segment (percent-encoded name or ARN) and ?Qualifier=
+ * name; NULL when answered 404 ResourceNotFoundException. */
+lam_function *lam__http_function(lam *l, http_req *req, const char *segment);
+/* Drop the asynchronous invocations waiting for a retry; all: the ones in
+ * flight too (lam_free, which drops their invocations uncalled). */
+void lam__events_free(lam *l, int all);
+
+/* ---- lam_api.c ------------------------------------------------------------ */
+/* CodeSize: the bytes under a function's folder (a bounded walk). */
+long long lam__code_size(const char *root);
 
 /* ---- lam_pool.c: processes -------------------------------------------- */
 /* Signal pid's whole process group; the pid alone if the group is gone. */
@@ -155,5 +200,8 @@ void lam__log_path(const lam_function *f, char *buf, size_t len, const char *suf
 void lam__log_read(ev_loop *loop, proc *p, int fd, int max_reads);
 /* The ev fd callback of a process's pipe (ud: the proc). */
 void lam__on_log(ev_loop *loop, int fd, int events, void *ud);
+/* A line of sfnd's own about f (an asynchronous invocation dropped...), where
+ * f's processes' output goes. */
+void lam__log_note(lam_function *f, const char *line);
 
 #endif

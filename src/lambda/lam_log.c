@@ -83,6 +83,8 @@ static void log_write(lam_function *f, const char *s, size_t n)
 static void log_emit(proc *p, size_t n, int whole)
 {
     lam_function *f = p->fn;
+    if (p->cur != NULL)
+        lam__tail_add(p->cur, p->logbuf, n);
     if (f->logfd >= 0) {
         log_write(f, p->logbuf, n);
         if (whole && n > 0 && p->logbuf[n - 1] != '\n')
@@ -136,4 +138,20 @@ void lam__log_read(ev_loop *loop, proc *p, int fd, int max_reads)
 void lam__on_log(ev_loop *loop, int fd, int events, void *ud)
 {
     lam__log_read(loop, ud, fd, LOG_READS_PER_WAKE);
+}
+
+void lam__log_note(lam_function *f, const char *line)
+{
+    size_t n = strlen(line);
+    if (f->logfd >= 0) {
+        log_write(f, line, n);
+        log_write(f, "\n", 1);
+        return;
+    }
+    char *s = malloc(strlen(f->name) + n + 5);
+    if (s == NULL)
+        return;
+    int k = sprintf(s, "[%s] %s\n", f->name, line);
+    (void)!write(STDERR_FILENO, s, (size_t)k);
+    free(s);
 }

@@ -243,7 +243,7 @@ static char **proc_env(lam_function *f, int port, int *np)
         add_env(envp, &n, "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand") ||
         add_env(envp, &n, "AWS_REGION=%s", l->region) ||
         add_env(envp, &n, "AWS_DEFAULT_REGION=%s", l->region) ||
-        add_env(envp, &n, "AWS_EXECUTION_ENV=AWS_Lambda_provided.al2023") ||
+        add_env(envp, &n, "AWS_EXECUTION_ENV=%s", f->execution_env) ||
         add_env(envp, &n, "_HANDLER=%s", f->handler) ||
         add_env(envp, &n, "LAMBDA_TASK_ROOT=%s", f->root) ||
         add_env(envp, &n, "LAMBDA_RUNTIME_DIR=/var/runtime") ||
@@ -297,8 +297,7 @@ static int proc_exec(lam_function *f, proc *p, char **envp, int *logrd)
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setpgroup(&at, 0); /* a terminal's ^C reaches sfnd only */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    char *argv[] = {f->bootstrap, NULL};
-    int e = posix_spawn(&p->pid, f->bootstrap, &fa, &at, argv, envp);
+    int e = posix_spawn(&p->pid, f->exec, &fa, &at, f->argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (pipefd[1] >= 0)
@@ -342,7 +341,7 @@ static int spawn(lam_function *f, int reinit)
     int e = proc_exec(f, p, envp, &logrd);
     if (e != 0) {
         char what[PATH_MAX + 96];
-        snprintf(what, sizeof what, "fork/exec %s: %s", f->bootstrap, strerror(e));
+        snprintf(what, sizeof what, "fork/exec %s: %s", f->exec, strerror(e));
         spawn_failed(f, e, what);
         rc = -e;
         goto fail_env;

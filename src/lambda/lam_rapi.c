@@ -37,15 +37,21 @@ void lam__assign(proc *p, inv *v)
     int64_t now_wall = ev_wall_ms();
     int64_t deadline = now_wall + (int64_t)f->timeout_s * 1000;
     uint64_t r1 = lam__rng_next(l), r2 = lam__rng_next(l);
-    char headers[1024];
+    /* the client context (checked JSON, one line) rides along when given */
+    char headers[1024 + LAM_CLIENT_CONTEXT_MAX];
     snprintf(headers, sizeof headers,
              "Content-Type: application/json\r\n"
              "Lambda-Runtime-Aws-Request-Id: %s\r\n"
              "Lambda-Runtime-Deadline-Ms: %lld\r\n"
              "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-             "Lambda-Runtime-Trace-Id: Root=1-%08llx-%08x%016llx;Parent=%016llx;Sampled=0\r\n",
+             "Lambda-Runtime-Trace-Id: Root=1-%08llx-%08x%016llx;Parent=%016llx;Sampled=0\r\n"
+             "%s%.*s%s",
              v->id, (long long)deadline, f->arn, (unsigned long long)(now_wall / 1000),
-             (unsigned)(r1 >> 32), (unsigned long long)r2, (unsigned long long)(r1 ^ r2));
+             (unsigned)(r1 >> 32), (unsigned long long)r2, (unsigned long long)(r1 ^ r2),
+             v->client_context ? "Lambda-Runtime-Client-Context: " : "",
+             LAM_CLIENT_CONTEXT_MAX, v->client_context ? v->client_context : "",
+             v->client_context ? "\r\n" : "");
+    lam__tail_start(v, p->pid);
     p->timer = ev_timer_add(l->loop, ev_now_ms() + (int64_t)f->timeout_s * 1000, lam__on_timeout, p);
     http_respond(req, 200, headers, v->payload, v->len);
     free(v->payload); /* the socket has it (or the server's buffer does) */
@@ -85,6 +91,15 @@ static void rapi_result(proc *p, http_req *req, const char *id, int is_error)
     }
     size_t len;
     const char *body = http_req_body(req, &len);
+    if (v->want_tail && p->logfd >= 0) {
+        /* what the process wrote before it answered is in its pipe: read it
+         * now, so that the tail has it; a line not ended yet goes too */
+        lam__log_read(p->fn->l->loop, p, p->logfd, 0);
+        if (p->loglen > 0) {
+            lam__tail_add(v, p->logbuf, p->loglen);
+            lam__tail_add(v, "\n", 1);
+        }
+    }
     p->cur = NULL;
     p->state = P_BETWEEN;
     p->fn->nbetween++;
@@ -103,11 +118,7 @@ static void rapi_result(proc *p, http_req *req, const char *id, int is_error)
     if (!is_error) {
         /* The owner reads the body straight out of req (no copy), so the
          * runtime's 202 goes out after the callback. */
-        lam_result r = {.status = LAM_OK, .request_id = v->id, .body = body, .len = len,
-                        .duration_us = ev_now_us() - v->start_us};
-        v->cb(v->ud, &r);
-        free(v->payload);
-        free(v);
+        lam__finish_ok(v, body, len);
         http_respond(req, 202, "Content-Type: application/json\r\n", ACCEPTED, sizeof ACCEPTED - 1);
         return;
     }

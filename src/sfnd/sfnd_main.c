@@ -5,7 +5,8 @@
  *        [--time-scale N] [--max-procs N] [--quiet]
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
- *        [--idle-timeout S]
+ *        [--idle-timeout S] [--runtime-mismatch=run]
+ *   sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
  * template's functions), runner (recovers what was running), API + HTTP.
@@ -32,6 +33,13 @@
  * CLI a variable the template does not declare is set too. A key naming no
  * function, a non-scalar value or a Runtime API variable stops the start
  * (src/template/tpl.h).
+ * Functions: found as sam build leaves them (src/template/tpl_code.c; the
+ * start-up message lists where it looked for one it did not find), run as
+ * their Runtime wants (src/lambda/lam_runtime.c: provided.* bootstraps,
+ * Node.js and Python through the shims in <bin>/runtimes/); a Node.js or
+ * Python major version other than this machine's refuses the function
+ * unless --runtime-mismatch=run. `sfnd build` (sfnd_build.c) builds the
+ * BuildMethod: makefile functions into .aws-sam/build/ as sam build does.
  * Private by default (api_http_check): a request whose Host does not name
  * the address served, with a foreign Origin (unless --allow-origin URL,
  * repeatable, names it) or a browser "simple" unsigned POST gets 403. A
@@ -71,6 +79,7 @@
 #include "http.h"
 #include "lam.h"
 #include "run.h"
+#include "sfnd_build.h"
 #include "store.h"
 #include "tpl.h"
 
@@ -85,6 +94,7 @@ typedef struct sfnd_cfg {
     double scale;
     double retention_days;
     int compress;     /* enum store_compress: zstd unless --no-compress */
+    int runtime_mismatch_run; /* --runtime-mismatch=run */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
 } sfnd_cfg;
@@ -114,7 +124,12 @@ static void usage(void)
                     "[--env-vars env.json]\n"
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
-                    "            [--retention DAYS] [--no-compress]\n"
+                    "            [--retention DAYS] [--no-compress] [--runtime-mismatch=run]\n"
+                    "       sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]\n"
+                    "  --runtime-mismatch=run  run a nodejs<N>.x / python3.<M> function on this "
+                    "machine's\n"
+                    "                   node / python3 even when its version differs (refused by "
+                    "default)\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -238,6 +253,11 @@ static int options(sfnd_cfg *c, int argc, char **argv)
             c->compress = STORE_COMPRESS_ZSTD;
         else if (!strcmp(a, "--no-compress"))
             c->compress = STORE_COMPRESS_OFF;
+        else if (!strcmp(a, "--runtime-mismatch=run") || !strcmp(a, "--runtime-mismatch=refuse"))
+            c->runtime_mismatch_run = a[19] == 'r' && a[20] == 'u';
+        else if (!strcmp(a, "--runtime-mismatch") && v &&
+                 (!strcmp(v, "run") || !strcmp(v, "refuse")))
+            c->runtime_mismatch_run = !strcmp(argv[++i], "run");
         else if (!strcmp(a, "--env-vars") && v)
             c->env_file = argv[++i];
         else if (!strcmp(a, "--allow-origin") && v) {
@@ -348,30 +368,64 @@ static int open_store(sfnd *s)
     return 0;
 }
 
+/* Why f is not run: where sfnd looked, or why its code was refused. */
+static void function_not_found(const sfnd *s, const tpl_function *f)
+{
+    if (f->code_error != NULL) {
+        fprintf(stderr, "sfnd: function %s: %s; its tasks will fail\n", f->logical_id,
+                f->code_error);
+        return;
+    }
+    fprintf(stderr, "sfnd: function %s: not found; looked in:\n", f->logical_id);
+    for (const char *const *l = f->looked; *l; l++)
+        fprintf(stderr, "sfnd:     %s\n", *l);
+    if (f->build_method != NULL)
+        fprintf(stderr, "sfnd:   BuildMethod %s: build it with `%s/sfnd build --template %s`\n",
+                f->build_method, s->bin_dir, s->cfg.template);
+    fprintf(stderr, "sfnd:   its tasks will fail\n");
+}
+
+/* One function into the local Lambda, started as its runtime wants. */
+static void register_function(sfnd *s, lam_runtimes *rts, const tpl_function *f)
+{
+    lam_command cmd;
+    char why[1024];
+    if (lam_runtimes_command(rts, f->runtime, f->bootstrap, &cmd, why, sizeof why) != 0) {
+        fprintf(stderr, "sfnd: function %s: %s; its tasks will fail\n", f->logical_id, why);
+        return;
+    }
+    if (cmd.note)
+        fprintf(stderr, "sfnd: warning: function %s: %s\n", f->logical_id, cmd.note);
+    lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .cmd = &cmd,
+                           .task_root = f->code_dir, .runtime = f->runtime,
+                           .architecture = f->architecture, .handler = f->handler,
+                           .env = f->env, .env_override = f->env_override,
+                           .timeout_s = f->timeout_s, .memory_mb = f->memory_mb};
+    int rc = lam_function_add(s->lam, &fd);
+    lam_command_free(&cmd);
+    if (rc != 0) {
+        fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
+        return;
+    }
+    printf("function      %-28s %s (%s)\n", f->logical_id, f->arn, f->code_dir);
+}
+
 /* The template's functions into the local Lambda; one that cannot be is
  * skipped (its tasks will fail). */
 static void register_functions(sfnd *s)
 {
-    for (size_t i = 0; i < tpl_function_count(s->t); i++) {
+    char shims[PATH_MAX + 16];
+    snprintf(shims, sizeof shims, "%s/runtimes", s->bin_dir);
+    lam_runtimes_opts ro = {.shim_dir = shims, .mismatch_run = s->cfg.runtime_mismatch_run};
+    lam_runtimes *rts = lam_runtimes_create(&ro);
+    for (size_t i = 0; rts && i < tpl_function_count(s->t); i++) {
         const tpl_function *f = tpl_function_at(s->t, i);
-        if (f->bootstrap == NULL) {
-            fprintf(stderr,
-                    "sfnd: function %s: no bootstrap found (looked in %s/functions/%s/ and "
-                    "build/%s/ next to the template); its tasks will fail\n",
-                    f->logical_id, s->bin_dir, f->logical_id, f->logical_id);
-            continue;
-        }
-        lam_function_def fd = {.name = f->name, .bootstrap = f->bootstrap, .handler = f->handler,
-                               .env = f->env, .env_override = f->env_override,
-                               .timeout_s = f->timeout_s,
-                               .memory_mb = f->memory_mb};
-        int rc = lam_function_add(s->lam, &fd);
-        if (rc != 0) {
-            fprintf(stderr, "sfnd: function %s: cannot register (%s)\n", f->name, strerror(-rc));
-            continue;
-        }
-        printf("function      %-28s %s\n", f->logical_id, f->arn);
+        if (f->code_dir == NULL)
+            function_not_found(s, f);
+        else
+            register_function(s, rts, f);
     }
+    lam_runtimes_free(rts);
 }
 
 /* The loop, the local Lambda with the functions, the runner, the API. */
@@ -380,7 +434,7 @@ static int start_services(sfnd *s)
     const sfnd_cfg *c = &s->cfg;
     s->loop = ev_create();
     lam_opts lo = {.region = s->region, .account = s->account, .max_procs = c->max_procs,
-                   .log_dir = s->logs};
+                   .log_dir = s->logs, .event_retry_ms = (int64_t)(60000 / c->scale)};
     s->lam = s->loop ? lam_create(s->loop, &lo) : NULL;
     if (s->lam == NULL) {
         fprintf(stderr, "sfnd: cannot create the loop or the local Lambda\n");
@@ -489,6 +543,22 @@ static int recover(sfnd *s)
     return 0;
 }
 
+/* The Lambda API's routes go to the local Lambda once they pass the API's
+ * check (a refused request goes to api_http_handle, which answers 403);
+ * everything else to the API. */
+static void http_handle(http_req *req, void *ud)
+{
+    sfnd *s = ud;
+    char msg[512];
+    if (strncmp(http_req_path(req), "/2015-03-31/functions", 21) == 0 &&
+        api_http_check(s->a, http_req_method(req), http_req_header(req, "Host"),
+                       http_req_header(req, "Origin"), http_req_header(req, "Authorization"),
+                       http_req_header(req, "Content-Type"), msg, sizeof msg) == 0 &&
+        lam_http_route(s->lam, req))
+        return;
+    api_http_handle(req, s->a);
+}
+
 /* Listen, and run the loop until a signal has drained it. */
 static int serve(sfnd *s)
 {
@@ -504,7 +574,7 @@ static int serve(sfnd *s)
                            .error_body = api_http_error_body,
                            .error_headers = API_HTTP_ERROR_HEADERS};
     int herr = 0;
-    s->srv = http_server_create(s->loop, &ho, api_http_handle, s->a, &herr);
+    s->srv = http_server_create(s->loop, &ho, http_handle, s, &herr);
     if (s->srv == NULL) {
         fprintf(stderr, "sfnd: cannot listen on %s:%d: %s\n", c->host, c->port, strerror(-herr));
         return -1;
@@ -550,6 +620,8 @@ static void shut_down(sfnd *s)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "build"))
+        return sfnd_build_main(argc - 1, argv + 1);
     sfnd s = {0};
     int status;
     if (options(&s.cfg, argc, argv) != 0)

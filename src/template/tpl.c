@@ -74,38 +74,28 @@ static json_t *merge_globals(tpl *t, const json_t *props)
     return m;
 }
 
-static const char *find_bootstrap(tpl *t, const char *bin_dir, const char *id)
-{
-    char path[PATH_MAX];
-    const char *cands[3][2] = {{bin_dir, "functions"}, {t->dir, "build"},
-                               {t->dir, ".aws-sam/build"}};
-    for (int i = 0; i < 3; i++) {
-        if (cands[i][0] == NULL)
-            continue;
-        snprintf(path, sizeof path, "%s/%s/%s/bootstrap", cands[i][0], cands[i][1], id);
-        if (access(path, X_OK) == 0) {
-            char *rp = realpath(path, NULL);
-            return keep(t, rp ? rp : strdup(path));
-        }
-    }
-    return NULL;
-}
-
 static int load_function(tpl *t, const tpl_opts *o, res *r)
 {
     tpl_function *f = &t->fns[t->nfns++];
     f->logical_id = r->logical_id;
     f->name = r->name;
     f->arn = r->arn;
-    f->bootstrap = find_bootstrap(t, o->bin_dir, r->logical_id);
     f->handler = tpl__eval_str(t, r->props, "Handler");
-    if (f->handler == NULL)
-        f->handler = "bootstrap";
     f->runtime = tpl__eval_str(t, r->props, "Runtime");
+    if (f->handler == NULL && (f->runtime == NULL || !strncmp(f->runtime, "provided", 8)))
+        f->handler = "bootstrap";
     f->timeout_s = tpl__eval_int(t, r->props, "Timeout", 3);
     f->memory_mb = tpl__eval_int(t, r->props, "MemorySize", 128);
+    f->build_method = tpl__eval_str(t, r->metadata, "BuildMethod");
+    json_t *arch = tpl__eval(t, json_object_get(r->props, "Architectures"), 0);
+    const char *a0 = json_string_value(json_array_get(arch, 0));
+    f->architecture = a0 && !strcmp(a0, "arm64") ? "arm64" : "x86_64";
+    json_decref(arch);
     if (t->err[0])
         return -EINVAL;
+    int crc = tpl__find_code(t, o, r, f);
+    if (crc != 0)
+        return crc;
 
     /* --env-vars: Parameters, then the function's own entry over it */
     json_t *ovr = json_object();
@@ -443,6 +433,59 @@ static int alnum(const char *s)
     return 1;
 }
 
+/* A resource's Condition: the name of one of the template's Conditions. */
+static int resource_condition(tpl *t, const char *id, const json_t *cond, int *made)
+{
+    if (!json_is_string(cond))
+        return fail(t, "Resources.%s.Condition: must be the name of a condition", id);
+    json_t *c = json_pack("{s:O}", "Condition", cond);
+    json_t *v = c ? tpl__eval(t, c, 0) : NULL;
+    json_decref(c);
+    if (!json_is_boolean(v)) {
+        json_decref(v);
+        return fail(t, "Resources.%s.Condition: %s", id,
+                    t->err[0] ? t->err : "not a boolean");
+    }
+    *made = json_is_true(v);
+    json_decref(v);
+    return 0;
+}
+
+/* Pass 1 for one resource: its kind, its properties (Globals merged for a
+ * function), its name when literal. */
+static int name_resource(tpl *t, const char *id, json_t *rv)
+{
+    res *r = &t->res[t->nres++];
+    r->logical_id = id;
+    r->type = json_string_value(json_object_get(rv, "Type"));
+    if (r->type == NULL)
+        return fail(t, "Resources.%s: no Type", id);
+    r->metadata = json_object_get(rv, "Metadata");
+    json_t *props = json_object_get(rv, "Properties");
+    const char *name_key = NULL;
+    if (!strcmp(r->type, "AWS::Serverless::Function")) {
+        r->kind = R_FUNCTION;
+        json_t *m = merge_globals(t, props);
+        json_array_append_new(t->owned, m);
+        props = m;
+        name_key = "FunctionName";
+    } else if (!strcmp(r->type, "AWS::Serverless::StateMachine")) {
+        r->kind = R_STATE_MACHINE;
+        name_key = "Name";
+    } else if (!strcmp(r->type, "AWS::DynamoDB::Table") ||
+               !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
+        r->kind = R_TABLE;
+        name_key = "TableName";
+    } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
+        r->kind = R_TOPIC;
+        name_key = "TopicName";
+    }
+    r->props = props;
+    const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
+    r->name = json_is_string(nv) ? json_string_value(nv) : id;
+    return 0;
+}
+
 static int load_resources(tpl *t, const tpl_opts *o)
 {
     json_t *resources = json_object_get(t->root, "Resources");
@@ -470,33 +513,16 @@ static int load_resources(tpl *t, const tpl_opts *o)
     json_object_foreach(resources, id, rv) {
         if (!alnum(id))
             return fail(t, "Resources: logical ID '%s' must be alphanumeric (A-Za-z0-9)", id);
-        res *r = &t->res[t->nres++];
-        r->logical_id = id;
-        r->type = json_string_value(json_object_get(rv, "Type"));
-        if (r->type == NULL)
-            return fail(t, "Resources.%s: no Type", id);
-        json_t *props = json_object_get(rv, "Properties");
-        const char *name_key = NULL;
-        if (!strcmp(r->type, "AWS::Serverless::Function")) {
-            r->kind = R_FUNCTION;
-            json_t *m = merge_globals(t, props);
-            json_array_append_new(t->owned, m);
-            props = m;
-            name_key = "FunctionName";
-        } else if (!strcmp(r->type, "AWS::Serverless::StateMachine")) {
-            r->kind = R_STATE_MACHINE;
-            name_key = "Name";
-        } else if (!strcmp(r->type, "AWS::DynamoDB::Table") ||
-                   !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
-            r->kind = R_TABLE;
-            name_key = "TableName";
-        } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
-            r->kind = R_TOPIC;
-            name_key = "TopicName";
+        const json_t *cond = json_object_get(rv, "Condition");
+        if (cond != NULL) {
+            int made = 0;
+            if (resource_condition(t, id, cond, &made) != 0)
+                return -EINVAL;
+            if (!made)
+                continue; /* not created, as CloudFormation does */
         }
-        r->props = props;
-        const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
-        r->name = json_is_string(nv) ? json_string_value(nv) : id;
+        if (name_resource(t, id, rv) != 0)
+            return -EINVAL;
     }
     for (size_t i = 0; i < t->nres; i++) {
         res *r = &t->res[i];
@@ -571,6 +597,11 @@ int tpl_load(const char *path, const tpl_opts *opts, tpl **out, char *err, size_
     t->dir = slash ? strndup(t->path, (size_t)(slash - t->path)) : strdup(".");
     if (!t->owned || !t->path || !t->dir)
         goto fail_tpl;
+    char *rdir = realpath(t->dir, NULL); /* CodeUri's root, absolute */
+    if (rdir != NULL) {
+        free(t->dir);
+        t->dir = rdir;
+    }
     const char *env_region = getenv("AWS_REGION");
     t->region = o->region ? o->region : env_region && *env_region ? env_region : "us-east-1";
     t->account = o->account ? o->account : "123456789012";
@@ -652,6 +683,7 @@ void tpl_free(tpl *t)
 }
 
 size_t tpl_function_count(const tpl *t) { return t->nfns; }
+const char *tpl_dir(const tpl *t) { return t->dir; }
 const tpl_function *tpl_function_at(const tpl *t, size_t i) { return i < t->nfns ? &t->fns[i] : NULL; }
 size_t tpl_state_machine_count(const tpl *t) { return t->nsms; }
 const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i)

@@ -35,6 +35,12 @@
  * as do a key that is not a function's logical ID, a name not
  * [A-Za-z_][A-Za-z0-9_]*, and a name the local Lambda owns (lam_env.h).
  *
+ * A function's code is found as `sam build` leaves it (tpl_code.c): its
+ * CodeUri folder (relative to the template's directory and confined to
+ * it), .aws-sam/build/<LogicalId>/ and build/<LogicalId>/, the newer
+ * preferred; tpl_function.looked lists the places looked at when none
+ * holds it. A resource whose Condition is false is not created.
+ *
  * (CloudFormation would append a random suffix to generated names; locally
  * the logical ID is kept so the names are stable across restarts and easy
  * to type.) Anything else is listed as not provided locally.
@@ -55,8 +61,9 @@ typedef struct tpl_opts {
     const char *region;      /* default $AWS_REGION or "us-east-1" */
     const char *account;     /* default "123456789012" */
     const char *stack_name;  /* AWS::StackName, default "sfnd" */
-    const char *bin_dir;     /* where <bin_dir>/functions/<LogicalId>/bootstrap is
-                                looked for first; NULL: only next to the template */
+    const char *bin_dir;     /* where <bin_dir>/functions/<LogicalId>/ (sfnd's own build of
+                                this project's functions) is looked at first; NULL: only
+                                the project (tpl_code.c) */
     const char *store_dir;   /* when the template has a table, every function
                                 gets SFN_LOCAL_STORE_DIR=<store_dir>; NULL: not set */
     const char *parameter_overrides; /* "Key=Value Key2=Value2" (or SAM's
@@ -71,8 +78,21 @@ typedef struct tpl_function {
     const char *logical_id;
     const char *name;
     const char *arn;
-    const char *bootstrap;   /* an existing executable, or NULL when none was found */
-    const char *handler;     /* Handler, default "bootstrap" */
+    const char *code_dir;    /* the folder the function runs from (its LAMBDA_TASK_ROOT):
+                                sfnd's build, a sam build output or the CodeUri folder
+                                (tpl_code.c); NULL when none holds it */
+    const char *bootstrap;   /* provided.* (or no Runtime): <code_dir>/bootstrap, an
+                                executable; NULL for other runtimes or when not found */
+    const char *code_uri;    /* the CodeUri folder, absolute, inside the template's
+                                directory (default: that directory); NULL when refused */
+    const char *code_error;  /* why the function cannot run locally (a CodeUri outside
+                                the project or in S3, an unknown runtime...), or NULL */
+    const char *const *looked; /* when code_dir is NULL: "dir/ (what: why not)" for every
+                                place looked at, NULL-terminated (never NULL) */
+    const char *build_method; /* Metadata.BuildMethod (e.g. "makefile"), or NULL */
+    const char *architecture; /* Architectures[0]: "x86_64" (default) or "arm64" */
+    const char *handler;     /* Handler; default "bootstrap" for provided.* (NULL for
+                                other runtimes when the template has none) */
     const char *runtime;     /* Runtime, e.g. "provided.al2023" (may be NULL) */
     const char *const *env;  /* "KEY=VALUE" ..., NULL-terminated: Environment.Variables
                                 and SFN_LOCAL_STORE_DIR, less the names env_override sets */
@@ -115,6 +135,9 @@ typedef struct tpl_table {
     const char *logical_id;
     const char *name;
 } tpl_table;
+
+/* The template's directory (absolute): the project, CodeUri's root. */
+const char *tpl_dir(const tpl *t);
 
 /* Load path. Returns 0 and *out, or a negative code with a message
  * ("template.yaml:12: ...") in err. */

@@ -6,6 +6,7 @@
  *                    functions, state machines and their rules), tpl_free
  *   tpl_yaml.c       YAML -> JSON with the short forms mapped to long forms
  *   tpl_intrinsic.c  intrinsic functions evaluated against the local names
+ *   tpl_code.c       where a function's code is: CodeUri, sam build's outputs
  *   tpl_opts.c       --parameter-overrides and --env-vars, checked against
  *                    the template
  *
@@ -34,6 +35,7 @@ typedef struct res {
     const char *name;
     const char *arn;
     json_t *props; /* borrowed from the template tree (Globals merged for functions) */
+    const json_t *metadata; /* the resource's Metadata, borrowed, or NULL */
 } res;
 
 struct tpl {
@@ -122,6 +124,12 @@ const char *tpl__eval_str(tpl *t, const json_t *props, const char *key);
 /* Evaluate props[key] as a positive int (a number or its text); dflt when
  * absent or not one. */
 int tpl__eval_int(tpl *t, const json_t *props, const char *key, int dflt);
+
+/* ---- tpl_code.c -------------------------------------------------------- */
+/* f's code_dir, bootstrap, code_uri, code_error, looked from r (f's runtime
+ * and handler set). Returns 0 (a function that cannot run has code_error
+ * or no code_dir), -EINVAL (t->err) or -ENOMEM. */
+int tpl__find_code(tpl *t, const tpl_opts *o, const res *r, tpl_function *f);
 
 /* ---- tpl_opts.c -------------------------------------------------------- */
 /* --parameter-overrides s (may be NULL) into t->overrides, each checked

@@ -15,6 +15,9 @@
  *   forkchild       fork a child that sleeps 60 s (same process group), write
  *                   its pid to "pidfile", then sleep "ms" (0: none) and echo
  *   spew            write "bytes" bytes of log lines to stdout, then echo
+ *   say             write the line "text" to stdout and "partial" (no newline)
+ *                   to stderr, then echo
+ *   headers         respond {"head": the /next answer's head, as received}
  * Handlers only at start-up: initfail (POST /init/error, exit 1),
  * initcrash (exit 2 before the first /next), initsleep (never calls
  * /next: sleeps 60 s).
@@ -71,6 +74,7 @@ static void send_all(const char *p, size_t n)
 
 static char *rbuf;
 static size_t rlen, rcap;
+static char last_head[16384]; /* the head of the last response read */
 
 /* Read one response; returns status, fills *body (malloc'd), header values. */
 static int read_response(char **body, size_t *blen, char *reqid, size_t reqidsz)
@@ -80,6 +84,7 @@ static int read_response(char **body, size_t *blen, char *reqid, size_t reqidsz)
         if (e) {
             size_t hl = (size_t)(e + 4 - rbuf);
             *e = 0;
+            snprintf(last_head, sizeof last_head, "%s", rbuf);
             char *cl = strcasestr(rbuf, "\r\nContent-Length:");
             size_t n = cl ? strtoul(cl + 17, NULL, 10) : 0;
             char *ri = strcasestr(rbuf, "\r\nLambda-Runtime-Aws-Request-Id:");
@@ -235,6 +240,18 @@ int main(void)
                     break;
             fflush(stdout);
             respond(id, ev, evlen);
+        } else if (strcmp(op, "say") == 0) {
+            printf("%s\n", json_string_value(json_object_get(j, "text")));
+            fflush(stdout);
+            fprintf(stderr, "%s", json_string_value(json_object_get(j, "partial")));
+            fflush(stderr);
+            respond(id, ev, evlen);
+        } else if (strcmp(op, "headers") == 0) {
+            json_t *o = json_pack("{s:s}", "head", last_head);
+            char *s = json_dumps(o, JSON_COMPACT);
+            respond(id, s, strlen(s));
+            free(s);
+            json_decref(o);
         } else if (strcmp(op, "pid") == 0) {
             char b[64];
             int n = snprintf(b, sizeof b, "{\"pid\":%d}", (int)getpid());

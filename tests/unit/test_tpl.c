@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tpl.h"
@@ -616,6 +618,229 @@ static void test_integration_refusals(void **state)
     expect_refusal(y, "Nope");
 }
 
+/* ---- where a function's code is (tpl_code.c) ----------------------------- */
+static void mkdir_p(const char *rel)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    for (char *c = p + strlen(dir) + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0755);
+            *c = '/';
+        }
+    mkdir(p, 0755);
+}
+
+/* Set rel's modification time to now + delta seconds. */
+static void touch_at(const char *rel, int delta)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec += delta;
+    ts[1] = ts[0];
+    assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static tpl *load_code(const char *name, const char *yaml, char *err, size_t errlen)
+{
+    write_file(name, yaml, 0644);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    tpl *t = NULL;
+    return tpl_load(path, NULL, &t, err, errlen) == 0 ? t : NULL;
+}
+
+static const tpl_function *fn_named(const tpl *t, const char *id)
+{
+    for (size_t i = 0; i < tpl_function_count(t); i++)
+        if (!strcmp(tpl_function_at(t, i)->logical_id, id))
+            return tpl_function_at(t, i);
+    fail_msg("no function %s", id);
+    return NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int looked_for(const tpl_function *f, const char *needle)
+{
+    for (const char *const *l = f->looked; *l; l++)
+        if (strstr(*l, needle))
+            return 1;
+    return 0;
+}
+
+static const char code_tpl[] =
+    "Transform: AWS::Serverless-2016-10-31\n"
+    "Parameters:\n"
+    "  Stage: {Type: String, Default: dev}\n"
+    "Conditions:\n"
+    "  IsProd: !Equals [!Ref Stage, prod]\n"
+    "Mappings:\n"
+    "  Sizes: {dev: {mem: 256}, prod: {mem: 1024}}\n"
+    "Globals:\n"
+    "  Function:\n"
+    "    Runtime: nodejs20.x\n"
+    "    Handler: src/app.handler\n"
+    "    CodeUri: node/\n"
+    "    Timeout: 7\n"
+    "    MemorySize: !FindInMap [Sizes, !Ref Stage, mem]\n"
+    "Resources:\n"
+    "  NodeFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "  PyFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties:\n"
+    "      Runtime: !If [IsProd, python3.12, python3.11]\n"
+    "      CodeUri: py\n"
+    "      Handler: pkg/mod.handler\n"
+    "  ShellFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {Runtime: provided.al2023, Handler: fn.handler, CodeUri: shell}\n"
+    "  StaleFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {Runtime: provided.al2023, CodeUri: stale}\n"
+    "  MakeFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Metadata: {BuildMethod: makefile}\n"
+    "    Properties: {Runtime: provided.al2023, CodeUri: make}\n"
+    "  MissingFn:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Metadata: {BuildMethod: makefile}\n"
+    "    Properties: {Runtime: provided.al2, CodeUri: make}\n"
+    "  ProdOnly:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Condition: IsProd\n"
+    "  Up:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {CodeUri: ../elsewhere}\n"
+    "  Abs:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {CodeUri: /etc}\n"
+    "  Linked:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {CodeUri: link}\n"
+    "  S3:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {CodeUri: {Bucket: b, Key: k}}\n"
+    "  Java:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {Runtime: java21, Handler: a.B::h}\n"
+    "  Escape:\n"
+    "    Type: AWS::Serverless::Function\n"
+    "    Properties: {Handler: ../../x.handler}\n";
+
+static void test_code_lookup(void **state)
+{
+    (void)state;
+    char err[512];
+    mkdir_p("code/node/src");
+    mkdir_p("code/py/pkg/mod");
+    mkdir_p("code/shell");
+    mkdir_p("code/stale");
+    mkdir_p("code/make");
+    mkdir_p("code/.aws-sam/build/StaleFn");
+    mkdir_p("code/build/StaleFn");
+    mkdir_p("code/build/MakeFn");
+    mkdir_p("code/.aws-sam/build/MakeFn");
+    write_file("code/node/src/app.mjs", "export const handler = async () => 1;\n", 0644);
+    write_file("code/py/pkg/mod/__init__.py", "def handler(e, c): return 1\n", 0644);
+    write_file("code/shell/bootstrap", "#!/bin/bash\n", 0755);
+    write_file("code/stale/bootstrap", "#!/bin/bash\n", 0755);
+    write_file("code/.aws-sam/build/StaleFn/bootstrap", "#!/bin/bash\n", 0755);
+    write_file("code/build/StaleFn/bootstrap", "#!/bin/bash\n", 0755);
+    write_file("code/make/Makefile", "build-MakeFn:\n", 0644);
+    write_file("code/build/MakeFn/bootstrap", "#!/bin/bash\n", 0755);
+    write_file("code/.aws-sam/build/MakeFn/bootstrap", "#!/bin/bash\n", 0755);
+    char p[512];
+    snprintf(p, sizeof p, "%s/code/link", dir);
+    assert_int_equal(symlink("/etc", p), 0);
+    /* the newer of the two builds; the CodeUri folder when it is newer still */
+    touch_at("code/build/StaleFn/bootstrap", -100);
+    touch_at("code/.aws-sam/build/StaleFn/bootstrap", -50);
+    touch_at("code/stale/bootstrap", -10);
+    touch_at("code/build/MakeFn/bootstrap", -5);
+    touch_at("code/.aws-sam/build/MakeFn/bootstrap", -60);
+
+    tpl *t = load_code("code/template.yaml", code_tpl, err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    char root[512];
+    snprintf(root, sizeof root, "%s/code", dir);
+    assert_string_equal(tpl_dir(t), root);
+
+    const tpl_function *f = fn_named(t, "NodeFn"); /* Globals: Runtime, Handler, CodeUri */
+    assert_null(f->code_error);
+    assert_true(ends_with(f->code_dir, "/code/node"));
+    assert_string_equal(f->runtime, "nodejs20.x");
+    assert_string_equal(f->handler, "src/app.handler");
+    assert_null(f->bootstrap); /* not a custom runtime */
+    assert_int_equal(f->timeout_s, 7);
+    assert_int_equal(f->memory_mb, 256); /* !FindInMap [Sizes, !Ref Stage, mem] */
+
+    f = fn_named(t, "PyFn");
+    assert_string_equal(f->runtime, "python3.11"); /* !If on a Condition */
+    assert_true(ends_with(f->code_dir, "/code/py")); /* pkg/mod/__init__.py */
+
+    f = fn_named(t, "ShellFn");
+    assert_true(ends_with(f->bootstrap, "/code/shell/bootstrap"));
+    assert_string_equal(f->handler, "fn.handler");
+
+    f = fn_named(t, "StaleFn"); /* sources newer than both builds */
+    assert_true(ends_with(f->code_dir, "/code/stale"));
+    f = fn_named(t, "MakeFn"); /* no bootstrap in CodeUri: the newer build */
+    assert_true(ends_with(f->code_dir, "/code/build/MakeFn"));
+    assert_string_equal(f->build_method, "makefile");
+    assert_true(ends_with(f->code_uri, "/code/make"));
+
+    f = fn_named(t, "MissingFn"); /* every place looked at, with why */
+    assert_null(f->code_dir);
+    assert_null(f->code_error);
+    assert_string_equal(f->build_method, "makefile");
+    assert_true(looked_for(f, "/code/.aws-sam/build/MissingFn/ (sam build output: no such "
+                              "directory)"));
+    assert_true(looked_for(f, "/code/build/MissingFn/ (sam build output: no such directory)"));
+    assert_true(looked_for(f, "/code/make/ (CodeUri: no bootstrap)"));
+
+    for (size_t i = 0; i < tpl_function_count(t); i++)
+        assert_string_not_equal(tpl_function_at(t, i)->logical_id, "ProdOnly");
+    assert_int_equal(tpl_function_count(t), 12);
+
+    f = fn_named(t, "Up");
+    assert_null(f->code_dir);
+    assert_non_null(strstr(f->code_error, "CodeUri '../elsewhere' leads outside the project"));
+    f = fn_named(t, "Abs");
+    assert_non_null(strstr(f->code_error, "CodeUri '/etc' leads outside the project"));
+    f = fn_named(t, "Linked");
+    assert_non_null(strstr(f->code_error, "symbolic link to /etc, outside the project"));
+    f = fn_named(t, "S3");
+    assert_non_null(strstr(f->code_error, "S3"));
+    f = fn_named(t, "Java");
+    assert_non_null(strstr(f->code_error, "Runtime java21 is not provided locally"));
+    f = fn_named(t, "Escape");
+    assert_non_null(strstr(f->code_error, "Handler '../../x.handler' leaves"));
+    tpl_free(t);
+
+    /* with the parameter overridden, the conditional resource exists */
+    write_file("code/template.yaml", code_tpl, 0644);
+    snprintf(p, sizeof p, "%s/code/template.yaml", dir);
+    tpl_opts o = {.parameter_overrides = "Stage=prod"};
+    assert_int_equal(tpl_load(p, &o, &t, err, sizeof err), 0);
+    assert_int_equal(tpl_function_count(t), 13);
+    assert_string_equal(fn_named(t, "PyFn")->runtime, "python3.12");
+    assert_int_equal(fn_named(t, "NodeFn")->memory_mb, 1024);
+    tpl_free(t);
+    expect_refusal("Resources:\n  F:\n    Type: AWS::Serverless::Function\n"
+                   "    Condition: Nope\n",
+                   "unknown condition Nope");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_env_vars),
         cmocka_unit_test(test_integration_refusals),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_code_lookup),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,3 @@
+greet () {
+  echo "{\"made\": true, \"greeting\": \"$GREETING\", \"event\": $1}"
+}
