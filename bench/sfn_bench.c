@@ -21,7 +21,8 @@
  * is the lazy path a reader pays for, not the engine).
  */
 #include "asl.h"
-#include "asl_int.h" /* asl_json_text, asl_json_parse: what the API layer uses */
+#include "asl_drive.h"
+#include "asl_json.h" /* asl_json_text, asl_json_parse: what the API layer uses */
 
 #include <errno.h>
 #include <stdint.h>
@@ -217,108 +218,27 @@ static void handler_run(int h, json_t *payload, answer *a)
     a->result = booking_new(handlers[h].kind, handlers[h].failkey ? "BOOKED" : "CANCELLED", trip);
 }
 
-/* ---- driving one execution -------------------------------------------------
+/* ---- driving one execution (asl_drive) ---------------------------------------
  * Tasks are answered synchronously, in order; a timer is fed (virtual clock:
- * now = due) only when no task is outstanding, earliest first. A stale timer
- * (a task's timeout after it finished) is ignored by the core.            */
-typedef struct pend {
-    int kind;
-    uint64_t id;
-    int64_t due;
-    int handler;
-    json_t *payload; /* INVOKE: a reference, so the handler runs when picked */
-} pend;
+ * now = due) only when no task is outstanding, earliest first
+ * (ASL_DRIVE_SERIAL). A stale timer (a task's timeout after it finished) is
+ * ignored by the core.                                                     */
+typedef struct tasks {
+    answer a; /* the last answer: its cause is copied when bench_task returns */
+} tasks;
 
-#define MAX_PEND 64
-
-typedef struct driver {
-    pend p[MAX_PEND];
-    int n;
-    int overflow;
-} driver;
-
-static void driver_take(driver *d, asl_exec *x)
+static void bench_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_answer *out)
 {
-    const asl_cmd *c;
-    size_t n = asl_exec_cmds(x, &c);
-    for (size_t i = 0; i < n; i++) {
-        if (d->n == MAX_PEND) {
-            d->overflow = 1;
-            return;
-        }
-        pend *p = &d->p[d->n++];
-        p->kind = c[i].kind;
-        p->id = c[i].id;
-        p->due = c[i].due_ms;
-        p->handler = H_NONE;
-        p->payload = NULL;
-        if (c[i].kind == ASL_CMD_INVOKE) {
-            p->handler = handler_find(c[i].function ? c[i].function : c[i].resource);
-            p->payload = json_incref(c[i].payload);
-        }
+    tasks *t = ctx;
+    handler_run(handler_find(c->function ? c->function : c->resource), c->payload, &t->a);
+    if (t->a.error) {
+        out->kind = ASL_IN_TASK_FAILED;
+        out->error = t->a.error;
+        out->cause = t->a.cause;
+    } else {
+        out->kind = ASL_IN_TASK_SUCCEEDED;
+        out->result_new = t->a.result;
     }
-}
-
-static void driver_clear(driver *d)
-{
-    for (int i = 0; i < d->n; i++)
-        json_decref(d->p[i].payload);
-    d->n = 0;
-}
-
-/* Run x to its end. Returns 0, or -1 if it got stuck. */
-static int drive(driver *d, asl_exec *x, int64_t start_ms)
-{
-    int64_t now = start_ms;
-    d->n = 0;
-    d->overflow = 0;
-    driver_take(d, x);
-    while (asl_exec_status(x) == ASL_RUNNING) {
-        int pick = -1;
-        for (int i = 0; i < d->n; i++)
-            if (d->p[i].kind == ASL_CMD_INVOKE) {
-                pick = i;
-                break;
-            }
-        if (pick < 0)
-            for (int i = 0; i < d->n; i++)
-                if (pick < 0 || d->p[i].due < d->p[pick].due)
-                    pick = i;
-        if (pick < 0 || d->overflow) {
-            driver_clear(d);
-            return -1;
-        }
-        pend p = d->p[pick];
-        memmove(&d->p[pick], &d->p[pick + 1], (size_t)(d->n - pick - 1) * sizeof *d->p);
-        d->n--;
-        asl_input in;
-        memset(&in, 0, sizeof in);
-        in.id = p.id;
-        answer a;
-        a.result = NULL;
-        if (p.kind == ASL_CMD_TIMER) {
-            if (p.due > now)
-                now = p.due;
-            in.kind = ASL_IN_TIMER;
-        } else {
-            handler_run(p.handler, p.payload, &a);
-            if (a.error) {
-                in.kind = ASL_IN_TASK_FAILED;
-                in.error = a.error;
-                in.cause = a.cause;
-            } else {
-                in.kind = ASL_IN_TASK_SUCCEEDED;
-                in.result = a.result;
-            }
-        }
-        in.now_ms = now;
-        asl_exec_feed(x, &in);
-        json_decref(a.result);
-        json_decref(p.payload);
-        driver_take(d, x);
-    }
-    driver_clear(d);
-    return 0;
 }
 
 /* Read what full history recording left: every event's type. Returns a
@@ -422,7 +342,8 @@ typedef struct bench {
     const char *text; /* input text */
     size_t len;
     json_t *input;    /* engine mode: parsed once */
-    driver d;
+    tasks t;
+    asl_drive *d;
     uint64_t transitions;
     size_t sink;      /* keeps results alive to the optimiser */
     uint64_t seq;
@@ -458,8 +379,9 @@ static int run_once(bench *b, int check)
     asl_exec *x = asl_exec_start(b->m, &info, input);
     if (x == NULL)
         goto out;
-    if (drive(&b->d, x, info.start_ms) != 0)
-        goto out;
+    int ended = asl_drive_run(b->d, x, info.start_ms);
+    if (ended < 0 || ended == ASL_RUNNING)
+        goto out; /* out of memory, or stuck */
     b->transitions += asl_exec_transitions(x);
     b->sink += touch_history(x);
     int st = asl_exec_status(x);
@@ -704,6 +626,9 @@ int main(int argc, char **argv)
     if (verbose)
         fprintf(stderr, "sfn-bench: definition %s\n", source);
     b.m = m;
+    asl_drive_opts dopts = {.order = ASL_DRIVE_SERIAL, .task = bench_task, .ctx = &b.t};
+    if ((b.d = asl_drive_new(&dopts)) == NULL)
+        goto done;
     if (b.mode == M_ENGINE) {
         b.input = json_loadb(b.text, b.len, 0, NULL);
         if (b.input == NULL)
@@ -769,6 +694,7 @@ int main(int argc, char **argv)
 fail_run:
     fprintf(stderr, "sfn-bench: an execution did not end as the first one did\n");
 done:
+    asl_drive_free(b.d);
     json_decref(b.input);
     asl_machine_free(m);
     free(def);

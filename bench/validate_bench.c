@@ -19,7 +19,7 @@
  * Must not: touch the disk or the network (definitions are generated).
  */
 #include "asl.h"
-#include "asl_int.h" /* asl_json_parse: what the API layer uses */
+#include "asl_json.h" /* asl_json_parse: what the API layer uses */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,13 +6,15 @@
  *   sfn run --jsonl CASES.jsonl [--clock virtual|real] [--history]
  *   sfn validate DEFINITION.json
  *
- * The driver around the pure core: it feeds task results and timer expiries
- * back into the execution. With the virtual clock (the default) Waits and
- * retry back-off take no real time while the history's timestamps advance
- * as if they had. Task resources are resolved by sfn_tasks.c.
+ * The core's own driver (asl_drive.h, one task at a time) feeds task
+ * results and timer expiries back into the execution. With the virtual
+ * clock (the default) Waits and retry back-off take no real time while the
+ * history's timestamps advance as if they had. Task resources are resolved
+ * by sfn_tasks.c.
  */
 #include "asl.h"
-#include "asl_int.h"
+#include "asl_drive.h"
+#include "asl_json.h"
 #include "sfn_tasks.h"
 
 #include <errno.h>
@@ -73,148 +75,65 @@ static char *read_file(const char *path, size_t *len)
     return s;
 }
 
-/* ---- the driver -------------------------------------------------------- */
-typedef struct pending {
-    int kind;
-    uint64_t id;
-    int64_t due;
-    char *resource, *function, *token;
-    json_t *payload;
-    int timeout_s;
-} pending;
-
-typedef struct driver {
-    pending *p;
-    size_t n, cap;
-    int virtual_clock;
+/* ---- driving an execution (asl_drive): tasks through sfn_tasks ---------- */
+typedef struct cli_run {
     sfn_tasks *tasks;
-} driver;
+    asl_drive *drive;
+    sfn_task_result r; /* the last answer: the driver copies its error and
+                          cause when cli_task returns */
+} cli_run;
 
-static void take_cmds(driver *d, asl_exec *x)
+/* A task, run now: the driver feeds its answer in turn (ASL_DRIVE_SERIAL). */
+static void cli_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_answer *a)
 {
-    const asl_cmd *c;
-    size_t n = asl_exec_cmds(x, &c);
-    for (size_t i = 0; i < n; i++) {
-        if (d->n == d->cap) {
-            size_t nc = d->cap ? d->cap * 2 : 16;
-            pending *np = realloc(d->p, nc * sizeof *np);
-            if (np == NULL)
-                return;
-            d->p = np;
-            d->cap = nc;
-        }
-        pending *p = &d->p[d->n++];
-        memset(p, 0, sizeof *p);
-        p->kind = c[i].kind;
-        p->id = c[i].id;
-        p->due = c[i].due_ms;
-        p->timeout_s = c[i].timeout_s;
-        if (c[i].kind == ASL_CMD_INVOKE) {
-            p->resource = c[i].resource ? strdup(c[i].resource) : NULL;
-            p->function = c[i].function ? strdup(c[i].function) : NULL;
-            p->token = c[i].token ? strdup(c[i].token) : NULL;
-            p->payload = json_incref(c[i].payload);
-        }
+    cli_run *k = ctx;
+    sfn_task_result_cleanup(&k->r);
+    if (c->token != NULL && c->function == NULL)
+        return; /* .waitForTaskToken with nobody to answer */
+    sfn_tasks_invoke(k->tasks, c->resource, c->function, c->payload, c->timeout_s, &k->r);
+    a->after_ms = k->r.elapsed_ms;
+    if (k->r.timed_out)
+        return; /* it outlived its TimeoutSeconds: the core's own timer fires
+                   first; the late result is dropped */
+    if (k->r.error) {
+        a->kind = ASL_IN_TASK_FAILED;
+        a->error = k->r.error;
+        a->cause = k->r.cause;
+    } else {
+        a->kind = ASL_IN_TASK_SUCCEEDED;
+        a->result_new = k->r.result;
+        k->r.result = NULL;
     }
 }
 
-static void pending_clear(pending *p)
+/* --clock real: wait (2 s at the most at a time) for until_ms. */
+static int64_t real_clock(void *ctx, int64_t until_ms)
 {
-    free(p->resource);
-    free(p->function);
-    free(p->token);
-    json_decref(p->payload);
+    int64_t wait = until_ms - wall_ms();
+    if (wait > 0)
+        usleep((useconds_t)(wait > 2000 ? 2000 : wait) * 1000);
+    return wall_ms();
 }
 
-static void pending_take(driver *d, size_t i, pending *out)
+/* The driver of `sfn run`: one task at a time, the virtual clock unless
+ * --clock real. Returns 0, or -1 when out of memory. */
+static int cli_run_init(cli_run *k, sfn_tasks *tasks, int virtual_clock)
 {
-    *out = d->p[i];
-    memmove(&d->p[i], &d->p[i + 1], (d->n - i - 1) * sizeof *d->p);
-    d->n--;
+    memset(k, 0, sizeof *k);
+    k->tasks = tasks;
+    asl_drive_opts o = {.order = ASL_DRIVE_SERIAL,
+                        .task = cli_task,
+                        .clock = virtual_clock ? NULL : real_clock,
+                        .ctx = k};
+    k->drive = asl_drive_new(&o);
+    return k->drive ? 0 : -1;
 }
 
-/* Run the execution to its end. Returns 0. */
-static int drive(driver *d, asl_exec *x, int64_t start)
+/* Run x, started at start, to its end (or until it waits on nobody). */
+static void cli_drive(cli_run *k, asl_exec *x, int64_t start)
 {
-    int64_t now = start;
-    take_cmds(d, x);
-    while (asl_exec_status(x) == ASL_RUNNING) {
-        size_t pick = d->n;
-        /* tasks first, in order; then the earliest timer */
-        for (size_t i = 0; i < d->n; i++)
-            if (d->p[i].kind == ASL_CMD_INVOKE) {
-                pick = i;
-                break;
-            }
-        if (pick == d->n) {
-            for (size_t i = 0; i < d->n; i++)
-                if (pick == d->n || d->p[i].due < d->p[pick].due)
-                    pick = i;
-        }
-        if (pick == d->n)
-            break; /* waiting on nothing we can provide (e.g. a task token) */
-        pending p;
-        int fed = 0;
-        pending_take(d, pick, &p);
-        asl_input in;
-        memset(&in, 0, sizeof in);
-        in.id = p.id;
-        if (p.kind == ASL_CMD_TIMER) {
-            if (p.due > now) {
-                if (!d->virtual_clock) {
-                    int64_t wait = p.due - wall_ms();
-                    if (wait > 0)
-                        usleep((useconds_t)(wait > 2000000 ? 2000000 : wait) * 1000);
-                    if (p.due > wall_ms()) {
-                        /* not yet: put it back */
-                        d->p[d->n++] = p;
-                        continue;
-                    }
-                }
-                now = p.due;
-            }
-            in.kind = ASL_IN_TIMER;
-            in.now_ms = d->virtual_clock ? now : wall_ms();
-            fed = asl_exec_feed(x, &in) == SFN_OK;
-        } else {
-            sfn_task_result r;
-            memset(&r, 0, sizeof r);
-            if (p.token != NULL && p.function == NULL) {
-                pending_clear(&p);
-                continue; /* .waitForTaskToken with nobody to answer */
-            }
-            sfn_tasks_invoke(d->tasks, p.resource, p.function, p.payload, p.timeout_s, &r);
-            if (!d->virtual_clock)
-                now = wall_ms();
-            else
-                now += r.elapsed_ms;
-            in.now_ms = now;
-            if (r.error) {
-                in.kind = ASL_IN_TASK_FAILED;
-                in.error = r.error;
-                in.cause = r.cause;
-            } else {
-                in.kind = ASL_IN_TASK_SUCCEEDED;
-                in.result = r.result;
-            }
-            if (r.timed_out) {
-                /* the task outlived its TimeoutSeconds: the core's own timer
-                 * fires first; the late result is then ignored */
-            } else {
-                fed = asl_exec_feed(x, &in) == SFN_OK;
-            }
-            sfn_task_result_cleanup(&r);
-        }
-        pending_clear(&p);
-        /* only a feed produces new commands (a stale timer or a task that
-         * outlived its timeout produces none) */
-        if (fed)
-            take_cmds(d, x);
-    }
-    for (size_t i = 0; i < d->n; i++)
-        pending_clear(&d->p[i]);
-    d->n = 0;
-    return 0;
+    asl_drive_run(k->drive, x, start);
+    sfn_task_result_cleanup(&k->r);
 }
 
 static json_t *history_json(asl_exec *x)
@@ -277,7 +196,7 @@ static json_t *invalid_result(const asl_diags *d)
                      "cause", cause);
 }
 
-static int cmd_run_jsonl(const char *path, int virtual_clock, int with_history, sfn_tasks *tasks)
+static int cmd_run_jsonl(const char *path, int with_history, cli_run *k)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL) {
@@ -287,7 +206,6 @@ static int cmd_run_jsonl(const char *path, int virtual_clock, int with_history, 
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    driver d = {.virtual_clock = virtual_clock, .tasks = tasks};
     while ((len = getline(&line, &cap, f)) > 0) {
         char err[256];
         json_t *c = asl_json_parse(line, (size_t)len, err, sizeof err);
@@ -314,7 +232,7 @@ static int cmd_run_jsonl(const char *path, int virtual_clock, int with_history, 
             asl_exec *x = start_exec(m, input ? input : empty, now, "sfn-run");
             json_decref(empty);
             if (x) {
-                drive(&d, x, now);
+                cli_drive(k, x, now);
                 res = result_json(x, with_history);
                 asl_exec_free(x);
             } else {
@@ -330,7 +248,6 @@ static int cmd_run_jsonl(const char *path, int virtual_clock, int with_history, 
         json_decref(c);
     }
     free(line);
-    free(d.p);
     if (f != stdin)
         fclose(f);
     return 0;
@@ -343,7 +260,12 @@ static void aws_error(const char *type, const char *msg)
     json_decref(e);
 }
 
-static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, int with_history, sfn_tasks *tasks)
+/* Read the definition file, fill its ${...} placeholders
+ * (sfn_tasks_substitute; tasks may be NULL) and compile it: *crc is the
+ * compile's code, *m the machine when it is SFN_OK. Returns 0, or the exit
+ * code when it got no further: 2 (unreadable), 1 (out of memory). */
+static int load_definition(const char *defpath, const sfn_tasks *tasks, asl_machine **m, asl_diags *diags,
+                           int *crc)
 {
     size_t len = 0;
     char *text = read_file(defpath, &len);
@@ -355,11 +277,20 @@ static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, i
     free(text);
     if (sub == NULL)
         return 1;
+    *m = NULL;
+    *crc = asl_machine_compile_text(sub, strlen(sub), ASL_STANDARD, m, diags);
+    free(sub);
+    return 0;
+}
+
+static int cmd_run(const char *defpath, const char *inpath, int with_history, cli_run *k)
+{
     asl_machine *m = NULL;
     asl_diags diags;
-    int rc = asl_machine_compile_text(sub, strlen(sub), ASL_STANDARD, &m, &diags);
-    free(sub);
-    if (rc != SFN_OK) {
+    int crc, rc = load_definition(defpath, k->tasks, &m, &diags, &crc);
+    if (rc != 0)
+        return rc;
+    if (crc != SFN_OK) {
         char cause[2048];
         asl_diags_cause(&diags, cause, sizeof cause);
         aws_error("InvalidDefinition", cause);
@@ -367,6 +298,7 @@ static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, i
     }
     json_t *input = NULL;
     if (inpath) {
+        size_t len = 0;
         char *in = read_file(inpath, &len);
         char err[256];
         if (in == NULL || len > ASL_MAX_PAYLOAD ||
@@ -390,12 +322,10 @@ static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, i
         asl_machine_free(m);
         return 1;
     }
-    driver d = {.virtual_clock = virtual_clock, .tasks = tasks};
-    drive(&d, x, now);
+    cli_drive(k, x, now);
     json_t *res = result_json(x, with_history);
     print_json(stdout, res);
     json_decref(res);
-    free(d.p);
     asl_exec_free(x);
     asl_machine_free(m);
     return 0;
@@ -403,22 +333,13 @@ static int cmd_run(const char *defpath, const char *inpath, int virtual_clock, i
 
 static int cmd_validate(const char *defpath)
 {
-    size_t len = 0;
-    char *text = read_file(defpath, &len);
-    if (text == NULL) {
-        fprintf(stderr, "sfn: cannot read %s: %s\n", defpath, strerror(errno));
-        return 2;
-    }
     /* a DefinitionUri file's ${...} placeholders are filled with placeholder
      * ARNs, as SAM would fill them with real ones */
-    char *sub = sfn_tasks_substitute(NULL, text);
-    free(text);
-    if (sub == NULL)
-        return 1;
     asl_machine *m = NULL;
     asl_diags diags;
-    int rc = asl_machine_compile_text(sub, strlen(sub), ASL_STANDARD, &m, &diags);
-    free(sub);
+    int rc, exit_code = load_definition(defpath, NULL, &m, &diags, &rc);
+    if (exit_code != 0)
+        return exit_code;
     json_t *diag = json_array();
     for (int i = 0; rc != SFN_OK && i < diags.n; i++)
         json_array_append_new(diag, json_pack("{s:s,s:s,s:s,s:s}", "severity", diags.d[i].severity, "code",
@@ -490,15 +411,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "sfn: cannot load template %s\n", tpl ? tpl : "");
         return 2;
     }
+    cli_run k;
     int rc;
-    if (jsonl)
-        rc = cmd_run_jsonl(jsonl, virtual_clock, history, tasks);
+    if (cli_run_init(&k, tasks, virtual_clock) != 0) {
+        fprintf(stderr, "sfn: out of memory\n");
+        rc = 1;
+    } else if (jsonl)
+        rc = cmd_run_jsonl(jsonl, history, &k);
     else if (def)
-        rc = cmd_run(def, input, virtual_clock, history, tasks);
+        rc = cmd_run(def, input, history, &k);
     else {
         usage();
         rc = 2;
     }
+    asl_drive_free(k.drive);
     sfn_tasks_free(tasks);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "sfn_tasks.h"
 
 #include "asl.h"
-#include "asl_int.h"
+#include "asl_json.h"
 #include "ev.h"
 #include "lam.h"
 #include "tpl.h"

@@ -1,6 +1,6 @@
 /*
  * jtext.h - JSON text for what sfnd stores and returns: the core's JSON
- * writer (asl_jbuf in src/core/asl_int.h) under the runner's and API's
+ * writer (asl_jbuf in src/core/asl_json.h) under the runner's and API's
  * short names. One implementation, so what the API returns and what the
  * engine prints in causes and history are the same text.
  *
@@ -9,7 +9,7 @@
 #ifndef SFN_JTEXT_H
 #define SFN_JTEXT_H
 
-#include "asl_int.h"
+#include "asl_json.h"
 
 #include <string.h>
 

@@ -18,56 +18,14 @@
  * The clock is virtual: time jumps to the next due feed.
  */
 #include "asl.h"
-#include "asl_int.h"
+#include "asl_drive.h"
+#include "asl_json.h"
 
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct feed {
-    int64_t due;
-    long seq;
-    asl_input in;
-    json_t *result;
-    char *error, *cause;
-} feed;
-
-typedef struct sched {
-    feed *f;
-    size_t n, cap;
-    long seq;
-} sched;
-
-static void sched_add(sched *s, int64_t due, const asl_input *in, json_t *result, const char *err,
-                      const char *cause)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->f = realloc(s->f, s->cap * sizeof *s->f);
-    }
-    feed *f = &s->f[s->n++];
-    f->due = due;
-    f->seq = s->seq++;
-    f->in = *in;
-    f->result = json_incref(result);
-    f->error = err ? strdup(err) : NULL;
-    f->cause = cause ? strdup(cause) : NULL;
-}
-
-static int sched_pop(sched *s, feed *out)
-{
-    if (s->n == 0)
-        return 0;
-    size_t best = 0;
-    for (size_t i = 1; i < s->n; i++)
-        if (s->f[i].due < s->f[best].due || (s->f[i].due == s->f[best].due && s->f[i].seq < s->f[best].seq))
-            best = i;
-    *out = s->f[best];
-    s->f[best] = s->f[--s->n];
-    return 1;
-}
 
 /* The inputs fed, for the replay check. */
 typedef struct log_entry {
@@ -77,52 +35,55 @@ typedef struct log_entry {
 } log_entry;
 
 typedef struct run {
-    json_t *tasks;   /* borrowed, consumed copy */
-    sched s;
+    json_t *tasks;   /* the case's scripted answers: a copy, consumed */
+    json_t *last;    /* the answer given last: its strings live until the next */
     log_entry *log;
     size_t nlog, caplog;
 } run;
 
-static void take_cmds(run *r, asl_exec *x, int64_t now)
+/* A task: its next scripted answer, after its after_ms (ASL_DRIVE_TIMED). */
+static void case_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_answer *ans)
 {
-    const asl_cmd *c;
-    size_t n = asl_exec_cmds(x, &c);
-    for (size_t i = 0; i < n; i++) {
-        asl_input in;
-        memset(&in, 0, sizeof in);
-        in.id = c[i].id;
-        if (c[i].kind == ASL_CMD_TIMER) {
-            in.kind = ASL_IN_TIMER;
-            sched_add(&r->s, c[i].due_ms, &in, NULL, NULL, NULL);
-            continue;
-        }
-        const char *key = c[i].function ? c[i].function : c[i].resource;
-        json_t *q = json_object_get(r->tasks, key);
-        if (q == NULL)
-            q = json_object_get(r->tasks, c[i].resource);
-        json_t *a = json_array_get(q, 0);
-        if (a == NULL) {
-            in.kind = ASL_IN_TASK_FAILED;
-            sched_add(&r->s, now, &in, NULL, "Test.NoScriptedAnswer", key);
-            continue;
-        }
-        json_incref(a);
-        json_array_remove(q, 0);
-        if (json_is_true(json_object_get(a, "hang"))) {
-            json_decref(a);
-            continue;
-        }
-        int64_t due = now + json_integer_value(json_object_get(a, "after_ms"));
-        if (json_object_get(a, "error")) {
-            in.kind = ASL_IN_TASK_FAILED;
-            sched_add(&r->s, due, &in, NULL, json_string_value(json_object_get(a, "error")),
-                      json_string_value(json_object_get(a, "cause")));
-        } else {
-            in.kind = ASL_IN_TASK_SUCCEEDED;
-            sched_add(&r->s, due, &in, json_object_get(a, "result"), NULL, NULL);
-        }
-        json_decref(a);
+    run *r = ctx;
+    const char *key = c->function ? c->function : c->resource;
+    json_t *q = json_object_get(r->tasks, key);
+    if (q == NULL)
+        q = json_object_get(r->tasks, c->resource);
+    json_t *a = json_array_get(q, 0);
+    if (a == NULL) {
+        ans->kind = ASL_IN_TASK_FAILED;
+        ans->error = "Test.NoScriptedAnswer";
+        ans->cause = key;
+        return;
     }
+    json_decref(r->last);
+    r->last = json_incref(a);
+    json_array_remove(q, 0);
+    if (!json_is_true(json_object_get(a, "hang"))) {
+        ans->after_ms = json_integer_value(json_object_get(a, "after_ms"));
+        if (json_object_get(a, "error")) {
+            ans->kind = ASL_IN_TASK_FAILED;
+            ans->error = json_string_value(json_object_get(a, "error"));
+            ans->cause = json_string_value(json_object_get(a, "cause"));
+        } else {
+            ans->kind = ASL_IN_TASK_SUCCEEDED;
+            ans->result_new = json_incref(json_object_get(a, "result"));
+        }
+    }
+}
+
+static void case_fed(void *ctx, const asl_input *in, int rc)
+{
+    run *r = ctx;
+    if (rc != SFN_OK)
+        return;
+    if (r->nlog == r->caplog) {
+        r->caplog = r->caplog ? r->caplog * 2 : 16;
+        r->log = realloc(r->log, r->caplog * sizeof *r->log);
+    }
+    r->log[r->nlog++] = (log_entry){.in = *in, .result = json_incref(in->result),
+                                    .error = in->error ? strdup(in->error) : NULL,
+                                    .cause = in->cause ? strdup(in->cause) : NULL};
 }
 
 static const asl_exec_info INFO = {
@@ -191,46 +152,15 @@ static int run_case(const char *path)
     if (input == NULL)
         input = empty;
     asl_exec *x = asl_exec_start(m, &INFO, input);
-    int64_t now = INFO.start_ms;
-    take_cmds(&r, x, now);
-    feed f;
+    asl_drive_opts o = {.order = ASL_DRIVE_TIMED, .task = case_task, .fed = case_fed, .ctx = &r};
+    asl_drive *drv = asl_drive_new(&o);
     json_t *stop = json_object_get(c, "stop_at_ms");
-    int stopped = 0;
-    while (asl_exec_status(x) == ASL_RUNNING && sched_pop(&r.s, &f)) {
-        if (stop && !stopped && f.due >= INFO.start_ms + json_integer_value(stop)) {
-            stopped = 1;
-            asl_input in = {.kind = ASL_IN_STOP, .now_ms = INFO.start_ms + json_integer_value(stop),
-                            .error = "Stopped", .cause = "by test"};
-            asl_exec_feed(x, &in);
-            if (r.nlog == r.caplog) {
-                r.caplog = r.caplog ? r.caplog * 2 : 16;
-                r.log = realloc(r.log, r.caplog * sizeof *r.log);
-            }
-            r.log[r.nlog++] = (log_entry){.in = in, .error = strdup("Stopped"), .cause = strdup("by test")};
-        }
-        if (f.due > now)
-            now = f.due;
-        f.in.now_ms = now;
-        f.in.result = f.result;
-        f.in.error = f.error;
-        f.in.cause = f.cause;
-        if (asl_exec_status(x) == ASL_RUNNING) {
-            int rc = asl_exec_feed(x, &f.in);
-            if (rc == SFN_OK) {
-                if (r.nlog == r.caplog) {
-                    r.caplog = r.caplog ? r.caplog * 2 : 16;
-                    r.log = realloc(r.log, r.caplog * sizeof *r.log);
-                }
-                r.log[r.nlog++] = (log_entry){.in = f.in, .result = json_incref(f.result),
-                                              .error = f.error ? strdup(f.error) : NULL,
-                                              .cause = f.cause ? strdup(f.cause) : NULL};
-            }
-            take_cmds(&r, x, now);
-        }
-        json_decref(f.result);
-        free(f.error);
-        free(f.cause);
+    if (stop) {
+        asl_input in = {.kind = ASL_IN_STOP, .error = "Stopped", .cause = "by test"};
+        asl_drive_at(drv, INFO.start_ms + json_integer_value(stop), &in);
     }
+    asl_drive_run(drv, x, INFO.start_ms);
+    asl_drive_free(drv);
     /* status, output, error, cause */
     const char *st = asl_status_name(asl_exec_status(x));
     if (!json_str_eq(st, json_object_get(exp, "status")))
@@ -317,13 +247,8 @@ static int run_case(const char *path)
         free(r.log[i].cause);
     }
     free(r.log);
-    for (size_t i = 0; i < r.s.n; i++) {
-        json_decref(r.s.f[i].result);
-        free(r.s.f[i].error);
-        free(r.s.f[i].cause);
-    }
-    free(r.s.f);
     json_decref(r.tasks);
+    json_decref(r.last);
     asl_exec_free(x);
     asl_machine_free(m);
     json_decref(empty);

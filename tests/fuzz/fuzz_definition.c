@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "asl.h"
-#include "asl_int.h"
+#include "asl_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

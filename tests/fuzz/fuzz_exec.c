@@ -3,11 +3,14 @@
  *
  * Input: a definition (JSON), a NUL byte, the execution input (JSON), a NUL
  * byte, then answer bytes: each task gets the next byte (even: success with
- * the task's own payload, odd: an error whose name depends on the byte).
- * Timers fire in due order. Must never crash, leak or loop forever (the
- * core caps history at 25,000 events).
+ * the task's own payload, odd: an error whose name depends on the byte,
+ * 0xff: the execution is stopped instead). The core's driver (asl_drive.h)
+ * answers tasks one at a time and fires timers in due order, for 2,000
+ * feeds at the most. Must never crash, leak or loop forever (the core caps
+ * history at 25,000 events).
  */
 #include "asl.h"
+#include "asl_drive.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +20,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const errors[] = {"States.ALL", "States.Timeout", "Lambda.ServiceException", "BookingFailed",
                                      "States.Runtime", "States.TaskFailed", "Custom", "States.DataLimitExceeded"};
+
+typedef struct answers {
+    const uint8_t *p;
+    size_t n, i;
+    json_t *input;
+} answers;
+
+static void fuzz_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_answer *a)
+{
+    answers *as = ctx;
+    uint8_t b = as->i < as->n ? as->p[as->i++] : 0;
+    if (b & 1) {
+        a->kind = b == 0xff ? ASL_IN_STOP : ASL_IN_TASK_FAILED;
+        a->error = errors[(b >> 1) % (sizeof errors / sizeof errors[0])];
+        a->cause = "fuzz";
+    } else {
+        a->kind = ASL_IN_TASK_SUCCEEDED;
+        a->result_new = json_incref(c->payload ? c->payload : as->input);
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t alen = z2 ? rlen - ilen - 1 : 0;
 
     asl_machine *m = NULL;
-    asl_diags d;
-    if (asl_machine_compile_text((const char *)data, dlen, ASL_STANDARD, &m, &d) != SFN_OK)
+    asl_diags diags;
+    if (asl_machine_compile_text((const char *)data, dlen, ASL_STANDARD, &m, &diags) != SFN_OK)
         return 0;
     json_error_t je;
     json_t *input = json_loadb((const char *)rest, ilen, JSON_DECODE_ANY, &je);
@@ -47,48 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           .start_ms = 1000,
                           .seed = 1};
     asl_exec *x = asl_exec_start(m, &info, input);
-    int64_t now = 1000;
-    size_t ai = 0;
-    for (int steps = 0; x && asl_exec_status(x) == ASL_RUNNING && steps < 2000; steps++) {
-        const asl_cmd *c;
-        size_t n = asl_exec_pending(x, &c);
-        if (n == 0)
-            break;
-        size_t pick = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (c[i].kind == ASL_CMD_INVOKE) {
-                pick = i;
-                break;
-            }
-            if (c[i].due_ms < c[pick].due_ms)
-                pick = i;
-        }
-        asl_input in;
-        memset(&in, 0, sizeof in);
-        in.id = c[pick].id;
-        json_t *payload = json_incref(c[pick].payload);
-        if (c[pick].kind == ASL_CMD_TIMER) {
-            in.kind = ASL_IN_TIMER;
-            if (c[pick].due_ms > now)
-                now = c[pick].due_ms;
-        } else {
-            uint8_t b = ai < alen ? ans[ai++] : 0;
-            if (b & 1) {
-                in.kind = ASL_IN_TASK_FAILED;
-                in.error = errors[(b >> 1) % (sizeof errors / sizeof errors[0])];
-                in.cause = "fuzz";
-            } else {
-                in.kind = ASL_IN_TASK_SUCCEEDED;
-                in.result = payload ? payload : input;
-            }
-            if (b == 0xff) {
-                in.kind = ASL_IN_STOP;
-            }
-        }
-        in.now_ms = now;
-        asl_exec_feed(x, &in);
-        json_decref(payload);
-    }
+    answers as = {.p = ans, .n = alen, .input = input};
+    asl_drive_opts o = {.order = ASL_DRIVE_SERIAL, .task = fuzz_task, .ctx = &as, .max_feeds = 2000};
+    asl_drive *d = asl_drive_new(&o);
+    if (x && d)
+        asl_drive_run(d, x, info.start_ms);
+    asl_drive_free(d);
     if (x) {
         size_t ne = asl_exec_event_count(x);
         for (size_t i = 0; i < ne && i < 64; i++)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "asl.h"
-#include "asl_int.h"
+#include "asl_json.h"
 #include "fjson.h"
 
 static int lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "asl_int.h"
 #include "jtext.h"
 
 typedef struct env {

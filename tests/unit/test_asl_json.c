@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "asl_int.h"
+#include "asl_json.h"
 
 /* The escaping rule, one byte at a time, for ASCII input. */
 static size_t reference(const char *s, size_t n, char *out)
