@@ -16,6 +16,9 @@
  * the core this does no I/O, reads no clock and draws no random numbers of
  * its own: the caller passes the names, ARNs and the time in.
  *
+ * Must not: store anything or run a task itself (the caller does), nor
+ * differ from an execution in what a state's fields compute.
+ *
  * Ownership as in asl.h.
  */
 #ifndef ASL_TEST_H

@@ -2,7 +2,7 @@
  * asl_test_int.h - TestState's internals (src/core/asl_test*.c), shared by
  * asl_test.c (the run and the response) and asl_test_mock.c (the checks of
  * a mock and of a context object, the TRACE view of an HTTP task).
- * Not API: asl_test.h is.
+ * Not API: asl_test.h is. Must not be included outside src/core/asl_test*.c.
  */
 #ifndef ASL_TEST_INT_H
 #define ASL_TEST_INT_H
