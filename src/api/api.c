@@ -350,6 +350,7 @@ static const op ops[] = {
     {"SendTaskFailure", api__op_task_failure},
     {"SendTaskHeartbeat", api__op_task_heartbeat},
     {"RedriveExecution", api__op_redrive},
+    {"TestState", api__op_test_state},
 };
 
 void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)
@@ -484,6 +485,10 @@ static int host_ok(const api *a, const char *hv)
     }
     if (port != a->port)
         return 0;
+    /* the SDKs' host prefix of TestState and StartSyncExecution ("sync-";
+     * "test-" too), where a resolver maps the prefixed name here */
+    if (!strncasecmp(name, "sync-", 5) || !strncasecmp(name, "test-", 5))
+        memmove(name, name + 5, strlen(name + 5) + 1);
     if (!strcmp(name, "127.0.0.1") || !strcasecmp(name, "localhost") || !strcmp(name, "::1"))
         return 1;
     if (!strcasecmp(name, a->host))

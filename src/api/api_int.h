@@ -134,5 +134,7 @@ void api__op_redrive(call *c, json_t *req);
 void api__op_wait(call *c, json_t *req);
 /* api_history.c */
 void api__op_history(call *c, json_t *req);
+/* api_test.c */
+void api__op_test_state(call *c, json_t *req);
 
 #endif

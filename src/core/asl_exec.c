@@ -136,6 +136,8 @@ static json_t *make_context(asl_exec *x, thr *t, const state *st, int with_item,
  * unique). */
 json_t *asl__build_context(asl_exec *x, thr *t, const state *st, int with_item, const char *token)
 {
+    if (t->probe)
+        return asl__probe_context(x, t, with_item, token);
     int cacheable = token == NULL && !(with_item && t->map_idx >= 0) && st != NULL;
     if (cacheable && t->ctx && t->ctx_st == st && t->ctx_entered == t->entered_ms &&
         t->ctx_retry == t->retry_count && t->ctx_redrive == x->redrive_count)
@@ -203,6 +205,8 @@ static json_t *make_context(asl_exec *x, thr *t, const state *st, int with_item,
 /* ---- errors ------------------------------------------------------------------ */
 char *asl__runtime_cause(thr *t, const state *st, const char *msg)
 {
+    if (t->probe) /* TestState: there are no events to point at */
+        return strdup(msg ? msg : "");
     if (msg && strncmp(msg, "An error occurred while executing the state", 43) == 0)
         return strdup(msg);
     return asl__xprintf("An error occurred while executing the state '%s' (entered at the event id #%u). %s",
@@ -423,6 +427,12 @@ static void waits_drop_thr(asl_exec *x, thr *t)
 void asl__state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigned, size_t out_sz)
 {
     const state *st = asl__cur_state(t);
+    if (t->probe) { /* TestState: the state's end is the test's */
+        x->probe->left = 1;
+        x->probe->out = json_incref(out);
+        x->probe->next = next;
+        next = -1;
+    }
     ev *e = asl__emit(x, t, asl__ev_exited_type(st->type), st);
     if (e) {
         e->a = json_incref(out);
@@ -475,10 +485,15 @@ static int retry(asl_exec *x, thr *t, const state *st, const char *err)
         const retrier *r = &st->retry[i];
         if (!err_matches(r->errs, r->nerrs, err))
             continue;
-        if (t->rcount == NULL)
+        if (t->rcount == NULL) {
             t->rcount = calloc((size_t)st->nretry, sizeof *t->rcount);
+            if (t->rcount && t->probe) /* TestState: the attempts behind it */
+                t->rcount[i] = x->probe->retrier_count;
+        }
         if (t->rcount == NULL)
             return 0;
+        if (t->probe)
+            x->probe->retry_index = i;
         if (t->rcount[i] >= r->max_attempts)
             return 0; /* the first matching retrier decides; exhausted: go to Catch */
         double delay = r->interval * pow(r->backoff, t->rcount[i]);
@@ -486,6 +501,10 @@ static int retry(asl_exec *x, thr *t, const state *st, const char *err)
             delay = r->max_delay;
         if (r->jitter_full)
             delay = asl_rng_double(&x->rng) * delay;
+        if (t->probe) {
+            x->probe->retriable = 1;
+            x->probe->backoff_s = delay;
+        }
         t->rcount[i]++;
         t->retry_count++;
         t->fail_event = 0;
@@ -503,8 +522,13 @@ void asl__state_error(asl_exec *x, thr *t, const char *err, const char *cause)
         asl__thr_fail(x, t, err, cause);
         return;
     }
-    if (retry(x, t, st, err))
+    if (t->probe)
+        asl__probe_error(x, err, cause);
+    if (retry(x, t, st, err)) {
+        if (t->probe) /* TestState: RETRIABLE; the attempt is not run again */
+            asl__thr_fail(x, t, err, cause);
         return;
+    }
     if (t->fail_event) {
         asl__emit(x, t, t->fail_event, st);
         t->fail_event = 0;
@@ -513,6 +537,8 @@ void asl__state_error(asl_exec *x, thr *t, const char *err, const char *cause)
         const catcher *c = &st->catch[i];
         if (!err_matches(c->errs, c->nerrs, err))
             continue;
+        if (t->probe)
+            x->probe->catch_index = i;
         json_t *eo = json_object();
         json_object_set_new(eo, "Error", json_string(err));
         json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
@@ -696,8 +722,10 @@ static void task_answered(asl_exec *x, wait *w, const asl_input *in)
     }
     json_t *res = in->result ? in->result : json_null();
     /* .waitForTaskToken: the result is what SendTaskSuccess sent, unwrapped */
-    json_t *wrapped =
-        st->task_kind == TK_LAMBDA_INVOKE && !st->wait_token ? lambda_wrap(x, res) : json_incref(res);
+    /* ... and a TestState mock is the integration's response itself */
+    json_t *wrapped = st->task_kind == TK_LAMBDA_INVOKE && !st->wait_token && !(t->probe && x->probe->mocked)
+                          ? lambda_wrap(x, res)
+                          : json_incref(res);
     size_t wsz = asl__msize(wrapped);
     if (wsz > ASL_MAX_PAYLOAD) {
         /* recorded: the task fails with States.DataLimitExceeded
@@ -1038,7 +1066,8 @@ static void run_queue(asl_exec *x)
     x->nunstarted = 0;
 }
 
-asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t *input)
+/* A new execution with its ExecutionStarted event, no thread yet. */
+static asl_exec *exec_new(const asl_machine *m, const asl_exec_info *info, json_t *input)
 {
     asl_exec *x = calloc(1, sizeof *x);
     if (x == NULL)
@@ -1065,6 +1094,14 @@ asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t
         e->a = json_incref(x->input);
         e->prev = 0;
     }
+    return x;
+}
+
+asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t *input)
+{
+    asl_exec *x = exec_new(m, info, input);
+    if (x == NULL)
+        return NULL;
     x->root = asl__thr_new(x, m->root, NULL, 0, x->input);
     if (x->root == NULL) {
         asl_exec_free(x);
@@ -1072,6 +1109,26 @@ asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t
     }
     if (m->timeout_s > 0)
         timer_arm(x, x->root, W_EXEC_TIMEOUT, x->start_ms + (int64_t)m->timeout_s * 1000);
+    asl__enqueue(x, x->root);
+    run_queue(x);
+    return x;
+}
+
+asl_exec *asl__exec_start_probe(const asl_machine *m, const asl_exec_info *info, json_t *input, asl_probe *p,
+                                const prog *pg, int idx, json_t *vars)
+{
+    asl_exec *x = exec_new(m, info, input);
+    if (x == NULL)
+        return NULL;
+    x->probe = p;
+    x->root = asl__thr_new(x, pg, NULL, 0, x->input);
+    if (x->root == NULL || (vars && (x->root->vars = asl_json_copy(vars)) == NULL)) {
+        asl_exec_free(x);
+        return NULL;
+    }
+    x->root->cur = idx;
+    x->root->probe = 1;
+    x->root->retry_count = p->retrier_count;
     asl__enqueue(x, x->root);
     run_queue(x);
     return x;

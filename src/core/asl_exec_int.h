@@ -96,6 +96,7 @@ struct thr {
     int fail_event;    /* Map/ParallelStateFailed, emitted unless retried */
     char *token;       /* .waitForTaskToken: the current task token */
     int jt_timeout, jt_heartbeat; /* JSONata TimeoutSeconds/HeartbeatSeconds */
+    int probe;         /* the state under TestState (x->probe): asl_test.c */
     int ended, failed;
     json_t *out;
     char *err, *cause;
@@ -148,6 +149,7 @@ struct asl_exec {
     thr **runq; size_t rq_head, rq_len, rq_cap;
     thr **all; size_t nall, capall; /* every thread, freed at the end */
     uint64_t *unstarted; size_t nunstarted, capunstarted;
+    struct asl_probe *probe; /* TestState: asl_test.c; NULL for an execution */
 };
 
 /* ---- small utilities ------------------------------------------------------ */
@@ -366,6 +368,71 @@ typedef struct asl_ql {
     void (*leave)(ql_env *e, json_t *eff, int rule, int next);
     void (*leave_catch)(ql_env *e, const catcher *c, json_t *eo);
 } asl_ql;
+
+/* ---- TestState (asl_test.c) ------------------------------------------------
+ * asl_test_start runs one state in an execution of its own: the thread that
+ * runs it has t->probe set and x->probe says what TestState changes. The
+ * walk is the one above; these are its only departures:
+ *  - the fields see the probe's context object ($$, $states.context);
+ *  - a runtime failure's cause is the bare message (no event ids);
+ *  - leaving the state ends the execution, with the output and the next
+ *    state recorded (asl__state_exit);
+ *  - a Retry that would run the attempt again stops it (RETRIABLE), its
+ *    retrier having retrierRetryCount attempts behind it;
+ *  - a mock answers the task, its result being the integration's own
+ *    (no Lambda response wrapper), and stands for a Map's or a Parallel's
+ *    children (asl__probe_map, asl__probe_parallel);
+ *  - each step of the data flow is noted for the inspection data. */
+enum probe_seen {
+    PS_AFTER_INPUT_PATH = 0, PS_AFTER_PARAMETERS, PS_AFTER_ARGUMENTS, PS_RESULT,
+    PS_AFTER_RESULT_SELECTOR, PS_AFTER_RESULT_PATH, PS_AFTER_ITEMS_PATH, PS_AFTER_ITEM_SELECTOR,
+    PS__COUNT
+};
+
+typedef struct asl_probe {
+    json_t *ctx;           /* the context object every field sees (owned) */
+    int mocked;            /* a mock answers the task */
+    json_t *mock_result;   /* the mocked result (owned), or NULL */
+    char *mock_error, *mock_cause; /* the mocked error output, or NULL */
+    int retrier_count;     /* stateConfiguration.retrierRetryCount */
+    int failure_count;     /* stateConfiguration.mapIterationFailureCount */
+    json_t *reader_items;  /* a Map's items from mapItemReaderData (owned), or NULL */
+    json_t *seen[PS__COUNT]; /* the data flow, step by step (owned) */
+    /* how the state ended */
+    int left;              /* it left: out for next (-1: none) */
+    json_t *out;
+    int next;
+    int retry_index;       /* the retrier that matched, -1: none */
+    int retriable;         /* ... and would run the attempt again after backoff_s */
+    double backoff_s;
+    int catch_index;       /* the catcher that took the error, -1: none */
+    char *err, *cause;     /* the last error the state raised */
+    int map_seen;          /* a Map's limits as evaluated */
+    int max_conc, tol_count;
+    double tol_pct;
+    char apierr[48];       /* a request check that fails while running: the */
+    char apimsg[256];      /* API error to answer instead ("" : none) */
+} asl_probe;
+
+static inline void asl__probe_note(thr *t, asl_exec *x, int what, json_t *v)
+{
+    if (t->probe && v) {
+        json_decref(x->probe->seen[what]);
+        x->probe->seen[what] = json_incref(v);
+    }
+}
+/* $$ for the probe thread. Returns: new. */
+json_t *asl__probe_context(asl_exec *x, thr *t, int with_item, const char *token);
+/* The state failed with err (before Retry and Catch decide). */
+void asl__probe_error(asl_exec *x, const char *err, const char *cause);
+/* A Map's items and limits are known (env's thread is the probe's); items
+ * is taken: the mock stands for the iterations. */
+void asl__probe_map(struct ql_env *env, json_t *items);
+void asl__probe_parallel(asl_exec *x, thr *t);
+/* Start an execution that runs state idx of prog pg with vars (borrowed,
+ * may be NULL) in scope, under probe p (the caller's, kept until freed). */
+asl_exec *asl__exec_start_probe(const asl_machine *m, const asl_exec_info *info, json_t *input, asl_probe *p,
+                                const prog *pg, int idx, json_t *vars);
 
 extern const asl_ql asl__ql_jsonpath;
 extern const asl_ql asl__ql_jsonata;

@@ -157,6 +157,10 @@ void asl__kid_done(asl_exec *x, thr *k)
 void asl__parallel_begin(asl_exec *x, thr *t)
 {
     const state *st = asl__cur_state(t);
+    if (t->probe) { /* TestState: the mock stands for the branches */
+        asl__probe_parallel(x, t);
+        return;
+    }
     asl__emit(x, t, E_ParallelStateStarted, st);
     t->nkids = st->nbranches;
     t->kids = calloc((size_t)t->nkids + 1, sizeof *t->kids);
@@ -249,7 +253,8 @@ void asl__map_begin(ql_env *env)
     thr *t = env->t;
     const state *st = env->st;
     const asl_ql *q = asl__ql_of(st);
-    json_t *items = q->map_items(env);
+    /* TestState: an ItemReader's items are given (mapItemReaderData) */
+    json_t *items = t->probe && x->probe->reader_items ? json_incref(x->probe->reader_items) : q->map_items(env);
     if (items == NULL)
         return;
     if (q->map_limits(env, 0) != 0)
@@ -259,6 +264,10 @@ void asl__map_begin(ql_env *env)
         e->n = (int64_t)json_array_size(items);
     if (q->map_limits(env, 1) != 0)
         goto fail;
+    if (t->probe) { /* TestState: the mock stands for the iterations */
+        asl__probe_map(env, items);
+        return;
+    }
     if (st->distributed)
         asl__emit(x, t, E_MapRunStarted, st);
     map_spawn(x, t, items);

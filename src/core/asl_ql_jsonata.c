@@ -152,11 +152,12 @@ static json_t *ja_args(ql_env *e, json_t *eff)
         if (st->j_heartbeat && jeval_int(e, st->j_heartbeat, "HeartbeatSeconds", &t->jt_heartbeat) != 0)
             return NULL;
     }
-    if (st->j_args == NULL)
-        return json_incref(t->input);
     json_t *args = NULL;
-    if (jeval(e, st->j_args, &args) != 0)
+    if (st->j_args == NULL)
+        args = json_incref(t->input);
+    else if (jeval(e, st->j_args, &args) != 0)
         return NULL;
+    asl__probe_note(t, e->x, PS_AFTER_ARGUMENTS, args);
     return args;
 }
 
@@ -328,6 +329,7 @@ static json_t *ja_item_input(ql_env *e)
 static void ja_leave_result(ql_env *e, json_t *result, size_t res_sz)
 {
     (void)res_sz;
+    asl__probe_note(e->t, e->x, PS_RESULT, result);
     jexit(e, e->st->j_output, e->st->j_assign, result ? result : e->t->input, e->st->next);
 }
 

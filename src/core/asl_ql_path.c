@@ -58,15 +58,16 @@ static json_t *tmpl(ql_env *e, const asl_tmpl *tm, json_t *in)
 static json_t *jp_input(ql_env *e)
 {
     const state *st = e->st;
-    if (st->input_null)
-        return json_object();
-    if (st->input_path == NULL)
-        return json_incref(e->t->input);
     json_t *out = NULL;
-    if (asl_path_eval(st->input_path, e->t->input, scope(e), &out) != 0) {
+    if (st->input_null)
+        out = json_object();
+    else if (st->input_path == NULL)
+        out = json_incref(e->t->input);
+    else if (asl_path_eval(st->input_path, e->t->input, scope(e), &out) != 0) {
         no_results(e, st->input_path);
         return NULL;
     }
+    asl__probe_note(e->t, e->x, PS_AFTER_INPUT_PATH, out);
     return out;
 }
 
@@ -128,9 +129,9 @@ static int assign(ql_env *e, const asl_tmpl *tm, json_t *v, json_t **assigned)
 /* Parameters. */
 static json_t *jp_args(ql_env *e, json_t *eff)
 {
-    if (e->st->parameters)
-        return tmpl(e, e->st->parameters, eff);
-    return json_incref(eff);
+    json_t *out = e->st->parameters ? tmpl(e, e->st->parameters, eff) : json_incref(eff);
+    asl__probe_note(e->t, e->x, PS_AFTER_PARAMETERS, out);
+    return out;
 }
 
 /* TimeoutSecondsPath / HeartbeatSecondsPath: a positive integer. */
@@ -176,6 +177,7 @@ static int jp_pass_result(ql_env *e, json_t *eff, json_t **res, size_t *res_sz)
         r = p;
         sz = asl__msize(r);
     }
+    asl__probe_note(e->t, e->x, PS_AFTER_PARAMETERS, r);
     if (st->result) {
         json_decref(r);
         r = json_incref(st->result);
@@ -337,16 +339,16 @@ static json_t *jp_map_items(ql_env *e)
         items = json_incref(e->t->eff);
     }
     if (!json_is_array(items)) {
-        char *text = asl_json_text(items);
-        char *msg = asl__xprintf("Invalid path '%s' : The input '%s' is not a JSON array",
-                                 st->items_path ? asl_path_text(st->items_path) : "$", text);
-        /* AWS: "Map state input must be an array" family */
+        /* AWS's words (a recorded TestState): a path into the context
+         * object is named from its root, "$$.x" as "$.x" */
+        const char *pt = st->items_path ? asl_path_text(st->items_path) : "$";
+        char *msg = asl__xprintf("Reference path \"%s\" must point to array.", pt + (pt[0] == '$' && pt[1] == '$'));
         asl__runtime_fail(e->x, e->t, st, msg);
-        free(text);
         free(msg);
         json_decref(items);
         return NULL;
     }
+    asl__probe_note(e->t, e->x, PS_AFTER_ITEMS_PATH, items);
     return items;
 }
 
@@ -431,6 +433,7 @@ static void jp_leave_result(ql_env *e, json_t *result, size_t res_sz)
     thr *t = e->t;
     const state *st = e->st;
     json_t *res = json_incref(result), *out = NULL, *out2 = NULL, *assigned = NULL;
+    asl__probe_note(t, e->x, PS_RESULT, res);
     if (st->result_selector) {
         json_t *r2 = tmpl(e, st->result_selector, res);
         json_decref(res);
@@ -438,10 +441,12 @@ static void jp_leave_result(ql_env *e, json_t *result, size_t res_sz)
             goto done;
         res_sz = asl__msize(res);
     }
+    asl__probe_note(t, e->x, PS_AFTER_RESULT_SELECTOR, res);
     if (assign(e, st->assign, res, &assigned) != 0)
         goto done;
     if ((out = result_path(e, st->result_path, st->result_null, res)) == NULL)
         goto done;
+    asl__probe_note(t, e->x, PS_AFTER_RESULT_PATH, out);
     if ((out2 = output_path(e, out)) == NULL)
         goto done;
     size_t osz = asl__out_bound(st->result_path, st->result_null, t->in_sz, res_sz);

@@ -340,34 +340,44 @@ static void arm_timer(run *r, rexec *e, uint64_t id, int64_t due_ms)
 
 /* ---- Lambda ------------------------------------------------------------- */
 
+json_t *run__lambda_answer(run *r, const lam_result *res, const char **error, const char **cause,
+                           const char **text)
+{
+    *text = NULL;
+    if (res->status != LAM_OK) {
+        *error = res->error_type ? res->error_type : "Lambda.Unknown";
+        *cause = res->body ? res->body : "";
+        return NULL;
+    }
+    json_error_t je;
+    json_t *out = fjson_loadb(res->body, res->len, JSON_DECODE_ANY, &je, &r->fj);
+    /* parsed: the text as it came (a replay parses it the same way); not
+     * JSON: the core gets it as a string */
+    *text = out && strlen(res->body) == res->len ? res->body : NULL;
+    if (out == NULL)
+        out = json_stringn(res->body, res->len);
+    if (out == NULL)
+        out = json_null();
+    return out;
+}
+
 static void on_lambda(void *ud, const lam_result *res)
 {
     inv *v = ud;
     run *r = v->r;
     r->inflight--;
     rexec *e = hmap_get(&r->execs, v->arn);
-    if (e != NULL && !e->done && !r->ignore_results) {
+    if (e != NULL && !e->done && !r->ignore_results && !(res->status == LAM_OK && v->wait_for_token)) {
         asl_input in = {.id = v->task, .now_ms = run__exec_now(e)};
-        if (res->status == LAM_OK) {
-            if (!v->wait_for_token) {
-                json_error_t je;
-                json_t *out = fjson_loadb(res->body, res->len, JSON_DECODE_ANY, &je, &r->fj);
-                /* parsed: log the text as it came (replay parses it the
-                 * same way); not JSON: the core gets it as a string */
-                const char *text = out && strlen(res->body) == res->len ? res->body : NULL;
-                if (out == NULL)
-                    out = json_stringn(res->body, res->len);
-                if (out == NULL)
-                    out = json_null();
-                in.kind = ASL_IN_TASK_SUCCEEDED;
-                in.result = out;
-                exec_feed_text(r, e, &in, text);
-                json_decref(out);
-            }
+        const char *text;
+        json_t *out = run__lambda_answer(r, res, &in.error, &in.cause, &text);
+        if (out != NULL) {
+            in.kind = ASL_IN_TASK_SUCCEEDED;
+            in.result = out;
+            exec_feed_text(r, e, &in, text); /* logged as the text it came as */
+            json_decref(out);
         } else {
             in.kind = ASL_IN_TASK_FAILED;
-            in.error = res->error_type ? res->error_type : "Lambda.Unknown";
-            in.cause = res->body ? res->body : "";
             run__exec_feed(r, e, &in);
         }
     }
@@ -457,37 +467,45 @@ static void invoke(run *r, rexec *e, dispatch *d)
     free(v);
     if (rc == -ESHUTDOWN)
         return; /* stays pending; re-invoked at the next start */
-    char cause[1024], req[37], arn[512];
+    char error[64], cause[1024];
+    run__lambda_refusal(r, d->function, rc, error, sizeof error, cause, sizeof cause);
+    fail_task(r, e, d->id, error, cause);
+}
+
+void run__lambda_refusal(run *r, const char *function, int rc, char *error, size_t elen, char *cause,
+                         size_t clen)
+{
+    char req[37], arn[512];
     run__uuid(r, req);
     if (rc == LAM_ENOTFOUND) {
-        if (strncmp(d->function, "arn:", 4) == 0 || r->lam == NULL)
-            snprintf(arn, sizeof arn, "%s", d->function);
+        if (strncmp(function, "arn:", 4) == 0 || r->lam == NULL)
+            snprintf(arn, sizeof arn, "%s", function);
         else
-            lam_arn_format(r->lam, d->function, arn, sizeof arn);
+            lam_arn_format(r->lam, function, arn, sizeof arn);
         /* AWS names the version it looked for: unqualified means $LATEST */
         int colons = 0;
         for (const char *p = arn; *p; p++)
             colons += *p == ':';
         if (colons == 6 && strlen(arn) + 9 < sizeof arn)
             strcat(arn, ":$LATEST");
-        snprintf(cause, sizeof cause,
+        snprintf(cause, clen,
                  "Function not found: %s (Service: AWSLambda; Status Code: 404; Error Code: "
                  "ResourceNotFoundException; Request ID: %s; Proxy: null)",
                  arn, req);
-        fail_task(r, e, d->id, "Lambda.ResourceNotFoundException", cause);
+        snprintf(error, elen, "Lambda.ResourceNotFoundException");
     } else if (rc == LAM_ETOOLARGE) {
-        snprintf(cause, sizeof cause,
+        snprintf(cause, clen,
                  "Request must be smaller than 6291456 bytes for the InvokeFunction operation "
                  "(Service: AWSLambda; Status Code: 413; Error Code: "
                  "RequestEntityTooLargeException; Request ID: %s; Proxy: null)",
                  req);
-        fail_task(r, e, d->id, "Lambda.RequestEntityTooLargeException", cause);
+        snprintf(error, elen, "Lambda.RequestEntityTooLargeException");
     } else {
-        snprintf(cause, sizeof cause,
+        snprintf(cause, clen,
                  "Service error (Service: AWSLambda; Status Code: 500; Error Code: "
                  "ServiceException; Request ID: %s; Proxy: null)",
                  req);
-        fail_task(r, e, d->id, "Lambda.ServiceException", cause);
+        snprintf(error, elen, "Lambda.ServiceException");
     }
 }
 
@@ -689,6 +707,7 @@ void run_free(run *r)
             e->waiters = NULL;
         }
     }
+    run__fn_cancel_all(r); /* TestState's invocations: their replies too */
     while (r->nq > 0) {
         action *q = r->q;
         size_t n = r->nq;

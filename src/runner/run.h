@@ -168,6 +168,15 @@ int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *
 /* Nonzero when s is a valid execution name (StartExecution's rules). */
 int run_name_valid(const char *s);
 
+/* ---- a function outside executions ----------------------------------- */
+/* Invoke a Lambda function as a Task would, outside any execution (sfnd's
+ * TestState; nothing is stored): cb gets the function's result as the Task
+ * would (result, borrowed), or the error and cause the Task would fail with
+ * (result NULL). cb is called exactly once: from the loop, from inside this
+ * call when the function cannot be invoked, or from run_free. */
+typedef void run_fn_cb(void *ud, json_t *result, const char *error, const char *cause);
+void run_invoke_function(run *r, const char *function, const char *payload, run_fn_cb *cb, void *ud);
+
 /* ---- shutdown ---------------------------------------------------------- */
 /* Stop dispatching new work; when the invocations in flight have ended (or
  * after grace_ms), commit, stop the functions and call done. Executions

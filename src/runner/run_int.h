@@ -144,6 +144,7 @@ struct run {
     int probe_min_ms;         /* where it starts (run_opts.probe_ms) */
     jtext tb;                 /* reused for each step's events */
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
+    struct run_fn *fns;       /* functions invoked outside executions (run_fn.c) */
 };
 
 #define logf_ run__log
@@ -161,6 +162,20 @@ void run__exec_free(run *r, rexec *e);
 void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
                           const store_input *in);
 void run__exec_feed(run *r, rexec *e, const asl_input *in);
+/* A Lambda function's answer as a Task gets it: the result (new; a
+ * response that is not JSON is a JSON string; *text: the response text
+ * when it was JSON, else NULL), or NULL with *error (the errorType,
+ * Lambda.Unknown without one) and *cause (the error body). */
+json_t *run__lambda_answer(run *r, const lam_result *res, const char **error, const char **cause,
+                           const char **text);
+/* The error and cause a Task gets when lam_invoke refuses the call (rc),
+ * in the words of AWS's Invoke API. */
+void run__lambda_refusal(run *r, const char *function, int rc, char *error, size_t elen, char *cause,
+                         size_t clen);
+
+/* ---- run_fn.c --------------------------------------------------------------- */
+/* run_free: every invocation still out is answered (shutting down). */
+void run__fn_cancel_all(run *r);
 
 /* ---- run_avail.c ------------------------------------------------------------ */
 void run__set_unavailable(run *r);

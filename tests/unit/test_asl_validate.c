@@ -229,8 +229,10 @@ static void test_task(void **state)
                         "arn:aws:states:::aws-sdk:dynamodb:query",
                         "arn:aws:states:::states:startExecution.sync:2",
                         "arn:aws:states:us-east-1:123456789012:activity:act",
-                        "arn:aws:states:::sqs:sendMessage.waitForTaskToken"};
-    const char *bad[] = {"lambda_func", "arn:aws:lambda:us-east-1:1:function:f", "arn:aws:states:::nosuch:thing",
+                        "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                        /* AWS took this one (a recorded TestState): any account text */
+                        "arn:aws:lambda:your-region:your-account-id:function:f"};
+    const char *bad[] = {"lambda_func", "arn:aws:lambda:us-east-1::function:f", "arn:aws:states:::nosuch:thing",
                          "arn:aws:states:::lambda:invoke.async", "arn:aws:s3:::bucket", ""};
     char def[512];
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
