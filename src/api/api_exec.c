@@ -219,7 +219,7 @@ static void op_start(call *c, json_t *req, int sync)
     }
     if (api__find_sm(c, smarn, &sm))
         return;
-    if (sync && sm.type != 1) {
+    if (sync && sm.type != ASL_EXPRESS) {
         store_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
                "This operation is not supported by this type of state machine");
@@ -240,7 +240,7 @@ static void op_start(call *c, json_t *req, int sync)
         uuid7(a, uuid);
         name = uuid;
     }
-    int express = sm.type == 1;
+    int express = sm.type == ASL_EXPRESS;
     /* (A name we made up is new: no need to look for it; the unique ARN
      * index would still refuse a collision.) */
     if (!express && named) {
@@ -284,7 +284,8 @@ static void op_start(call *c, json_t *req, int sync)
         return;
     }
     if (rc != 0) {
-        api__reply_err(c, 500, "InternalFailure", "cannot start the execution (%d)", rc);
+        api__reply_err(c, 500, "InternalFailure", "cannot start the execution: %s",
+                       sfn_strerror(rc));
         return;
     }
     if (sync) {
@@ -412,7 +413,7 @@ void api__op_list_execs(call *c, json_t *req)
         CLIENT(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", smarn);
         return;
     }
-    if (sm.type == 1) {
+    if (sm.type == ASL_EXPRESS) {
         store_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
                "This operation is not supported by this type of state machine");

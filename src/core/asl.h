@@ -24,12 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- C-level status codes (the engine failed, not the ASL program) ----- */
-#define SFN_OK 0
-#define SFN_EINVAL (-22)  /* invalid definition / argument */
-#define SFN_ENOMEM (-12)
-#define SFN_ESTATE (-1)   /* call not valid in the execution's state */
-#define SFN_ENOENT (-2)   /* unknown task/timer id */
+#include "sfn_err.h"
+
+/* ---- C-level status codes (the engine failed, not the ASL program); the
+ * values are the error table's (src/util/sfn_err.h) ---------------------- */
+#define SFN_OK SFN_E_OK
+#define SFN_EINVAL SFN_E_INVAL   /* invalid definition / argument */
+#define SFN_ENOMEM SFN_E_NOMEM
+#define SFN_ESTATE SFN_E_STATE   /* call not valid in the execution's state */
+#define SFN_ENOENT SFN_E_NOENT   /* unknown task/timer id */
 
 typedef struct asl_machine asl_machine;
 typedef struct asl_exec asl_exec;

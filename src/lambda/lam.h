@@ -35,13 +35,14 @@
 #include <stdint.h>
 
 #include "ev.h"
+#include "sfn_err.h"
 #include "http.h"
 
 typedef struct lam lam;
 typedef struct lam_function lam_function;
 
-#define LAM_ENOTFOUND (-2)         /* -ENOENT: no such function / qualifier */
-#define LAM_ETOOLARGE (-7)         /* -E2BIG: payload > LAM_MAX_PAYLOAD */
+#define LAM_ENOTFOUND SFN_E_NOENT  /* no such function / qualifier (sfn_err.h) */
+#define LAM_ETOOLARGE SFN_E_2BIG   /* payload > LAM_MAX_PAYLOAD */
 #define LAM_MAX_PAYLOAD 6291456    /* Invoke request and response cap (6 MB) */
 #define LAM_MAX_EVENT_PAYLOAD 262144 /* an asynchronous (Event) invocation's cap (256 KB) */
 #define LAM_CLIENT_CONTEXT_MAX 3583  /* X-Amz-Client-Context, base64 (AWS's limit) */

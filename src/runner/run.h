@@ -31,13 +31,14 @@
 
 typedef struct run run;
 
-#define RUN_EEXIST (-17)   /* an execution with that ARN exists */
-#define RUN_ENOENT (-2)    /* no such running execution / task token */
-#define RUN_EDB (-5)       /* the store failed */
-#define RUN_ENOMEM (-12)
-#define RUN_EINVAL (-22)   /* definition does not compile */
-#define RUN_ESHUTDOWN (-108)
-#define RUN_EUNAVAIL (-11)  /* the store takes no writes now (disk full, out of
+/* The values are the error table's (src/util/sfn_err.h: sfn_strerror). */
+#define RUN_EEXIST SFN_E_EXIST     /* an execution with that ARN exists */
+#define RUN_ENOENT SFN_E_NOENT     /* no such running execution / task token */
+#define RUN_EDB SFN_E_IO           /* the store failed */
+#define RUN_ENOMEM SFN_E_NOMEM
+#define RUN_EINVAL SFN_E_INVAL     /* definition does not compile */
+#define RUN_ESHUTDOWN SFN_E_SHUTDOWN
+#define RUN_EUNAVAIL SFN_E_UNAVAIL  /* the store takes no writes now (disk full, out of
                                memory): nothing changed, retry later */
 
 typedef struct run_opts {

@@ -149,6 +149,14 @@ struct run {
 
 #define logf_ run__log
 
+/* The store keeps the core's statuses as they are: one order, checked. */
+_Static_assert((int)STORE_RUNNING == (int)ASL_RUNNING &&
+                   (int)STORE_SUCCEEDED == (int)ASL_SUCCEEDED &&
+                   (int)STORE_FAILED == (int)ASL_FAILED &&
+                   (int)STORE_TIMED_OUT == (int)ASL_TIMED_OUT &&
+                   (int)STORE_ABORTED == (int)ASL_ABORTED,
+               "enum store_status must follow enum asl_status");
+
 /* ---- run.c ---------------------------------------------------------------- */
 uint64_t run__rng(run *r);
 /* Open the iteration's transaction (if it is not) for writes made for e

@@ -662,7 +662,7 @@ static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, r
     }
     if (!existing) {
         run_start st = {.sm = &sm, .name = name, .input_text = input, .input = in,
-                        .express = sm.type == 1};
+                        .express = sm.type == ASL_EXPRESS};
         int src = run_exec_start(s->r, &st, sync ? on_child_done : NULL, w, &arn, &start_ms);
         if (src == RUN_EEXIST) {
             child_wait_free(w);
@@ -672,8 +672,8 @@ static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, r
         }
         if (src != 0) {
             child_wait_free(w);
-            rc = SFN_FAIL("Internal", 500, "InternalFailure", "cannot start the execution (%d)",
-                          src);
+            rc = SFN_FAIL("Internal", 500, "InternalFailure", "cannot start the execution: %s",
+                          sfn_strerror(src));
             goto out;
         }
         if (w)
@@ -878,14 +878,14 @@ static void rule_start(run_svc *s, const svc_rule *ru, json_t *ev, const store_e
              ru->id);
     derived_name(key, 0xb, name);
     run_start st = {.sm = &sm, .name = name, .input_text = text, .input = in,
-                    .express = sm.type == 1};
+                    .express = sm.type == ASL_EXPRESS};
     char *arn = NULL;
     int64_t ms;
     int rc = run_exec_start(s->r, &st, NULL, NULL, &arn, &ms);
     if (rc == 0)
         logf_(s, "rule %s: %s %s started %s", ru->id, x->arn, asl_status_name(x->status), arn);
     else if (rc != RUN_EEXIST)
-        logf_(s, "rule %s: cannot start %s (%d)", ru->id, ru->sm_arn, rc);
+        logf_(s, "rule %s: cannot start %s: %s", ru->id, ru->sm_arn, sfn_strerror(rc));
     free(arn);
 out:
     store_sm_cleanup(&sm);

@@ -21,10 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_OK 0
-#define STORE_EDB (-5)      /* SQLite failed (I/O, corruption, full disk) */
-#define STORE_ENOENT (-2)   /* no such row */
-#define STORE_EEXIST (-17)  /* unique key already taken */
+#include "sfn_err.h"
+
+/* The values are the error table's (src/util/sfn_err.h). */
+#define STORE_OK SFN_E_OK
+#define STORE_EDB SFN_E_IO         /* SQLite failed (I/O, corruption, full disk) */
+#define STORE_ENOENT SFN_E_NOENT   /* no such row */
+#define STORE_EEXIST SFN_E_EXIST   /* unique key already taken */
 
 typedef struct store store;
 

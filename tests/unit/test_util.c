@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "b64.h"
+#include "booking.h"
 #include "hmap.h"
+#include "lrt.h"
+#include "sfn_err.h"
 #include "rnd.h"
 
 static void test_hmap(void **state)
@@ -110,6 +113,32 @@ static void test_b64(void **state)
     free(d);
 }
 
+/* The codes of the parts built standalone for SAM (lrt, the functions'
+ * booking store) are the table's values. */
+_Static_assert(LRT_OK == SFN_E_OK && LRT_EINVAL == SFN_E_INVAL && LRT_ENOMEM == SFN_E_NOMEM &&
+                   LRT_EIO == SFN_E_IO && LRT_EAPI == SFN_E_PROTO && LRT_ETOOBIG == SFN_E_FBIG,
+               "lrt's codes");
+_Static_assert(BOOKING_OK == SFN_E_OK && BOOKING_ENOENT == SFN_E_NOENT &&
+                   BOOKING_EIO == SFN_E_IO && BOOKING_ENOMEM == SFN_E_NOMEM &&
+                   BOOKING_ECONFLICT == SFN_E_CONFLICT && BOOKING_EINVAL == SFN_E_INVAL &&
+                   BOOKING_ECANCELLED == SFN_E_CANCELLED,
+               "the booking store's codes");
+
+static void test_errors(void **state)
+{
+    (void)state;
+    assert_string_equal(sfn_errname(SFN_E_NOMEM), "ENOMEM");
+    assert_string_equal(sfn_strerror(SFN_E_UNAVAIL), "the store takes no writes now; retry later");
+    assert_string_equal(sfn_errname(-9999), "E?");
+    assert_string_equal(sfn_strerror(-9999), "unknown error");
+    /* every entry has a name and a message, no value twice */
+#define CHECK_(name, value, shortname, msg)                                                        \
+    assert_true(sfn_errname(value)[0] == 'E' || (value) == 0);                                     \
+    assert_string_equal(sfn_strerror(value), msg);
+    SFN_ERROR_TABLE(CHECK_)
+#undef CHECK_
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -117,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_uuids),
         cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
