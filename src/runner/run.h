@@ -159,13 +159,23 @@ int run_task_send(run *r, const char *token, int kind, json_t *output, const cha
  * must be a valid topic name (it names the file <data>/sns/<name>.jsonl).
  * Returns 0, RUN_EINVAL or RUN_ENOMEM. */
 int run_topic_add(run *r, const char *name, const char *arn);
-/* An EventBridge rule of the template: every execution status event
- * matching pattern (borrowed, copied) starts sm_arn with the event, or
+/* An EventBridge rule of the template on bus (NULL: "default"): every
+ * events:putEvents entry to that bus, and on the default bus every
+ * execution status event, matching pattern (borrowed, copied) starts sm_arn with the event, or
  * with input (JSON text) or the result of input_path (JSONPath into the
  * event) instead. Returns 0, or RUN_EINVAL with a message in err (a pattern
  * or path this engine cannot evaluate), or RUN_ENOMEM. */
-int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *pattern,
-                 const char *input, const char *input_path, char *err, size_t errlen);
+int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const char *bus,
+                 const json_t *pattern, const char *input, const char *input_path, char *err,
+                 size_t errlen);
+/* An SQS queue sqs:sendMessage tasks may name by url (from the template;
+ * lines go to <data>/sqs/<name>.jsonl). Returns 0, RUN_EINVAL (a bad
+ * name) or RUN_ENOMEM. */
+int run_queue_add(run *r, const char *name, const char *arn, const char *url, int fifo,
+                  int content_dedup);
+/* An event bus (other than "default", always there) that events:putEvents
+ * may name (lines go to <data>/events/<name>.jsonl). */
+int run_bus_add(run *r, const char *name, const char *arn);
 /* Nonzero when s is a valid execution name (StartExecution's rules). */
 int run_name_valid(const char *s);
 

@@ -13,10 +13,13 @@
 #define _GNU_SOURCE
 #endif
 #include "run_tasks.h"
+#include "run_tasks_int.h"
 
 #include "asl_path.h"
 #include "evpattern.h"
 #include "jtext.h"
+
+static int pattern_is_light(const json_t *pattern);
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,38 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A chain of executions that start each other and end at once (rules on
- * machines without tasks) recurses through run_exec_start: bound it. */
-#define SVC_MAX_DEPTH 8
-
-typedef struct svc_topic {
-    char *name;
-    char *arn;
-} svc_topic;
-
-typedef struct svc_rule {
-    char *sm_arn;             /* the machine it starts */
-    char *id;
-    json_t *pattern;
-    char *input;              /* JSON text or NULL */
-    asl_path *input_path;     /* or NULL */
-    int light;                /* the pattern looks only at what light_event has */
-} svc_rule;
-
-static int pattern_is_light(const json_t *pattern);
-
-struct run_svc {
-    run *r;
-    store *st;
-    char *data_dir;
-    char *region, *account;
-    svc_topic *topics;
-    size_t ntopics;
-    svc_rule *rules;
-    size_t nrules;
-    int depth;                /* status events being handled, nested */
-    int sns_dir_ok;
-};
 
 /* the runner's logger (it knows whether to be quiet) */
 #define logf_(s, ...) run__log((s)->r, __VA_ARGS__)
@@ -93,11 +64,13 @@ void run__svc_free(run_svc *s)
     for (size_t i = 0; i < s->nrules; i++) {
         free(s->rules[i].sm_arn);
         free(s->rules[i].id);
+        free(s->rules[i].bus);
         json_decref(s->rules[i].pattern);
         free(s->rules[i].input);
         asl_path_free(s->rules[i].input_path);
     }
     free(s->topics);
+    run__msg_free(s);
     free(s->rules);
     free(s->data_dir);
     free(s->region);
@@ -139,8 +112,9 @@ int run_topic_add(run *r, const char *name, const char *arn)
     return 0;
 }
 
-int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *pattern,
-                 const char *input, const char *input_path, char *err, size_t errlen)
+int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const char *bus,
+                 const json_t *pattern, const char *input, const char *input_path, char *err,
+                 size_t errlen)
 {
     run_svc *s = run__svc(r);
     if (evpattern_check(pattern, err, errlen) != 0)
@@ -158,18 +132,21 @@ int run_rule_add(run *r, const char *sm_arn, const char *rule_id, const json_t *
     memset(x, 0, sizeof *x);
     x->sm_arn = strdup(sm_arn);
     x->id = strdup(rule_id ? rule_id : "");
+    x->bus = strdup(bus ? bus : "default");
     x->pattern = json_deep_copy(pattern);
     x->input = input ? strdup(input) : NULL;
     x->input_path = ip;
-    if (!x->sm_arn || !x->id || !x->pattern || (input && !x->input)) {
+    if (!x->sm_arn || !x->id || !x->bus || !x->pattern || (input && !x->input)) {
         free(x->sm_arn);
         free(x->id);
+        free(x->bus);
         json_decref(x->pattern);
         free(x->input);
         asl_path_free(ip);
         return RUN_ENOMEM;
     }
     x->light = pattern_is_light(pattern);
+    x->status_events = !strcmp(x->bus, "default");
     s->nrules++;
     return 0;
 }
@@ -196,7 +173,7 @@ int run_name_valid(const char *s)
  * "custom"): the same key always gives the same name. variant: 0x8 for
  * the children of startExecution tasks, 0xb for executions started by a
  * rule (the self-loop guard recognises those). */
-static void derived_name(const char *key, int variant, char out[37])
+void run__svc_derived_name(const char *key, int variant, char out[37])
 {
     uint64_t a = 1469598103934665603ULL, b = 0x6c62272e07bb0142ULL;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
@@ -213,13 +190,13 @@ static void derived_name(const char *key, int variant, char out[37])
              (unsigned)((b >> 48) & 0xfff), (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static int rule_derived(const char *name)
+int run__svc_rule_derived(const char *name)
 {
     return strlen(name) == 36 && name[14] == '8' && name[19] == 'b' && name[8] == '-' &&
            name[13] == '-' && name[18] == '-' && name[23] == '-';
 }
 
-static void iso_ms(int64_t ms, char out[32], int with_ms)
+void run__svc_iso_ms(int64_t ms, char out[32], int with_ms)
 {
     time_t sec = (time_t)(ms / 1000);
     struct tm tm;
@@ -233,7 +210,7 @@ static void iso_ms(int64_t ms, char out[32], int with_ms)
 
 /* SdkHttpMetadata and SdkResponseMetadata, as the Java SDK reports a
  * response in a task's result. */
-static void sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len)
+void run__svc_sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len)
 {
     char date[64], clen[24];
     time_t now = (time_t)(ev_wall_ms() / 1000);
@@ -251,9 +228,7 @@ static void sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len)
     json_object_set_new(o, "SdkResponseMetadata", json_pack("{s:s}", "RequestId", rid));
 }
 
-static int failf(run_svc *s, run_svc_out *o, const char *error, const char *service, int status,
-                 const char *code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static int failf(run_svc *s, run_svc_out *o, const char *error, const char *service, int status,
+int run__svc_failf(run_svc *s, run_svc_out *o, const char *error, const char *service, int status,
                  const char *code, const char *fmt, ...)
 {
     char msg[1536], rid[37];
@@ -270,21 +245,18 @@ static int failf(run_svc *s, run_svc_out *o, const char *error, const char *serv
 }
 
 /* ---- sns:publish --------------------------------------------------------------- */
-#define SNS_BAD(...) failf(s, o, "SNS.InvalidParameterException", "Sns", 400, "InvalidParameter", __VA_ARGS__)
+#define SNS_BAD(...) run__svc_failf(s, o, "SNS.InvalidParameterException", "Sns", 400, "InvalidParameter", __VA_ARGS__)
 
-static int write_line(run_svc *s, const char *topic, const char *line, size_t n, char *why,
-                      size_t whylen)
+int run__svc_append(run_svc *s, const char *sub, const char *file, const char *line, size_t n,
+                    char *why, size_t whylen)
 {
     char dir[4096], path[4400];
-    snprintf(dir, sizeof dir, "%s/sns", s->data_dir);
-    if (!s->sns_dir_ok) {
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            snprintf(why, whylen, "%s: %s", dir, strerror(errno));
-            return -1;
-        }
-        s->sns_dir_ok = 1;
+    snprintf(dir, sizeof dir, "%s/%s", s->data_dir, sub);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+        return -1;
     }
-    snprintf(path, sizeof path, "%s/%s.jsonl", dir, topic);
+    snprintf(path, sizeof path, "%s/%s.jsonl", dir, file);
     int created = access(path, F_OK) != 0;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -352,7 +324,7 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
         if (!strcmp(s->topics[i].arn, arn))
             tp = &s->topics[i];
     if (tp == NULL)
-        return failf(s, o, "SNS.NotFoundException", "Sns", 404, "NotFound",
+        return run__svc_failf(s, o, "SNS.NotFoundException", "Sns", 404, "NotFound",
                      "Topic does not exist");
     size_t tl = strlen(tp->name);
     int fifo = tl > 5 && !strcmp(tp->name + tl - 5, ".fifo");
@@ -365,7 +337,7 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
     /* Step Functions sends a Message that is not a string as its JSON text */
     char *msg = json_is_string(jm) ? strdup(json_string_value(jm)) : jtext_dup(jm);
     if (msg == NULL)
-        return failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
+        return run__svc_failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
                      "out of memory");
     if (msg[0] == '\0') {
         free(msg);
@@ -374,7 +346,7 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
     char mid[37], rid[37], ts[32];
     run__uuid(s->r, mid);
     run__uuid(s->r, rid);
-    iso_ms(ev_wall_ms(), ts, 1);
+    run__svc_iso_ms(ev_wall_ms(), ts, 1);
     json_t *line = json_object();
     json_object_set_new(line, "MessageId", json_string(mid));
     json_object_set_new(line, "TopicArn", json_string(tp->arn));
@@ -402,25 +374,25 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
             text = nl;
             text[n] = '\n';
             text[n + 1] = '\0';
-            rc = write_line(s, tp->name, text, n + 1, why, sizeof why);
+            rc = run__svc_append(s, "sns", tp->name, text, n + 1, why, sizeof why);
         }
     }
     free(text);
     if (rc != 0) {
         logf_(s, "sns:publish to %s: %s", tp->name, why[0] ? why : "out of memory");
-        return failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
+        return run__svc_failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
                      "Internal Error");
     }
     if (t->wait_for_token)
         return RUN_SVC_PENDING; /* the message carries the token */
     o->result = json_pack("{s:s}", "MessageId", mid);
-    sdk_meta(o->result, rid, "text/xml", 294);
+    run__svc_sdk_meta(o->result, rid, "text/xml", 294);
     return RUN_SVC_DONE;
 }
 
 /* ---- states:startExecution ------------------------------------------------------ */
 #define SFN_FAIL(err, status, code, ...)                                                   \
-    failf(s, o, "StepFunctions." err "Exception", "AWSStepFunctions", status, code, __VA_ARGS__)
+    run__svc_failf(s, o, "StepFunctions." err "Exception", "AWSStepFunctions", status, code, __VA_ARGS__)
 
 typedef struct child_wait {     /* a .sync parent waiting on its child */
     run_svc *s;
@@ -481,7 +453,7 @@ static json_t *describe_json(run_svc *s, const child_wait *w, const run_result *
     json_object_set_new(o, "StopDate", json_integer(res->stop_ms));
     char rid[37];
     run__uuid(s->r, rid);
-    sdk_meta(o, rid, "application/x-amz-json-1.0", 512);
+    run__svc_sdk_meta(o, rid, "application/x-amz-json-1.0", 512);
     return o;
 }
 
@@ -532,7 +504,7 @@ static int child_args(run_svc *s, const run_svc_task *t, const json_t *p, run_sv
         /* at least once: a re-dispatched task must find the same child */
         char key[2100];
         snprintf(key, sizeof key, "%s#%llu", t->exec_arn, (unsigned long long)t->task);
-        derived_name(key, 0x8, derived);
+        run__svc_derived_name(key, 0x8, derived);
         *name = derived;
     }
     return -1;
@@ -694,7 +666,7 @@ static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, r
     char rid[37];
     run__uuid(s->r, rid);
     o->result = json_pack("{s:s,s:I}", "ExecutionArn", arn, "StartDate", (json_int_t)start_ms);
-    sdk_meta(o->result, rid, "application/x-amz-json-1.0", 140);
+    run__svc_sdk_meta(o->result, rid, "application/x-amz-json-1.0", 140);
     rc = RUN_SVC_DONE;
 out:
     free(arn);
@@ -716,14 +688,20 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
               !strcmp(svc, "states:startExecution.sync") ||
               !strcmp(svc, "states:startExecution.sync:2") ||
               !strcmp(svc, "states:startExecution.waitForTaskToken");
-    if (!sns && !sfn)
+    int msg = !strncmp(svc, "sqs:", 4) || !strncmp(svc, "events:", 7);
+    if (!sns && !sfn && !msg)
         return RUN_SVC_UNKNOWN;
     json_error_t je;
     json_t *p = json_loads(t->payload ? t->payload : "{}", JSON_DECODE_ANY, &je);
     int rc;
     if (!json_is_object(p))
-        rc = failf(s, o, "States.Runtime", sns ? "Sns" : "AWSStepFunctions", 400,
-                   "ValidationException", "The task's parameters must be an object");
+        rc = run__svc_failf(s, o, "States.Runtime",
+                            sns   ? "Sns"
+                            : msg ? (svc[0] == 's' ? "AmazonSQS" : "AmazonEventBridge")
+                                  : "AWSStepFunctions",
+                            400, "ValidationException", "The task's parameters must be an object");
+    else if (msg)
+        rc = run__msg_call(s, t, svc, p, o);
     else
         rc = sns ? sns_publish(s, t, p, o) : start_execution(s, t, p, o);
     json_decref(p);
@@ -793,7 +771,7 @@ static json_t *status_event(run_svc *s, const store_exec *x)
     int ended = x->status != STORE_RUNNING;
     char id[37], when[32];
     run__uuid(s->r, id);
-    iso_ms(ended ? x->stop_ms : x->redrive_ms ? x->redrive_ms : x->start_ms, when, 0);
+    run__svc_iso_ms(ended ? x->stop_ms : x->redrive_ms ? x->redrive_ms : x->start_ms, when, 0);
     json_t *d = json_object();
     json_object_set_new(d, "executionArn", json_string(x->arn));
     json_object_set_new(d, "stateMachineArn", json_string(x->sm_arn));
@@ -832,12 +810,14 @@ static json_t *status_event(run_svc *s, const store_exec *x)
     return ev;
 }
 
-static void rule_start(run_svc *s, const svc_rule *ru, json_t *ev, const store_exec *x)
+void run__svc_rule_fire(run_svc *s, const svc_rule *ru, json_t *ev, const char *key,
+                        const char *src_arn, const char *src_sm, const char *src_name,
+                        const char *what)
 {
-    if (!strcmp(ru->sm_arn, x->sm_arn) && rule_derived(x->name)) {
+    if (!strcmp(ru->sm_arn, src_sm) && run__svc_rule_derived(src_name)) {
         logf_(s, "rule %s: %s was started by a rule of its own machine; not starting it again "
                  "(loop guard)",
-              ru->id, x->arn);
+              ru->id, src_arn);
         return;
     }
     if (s->depth > SVC_MAX_DEPTH) {
@@ -852,7 +832,7 @@ static void rule_start(run_svc *s, const svc_rule *ru, json_t *ev, const store_e
         json_t *v = NULL;
         if (asl_path_eval(ru->input_path, ev, NULL, &v) != 0) {
             logf_(s, "rule %s: InputPath %s matches nothing in the event of %s", ru->id,
-                  asl_path_text(ru->input_path), x->arn);
+                  asl_path_text(ru->input_path), src_arn);
             return;
         }
         text = jtext_dup(v);
@@ -873,17 +853,16 @@ static void rule_start(run_svc *s, const svc_rule *ru, json_t *ev, const store_e
         goto out;
     }
     /* one start per (event, rule), whatever replays or re-dispatches */
-    char key[2300], name[37];
-    snprintf(key, sizeof key, "%s#%d#%d#%s#%s", x->arn, x->status, x->redrive_count, ru->sm_arn,
-             ru->id);
-    derived_name(key, 0xb, name);
+    char k2[2600], name[37];
+    snprintf(k2, sizeof k2, "%s#%s#%s", key, ru->sm_arn, ru->id);
+    run__svc_derived_name(k2, 0xb, name);
     run_start st = {.sm = &sm, .name = name, .input_text = text, .input = in,
                     .express = sm.type == ASL_EXPRESS};
     char *arn = NULL;
     int64_t ms;
     int rc = run_exec_start(s->r, &st, NULL, NULL, &arn, &ms);
     if (rc == 0)
-        logf_(s, "rule %s: %s %s started %s", ru->id, x->arn, asl_status_name(x->status), arn);
+        logf_(s, "rule %s: %s %s started %s", ru->id, src_arn, what, arn);
     else if (rc != RUN_EEXIST)
         logf_(s, "rule %s: cannot start %s: %s", ru->id, ru->sm_arn, sfn_strerror(rc));
     free(arn);
@@ -900,6 +879,8 @@ void run__svc_status(run_svc *s, const char *exec_arn, int status)
     json_t *light = NULL;
     int full = 0;
     for (size_t i = 0; i < s->nrules && !full; i++) {
+        if (!s->rules[i].status_events)
+            continue;
         if (!s->rules[i].light) {
             full = 1;
             break;
@@ -918,9 +899,12 @@ void run__svc_status(run_svc *s, const char *exec_arn, int status)
         return;
     json_t *ev = status_event(s, &x);
     s->depth++;
+    char key[2300];
+    snprintf(key, sizeof key, "%s#%d#%d", x.arn, x.status, x.redrive_count);
     for (size_t i = 0; ev && i < s->nrules; i++)
-        if (evpattern_match(s->rules[i].pattern, ev))
-            rule_start(s, &s->rules[i], ev, &x);
+        if (s->rules[i].status_events && evpattern_match(s->rules[i].pattern, ev))
+            run__svc_rule_fire(s, &s->rules[i], ev, key, x.arn, x.sm_arn, x.name,
+                               asl_status_name(x.status));
     s->depth--;
     json_decref(ev);
     store_exec_cleanup(&x);

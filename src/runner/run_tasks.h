@@ -5,6 +5,10 @@
  *
  *   arn:aws:states:::sns:publish[.waitForTaskToken]
  *       appends one JSON line to <data>/sns/<TopicName>.jsonl (fsync'd)
+ *   arn:aws:states:::sqs:sendMessage[.waitForTaskToken],
+ *   arn:aws:states:::events:putEvents[.waitForTaskToken]
+ *       lines in <data>/sqs/<Queue>.jsonl, <data>/events/<Bus>.jsonl, the
+ *       bus's rules fed (run_tasks_msg.c)
  *   arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]
  *       starts the execution here, through run_exec_start
  *   status events (Standard executions: RUNNING, SUCCEEDED, FAILED,

@@ -505,7 +505,7 @@ static int register_rules(sfnd *s)
         const tpl_state_machine *m = tpl_state_machine_at(s->t, i);
         for (size_t j = 0; j < m->nrules; j++) {
             const tpl_rule *ru = &m->rules[j];
-            if (run_rule_add(s->run, m->arn, ru->id, ru->pattern, ru->input, ru->input_path,
+            if (run_rule_add(s->run, m->arn, ru->id, ru->bus, ru->pattern, ru->input, ru->input_path,
                              s->err, sizeof s->err) != 0) {
                 fprintf(stderr, "sfnd: state machine %s: event %s: %s\n", m->logical_id, ru->id,
                         s->err);
@@ -514,13 +514,47 @@ static int register_rules(sfnd *s)
             printf("rule          %-28s starts %s\n", ru->id, m->logical_id);
         }
     }
+    for (size_t i = 0; i < tpl_evtarget_count(s->t); i++) {
+        const tpl_evtarget *e = tpl_evtarget_at(s->t, i);
+        if (run_rule_add(s->run, e->sm_arn, e->rule.id, e->rule.bus, e->rule.pattern,
+                         e->rule.input, e->rule.input_path, s->err, sizeof s->err) != 0) {
+            fprintf(stderr, "sfnd: rule %s: %s\n", e->rule.id, s->err);
+            return -1;
+        }
+        printf("rule          %-28s starts %s (bus %s)\n", e->rule.id, e->sm_arn, e->rule.bus);
+    }
+    return 0;
+}
+
+/* The template's SQS queues and event buses (events:putEvents sinks). */
+static int register_queues(sfnd *s)
+{
+    for (size_t i = 0; i < tpl_queue_count(s->t); i++) {
+        const tpl_queue *q = tpl_queue_at(s->t, i);
+        if (run_queue_add(s->run, q->name, q->arn, q->url, q->fifo, q->content_dedup) != 0) {
+            fprintf(stderr, "sfnd: queue %s: invalid name '%s'\n", q->logical_id, q->name);
+            return -1;
+        }
+        printf("queue         %-28s %s (%s/sqs/%s.jsonl)\n", q->logical_id, q->url, s->datadir,
+               q->name);
+    }
+    for (size_t i = 0; i < tpl_bus_count(s->t); i++) {
+        const tpl_bus *b = tpl_bus_at(s->t, i);
+        if (run_bus_add(s->run, b->name, b->arn) != 0) {
+            fprintf(stderr, "sfnd: event bus %s: invalid name '%s'\n", b->logical_id, b->name);
+            return -1;
+        }
+        printf("event bus     %-28s %s (%s/events/%s.jsonl)\n", b->logical_id, b->arn,
+               s->datadir, b->name);
+    }
     return 0;
 }
 
 /* State machines, topics, rules; the tables are listed; then committed. */
 static int register_resources(sfnd *s)
 {
-    if (register_machines(s) != 0 || register_topics(s) != 0 || register_rules(s) != 0)
+    if (register_machines(s) != 0 || register_topics(s) != 0 || register_queues(s) != 0 ||
+        register_rules(s) != 0)
         return -1;
     for (size_t i = 0; i < tpl_table_count(s->t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(s->t, i)->logical_id,

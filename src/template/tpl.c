@@ -247,9 +247,8 @@ static json_t *substitute(tpl *t, const json_t *v, const json_t *subs, int depth
 
 /* Events of Type EventBridgeRule (SAM spec): the pattern with its
  * intrinsics resolved (a !Ref of another state machine gives its ARN),
- * Input as JSON text, InputPath. A rule on another bus than the default
- * one never sees Step Functions' events: it is listed as not provided,
- * like the other event types. */
+ * Input as JSON text, InputPath, the bus (a rule on another bus than the
+ * default one sees only events:putEvents tasks' entries). */
 static int load_rules(tpl *t, const res *r, tpl_state_machine *m)
 {
     const json_t *events = json_object_get(r->props, "Events");
@@ -276,11 +275,6 @@ static int load_rules(tpl *t, const res *r, tpl_state_machine *m)
         const json_t *enabled = json_object_get(props, "Enabled");
         if (t->err[0])
             return fail(t, "Resources.%s.Events.%s: %s", r->logical_id, id, t->err);
-        if ((bus && strcmp(bus, "default") != 0)) {
-            t->unsupported[t->nunsupported++] =
-                keepf(t, "%s.Events.%s (EventBridgeRule on bus %s)", r->logical_id, id, bus);
-            continue;
-        }
         if ((state && !strcmp(state, "DISABLED")) || json_is_false(enabled))
             continue;
         if (json_object_get(props, "InputTransformer"))
@@ -300,6 +294,7 @@ static int load_rules(tpl *t, const res *r, tpl_state_machine *m)
         json_array_append_new(t->owned, pattern);
         tpl_rule *ru = &rules[m->nrules];
         ru->id = id;
+        ru->bus = tpl__bus_name(bus);
         ru->pattern = pattern;
         ru->input = tpl__eval_str(t, props, "Input");
         ru->input_path = tpl__eval_str(t, props, "InputPath");
@@ -479,6 +474,15 @@ static int name_resource(tpl *t, const char *id, json_t *rv)
     } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
         r->kind = R_TOPIC;
         name_key = "TopicName";
+    } else if (!strcmp(r->type, "AWS::SQS::Queue")) {
+        r->kind = R_QUEUE;
+        name_key = "QueueName";
+    } else if (!strcmp(r->type, "AWS::Events::EventBus")) {
+        r->kind = R_BUS;
+        name_key = "Name";
+    } else if (!strcmp(r->type, "AWS::Events::Rule")) {
+        r->kind = R_EVRULE;
+        name_key = "Name";
     }
     r->props = props;
     const json_t *nv = name_key ? json_object_get(props, name_key) : NULL;
@@ -497,14 +501,18 @@ static int load_resources(tpl *t, const tpl_opts *o)
     t->sms = calloc(n + 1, sizeof *t->sms);
     t->tables = calloc(n + 1, sizeof *t->tables);
     t->topics = calloc(n + 1, sizeof *t->topics);
+    t->queues = calloc(n + 1, sizeof *t->queues);
+    t->buses = calloc(n + 1, sizeof *t->buses);
     /* one slot per resource, plus one per state machine event */
     size_t nu = n + 1;
     const char *id;
     json_t *rv;
     json_object_foreach(resources, id, rv)
-        nu += json_object_size(json_object_get(json_object_get(rv, "Properties"), "Events"));
+        nu += json_object_size(json_object_get(json_object_get(rv, "Properties"), "Events")) +
+              json_array_size(json_object_get(json_object_get(rv, "Properties"), "Targets"));
     t->unsupported = calloc(nu, sizeof *t->unsupported);
-    if (!t->res || !t->fns || !t->sms || !t->tables || !t->topics || !t->unsupported)
+    if (!t->res || !t->fns || !t->sms || !t->tables || !t->topics || !t->queues || !t->buses ||
+        !t->unsupported)
         return -ENOMEM;
 
     /* Pass 1: names and ARNs, so that any Ref/GetAtt can be answered. A
@@ -530,6 +538,8 @@ static int load_resources(tpl *t, const tpl_opts *o)
                           : r->kind == R_STATE_MACHINE ? "Name"
                           : r->kind == R_TABLE         ? "TableName"
                           : r->kind == R_TOPIC         ? "TopicName"
+                          : r->kind == R_QUEUE         ? "QueueName"
+                          : r->kind == R_BUS || r->kind == R_EVRULE ? "Name"
                                                        : NULL;
         const json_t *nv = key ? json_object_get(r->props, key) : NULL;
         if (nv && !json_is_string(nv)) {
@@ -556,6 +566,12 @@ static int load_resources(tpl *t, const tpl_opts *o)
             t->topics[t->ntopics].name = r->name;
             t->topics[t->ntopics++].arn = r->arn;
             break;
+        case R_QUEUE:
+        case R_BUS:
+        case R_EVRULE:
+            if (tpl__name_events(t, r) != 0)
+                return -EINVAL;
+            break;
         default:
             t->unsupported[t->nunsupported++] = keepf(t, "%s (%s)", r->logical_id, r->type);
             break;
@@ -569,6 +585,8 @@ static int load_resources(tpl *t, const tpl_opts *o)
             rc = load_function(t, o, r);
         else if (r->kind == R_STATE_MACHINE)
             rc = load_state_machine(t, r);
+        else if (r->kind == R_EVRULE)
+            rc = tpl__load_evrule(t, r);
         if (rc != 0) {
             if (t->err[0] && strncmp(t->err, "Resources.", 10) != 0) {
                 char tmp[sizeof t->err];
@@ -672,6 +690,9 @@ void tpl_free(tpl *t)
     free(t->sms);
     free(t->tables);
     free(t->topics);
+    free(t->queues);
+    free(t->buses);
+    free(t->evtargets);
     json_decref(t->overrides);
     json_decref(t->env_vars);
     free(t->unsupported);
@@ -692,6 +713,15 @@ const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i)
 }
 size_t tpl_topic_count(const tpl *t) { return t->ntopics; }
 const tpl_topic *tpl_topic_at(const tpl *t, size_t i) { return i < t->ntopics ? &t->topics[i] : NULL; }
+size_t tpl_queue_count(const tpl *t) { return t->nqueues; }
+const tpl_queue *tpl_queue_at(const tpl *t, size_t i) { return i < t->nqueues ? &t->queues[i] : NULL; }
+size_t tpl_bus_count(const tpl *t) { return t->nbuses; }
+const tpl_bus *tpl_bus_at(const tpl *t, size_t i) { return i < t->nbuses ? &t->buses[i] : NULL; }
+size_t tpl_evtarget_count(const tpl *t) { return t->nevtargets; }
+const tpl_evtarget *tpl_evtarget_at(const tpl *t, size_t i)
+{
+    return i < t->nevtargets ? &t->evtargets[i] : NULL;
+}
 size_t tpl_table_count(const tpl *t) { return t->ntables; }
 const tpl_table *tpl_table_at(const tpl *t, size_t i) { return i < t->ntables ? &t->tables[i] : NULL; }
 size_t tpl_unsupported_count(const tpl *t) { return t->nunsupported; }

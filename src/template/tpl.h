@@ -107,7 +107,9 @@ typedef struct tpl_function {
 /* An Events entry of Type EventBridgeRule of a state machine: start the
  * machine with each event matching pattern (SAM spec, "EventBridgeRule"). */
 typedef struct tpl_rule {
-    const char *id;          /* the key under Events */
+    const char *id;          /* the key under Events, or Rule.TargetId for an
+                                AWS::Events::Rule */
+    const char *bus;         /* EventBusName (a name): "default" unless given */
     json_t *pattern;         /* borrowed: Properties.Pattern, intrinsics resolved */
     const char *input;       /* Properties.Input: JSON text used instead of the
                                 event, or NULL */
@@ -131,6 +133,34 @@ typedef struct tpl_topic {
     const char *arn;
 } tpl_topic;
 
+/* AWS::SQS::Queue: Ref gives url, GetAtt Arn/QueueName/QueueUrl. */
+typedef struct tpl_queue {
+    const char *logical_id;
+    const char *name;        /* QueueName or the logical ID (".fifo" added for
+                                a FifoQueue that names none) */
+    const char *arn;         /* arn:aws:sqs:<region>:<account>:<name> */
+    const char *url;         /* https://sqs.<region>.amazonaws.com/<account>/<name> */
+    int fifo;                /* FifoQueue: true */
+    int content_dedup;       /* ContentBasedDeduplication: true */
+} tpl_queue;
+
+/* AWS::Events::EventBus (Ref gives the name, GetAtt Arn the ARN); the
+ * default bus is always there and is not listed. */
+typedef struct tpl_bus {
+    const char *logical_id;
+    const char *name;
+    const char *arn;         /* arn:aws:events:<region>:<account>:event-bus/<name> */
+} tpl_bus;
+
+/* One target of an AWS::Events::Rule that is a state machine of the
+ * template: the rule's pattern starts it (the rest of the rule is like an
+ * EventBridgeRule event's). */
+typedef struct tpl_evtarget {
+    const char *rule_logical_id;
+    const char *sm_arn;
+    tpl_rule rule;           /* id "<Rule>.<TargetId>", bus, pattern, input, input_path */
+} tpl_evtarget;
+
 typedef struct tpl_table {
     const char *logical_id;
     const char *name;
@@ -150,6 +180,12 @@ size_t tpl_state_machine_count(const tpl *t);
 const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i);
 size_t tpl_topic_count(const tpl *t);
 const tpl_topic *tpl_topic_at(const tpl *t, size_t i);
+size_t tpl_queue_count(const tpl *t);
+const tpl_queue *tpl_queue_at(const tpl *t, size_t i);
+size_t tpl_bus_count(const tpl *t);
+const tpl_bus *tpl_bus_at(const tpl *t, size_t i);
+size_t tpl_evtarget_count(const tpl *t);
+const tpl_evtarget *tpl_evtarget_at(const tpl *t, size_t i);
 size_t tpl_table_count(const tpl *t);
 const tpl_table *tpl_table_at(const tpl *t, size_t i);
 /* Resources not provided locally: "LogicalId (Type)". */

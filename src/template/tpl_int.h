@@ -26,7 +26,8 @@
 
 #define TPL_MAX_DEPTH 64
 
-enum res_kind { R_OTHER = 0, R_FUNCTION, R_STATE_MACHINE, R_TABLE, R_TOPIC };
+enum res_kind { R_OTHER = 0, R_FUNCTION, R_STATE_MACHINE, R_TABLE, R_TOPIC, R_QUEUE, R_BUS,
+                R_EVRULE };
 
 typedef struct res {
     const char *logical_id;
@@ -34,6 +35,7 @@ typedef struct res {
     enum res_kind kind;
     const char *name;
     const char *arn;
+    const char *url;        /* a queue's URL, else NULL */
     json_t *props; /* borrowed from the template tree (Globals merged for functions) */
     const json_t *metadata; /* the resource's Metadata, borrowed, or NULL */
 } res;
@@ -57,6 +59,12 @@ struct tpl {
     size_t ntables;
     tpl_topic *topics;
     size_t ntopics;
+    tpl_queue *queues;
+    size_t nqueues;
+    tpl_bus *buses;
+    size_t nbuses;
+    tpl_evtarget *evtargets;
+    size_t nevtargets;
     json_t *overrides; /* parameter name -> string value */
     json_t *env_vars;  /* --env-vars, checked: "Parameters" or a function's logical ID
                           -> {name: string value}; NULL: none */
@@ -129,6 +137,14 @@ int tpl__eval_int(tpl *t, const json_t *props, const char *key, int dflt);
 /* f's code_dir, bootstrap, code_uri, code_error, looked from r (f's runtime
  * and handler set). Returns 0 (a function that cannot run has code_error
  * or no code_dir), -EINVAL (t->err) or -ENOMEM. */
+/* tpl_events.c: pass 1 of a queue, bus or AWS::Events::Rule (its ARN, and
+ * a queue's URL; listed); pass 2 of a rule (its state machine targets).
+ * Return 0 or -EINVAL / -ENOMEM with t->err. */
+int tpl__name_events(tpl *t, res *r);
+int tpl__load_evrule(tpl *t, const res *r);
+/* The bus name of an EventBusName value (a name or an event-bus ARN);
+ * "default" for NULL. */
+const char *tpl__bus_name(const char *v);
 int tpl__find_code(tpl *t, const tpl_opts *o, const res *r, tpl_function *f);
 
 /* ---- tpl_opts.c -------------------------------------------------------- */

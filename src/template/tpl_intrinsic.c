@@ -84,8 +84,12 @@ static json_t *ref(tpl *t, const char *name)
     case R_STATE_MACHINE: /* Ref of a state machine is its ARN */
     case R_TOPIC:         /* and of a topic too */
         return json_string(r->arn);
+    case R_QUEUE:         /* a queue's is its URL */
+        return json_string(r->url);
     case R_FUNCTION:
     case R_TABLE:
+    case R_BUS:
+    case R_EVRULE:
         return json_string(r->name);
     default:
         return json_string(r->logical_id);
@@ -107,6 +111,10 @@ static json_t *getatt(tpl *t, const char *id, const char *attr)
         return json_string(r->arn);
     if (r->kind == R_TOPIC && !strcmp(attr, "TopicName"))
         return json_string(r->name);
+    if (r->kind == R_QUEUE && !strcmp(attr, "QueueName"))
+        return json_string(r->name);
+    if (r->kind == R_QUEUE && !strcmp(attr, "QueueUrl"))
+        return json_string(r->url);
     if (r->kind == R_TABLE && !strcmp(attr, "StreamArn"))
         return json_sprintf("%s/stream/1970-01-01T00:00:00.000", r->arn);
     return json_sprintf("%s.%s", id, attr);

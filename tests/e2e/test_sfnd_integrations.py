@@ -384,8 +384,9 @@ def test_error_cases():
             d = s.wait_done(x2)
             assert d["error"] == "StepFunctions.ExecutionAlreadyExistsException", d
             # a resource sfnd does not provide
-            d = run_failing(s, "sqs", {"Resource": "arn:aws:states:::sqs:sendMessage",
-                                       "Parameters": {"QueueUrl": "q", "MessageBody": "m"}})
+            # (sqs:sendMessage is provided now: see test_sfnd_messaging.py)
+            d = run_failing(s, "glue", {"Resource": "arn:aws:states:::glue:startJobRun",
+                                        "Parameters": {"JobName": "j"}})
             assert d["error"] == "States.Runtime" and "not provided" in d["cause"], d
             assert s.raw("Sfnd.WaitExecution", {"executionArn": x1, "timeoutSeconds": 1})[0] == 200
     finally:

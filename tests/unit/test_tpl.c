@@ -736,6 +736,70 @@ static const char code_tpl[] =
     "    Type: AWS::Serverless::Function\n"
     "    Properties: {Handler: ../../x.handler}\n";
 
+/* AWS::SQS::Queue, AWS::Events::EventBus, AWS::Events::Rule (tpl_events.c) */
+static const char msg_tpl[] =
+    "Resources:\n"
+    "  Q:\n    Type: AWS::SQS::Queue\n"
+    "  F:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true, ContentBasedDeduplication: \"true\"}\n"
+    "  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: trips}\n"
+    "  R:\n    Type: AWS::Events::Rule\n    Properties:\n"
+    "      EventBusName: !GetAtt Bus.Arn\n"
+    "      EventPattern: '{\"source\": [\"a\"]}'\n"
+    "      Targets:\n"
+    "        - {Id: t1, Arn: !GetAtt S.Arn, InputPath: $.detail}\n"
+    "        - {Id: t2, Arn: !GetAtt Q.Arn}\n"
+    "  Off:\n    Type: AWS::Events::Rule\n    Properties:\n"
+    "      State: DISABLED\n      EventPattern: {source: [b]}\n"
+    "      Targets: [{Id: t, Arn: !Ref S}]\n"
+    "  S:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+    "      DefinitionSubstitutions: {U: !Ref Q, FU: !GetAtt F.QueueUrl, FN: !GetAtt F.QueueName,\n"
+    "                                B: !Ref Bus, R: !GetAtt R.Arn}\n"
+    "      Definition: {StartAt: P, States: {P: {Type: Pass, Result: '${U}|${FU}|${FN}|${B}|${R}', End: true}}}\n"
+    "      Events:\n        E:\n          Type: EventBridgeRule\n"
+    "          Properties: {EventBusName: trips, Pattern: {source: [x]}}\n";
+
+static void test_queues_buses_rules(void **state)
+{
+    (void)state;
+    char err[512];
+    tpl *t = load_code("msg.yaml", msg_tpl, err, sizeof err);
+    if (t == NULL)
+        fail_msg("tpl_load: %s", err);
+    assert_int_equal(tpl_queue_count(t), 2);
+    const tpl_queue *q = tpl_queue_at(t, 0), *f = tpl_queue_at(t, 1);
+    assert_string_equal(q->url, "https://sqs.us-east-1.amazonaws.com/123456789012/Q");
+    assert_string_equal(q->arn, "arn:aws:sqs:us-east-1:123456789012:Q");
+    assert_false(q->fifo);
+    assert_string_equal(f->name, "F.fifo");
+    assert_true(f->fifo && f->content_dedup);
+    assert_int_equal(tpl_bus_count(t), 1);
+    assert_string_equal(tpl_bus_at(t, 0)->arn, "arn:aws:events:us-east-1:123456789012:event-bus/trips");
+    const tpl_state_machine *m = tpl_state_machine_at(t, 0);
+    const char *r = json_string_value(json_object_get(
+        json_object_get(json_object_get(m->definition, "States"), "P"), "Result"));
+    assert_string_equal(r, "https://sqs.us-east-1.amazonaws.com/123456789012/Q|"
+                           "https://sqs.us-east-1.amazonaws.com/123456789012/F.fifo|F.fifo|trips|"
+                           "arn:aws:events:us-east-1:123456789012:rule/trips/R");
+    assert_int_equal(m->nrules, 1);
+    assert_string_equal(m->rules[0].bus, "trips");
+    /* one target is a state machine; the queue target is listed as not provided */
+    assert_int_equal(tpl_evtarget_count(t), 1);
+    const tpl_evtarget *e = tpl_evtarget_at(t, 0);
+    assert_string_equal(e->rule.id, "R.t1");
+    assert_string_equal(e->rule.bus, "trips");
+    assert_string_equal(e->sm_arn, m->arn);
+    assert_string_equal(e->rule.input_path, "$.detail");
+    json_t *want = json_loads("{\"source\":[\"a\"]}", 0, NULL);
+    assert_true(json_equal(e->rule.pattern, want));
+    json_decref(want);
+    assert_int_equal(tpl_unsupported_count(t), 1);
+    assert_non_null(strstr(tpl_unsupported_at(t, 0), "R.Targets[1]"));
+    tpl_free(t);
+    expect_refusal("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: a.fifo}\n",
+                   "must end in .fifo");
+    expect_refusal("Resources:\n  B:\n    Type: AWS::Events::EventBus\n", "needs a Name");
+}
+
 static void test_code_lookup(void **state)
 {
     (void)state;
@@ -850,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_parameter_overrides),
         cmocka_unit_test(test_env_vars),
         cmocka_unit_test(test_integration_refusals),
+        cmocka_unit_test(test_queues_buses_rules),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_code_lookup),
     };

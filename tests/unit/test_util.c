@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "md5.h"
 #include "booking.h"
 #include "hmap.h"
 #include "lrt.h"
@@ -84,6 +85,24 @@ static void test_uuids(void **state)
     assert_non_null(strchr("89ab", u[19]));
 }
 
+/* RFC 1321's test suite, and the lengths around a block's padding edge */
+static void test_md5(void **state)
+{
+    (void)state;
+    char hex[33];
+    sfn_md5_hex("", 0, hex);
+    assert_string_equal(hex, "d41d8cd98f00b204e9800998ecf8427e");
+    sfn_md5_hex("abc", 3, hex);
+    assert_string_equal(hex, "900150983cd24fb0d6963f7d28e17f72");
+    const char *d = "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
+    sfn_md5_hex(d, strlen(d), hex);
+    assert_string_equal(hex, "57edf4a22be3c955ac49da2e2107b67a");
+    char a[56];
+    memset(a, 'a', sizeof a);
+    sfn_md5_hex(a, 56, hex);
+    assert_string_equal(hex, "3b0c8ac703f828b04c6c197006d17218");
+}
+
 static void test_b64(void **state)
 {
     (void)state;
@@ -146,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_uuids),
         cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_md5),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
