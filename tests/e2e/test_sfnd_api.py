@@ -128,7 +128,7 @@ def test_boto_everything():
 
         # task tokens (.waitForTaskToken)
         tok_def = json.dumps({"StartAt": "T", "States": {"T": {
-            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
             "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
             "HeartbeatSeconds": 3600, "End": True}}})
         tok_sm = sfn.create_state_machine(name="tok", definition=tok_def, roleArn=ROLE)["stateMachineArn"]

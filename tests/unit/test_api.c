@@ -294,7 +294,7 @@ static void test_lifecycle(void **state)
 
 static const char token_def[] =
     "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\","
-    "\"Resource\":\"arn:aws:states:::sqs:sendMessage.waitForTaskToken\","
+    "\"Resource\":\"arn:aws:states:::ecs:runTask.waitForTaskToken\","
     "\"Parameters\":{\"QueueUrl\":\"q\",\"token.$\":\"$$.Task.Token\"},"
     "\"End\":true}}}";
 
