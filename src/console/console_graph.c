@@ -219,6 +219,38 @@ static void state_edges(build *b, const json_t *states, const char *name, const 
         edge(b, from, end_node, NULL, 0);
 }
 
+/* The states of a scope reached from StartAt without a Catch (Next,
+ * Choices, Default), marked 1 in `normal`; the others are on an error
+ * or compensation path. */
+static void normal_path(const json_t *scope, json_t *normal)
+{
+    const json_t *states = json_object_get(scope, "States");
+    const char *todo[1024];
+    size_t n = 0;
+    const char *sa = json_string_value(json_object_get(scope, "StartAt"));
+    if (sa)
+        todo[n++] = sa;
+    while (n > 0) {
+        const char *name = todo[--n];
+        const json_t *st = json_object_get(states, name);
+        if (st == NULL || json_object_get(normal, name))
+            continue;
+        json_object_set_new(normal, name, json_true());
+        const char *next[3] = {json_string_value(json_object_get(st, "Next")),
+                               json_string_value(json_object_get(st, "Default")), NULL};
+        for (size_t i = 0; i < 2; i++)
+            if (next[i] && n < 1024)
+                todo[n++] = next[i];
+        size_t i;
+        const json_t *rule;
+        json_array_foreach(json_object_get(st, "Choices"), i, rule) {
+            const char *r = json_string_value(json_object_get(rule, "Next"));
+            if (r && n < 1024)
+                todo[n++] = r;
+        }
+    }
+}
+
 /* The states of one scope (the machine, a branch, an iterator) in sg:
  * nodes first, then their edges; a scope's end goes to end_node. */
 static void build_scope(build *b, Agraph_t *sg, const json_t *scope, Agnode_t *end_node,
@@ -229,6 +261,8 @@ static void build_scope(build *b, Agraph_t *sg, const json_t *scope, Agnode_t *e
     const json_t *st;
     if (!json_is_object(states) || depth > 32)
         return;
+    json_t *normal = json_object();
+    normal_path(scope, normal);
     json_object_foreach((json_t *)states, name, st) {
         if (strlen(name) > NAME_MAX_LEN || !json_is_object(st))
             continue;
@@ -240,7 +274,8 @@ static void build_scope(build *b, Agraph_t *sg, const json_t *scope, Agnode_t *e
         const char *type = json_string_value(json_object_get(st, "Type"));
         Agnode_t *n = agnode(sg, (char *)name, 1);
         console_graph_id(id, sizeof id, name);
-        snprintf(cls, sizeof cls, "state t-%.60s", type ? type : "unknown");
+        snprintf(cls, sizeof cls, "state t-%.60s%s", type ? type : "unknown",
+                 normal && !json_object_get(normal, name) ? " errpath" : "");
         set(n, "id", id);
         set(n, "class", cls);
         set(n, "label", name);
@@ -251,6 +286,7 @@ static void build_scope(build *b, Agraph_t *sg, const json_t *scope, Agnode_t *e
         if (strlen(name) <= NAME_MAX_LEN && json_is_object(st))
             state_edges(b, states, name, st, end_node, depth == 0);
     }
+    json_decref(normal);
 }
 
 static void graph_defaults(Agraph_t *g)

@@ -23,7 +23,7 @@ function h(tag, attrs, ...kids) {
     else if (k === 'class') e.className = v;
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === null || k === undefined || k === false) continue;
     e.append(k instanceof Node ? k : String(k));
   }
@@ -229,10 +229,11 @@ async function pageExecution(arn) {
     h('h2', {}, 'State'), h('p', { class: 'muted' }, 'Select a state in the graph (click, or Tab and Enter).'));
   const events = h('section', { 'aria-labelledby': 'e-h' });
   const saga = h('section', { 'aria-labelledby': 's-h' });
+  const io = h('div', { class: 'row' });
   main.replaceChildren(h('h1', {}, x.name), head,
     h('div', { class: 'row' }, h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), legend(), svgBox),
-      statePanel), saga, events);
-  const ctx = { arn, sum, svg: null, head, statePanel, events, saga, page: 0, tokens: [null] };
+      statePanel), io, saga, events);
+  const ctx = { arn, sum, svg: null, head, io, statePanel, events, saga, page: 0, tokens: [null] };
   renderHead(ctx);
   ctx.svg = await loadGraph(svgBox, 'executionArn', arn);
   if (ctx.svg) {
@@ -251,7 +252,7 @@ async function pageExecution(arn) {
 function legend() {
   return h('div', { class: 'legend', 'aria-label': 'Legend' },
     ['succeeded', 'retried', 'caught', 'failed', 'running'].map((s) => badge(s)),
-    h('span', { class: 'badge muted' }, 'not reached'));
+    h('span', { class: 'badge muted' }, 'not reached'), h('span', { class: 'badge errpath' }, 'error/compensation path (reached by a Catch)'));
 }
 
 function renderHead(ctx) {
@@ -263,9 +264,9 @@ function renderHead(ctx) {
     x.status === 'RUNNING' ? h('span', { class: 'live', id: 'live' }, 'live') : null);
   ctx.head.replaceChildren(kv([['Status', badge(x.status)], ['State machine', h('a', { href: '#/sm/' + encodeURIComponent(x.stateMachineArn) }, nameOf(x.stateMachineArn))],
     ['Started', fmtTime(x.startDate)], ['Ended', fmtTime(x.stopDate)], ['Redrives', String(x.redriveCount || 0)],
-    ['Events', String(ctx.sum.eventCount)], ['Error', x.error], ['Cause', x.cause]]), acts,
-  h('div', { class: 'row' }, h('div', { class: 'col' }, h('h2', {}, 'Input'), h('pre', { tabindex: '0', id: 'exec-input' }, pretty(x.input))),
-    h('div', { class: 'col' }, h('h2', {}, 'Output'), h('pre', { tabindex: '0', id: 'exec-output' }, pretty(x.output)))));
+    ['Events', String(ctx.sum.eventCount)], ['Error', x.error], ['Cause', x.cause]]), acts);
+  ctx.io.replaceChildren(h('div', { class: 'col' }, h('h2', {}, 'Execution input'), h('pre', { tabindex: '0', id: 'exec-input' }, pretty(x.input))),
+    h('div', { class: 'col' }, h('h2', {}, 'Execution output'), h('pre', { tabindex: '0', id: 'exec-output' }, pretty(x.output))));
 }
 
 // The nodes coloured by the summary's per-state status.
