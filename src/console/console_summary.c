@@ -14,8 +14,9 @@
  *
  * status is succeeded, retried (succeeded after failed attempts), caught
  * (failed, and a Catch went on), failed, running; a state absent was not
- * reached. An event's state follows previousEventId back to a
- * StateEntered. Payloads are cut at SUMMARY_PAYLOAD bytes ("truncated").
+ * reached. A StateEntered or StateExited event belongs to the state it
+ * names; any other follows previousEventId back to one (not across a
+ * StateExited). Payloads are cut at SUMMARY_PAYLOAD bytes ("truncated").
  *
  * Must not: write; hold more than one page of events in JSON at a time.
  */
@@ -90,6 +91,11 @@ static void bump(json_t *st, const char *key)
  * predecessor's (not across a StateExited). */
 static int attribute(summary *s, long long id, long long prev, const char *type, const json_t *d)
 {
+    if (ends_with(type, "StateExited")) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        const json_t *st = name ? json_object_get(s->states, name) : NULL;
+        return st ? (int)json_integer_value(json_object_get(st, "index")) : -1;
+    }
     if (ends_with(type, "StateEntered")) {
         const char *name = json_string_value(json_object_get(d, "name"));
         if (name == NULL)
