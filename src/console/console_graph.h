@@ -9,7 +9,8 @@
  * "st-start" and "st-end"; Catch edges are dashed, Choice edges labelled.
  *
  * Must not: read the store, call the API, or keep state between calls
- * other than the Graphviz context (console_graph_free releases it).
+ * other than the Graphviz context (made with the first graph, released by
+ * console_graph_free).
  * Threading: one thread at a time (Graphviz is not thread-safe).
  */
 #ifndef SFN_CONSOLE_GRAPH_H
