@@ -6,7 +6,7 @@ JOBS    ?= 2
 CMAKE   ?= cmake
 OUT     := out
 
-.PHONY: all build asan test test-fast test-faults run deps clean fuzz fuzz-smoke bench
+.PHONY: all build asan test test-fast test-faults run deps clean fuzz fuzz-smoke bench screenshots
 
 all: build
 
@@ -39,6 +39,11 @@ test-faults: build
 # The normal build's tests only.
 test-fast: build
 	cd $(OUT)/build && ctest --output-on-failure -j$(JOBS)
+
+# The console's screenshots of the two seed executions (docs/console-*.png),
+# taken by headless Chromium in the console's e2e test.
+screenshots: build
+	cd $(OUT)/build && SFN_CONSOLE_SCREENSHOTS=$(CURDIR)/docs ctest --output-on-failure -R e2e_test_sfnd_console
 
 # make run                      the seed's two events
 # make run EVENT=events/x.json  one event file;  make run EVENT=all  every file in events/

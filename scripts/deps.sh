@@ -6,6 +6,7 @@ set -eu
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libjansson-dev libcmocka-dev libsqlite3-dev zlib1g-dev libzstd-dev libyaml-dev libcurl4-openssl-dev libssl-dev
+      libgraphviz-dev
       sqlite3 python3 python3-pip curl)
 # Optional: mimalloc, the faster allocator the build links when it finds it
 # (Debian 12, Ubuntu 22.04 and later); without it, glibc's malloc is used.

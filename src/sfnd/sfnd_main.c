@@ -75,6 +75,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "console.h"
 #include "ev.h"
 #include "http.h"
 #include "lam.h"
@@ -113,6 +114,7 @@ typedef struct sfnd {
     tpl *t;
     store *st;
     api *a;
+    console *con; /* the browser console (src/console) */
     char err[1024];
 } sfnd;
 
@@ -450,7 +452,9 @@ static int start_services(sfnd *s)
                    .region = s->region, .account = s->account, .host = c->host, .port = c->port,
                    .allow_origins = c->origins, .nallow_origins = c->norigins};
     s->a = s->run ? api_create(&ao) : NULL;
-    if (s->a == NULL) {
+    console_opts co = {.a = s->a, .loop = s->loop, .datadir = s->datadir};
+    s->con = s->a ? console_create(&co) : NULL;
+    if (s->a == NULL || s->con == NULL) {
         fprintf(stderr, "sfnd: out of memory\n");
         return -1;
     }
@@ -584,6 +588,8 @@ static void http_handle(http_req *req, void *ud)
 {
     sfnd *s = ud;
     char msg[512];
+    if (console_http_route(s->con, req))
+        return;
     if (strncmp(http_req_path(req), "/2015-03-31/functions", 21) == 0 &&
         api_http_check(s->a, http_req_method(req), http_req_header(req, "Host"),
                        http_req_header(req, "Origin"), http_req_header(req, "Authorization"),
@@ -625,6 +631,7 @@ static int serve(sfnd *s)
                 "no authentication. Use --host 127.0.0.1 unless that is what you want.\n",
                 url);
     printf("sfnd: listening on %s (data %s)\n", url, s->datadir);
+    printf("sfnd: console at %s/\n", url);
     fflush(stdout);
     ev_run(s->loop);
     run_stats rs;
@@ -646,6 +653,7 @@ static void shut_down(sfnd *s)
     http_server_free(s->srv);
     run_free(s->run);
     api_free(s->a);
+    console_free(s->con); /* after the API: no reply can come to it after this */
     lam_free(s->lam);
     ev_free(s->loop);
     store_close(s->st);

@@ -1,0 +1,386 @@
+// console.js - the sfnd console's pages (src/console): state machines,
+// a machine, an execution (graph coloured by the path taken, events,
+// state data, saga views, live updates), and the start/stop/redrive actions.
+// It calls the same JSON API the SDKs use (POST / with X-Amz-Target) and
+// the console's read endpoints (/console/graph.svg, /console/summary,
+// /console/saga). Must not: load code or data from another origin, put
+// API data into the page as HTML (everything goes in as text), or write
+// without the console token and a confirmation.
+'use strict';
+
+const TOKEN = document.querySelector('meta[name="sfnd-console-token"]').content;
+const main = document.getElementById('main');
+const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
+const PAGE = 100;
+let live = null; // the running execution page's refresh loop
+
+// ---- helpers ----------------------------------------------------------------
+function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const k of kids.flat(Infinity)) {
+    if (k === null || k === undefined || k === false) continue;
+    e.append(k instanceof Node ? k : String(k));
+  }
+  return e;
+}
+
+async function api(op, body) {
+  const r = await fetch('/', {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': op.includes('.') ? op : 'AWSStepFunctions.' + op,
+      'X-Sfnd-Console-Token': TOKEN,
+    },
+    body: JSON.stringify(body || {}),
+  });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((j.__type || r.status) + ': ' + (j.message || ''));
+  return j;
+}
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((j.__type || r.status) + ': ' + (j.message || ''));
+  return j;
+}
+
+const q = (k, v) => k + '=' + encodeURIComponent(v);
+const fmtTime = (t) => (t ? new Date(t * 1000).toLocaleString() : '');
+const badge = (s) => h('span', { class: 'badge b-' + s }, s);
+const nameOf = (arn) => arn.split(':').pop();
+
+function stateId(name) {
+  return 'st-' + Array.from(new TextEncoder().encode(name), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function pretty(text) {
+  if (text === undefined || text === null) return '';
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return String(text); }
+}
+
+function kv(pairs) {
+  return h('dl', { class: 'kv' }, pairs.filter((p) => p[1] !== undefined && p[1] !== null && p[1] !== '')
+    .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+function fail(err) {
+  main.replaceChildren(h('h1', {}, 'Error'), h('p', { class: 'err', role: 'alert' }, String(err.message || err)),
+    h('p', {}, h('a', { href: '#/' }, 'Back to the state machines')));
+}
+
+// A confirmation dialog; body is a node; onOk may throw to keep it open.
+function confirmDialog(title, body, okLabel, onOk) {
+  const dlg = document.getElementById('dlg');
+  document.getElementById('dlg-title').textContent = title;
+  document.getElementById('dlg-body').replaceChildren(body);
+  document.getElementById('dlg-err').textContent = '';
+  const ok = document.getElementById('dlg-ok');
+  ok.textContent = okLabel;
+  const form = document.getElementById('dlg-form');
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    ok.disabled = true;
+    try { await onOk(); dlg.close(); } catch (e) { document.getElementById('dlg-err').textContent = e.message; }
+    ok.disabled = false;
+  };
+  document.getElementById('dlg-cancel').onclick = () => dlg.close();
+  dlg.showModal();
+}
+
+// ---- the state machines --------------------------------------------------------
+async function pageMachines() {
+  const { stateMachines } = await api('ListStateMachines', { maxResults: 1000 });
+  const rows = stateMachines.map((m) => {
+    const counts = h('td', {}, '...');
+    countExecutions(m.stateMachineArn, counts);
+    return h('tr', {}, h('td', {}, h('a', { href: '#/sm/' + encodeURIComponent(m.stateMachineArn) }, m.name)),
+      h('td', {}, m.type), h('td', {}, fmtTime(m.creationDate)), counts);
+  });
+  main.replaceChildren(h('h1', {}, 'State machines'),
+    h('table', { class: 'machines' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'),
+      h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Executions'))),
+    h('tbody', {}, rows)));
+}
+
+async function countExecutions(arn, cell) {
+  try {
+    const r = await api('ListExecutions', { stateMachineArn: arn, maxResults: 1000 });
+    const c = {};
+    for (const x of r.executions) c[x.status] = (c[x.status] || 0) + 1;
+    const more = r.nextToken ? '+' : '';
+    cell.replaceChildren(...(Object.keys(c).length ? STATUSES.filter((s) => c[s])
+      .map((s) => [badge(s + ' ' + c[s] + more), ' ']) : ['none']).flat());
+  } catch (e) { cell.textContent = e.message; }
+}
+
+// ---- a state machine -------------------------------------------------------------
+async function pageMachine(arn) {
+  const sm = await api('DescribeStateMachine', { stateMachineArn: arn });
+  const graph = h('div', { class: 'graph', 'aria-label': 'Graph of ' + sm.name }, 'Laying out...');
+  const execs = h('div', {});
+  main.replaceChildren(h('h1', {}, sm.name),
+    kv([['ARN', sm.stateMachineArn], ['Type', sm.type], ['Status', sm.status], ['Created', fmtTime(sm.creationDate)],
+      ['Role', sm.roleArn]]),
+    h('div', { class: 'toolbar' }, h('button', { class: 'primary', id: 'start', onclick: () => startDialog(arn) }, 'Start execution')),
+    h('div', { class: 'row' },
+      h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), graph),
+      h('section', { class: 'col', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Definition (ASL)'),
+        h('pre', { tabindex: '0' }, pretty(sm.definition)))),
+    h('section', { 'aria-labelledby': 'x-h' }, h('h2', { id: 'x-h' }, 'Executions'), execs));
+  loadGraph(graph, 'stateMachineArn', arn);
+  executionsTable(execs, arn);
+}
+
+async function loadGraph(box, key, arn) {
+  const r = await fetch('/console/graph.svg?' + q(key, arn));
+  if (!r.ok) { box.textContent = 'No graph: ' + (await r.text()); return null; }
+  const doc = new DOMParser().parseFromString(await r.text(), 'image/svg+xml');
+  const svg = document.importNode(doc.documentElement, true);
+  svg.setAttribute('role', 'group');
+  svg.querySelectorAll('title').forEach((t) => t.remove());
+  svg.querySelectorAll('.state').forEach((g) => {
+    const label = g.querySelector('text');
+    g.setAttribute('tabindex', '0');
+    g.setAttribute('role', 'button');
+    g.setAttribute('aria-label', 'State ' + (label ? label.textContent : ''));
+  });
+  box.replaceChildren(svg);
+  return svg;
+}
+
+function executionsTable(box, arn) {
+  const filter = h('select', { id: 'status-filter', 'aria-label': 'Status filter' }, h('option', { value: '' }, 'All statuses'),
+    STATUSES.map((s) => h('option', { value: s }, s)));
+  const body = h('tbody', {});
+  const pos = h('span', { class: 'muted' });
+  const prev = h('button', { disabled: true }, 'Previous');
+  const next = h('button', { disabled: true }, 'Next');
+  const tokens = [null];
+  let at = 0;
+  async function load() {
+    const req = { stateMachineArn: arn, maxResults: 25 };
+    if (filter.value) req.statusFilter = filter.value;
+    if (tokens[at]) req.nextToken = tokens[at];
+    const r = await api('ListExecutions', req);
+    tokens[at + 1] = r.nextToken || null;
+    body.replaceChildren(...r.executions.map((x) => h('tr', {},
+      h('td', {}, h('a', { href: '#/exec/' + encodeURIComponent(x.executionArn) }, x.name)),
+      h('td', {}, badge(x.status)), h('td', {}, fmtTime(x.startDate)), h('td', {}, fmtTime(x.stopDate)),
+      h('td', { class: 'num' }, x.redriveCount || 0))));
+    if (!r.executions.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No executions')));
+    prev.disabled = at === 0;
+    next.disabled = !r.nextToken;
+    pos.textContent = 'Page ' + (at + 1);
+  }
+  filter.onchange = () => { tokens.length = 1; at = 0; load().catch(fail); };
+  prev.onclick = () => { at--; load().catch(fail); };
+  next.onclick = () => { at++; load().catch(fail); };
+  box.replaceChildren(h('div', { class: 'toolbar' }, filter, prev, pos, next),
+    h('table', { class: 'executions' }, h('thead', {}, h('tr', {}, ['Name', 'Status', 'Started', 'Ended', 'Redrives']
+      .map((c) => h('th', { scope: 'col' }, c)))), body));
+  return load();
+}
+
+// ---- actions ---------------------------------------------------------------------------
+async function startDialog(arn, input) {
+  if (input === undefined) {
+    input = '{}';
+    try {
+      const r = await api('ListExecutions', { stateMachineArn: arn, maxResults: 1 });
+      if (r.executions.length) input = (await api('DescribeExecution', { executionArn: r.executions[0].executionArn })).input;
+    } catch (e) { /* the empty input then */ }
+  }
+  const name = h('input', { id: 'start-name', 'aria-label': 'Execution name (optional)', placeholder: 'name (optional)' });
+  const text = h('textarea', { id: 'start-input', 'aria-label': 'Input (JSON)' });
+  text.value = pretty(input);
+  confirmDialog('Start an execution of ' + nameOf(arn), h('div', {}, h('p', {}, name), text), 'Start', async () => {
+    JSON.parse(text.value);
+    const req = { stateMachineArn: arn, input: text.value };
+    if (name.value) req.name = name.value;
+    const r = await api('StartExecution', req);
+    location.hash = '#/exec/' + encodeURIComponent(r.executionArn);
+  });
+}
+
+function stopDialog(arn) {
+  confirmDialog('Stop ' + nameOf(arn) + '?', h('p', {}, 'The execution ends ABORTED; states not yet run do not run.'), 'Stop',
+    async () => { await api('StopExecution', { executionArn: arn, error: 'Console', cause: 'Stopped from the sfnd console' }); route(); });
+}
+
+function redriveDialog(arn) {
+  confirmDialog('Redrive ' + nameOf(arn) + '?', h('p', {}, 'The execution goes on from the states that did not succeed.'), 'Redrive',
+    async () => { await api('RedriveExecution', { executionArn: arn }); route(); });
+}
+
+// ---- an execution --------------------------------------------------------------------------
+async function pageExecution(arn) {
+  const [sum, svgBox] = [await getJSON('/console/summary?' + q('executionArn', arn)), h('div', { class: 'graph' }, 'Laying out...')];
+  const x = sum.execution;
+  const head = h('div', {});
+  const statePanel = h('section', { class: 'col', 'aria-live': 'polite', id: 'state-panel' },
+    h('h2', {}, 'State'), h('p', { class: 'muted' }, 'Select a state in the graph (click, or Tab and Enter).'));
+  const events = h('section', { 'aria-labelledby': 'e-h' });
+  const saga = h('section', { 'aria-labelledby': 's-h' });
+  const io = h('div', { class: 'row' });
+  main.replaceChildren(h('h1', {}, x.name), head,
+    h('div', { class: 'row' }, h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), legend(), svgBox),
+      statePanel), io, saga, events);
+  const ctx = { arn, sum, svg: null, head, io, statePanel, events, saga, page: 0, tokens: [null] };
+  renderHead(ctx);
+  ctx.svg = await loadGraph(svgBox, 'executionArn', arn);
+  if (ctx.svg) {
+    ctx.svg.addEventListener('click', (ev) => { const g = ev.target.closest('.state'); if (g) showState(ctx, g); });
+    ctx.svg.addEventListener('keydown', (ev) => {
+      const g = ev.target.closest('.state');
+      if (g && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); showState(ctx, g); }
+    });
+  }
+  colour(ctx);
+  renderEvents(ctx);
+  renderSaga(ctx);
+  if (x.status === 'RUNNING') follow(ctx);
+}
+
+function legend() {
+  return h('div', { class: 'legend', 'aria-label': 'Legend' },
+    ['succeeded', 'retried', 'caught', 'failed', 'running'].map((s) => badge(s)),
+    h('span', { class: 'badge muted' }, 'not reached'), h('span', { class: 'badge errpath' }, 'error/compensation path (reached by a Catch)'));
+}
+
+function renderHead(ctx) {
+  const x = ctx.sum.execution;
+  const acts = h('div', { class: 'toolbar' },
+    x.status === 'RUNNING' ? h('button', { id: 'stop', onclick: () => stopDialog(ctx.arn) }, 'Stop') : null,
+    ['FAILED', 'ABORTED', 'TIMED_OUT'].includes(x.status) ? h('button', { id: 'redrive', onclick: () => redriveDialog(ctx.arn) }, 'Redrive') : null,
+    h('button', { id: 'start-again', onclick: () => startDialog(x.stateMachineArn, x.input) }, 'Start again'),
+    x.status === 'RUNNING' ? h('span', { class: 'live', id: 'live' }, 'live') : null);
+  ctx.head.replaceChildren(kv([['Status', badge(x.status)], ['State machine', h('a', { href: '#/sm/' + encodeURIComponent(x.stateMachineArn) }, nameOf(x.stateMachineArn))],
+    ['Started', fmtTime(x.startDate)], ['Ended', fmtTime(x.stopDate)], ['Redrives', String(x.redriveCount || 0)],
+    ['Events', String(ctx.sum.eventCount)], ['Error', x.error], ['Cause', x.cause]]), acts);
+  ctx.io.replaceChildren(h('div', { class: 'col' }, h('h2', {}, 'Execution input'), h('pre', { tabindex: '0', id: 'exec-input' }, pretty(x.input))),
+    h('div', { class: 'col' }, h('h2', {}, 'Execution output'), h('pre', { tabindex: '0', id: 'exec-output' }, pretty(x.output))));
+}
+
+// The nodes coloured by the summary's per-state status.
+function colour(ctx) {
+  if (!ctx.svg) return;
+  ctx.svg.querySelectorAll('.state').forEach((g) => {
+    g.classList.remove('s-succeeded', 's-failed', 's-caught', 's-retried', 's-running', 's-none');
+    g.classList.add('s-none');
+    g.querySelectorAll('.retries').forEach((t) => t.remove());
+  });
+  for (const [name, st] of Object.entries(ctx.sum.states)) {
+    const g = ctx.svg.getElementById ? ctx.svg.getElementById(stateId(name)) : ctx.svg.querySelector('#' + stateId(name));
+    if (!g) continue;
+    g.classList.remove('s-none');
+    g.classList.add('s-' + st.status);
+    g.setAttribute('aria-label', 'State ' + name + ': ' + st.status + (st.retries ? ', ' + st.retries + ' retries' : ''));
+    const label = g.querySelector('text');
+    if (st.retries && label) {
+      const t = document.createElementNS('http://www.w3.org/2000/svg', 'text');
+      t.setAttribute('class', 'retries');
+      t.setAttribute('x', String(Number(label.getAttribute('x')) + label.getComputedTextLength() / 2 + 4));
+      t.setAttribute('y', String(Number(label.getAttribute('y')) - 6));
+      t.textContent = '\u00d7' + (st.retries + 1);
+      g.append(t);
+    }
+  }
+}
+
+function showState(ctx, g) {
+  const hex = g.id.slice(3);
+  const name = new TextDecoder().decode(new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16))));
+  const st = ctx.sum.states[name];
+  if (!st) {
+    ctx.statePanel.replaceChildren(h('h2', {}, name), h('p', { class: 'muted' }, 'Not reached in this execution.'));
+    return;
+  }
+  ctx.statePanel.replaceChildren(h('h2', {}, name),
+    kv([['Type', st.type], ['Status', badge(st.status)], ['Entered', st.entered + ' time(s)'], ['Attempts', String(st.attempts)],
+      ['Retries', String(st.retries)], ['Entered at', fmtTime(st.enteredAt)], ['Exited at', fmtTime(st.exitedAt)],
+      ['Duration', st.exitedAt && st.enteredAt ? ((st.exitedAt - st.enteredAt) * 1000).toFixed(0) + ' ms' : ''],
+      ['Error', st.error], ['Cause', st.cause ? h('pre', {}, pretty(st.cause)) : null]]),
+    st.truncated ? h('p', { class: 'muted' }, 'Payloads cut at 16 KB; the events below have them whole.') : null,
+    h('h3', {}, 'Input'), h('pre', { tabindex: '0', class: 'state-input' }, pretty(st.input)),
+    h('h3', {}, 'Output'), h('pre', { tabindex: '0', class: 'state-output' }, pretty(st.output)));
+}
+
+async function renderEvents(ctx) {
+  const req = { executionArn: ctx.arn, maxResults: PAGE };
+  if (ctx.tokens[ctx.page]) req.nextToken = ctx.tokens[ctx.page];
+  const r = await api('GetExecutionHistory', req);
+  ctx.tokens[ctx.page + 1] = r.nextToken || null;
+  const t0 = ctx.sum.execution.startDate;
+  const rows = r.events.map((e) => {
+    const dk = Object.keys(e).find((k) => k.endsWith('EventDetails'));
+    const d = dk ? e[dk] : null;
+    const si = ctx.sum.eventStep[e.id - 1];
+    return h('tr', {}, h('td', { class: 'num' }, e.id), h('td', {}, e.type),
+      h('td', {}, si >= 0 && si !== undefined ? ctx.sum.stepNames[si] : ''),
+      h('td', {}, d && d.resource ? nameOf(d.resource) : ''),
+      h('td', { class: 'num' }, Math.round((e.timestamp - t0) * 1000) + ' ms'),
+      h('td', {}, fmtTime(e.timestamp)),
+      h('td', {}, d ? h('details', {}, h('summary', {}, 'details'), h('pre', {}, JSON.stringify(d, (k, v) =>
+        (typeof v === 'string' && /^[[{]/.test(v) ? (() => { try { return JSON.parse(v); } catch (x) { return v; } })() : v), 2))) : ''));
+  });
+  const prev = h('button', { disabled: ctx.page === 0, onclick: () => { ctx.page--; renderEvents(ctx).catch(fail); } }, 'Previous');
+  const next = h('button', { disabled: !r.nextToken, onclick: () => { ctx.page++; renderEvents(ctx).catch(fail); } }, 'Next');
+  ctx.events.replaceChildren(h('h2', { id: 'e-h' }, 'Events'),
+    h('div', { class: 'pager' }, prev, h('span', { class: 'muted' }, 'Events ' + (ctx.page * PAGE + 1) + '-' + (ctx.page * PAGE + r.events.length) +
+      ' of ' + ctx.sum.eventCount), next),
+    h('table', { class: 'events' }, h('thead', {}, h('tr', {}, ['ID', 'Type', 'Step', 'Resource', 'Elapsed', 'Timestamp', 'Details']
+      .map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows)));
+}
+
+async function renderSaga(ctx) {
+  let trip = '';
+  try { const i = JSON.parse(ctx.sum.execution.input || '{}'); trip = i.tripId || (i.trip && i.trip.tripId) || ''; } catch (e) { /* none */ }
+  const s = await getJSON('/console/saga?' + q('executionArn', ctx.arn) + (trip ? '&' + q('tripId', trip) : ''));
+  if (!s.bookings.length && !s.alerts.length) { ctx.saga.replaceChildren(); return; }
+  ctx.saga.replaceChildren(h('h2', { id: 's-h' }, 'Saga: bookings and alerts'),
+    h('table', { class: 'bookings' }, h('thead', {}, h('tr', {}, ['Trip', 'Kind', 'Status', 'This execution', 'Owner', 'Cancel attempts']
+      .map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, s.bookings.map((b) => h('tr', {}, h('td', {}, b.tripId), h('td', {}, b.kind), h('td', {}, b.status),
+      h('td', {}, b.heldByThis ? 'holds it' : b.undoneByThis ? 'undid it' : ''), h('td', {}, b.owner ? nameOf(b.owner) : ''),
+      h('td', { class: 'num' }, b.cancelAttempts))))),
+    s.alerts.length ? [h('h3', {}, 'Alerts (parked trips)'), s.alerts.map((a) => h('pre', { class: 'alert' }, a.topic + ': ' + JSON.stringify(a.message, null, 2)))] : []);
+}
+
+// Live: long-poll the existing waiter for a second at a time; after each
+// answer the summary, the graph's colours and the events are fetched again.
+async function follow(ctx) {
+  const me = {};
+  live = me;
+  while (live === me) {
+    let x;
+    try { x = await api('Sfnd.WaitExecution', { executionArn: ctx.arn, timeoutSeconds: 1 }); } catch (e) { break; }
+    if (live !== me) break;
+    try { ctx.sum = await getJSON('/console/summary?' + q('executionArn', ctx.arn)); } catch (e) { break; }
+    renderHead(ctx);
+    colour(ctx);
+    await renderEvents(ctx).catch(() => {});
+    if (x.status !== 'RUNNING') { renderSaga(ctx).catch(() => {}); break; }
+  }
+}
+
+// ---- routing ------------------------------------------------------------------------------
+function route() {
+  live = null;
+  const hash = location.hash || '#/';
+  let p;
+  if (hash.startsWith('#/sm/')) p = pageMachine(decodeURIComponent(hash.slice(5)));
+  else if (hash.startsWith('#/exec/')) p = pageExecution(decodeURIComponent(hash.slice(7)));
+  else p = pageMachines();
+  p.then(() => { document.title = (main.querySelector('h1') || {}).textContent + ' - sfnd console'; }).catch(fail);
+}
+
+window.addEventListener('hashchange', route);
+route();

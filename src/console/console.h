@@ -1,0 +1,51 @@
+/*
+ * console.h - the browser console of sfnd (issue 15), served on the API's
+ * port: GET / (the page, with this process's console token), GET
+ * /console/assets/<file> (CSS, JS built into the binary), GET
+ * /console/graph.svg (a machine's definition laid out by Graphviz), GET
+ * /console/summary (an execution's path: per-state outcome, events mapped to
+ * their state), GET /console/saga (the bookings an execution holds and the
+ * SNS alerts that name it).
+ *
+ * The pages call the Step Functions API themselves (POST / with
+ * X-Amz-Target), as the SDKs do. A same-origin browser POST (an Origin
+ * naming the Host) of an operation that writes must carry the header
+ * X-Sfnd-Console-Token with the token the page was served; without it the
+ * console answers 403 before the API sees it. Every console route passes
+ * api_http_check first (Host, Origin).
+ *
+ * Must not: write anything (it reads the API, the bookings tables read-only
+ * and the SNS sink), block the loop for long, or serve a file from disk.
+ * Threading: the loop's thread.
+ */
+#ifndef SFN_CONSOLE_H
+#define SFN_CONSOLE_H
+
+#include "api.h"
+#include "ev.h"
+#include "http.h"
+
+typedef struct console console;
+
+typedef struct console_opts {
+    api *a;
+    ev_loop *loop;
+    const char *datadir; /* <data>: tables/ and sns/ are read from it */
+} console_opts;
+
+console *console_create(const console_opts *o);
+/* Requests still waiting for the API are released. */
+void console_free(console *c);
+
+/* Route one request: 1 if the console took it (a console page, or a
+ * browser write refused for a missing token), 0 to leave it to the API. */
+int console_http_route(console *c, http_req *req);
+
+/* The per-process token the page carries (32 hex digits). */
+const char *console_token(const console *c);
+
+/* 1 if X-Amz-Target names an operation that only reads (Describe*, List*,
+ * Get*, ValidateStateMachineDefinition, Sfnd.WaitExecution). */
+int console_target_reads(const char *target);
+
+#endif

@@ -1,0 +1,352 @@
+"""test_sfnd_console.py - the console of issue 15 (src/console) over real HTTP.
+
+Fetches the page, its built-in assets and the Graphviz SVG with urllib and
+curl; runs the trip saga (success and failBookFlight) and checks the
+execution page's data endpoints (/console/summary: each state's outcome,
+/console/saga: the bookings held or undone, the alerts), the live path (a
+running execution seen running, its end seen within a second through the
+Sfnd.WaitExecution long-poll the page uses), a 25,000-event execution
+summarised in well under a second, and the cross-site rules: a same-origin
+browser write without the page's token, with a wrong one, or from a foreign
+Origin is refused and changes nothing. Then, when Debian's chromium is
+installed, a headless Chromium loads the pages and the coloured nodes are
+found in the DOM, a state's data opens by click and by keyboard, a running
+execution updates live, start/stop/redrive work through the dialogs and a
+cross-site form post is refused (skipped with a message without chromium;
+a failure when $CI is set).
+Must not: depend on the network beyond 127.0.0.1.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import uuid  # noqa: E402
+
+from sfnd_harness import SAGA_ARN, Sfnd, event, main, trip  # noqa: E402
+
+
+def get(s, path, headers=None):
+    req = urllib.request.Request(s.url + path, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def enc(v):
+    return urllib.parse.quote(v, safe="")
+
+
+def state_id(name):
+    return "st-" + name.encode().hex()
+
+
+def token_of(s):
+    st, _, body = get(s, "/")
+    assert st == 200, st
+    m = re.search(rb'name="sfnd-console-token" content="([0-9a-f]{32})"', body)
+    assert m, body[:600]
+    return m.group(1).decode()
+
+
+def browser_post(s, target, body, token=None, origin=None):
+    h = {"Origin": origin or s.url, "X-Amz-Target": target,
+         "Content-Type": "application/x-amz-json-1.0"}
+    if token is not None:
+        h["X-Sfnd-Console-Token"] = token
+    return s.raw(target, body, headers=h)
+
+
+def run_saga(s, name):
+    """One saga execution of events/<name> on a trip of its own."""
+    sfn = s.boto()
+    tid = str(uuid.uuid4())
+    arn = sfn.start_execution(stateMachineArn=SAGA_ARN, input=trip(name, tripId=tid))["executionArn"]
+    d = s.wait_done(arn)
+    assert d["status"] in ("SUCCEEDED", "FAILED"), d
+    return arn, tid
+
+
+def test_pages_assets_and_graph():
+    with Sfnd() as s:
+        st, h, body = get(s, "/")
+        assert st == 200 and h["Content-Type"].startswith("text/html"), (st, h)
+        assert "default-src 'none'" in h["Content-Security-Policy"], h
+        assert b"{{TOKEN}}" not in body and b"/console/assets/console.js" in body
+        assert len(token_of(s)) == 32
+        for name, ctype in (("console.js", "text/javascript"), ("console.css", "text/css")):
+            st, h, body = get(s, "/console/assets/" + name)
+            assert st == 200 and h["Content-Type"].startswith(ctype) and len(body) > 1000, (name, st, h)
+            # offline: nothing fetched from elsewhere (the SVG namespace is a name, not a fetch)
+            assert not re.search(rb"https?://(?!www\.w3\.org/2000/svg)", body), name
+        assert get(s, "/console/assets/nope.js")[0] == 404
+        assert get(s, "/console/assets/../../etc/passwd")[0] == 404
+        # DNS rebinding: a foreign Host gets nothing, not even the page
+        st, _, body = get(s, "/", {"Host": "evil.example:%d" % s.port})
+        assert st == 403 and b"AccessDenied" in body, (st, body)
+        # the graph, through curl too (a second real client)
+        with open(os.path.join(os.environ.get("SFN_SOURCE_DIR", "../.."), "statemachine",
+                               "trip_saga.asl.json")) as f:
+            names = list(json.load(f)["States"])
+        out = subprocess.run(["curl", "-s", "-f", s.url + "/console/graph.svg?stateMachineArn=" + enc(SAGA_ARN)],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0, out
+        svg = out.stdout.decode()
+        assert svg.startswith("<svg"), svg[:200]
+        for n in names:
+            assert 'id="%s"' % state_id(n).replace("-", "&#45;") in svg, n
+        st, h, _ = get(s, "/console/graph.svg?stateMachineArn=" + enc(SAGA_ARN + "Nope"))
+        assert st == 400, st
+        assert get(s, "/console/graph.svg")[0] == 400
+
+
+def test_saga_execution_views():
+    with Sfnd() as s:
+        ok, trip_ok = run_saga(s, "success.json")
+        bad, _ = run_saga(s, "fail-book-flight.json")
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(bad))
+        assert st == 200, body
+        sm = json.loads(body)
+        states = {n: v["status"] for n, v in sm["states"].items()}
+        assert states["BookHotel"] == "succeeded" and states["BookFlight"] == "caught", states
+        assert states["CancelFlight"] == "succeeded" and states["TripBookingFailed"] == "failed", states
+        assert "BookCar" not in states and "TripBooked" not in states, states
+        assert sm["states"]["BookFlight"]["error"] == "BookingFailed", sm["states"]["BookFlight"]
+        assert sm["execution"]["status"] == "FAILED" and sm["execution"]["redriveCount"] == 0
+        assert len(sm["eventStep"]) == sm["eventCount"] == len(s.boto().get_execution_history(
+            executionArn=bad, maxResults=1000)["events"])
+        steps = [sm["stepNames"][i] if i >= 0 else None for i in sm["eventStep"]]
+        assert steps[1] == "StartTrip" and "BookFlight" in steps, steps
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(ok))
+        okst = json.loads(body)["states"]
+        assert okst["TripBooked"]["status"] == "succeeded" and okst["BookCar"]["status"] == "succeeded"
+        assert json.loads(okst["BookCar"]["input"]) and "output" in okst["BookCar"]
+        # the saga view: what each holds or undid
+        st, _, body = get(s, "/console/saga?executionArn=%s&tripId=%s" % (enc(ok), trip_ok))
+        b = json.loads(body)["bookings"]
+        held = sorted(r["kind"] for r in b if r["heldByThis"])
+        assert held == ["CAR", "FLIGHT", "HOTEL"], b
+        st, _, body = get(s, "/console/saga?executionArn=" + enc(bad))
+        b = json.loads(body)["bookings"]
+        assert b and all(r["undoneByThis"] and not r["heldByThis"] for r in b), b
+        # the page's reads: same-origin, no token needed
+        st, d = browser_post(s, "AWSStepFunctions.GetExecutionHistory", {"executionArn": bad, "maxResults": 10})
+        assert st == 200 and len(d["events"]) == 10, (st, d)
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(bad + "x"))
+        assert st == 400 and b"ExecutionDoesNotExist" in body, (st, body)
+
+
+def test_live_updates():
+    with Sfnd() as s:
+        sfn = s.boto()
+        d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W"},
+                                        "W": {"Type": "Wait", "Seconds": 2, "Next": "B"},
+                                        "B": {"Type": "Pass", "End": True}}}
+        sm = sfn.create_state_machine(name="Live", definition=json.dumps(d),
+                                      roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        time.sleep(0.3)
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(arn))
+        now = json.loads(body)
+        assert now["execution"]["status"] == "RUNNING", now["execution"]
+        assert now["states"]["W"]["status"] == "running" and "B" not in now["states"], now["states"]
+        # the page's long-poll: one-second waits until the end, which shows at once
+        seen = None
+        for _ in range(10):
+            t0 = time.time()
+            st, x = browser_post(s, "Sfnd.WaitExecution", {"executionArn": arn, "timeoutSeconds": 1})
+            assert st == 200 and time.time() - t0 < 1.8, (st, x)
+            if x["status"] != "RUNNING":
+                seen = time.time()
+                break
+        assert seen and x["status"] == "SUCCEEDED", x
+        assert seen - x["stopDate"] < 1.0, (seen, x["stopDate"])
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(arn))
+        assert json.loads(body)["states"]["B"]["status"] == "succeeded"
+
+
+def test_cross_site_writes():
+    with Sfnd() as s:
+        tok = token_of(s)
+        sfn = s.boto()
+        before = len(sfn.list_executions(stateMachineArn=SAGA_ARN)["executions"])
+        start = {"stateMachineArn": SAGA_ARN, "input": event("success.json")}
+        for headers in ({}, {"token": "0" * 32}, {"token": tok[:-1]}):
+            st, d = browser_post(s, "AWSStepFunctions.StartExecution", start, token=headers.get("token"))
+            assert st == 403 and d["__type"] == "AccessDeniedException", (st, d)
+        st, d = browser_post(s, "AWSStepFunctions.StartExecution", start, token=tok, origin="http://evil.example")
+        assert st == 403, (st, d)
+        st, d = s.raw("AWSStepFunctions.StartExecution", json.dumps(start).encode(),
+                      headers={"Origin": s.url, "Content-Type": "text/plain", "X-Sfnd-Console-Token": tok})
+        assert st == 403, (st, d)
+        assert len(sfn.list_executions(stateMachineArn=SAGA_ARN)["executions"]) == before
+        # with the page's token: started, stopped, and a stop without it refused
+        st, d = browser_post(s, "AWSStepFunctions.StartExecution", start, token=tok)
+        assert st == 200 and d["executionArn"], (st, d)
+        s.wait_done(d["executionArn"])
+        st, r = browser_post(s, "AWSStepFunctions.RedriveExecution", {"executionArn": d["executionArn"]})
+        assert st == 403, (st, r)
+        st, r = browser_post(s, "AWSStepFunctions.RedriveExecution", {"executionArn": d["executionArn"]}, token=tok)
+        assert st == 400 and r["__type"] == "ExecutionNotRedrivable", (st, r)  # it SUCCEEDED: the API decided
+        # the SDKs are not affected (no Origin)
+        assert sfn.start_execution(stateMachineArn=SAGA_ARN, input=event("success.json"))["executionArn"]
+
+
+def test_25000_events_fast():
+    with Sfnd() as s:
+        sfn = s.boto()
+        d = {"StartAt": "Items", "States": {
+            "Items": {"Type": "Pass", "Result": list(range(6250)), "Next": "M"},
+            "M": {"Type": "Map", "End": True, "ItemProcessor": {
+                "StartAt": "One", "States": {"One": {"Type": "Pass", "End": True}}}}}}
+        sm = sfn.create_state_machine(name="Big", definition=json.dumps(d),
+                                      roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        x = s.wait_done(arn)
+        t0 = time.time()
+        st, _, body = get(s, "/console/summary?executionArn=" + enc(arn))
+        sm_t = time.time() - t0
+        sm_ = json.loads(body)
+        assert st == 200 and sm_["eventCount"] >= 25000, (st, x)
+        t0 = time.time()
+        st, h = browser_post(s, "AWSStepFunctions.GetExecutionHistory", {"executionArn": arn, "maxResults": 100})
+        st2, _, svg = get(s, "/console/graph.svg?executionArn=" + enc(arn))
+        rest = time.time() - t0
+        assert st == 200 and st2 == 200 and len(h["events"]) == 100
+        print("25,000 events: summary %.3f s, first page and graph %.3f s" % (sm_t, rest))
+        assert sm_t + rest < (3.0 if os.environ.get("SFN_SANITIZE") else 1.0), (sm_t, rest)
+        assert sm_["states"]["One"]["entered"] > 6000, sm_["states"]["One"]
+
+
+def js_str(v):
+    return json.dumps(v)
+
+
+def has_class(name, cls):
+    """A JavaScript expression: does the graph node of state `name` have class cls?"""
+    return "(() => { const g = document.getElementById(%s); return !!g && g.classList.contains(%s); })()" % (
+        js_str(state_id(name)), js_str(cls))
+
+
+def test_headless_chromium():
+    """The pages in a real browser (Debian's chromium, driven through the
+    DevTools protocol by cdp.py): lists, coloured states, a state's data
+    by click and by keyboard, live updates, start/stop/redrive through the
+    dialogs, a cross-site form post refused. Screenshots of the two seed
+    executions go to $SFN_CONSOLE_SCREENSHOTS when it is set."""
+    from cdp import Browser, find_chromium
+    binary = find_chromium()
+    if binary is None:
+        msg = "no chromium (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            raise AssertionError(msg)
+        print("SKIP test_headless_chromium: " + msg)
+        return
+    with Sfnd() as s:
+        ok, _ = run_saga(s, "success.json")
+        bad, _ = run_saga(s, "fail-book-flight.json")
+        b = Browser(binary)
+        try:
+            browser_checks(s, b, ok, bad)
+        finally:
+            b.close()
+
+
+def browser_checks(s, b, ok, bad):
+    sfn = s.boto()
+    shots = os.environ.get("SFN_CONSOLE_SCREENSHOTS")
+    b.goto(s.url + "/")
+    b.wait("document.querySelector('table.machines') && document.body.innerText.includes('CompensateTripStateMachine')")
+    b.wait("document.body.innerText.includes('SUCCEEDED 1') && document.body.innerText.includes('FAILED 1')")
+    # the failBookFlight execution: the path coloured
+    b.goto(s.url + "/#/exec/" + enc(bad))
+    b.wait(has_class("BookFlight", "s-caught"))
+    for name, cls in (("BookHotel", "s-succeeded"), ("CancelHotel", "s-succeeded"), ("CancelFlight", "s-succeeded"),
+                      ("TripBookingFailed", "s-failed"), ("BookCar", "s-none"), ("TripBooked", "s-none")):
+        assert b.eval(has_class(name, cls)), (name, cls)
+    b.wait("document.body.innerText.includes('undid it') && document.body.innerText.includes('LambdaFunctionFailed')")
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        b.screenshot(os.path.join(shots, "console-fail-book-flight.png"))
+    # a state's data: by click, then by keyboard
+    b.eval("document.getElementById(%s).dispatchEvent(new MouseEvent('click', {bubbles: true}))" % js_str(state_id("BookFlight")))
+    b.wait("document.querySelector('#state-panel h2').textContent === 'BookFlight'")
+    panel = b.eval("document.getElementById('state-panel').innerText")
+    assert "BookingFailed" in panel and "caught" in panel and "tripId" in panel, panel
+    b.eval("(() => { const g = document.getElementById(%s); g.focus(); g.dispatchEvent(new KeyboardEvent('keydown', "
+           "{key: 'Enter', bubbles: true})); })()" % js_str(state_id("BookHotel")))
+    b.wait("document.querySelector('#state-panel h2').textContent === 'BookHotel'")
+    b.goto(s.url + "/#/exec/" + enc(ok))
+    b.wait(has_class("TripBooked", "s-succeeded"))
+    assert b.eval(has_class("CancelHotel", "s-none"))
+    b.wait("document.body.innerText.includes('holds it')")
+    if shots:
+        b.screenshot(os.path.join(shots, "console-success.png"))
+    # live: a running execution turns green without a reload
+    d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 2, "Next": "B"},
+                                    "B": {"Type": "Pass", "End": True}}}
+    live = sfn.create_state_machine(name="Live", definition=json.dumps(d),
+                                    roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+    x = sfn.start_execution(stateMachineArn=live)["executionArn"]
+    b.goto(s.url + "/#/exec/" + enc(x))
+    b.wait(has_class("W", "s-running"))
+    b.wait(has_class("B", "s-succeeded"), timeout=10)
+    seen = time.time()
+    stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
+    assert seen - stop < 1.5, (seen, stop)
+    # start from the machine's page: the dialog holds the last input
+    b.goto(s.url + "/#/sm/" + enc(SAGA_ARN))
+    b.wait("document.getElementById('start') && document.querySelector('.graph svg') && document.querySelector('table.executions tbody tr a')")
+    b.eval("document.getElementById('start').click()")
+    text = b.wait("document.getElementById('start-input') && document.getElementById('start-input').value")
+    assert "tripId" in text, text
+    new_trip = str(uuid.uuid4())
+    body = json.loads(text)
+    body["tripId"] = new_trip
+    body.pop("failBookFlight", None)
+    b.eval("document.getElementById('start-input').value = %s; document.getElementById('start-name').value = 'from-console';"
+           " document.getElementById('dlg-ok').click()" % js_str(json.dumps(body)))
+    b.wait("location.hash.startsWith('#/exec/') && location.hash.includes('from-console')")
+    started = SAGA_ARN.replace(":stateMachine:", ":execution:") + ":from-console"
+    assert s.wait_done(started)["status"] == "SUCCEEDED"
+    # stop, then redrive, through the dialogs
+    d["States"]["W"]["Seconds"] = 60
+    sfn.update_state_machine(stateMachineArn=live, definition=json.dumps(d))
+    x = sfn.start_execution(stateMachineArn=live)["executionArn"]
+    b.goto(s.url + "/#/exec/" + enc(x))
+    b.wait("document.getElementById('stop')")
+    b.eval("document.getElementById('stop').click()")
+    b.wait("document.getElementById('dlg').open")
+    b.eval("document.getElementById('dlg-ok').click()")
+    assert s.wait_done(x, timeout=10)["status"] == "ABORTED"
+    b.wait("document.getElementById('redrive')")
+    b.eval("document.getElementById('redrive').click()")
+    b.wait("document.getElementById('dlg').open")
+    b.eval("document.getElementById('dlg-ok').click()")
+    deadline = time.time() + 10
+    while sfn.describe_execution(executionArn=x).get("redriveCount", 0) != 1:
+        assert time.time() < deadline, sfn.describe_execution(executionArn=x)
+        time.sleep(0.1)
+    sfn.stop_execution(executionArn=x)
+    # a cross-site form post (another origin's page) is refused and starts nothing
+    before = len(sfn.list_executions(stateMachineArn=SAGA_ARN)["executions"])
+    form = ("<form method=post enctype=text/plain action='%s/'><input name='{\"stateMachineArn\":\"%s\",\"a\":\"' "
+            "value='\"}'></form><script>document.forms[0].submit()</script>" % (s.url, SAGA_ARN))
+    b.goto("data:text/html," + urllib.parse.quote(form))
+    # the 403's JSON body, or Chrome's own page for a body it will not show
+    b.wait("location.href.startsWith('chrome-error:') || document.body.innerText.includes('AccessDenied')")
+    time.sleep(0.5)
+    assert len(sfn.list_executions(stateMachineArn=SAGA_ARN)["executions"]) == before
+
+
+if __name__ == "__main__":
+    main([test_pages_assets_and_graph, test_saga_execution_views, test_live_updates,
+          test_cross_site_writes, test_25000_events_fast, test_headless_chromium])
