@@ -53,6 +53,9 @@ typedef struct asl_scope {
 /* A shallow copy of v (members shared) that, unlike json_copy, is NULL
  * when memory runs out rather than a copy with members missing. */
 json_t *asl_json_copy(json_t *v);
+/* JSON's name for v's type: "string" "number" "boolean" "null" "array"
+ * "object" (what intrinsic and JSONata errors say). */
+const char *asl__json_type_name(const json_t *v);
 
 /* ---- state names ---------------------------------------------------------
  * Name -> index of the states of one scope, for O(1) transition lookups in

@@ -742,7 +742,7 @@ static int bi_type(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     if (!jn__defined(A(0)))
         return 0;
-    const char *t = A(0)->fn ? "function" : asl_jsonata_type_name(A(0)->j);
+    const char *t = A(0)->fn ? "function" : asl__json_type_name(A(0)->j);
     return jn__mkstr(c, t, strlen(t), out);
 }
 
