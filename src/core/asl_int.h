@@ -28,6 +28,7 @@ void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
 /* Set error/cause from plain strings (cause may be NULL), unless set. */
 void asl_err_set_str(asl_err *e, const char *error, const char *cause);
 void asl_err_clear(asl_err *e);
+
 static inline int asl_err_isset(const asl_err *e) { return e->error != NULL; }
 
 /* ---- deterministic random stream (splitmix64, src/util/rnd.h) ----------- */
@@ -56,6 +57,11 @@ json_t *asl_json_copy(json_t *v);
 /* JSON's name for v's type: "string" "number" "boolean" "null" "array"
  * "object" (what intrinsic and JSONata errors say). */
 const char *asl__json_type_name(const json_t *v);
+/* Room for need bytes in the growing text *p of capacity *cap (first
+ * when empty, doubled until it fits). 0, or -1 when out of memory (*p and
+ * *cap unchanged). The core's text buffers (asl_jbuf, the path's and
+ * JSONata's) grow with it. */
+int asl__text_grow(char **p, size_t *cap, size_t need, size_t first);
 
 /* ---- state names ---------------------------------------------------------
  * Name -> index of the states of one scope, for O(1) transition lookups in

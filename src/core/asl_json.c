@@ -16,22 +16,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+int asl__text_grow(char **p, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    char *np = realloc(*p, c);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
 static int jgrow(asl_jbuf *b, size_t more)
 {
     if (b->oom)
         return -1;
-    if (b->n + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
+    if (asl__text_grow(&b->p, &b->cap, b->n + more + 1, 256) < 0) {
         b->oom = 1;
         return -1;
     }
-    b->p = p;
-    b->cap = cap;
     return 0;
 }
 

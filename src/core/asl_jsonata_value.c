@@ -206,17 +206,9 @@ void jn__sb_put(sbuf *b, const char *s, size_t n)
         b->bad = 2;
         return;
     }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->bad = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (asl__text_grow(&b->p, &b->cap, b->n + n + 1, 64) < 0) {
+        b->bad = 1;
+        return;
     }
     memcpy(b->p + b->n, s, n);
     b->n += n;
