@@ -11,6 +11,7 @@
 #include "asl_json.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,17 @@ void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
 /* Set error/cause from plain strings (cause may be NULL), unless set. */
 void asl_err_set_str(asl_err *e, const char *error, const char *cause);
 void asl_err_clear(asl_err *e);
-
 static inline int asl_err_isset(const asl_err *e) { return e->error != NULL; }
+
+/* ---- the path and intrinsic parsers ------------------------------------ */
+/* The first error of a parse wins: sets *failed and, once, formats the
+ * message into err (when errlen is not 0). */
+void asl__parse_err(int *failed, char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* The end of the number that starts at s[i] (i < n): one leading sign from
+ * signs, then digits, '.', 'e', 'E', and signs after one of those; *real
+ * tells whether any of those came. Checks nothing else. */
+size_t asl__scan_number(const char *s, size_t i, size_t n, const char *signs, int *real);
 
 /* ---- deterministic random stream (splitmix64, src/util/rnd.h) ----------- */
 #include "rnd.h"

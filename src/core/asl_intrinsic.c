@@ -128,15 +128,10 @@ typedef struct iparser {
 static void ierr(iparser *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ierr(iparser *P, const char *fmt, ...)
 {
-    if (P->failed)
-        return;
-    P->failed = 1;
-    if (P->err && P->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(P->err, P->errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    asl__parse_err(&P->failed, P->err, P->errlen, fmt, ap);
+    va_end(ap);
 }
 
 static int ipeek(const iparser *P) { return P->i < P->n ? (unsigned char)P->s[P->i] : -1; }
@@ -233,19 +228,8 @@ static int parse_path_arg(iparser *P, iarg *a)
 static int parse_number(iparser *P, iarg *a)
 {
     size_t st = P->i;
-    int real = 0;
-    if (ipeek(P) == '-' || ipeek(P) == '+')
-        P->i++;
-    while (P->i < P->n) {
-        int c = ipeek(P);
-        if (isdigit(c))
-            P->i++;
-        else if (c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && real)) {
-            real = 1;
-            P->i++;
-        } else
-            break;
-    }
+    int real;
+    P->i = asl__scan_number(P->s, P->i, P->n, "-+", &real);
     char tmp[64];
     size_t len = P->i - st;
     if (len == 0 || len >= sizeof tmp) {
