@@ -40,6 +40,16 @@ int jn__fail(ectx *c, const char *code, const char *fmt, ...)
 
 int jn__oom(ectx *c) { return jn__fail(c, "U1001", "Out of memory"); }
 
+int jn__ret_json(int rc, json_t *r, val *out)
+{
+    if (rc < 0) {
+        json_decref(r);
+        return -1;
+    }
+    out->j = r;
+    return 0;
+}
+
 frame *jn__frame_new(ectx *c, frame *parent)
 {
     frame *f = calloc(1, sizeof *f);
