@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* ---- ASL runtime errors ------------------------------------------------
  * An ASL error is data ({Error, Cause}) that Retry/Catch match; it is not a
@@ -71,7 +72,20 @@ const char *asl__json_type_name(const json_t *v);
  * when empty, doubled until it fits). 0, or -1 when out of memory (*p and
  * *cap unchanged). The core's text buffers (asl_jbuf, the path's and
  * JSONata's) grow with it. */
-int asl__text_grow(char **p, size_t *cap, size_t need, size_t first);
+static inline int asl__text_grow(char **p, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    char *np = realloc(*p, c);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = c;
+    return 0;
+}
 
 /* ---- state names ---------------------------------------------------------
  * Name -> index of the states of one scope, for O(1) transition lookups in

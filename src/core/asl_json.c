@@ -16,21 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int asl__text_grow(char **p, size_t *cap, size_t need, size_t first)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : first;
-    while (c < need)
-        c *= 2;
-    char *np = realloc(*p, c);
-    if (np == NULL)
-        return -1;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
 static int jgrow(asl_jbuf *b, size_t more)
 {
     if (b->oom)
