@@ -7,10 +7,38 @@
 #endif
 #include "asl_int.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void asl__parse_err(int *failed, char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (*failed)
+        return;
+    *failed = 1;
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+}
+
+size_t asl__scan_number(const char *s, size_t i, size_t n, const char *signs, int *real)
+{
+    *real = 0;
+    if (i < n && s[i] != '\0' && strchr(signs, s[i]))
+        i++;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (isdigit(c))
+            i++;
+        else if (c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && *real)) {
+            *real = 1;
+            i++;
+        } else
+            break;
+    }
+    return i;
+}
 
 void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
 {

@@ -34,6 +34,11 @@ char *asl__xprintf(const char *fmt, ...)
     return s;
 }
 
+char *asl__value_text(const json_t *v)
+{
+    return json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+}
+
 /* Serialized size of v, stopping early once above limit. */
 static size_t jsize(const json_t *v, size_t limit);
 static size_t jsize_str(const char *s, size_t n)

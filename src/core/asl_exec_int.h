@@ -178,6 +178,9 @@ static inline char *asl__xstrdup(const char *s)
 
 /* malloc'd formatted text, or NULL (asl_exec.c). */
 char *asl__xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* v as an error message shows it: a string as it is, anything else as JSON
+ * text; malloc'd, NULL when out of memory (asl_exec.c). */
+char *asl__value_text(const json_t *v);
 /* Whether v serializes to more than ASL_MAX_PAYLOAD bytes. */
 int asl__too_big(const json_t *v);
 /* Serialized size of v, capped just above the payload limit. */

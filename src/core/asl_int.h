@@ -11,8 +11,10 @@
 #include "asl_json.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* ---- ASL runtime errors ------------------------------------------------
  * An ASL error is data ({Error, Cause}) that Retry/Catch match; it is not a
@@ -29,6 +31,16 @@ void asl_err_set(asl_err *e, const char *error, const char *fmt, ...)
 void asl_err_set_str(asl_err *e, const char *error, const char *cause);
 void asl_err_clear(asl_err *e);
 static inline int asl_err_isset(const asl_err *e) { return e->error != NULL; }
+
+/* ---- the path and intrinsic parsers ------------------------------------ */
+/* The first error of a parse wins: sets *failed and, once, formats the
+ * message into err (when errlen is not 0). */
+void asl__parse_err(int *failed, char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* The end of the number that starts at s[i] (i < n): one leading sign from
+ * signs, then digits, '.', 'e', 'E', and signs after one of those; *real
+ * tells whether any of those came. Checks nothing else. */
+size_t asl__scan_number(const char *s, size_t i, size_t n, const char *signs, int *real);
 
 /* ---- deterministic random stream (splitmix64, src/util/rnd.h) ----------- */
 #include "rnd.h"
@@ -53,6 +65,27 @@ typedef struct asl_scope {
 /* A shallow copy of v (members shared) that, unlike json_copy, is NULL
  * when memory runs out rather than a copy with members missing. */
 json_t *asl_json_copy(json_t *v);
+/* JSON's name for v's type: "string" "number" "boolean" "null" "array"
+ * "object" (what intrinsic and JSONata errors say). */
+const char *asl__json_type_name(const json_t *v);
+/* Room for need bytes in the growing text *p of capacity *cap (first
+ * when empty, doubled until it fits). 0, or -1 when out of memory (*p and
+ * *cap unchanged). The core's text buffers (asl_jbuf, the path's and
+ * JSONata's) grow with it. */
+static inline int asl__text_grow(char **p, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    char *np = realloc(*p, c);
+    if (np == NULL)
+        return -1;
+    *p = np;
+    *cap = c;
+    return 0;
+}
 
 /* ---- state names ---------------------------------------------------------
  * Name -> index of the states of one scope, for O(1) transition lookups in

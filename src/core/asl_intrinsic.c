@@ -128,15 +128,10 @@ typedef struct iparser {
 static void ierr(iparser *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ierr(iparser *P, const char *fmt, ...)
 {
-    if (P->failed)
-        return;
-    P->failed = 1;
-    if (P->err && P->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(P->err, P->errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    asl__parse_err(&P->failed, P->err, P->errlen, fmt, ap);
+    va_end(ap);
 }
 
 static int ipeek(const iparser *P) { return P->i < P->n ? (unsigned char)P->s[P->i] : -1; }
@@ -233,19 +228,8 @@ static int parse_path_arg(iparser *P, iarg *a)
 static int parse_number(iparser *P, iarg *a)
 {
     size_t st = P->i;
-    int real = 0;
-    if (ipeek(P) == '-' || ipeek(P) == '+')
-        P->i++;
-    while (P->i < P->n) {
-        int c = ipeek(P);
-        if (isdigit(c))
-            P->i++;
-        else if (c == '.' || c == 'e' || c == 'E' || ((c == '-' || c == '+') && real)) {
-            real = 1;
-            P->i++;
-        } else
-            break;
-    }
+    int real;
+    P->i = asl__scan_number(P->s, P->i, P->n, "-+", &real);
     char tmp[64];
     size_t len = P->i - st;
     if (len == 0 || len >= sizeof tmp) {
@@ -699,20 +683,6 @@ static int fail(ictx *c, const asl_intrinsic *f, const char *fmt, ...)
     return -1;
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
-    }
-}
-
 /* Java Math.round: floor(x + 0.5). AWS rounds number arguments this way
  * (MathAdd(1.5, 1.51) is 4). */
 static long long jround(double d) { return (long long)floor(d + 0.5); }
@@ -729,7 +699,7 @@ static int want_int(ictx *c, const asl_intrinsic *f, const json_t *v, const char
     else if (json_is_real(v))
         r = INT64_MAX;
     else
-        return fail(c, f, "%s must be a number, got %s", what, type_name(v));
+        return fail(c, f, "%s must be a number, got %s", what, asl__json_type_name(v));
     /* Java int arguments: keeps our arithmetic far from overflow too */
     if (r < INT32_MIN || r > INT32_MAX)
         return fail(c, f, "%s must be between %d and %d", what, INT32_MIN, INT32_MAX);
@@ -814,7 +784,7 @@ static int fn_format(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, jso
         flen = json_string_length(a[0]);
         escapes = 0;
     } else
-        return fail(c, f, "the format string must be a string, got %s", type_name(a[0]));
+        return fail(c, f, "the format string must be a string, got %s", asl__json_type_name(a[0]));
     size_t holes = 0;
     for (size_t i = 0; i < flen; i++) {
         if (escapes && fmt[i] == '\\' && i + 1 < flen)
@@ -859,9 +829,9 @@ static int fn_format(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, jso
 static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_string(a[0]))
-        return fail(c, f, "the first argument must be a string, got %s", type_name(a[0]));
+        return fail(c, f, "the first argument must be a string, got %s", asl__json_type_name(a[0]));
     if (!json_is_string(a[1]))
-        return fail(c, f, "the delimiter must be a string, got %s", type_name(a[1]));
+        return fail(c, f, "the delimiter must be a string, got %s", asl__json_type_name(a[1]));
     const char *s = json_string_value(a[0]), *d = json_string_value(a[1]);
     size_t n = json_string_length(a[0]), dn = json_string_length(a[1]);
     json_t *arr = json_array();
@@ -963,7 +933,7 @@ static int arg_eval(const iarg *a, ictx *c, json_t **out)
 static int fn_string_to_json(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_string(a[0]))
-        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
+        return fail(c, f, "the argument must be a string, got %s", asl__json_type_name(a[0]));
     char perr[160];
     *out = asl_json_parse(json_string_value(a[0]), json_string_length(a[0]), perr,
                           sizeof perr);
@@ -993,7 +963,7 @@ static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_
 {
     long long x;
     if (!json_is_array(a[0]))
-        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+        return fail(c, f, "the first argument must be an array, got %s", asl__json_type_name(a[0]));
     if (want_int(c, f, a[1], "the chunk size", &x) < 0)
         return -1;
     if (x <= 0)
@@ -1015,7 +985,7 @@ static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_
 static int fn_array_contains(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_array(a[0]))
-        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+        return fail(c, f, "the first argument must be an array, got %s", asl__json_type_name(a[0]));
     size_t i;
     json_t *v;
     int found = 0;
@@ -1049,7 +1019,7 @@ static int fn_array_get_item(ictx *c, const asl_intrinsic *f, json_t **a, size_t
 {
     long long x;
     if (!json_is_array(a[0]))
-        return fail(c, f, "the first argument must be an array, got %s", type_name(a[0]));
+        return fail(c, f, "the first argument must be an array, got %s", asl__json_type_name(a[0]));
     if (want_int(c, f, a[1], "the index", &x) < 0)
         return -1;
     if (x < 0 || (size_t)x >= json_array_size(a[0]))
@@ -1062,7 +1032,7 @@ static int fn_array_get_item(ictx *c, const asl_intrinsic *f, json_t **a, size_t
 static int fn_array_length(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_array(a[0]))
-        return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
+        return fail(c, f, "the argument must be an array, got %s", asl__json_type_name(a[0]));
     *out = json_integer((json_int_t)json_array_size(a[0]));
     return 0;
 }
@@ -1070,7 +1040,7 @@ static int fn_array_length(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
 static int fn_array_unique(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_array(a[0]))
-        return fail(c, f, "the argument must be an array, got %s", type_name(a[0]));
+        return fail(c, f, "the argument must be an array, got %s", asl__json_type_name(a[0]));
     json_t *res = json_array();
     size_t i, j;
     json_t *v, *w;
@@ -1087,13 +1057,27 @@ static int fn_array_unique(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
     return res ? 0 : fail(c, f, "out of memory");
 }
 
+/* Base64Encode, Base64Decode and Hash take at most MAX_STR_INPUT characters. */
+static int input_len(ictx *c, const asl_intrinsic *f, const json_t *v)
+{
+    if (json_string_length(v) > MAX_STR_INPUT)
+        return fail(c, f, "the input string must be at most %d characters, got %zu", MAX_STR_INPUT,
+                    json_string_length(v));
+    return 0;
+}
+
+/* Base64Encode's and Base64Decode's one argument: a string, not too long. */
+static int str_input(ictx *c, const asl_intrinsic *f, const json_t *v)
+{
+    if (!json_is_string(v))
+        return fail(c, f, "the argument must be a string, got %s", asl__json_type_name(v));
+    return input_len(c, f, v);
+}
+
 static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
-    if (!json_is_string(a[0]))
-        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
-    if (json_string_length(a[0]) > MAX_STR_INPUT)
-        return fail(c, f, "the input string must be at most %d characters, got %zu",
-                    MAX_STR_INPUT, json_string_length(a[0]));
+    if (str_input(c, f, a[0]) < 0)
+        return -1;
     size_t ol;
     char *enc = sfn_b64_encode((const unsigned char *)json_string_value(a[0]),
                            json_string_length(a[0]), &ol);
@@ -1104,11 +1088,8 @@ static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
 
 static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
-    if (!json_is_string(a[0]))
-        return fail(c, f, "the argument must be a string, got %s", type_name(a[0]));
-    if (json_string_length(a[0]) > MAX_STR_INPUT)
-        return fail(c, f, "the input string must be at most %d characters, got %zu",
-                    MAX_STR_INPUT, json_string_length(a[0]));
+    if (str_input(c, f, a[0]) < 0)
+        return -1;
     size_t ol;
     unsigned char *dec =
         sfn_b64_decode(json_string_value(a[0]), json_string_length(a[0]), SFN_B64_STRICT, &ol);
@@ -1122,12 +1103,11 @@ static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
 static int fn_hash(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
 {
     if (!json_is_string(a[0]))
-        return fail(c, f, "the data to hash must be a string, got %s", type_name(a[0]));
+        return fail(c, f, "the data to hash must be a string, got %s", asl__json_type_name(a[0]));
     if (!json_is_string(a[1]))
-        return fail(c, f, "the algorithm must be a string, got %s", type_name(a[1]));
-    if (json_string_length(a[0]) > MAX_STR_INPUT)
-        return fail(c, f, "the input string must be at most %d characters, got %zu",
-                    MAX_STR_INPUT, json_string_length(a[0]));
+        return fail(c, f, "the algorithm must be a string, got %s", asl__json_type_name(a[1]));
+    if (input_len(c, f, a[0]) < 0)
+        return -1;
     char hex[129];
     if (asl__hash_hex(json_string_value(a[1]), (const unsigned char *)json_string_value(a[0]),
                  json_string_length(a[0]), hex) == 0)
@@ -1142,9 +1122,9 @@ static int fn_json_merge(ictx *c, const asl_intrinsic *f, json_t **a, size_t na,
 {
     if (!json_is_object(a[0]) || !json_is_object(a[1]))
         return fail(c, f, "the first two arguments must be objects, got %s and %s",
-                    type_name(a[0]), type_name(a[1]));
+                    asl__json_type_name(a[0]), asl__json_type_name(a[1]));
     if (!json_is_boolean(a[2]))
-        return fail(c, f, "the third argument must be a boolean, got %s", type_name(a[2]));
+        return fail(c, f, "the third argument must be a boolean, got %s", asl__json_type_name(a[2]));
     if (json_is_true(a[2]))
         return fail(c, f, "deep merging is not supported; the third argument must be false");
     json_t *res = asl_json_copy(a[0]); /* shallow: values shared */
@@ -1184,8 +1164,8 @@ static int fn_math_add(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, j
 {
     long long x, y;
     if (!json_is_number(a[0]) || !json_is_number(a[1]))
-        return fail(c, f, "both arguments must be numbers, got %s and %s", type_name(a[0]),
-                    type_name(a[1]));
+        return fail(c, f, "both arguments must be numbers, got %s and %s", asl__json_type_name(a[0]),
+                    asl__json_type_name(a[1]));
     if (want_int(c, f, a[0], "the first value", &x) < 0 ||
         want_int(c, f, a[1], "the second value", &y) < 0)
         return -1;

@@ -20,18 +20,10 @@ static int jgrow(asl_jbuf *b, size_t more)
 {
     if (b->oom)
         return -1;
-    if (b->n + more + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
+    if (asl__text_grow(&b->p, &b->cap, b->n + more + 1, 256) < 0) {
         b->oom = 1;
         return -1;
     }
-    b->p = p;
-    b->cap = cap;
     return 0;
 }
 
@@ -445,4 +437,19 @@ json_t *asl_json_copy(json_t *v)
         return r;
     }
     return json_copy(v);
+}
+
+const char *asl__json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    case JSON_NULL: return "null";
+    }
+    return "null";
 }

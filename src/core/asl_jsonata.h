@@ -59,9 +59,6 @@ int asl_jsonata_eval_field(const asl_jsonata *e, const char *field, json_t *stat
 void asl_jsonata_err_undefined(const asl_jsonata *e, const char *field, asl_err *err);
 void asl_jsonata_err_type(const asl_jsonata *e, const char *field, const char *expected,
                           const json_t *value, asl_err *err);
-/* JSONata-style type name of a JSON value: "null" "number" "string"
- * "boolean" "array" "object". */
-const char *asl_jsonata_type_name(const json_t *v);
 
 /* True if v is a string of the form "{% ... %}" (exactly: no blanks before
  * "{%" or after "%}"; AWS treats " {% x %} " as a literal string). */

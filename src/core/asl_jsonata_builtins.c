@@ -338,12 +338,7 @@ static int bi_append(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         rc = jn__oom(c);
     json_decref(x);
     json_decref(y);
-    if (rc < 0) {
-        json_decref(r);
-        return -1;
-    }
-    out->j = r;
-    return 0;
+    return jn__ret_json(rc, r, out);
 }
 
 static int bi_reverse(ectx *c, val *a, size_t nargs, json_t *in, val *out)
@@ -478,12 +473,7 @@ static int bi_sort(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     free(v);
     free(tmp);
     json_decref(x);
-    if (rc < 0) {
-        json_decref(r);
-        return -1;
-    }
-    out->j = r;
-    return 0;
+    return jn__ret_json(rc, r, out);
 }
 
 static int bi_shuffle(ectx *c, val *a, size_t nargs, json_t *in, val *out)
@@ -742,7 +732,7 @@ static int bi_type(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     if (!jn__defined(A(0)))
         return 0;
-    const char *t = A(0)->fn ? "function" : asl_jsonata_type_name(A(0)->j);
+    const char *t = A(0)->fn ? "function" : asl__json_type_name(A(0)->j);
     return jn__mkstr(c, t, strlen(t), out);
 }
 

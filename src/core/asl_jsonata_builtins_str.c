@@ -307,12 +307,7 @@ static int bi_split(ectx *c, val *a, size_t nargs, json_t *in, val *out)
         rc = x && json_array_append_new(arr, x) == 0 ? 0 : jn__oom(c);
     }
     jn__rxmatch_free(&m);
-    if (rc < 0) {
-        json_decref(arr);
-        return -1;
-    }
-    out->j = arr;
-    return 0;
+    return jn__ret_json(rc, arr, out);
 }
 
 static int bi_join(ectx *c, val *a, size_t nargs, json_t *in, val *out)

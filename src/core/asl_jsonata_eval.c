@@ -839,21 +839,6 @@ static int ev(ectx *c, const node *n, json_t *in, frame *env, val *out)
  * Public API: evaluation and its causes
  * ==================================================================== */
 
-const char *asl_jsonata_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
-    }
-    return "null";
-}
-
 #define QEE "States.QueryEvaluationError"
 
 static void set_cause(asl_err *err, const asl_jsonata *e, const char *field, const char *what)
@@ -910,7 +895,7 @@ void asl_jsonata_err_type(const asl_jsonata *e, const char *field, const char *e
     what = malloc(n);
     if (what) {
         snprintf(what, n, "returned an unexpected result type. Expected '%s', but was '%s' for value: %s", expected,
-                 asl_jsonata_type_name(value), t ? t : "null");
+                 asl__json_type_name(value), t ? t : "null");
         set_cause(err, e, field, what);
     } else
         set_cause(err, e, field, "returned an unexpected result type.");

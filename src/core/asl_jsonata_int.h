@@ -188,6 +188,9 @@ void jn__ectx_cleanup(ectx *c);
 
 json_t *jn__num_new(double d);
 int jn__mknum(ectx *c, double d, val *out);
+/* A built-in's end: r (new) becomes *out when rc is 0; else r is freed.
+ * Returns 0 or -1 (rc: 0, or -1 with the error recorded). */
+int jn__ret_json(int rc, json_t *r, val *out);
 int jn__mkstr(ectx *c, const char *s, size_t n, val *out);
 /* JavaScript's Number#toString for finite d */
 void jn__fmt_js_number(double d, char *out, size_t n);

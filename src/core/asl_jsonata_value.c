@@ -40,6 +40,16 @@ int jn__fail(ectx *c, const char *code, const char *fmt, ...)
 
 int jn__oom(ectx *c) { return jn__fail(c, "U1001", "Out of memory"); }
 
+int jn__ret_json(int rc, json_t *r, val *out)
+{
+    if (rc < 0) {
+        json_decref(r);
+        return -1;
+    }
+    out->j = r;
+    return 0;
+}
+
 frame *jn__frame_new(ectx *c, frame *parent)
 {
     frame *f = calloc(1, sizeof *f);
@@ -206,17 +216,9 @@ void jn__sb_put(sbuf *b, const char *s, size_t n)
         b->bad = 2;
         return;
     }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->bad = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (asl__text_grow(&b->p, &b->cap, b->n + n + 1, 64) < 0) {
+        b->bad = 1;
+        return;
     }
     memcpy(b->p + b->n, s, n);
     b->n += n;

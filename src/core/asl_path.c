@@ -136,15 +136,10 @@ typedef struct parser {
 static void perr(parser *P, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void perr(parser *P, const char *fmt, ...)
 {
-    if (P->failed)
-        return;
-    P->failed = 1;
-    if (P->err && P->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(P->err, P->errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    asl__parse_err(&P->failed, P->err, P->errlen, fmt, ap);
+    va_end(ap);
 }
 
 static int peek(const parser *P) { return P->i < P->n ? (unsigned char)P->s[P->i] : -1; }
@@ -553,19 +548,8 @@ static int parse_operand(parser *P, operand *o)
     }
     if (c == '-' || isdigit(c)) {
         size_t st = P->i;
-        int real = 0;
-        if (c == '-')
-            P->i++;
-        while (P->i < P->n) {
-            int d = peek(P);
-            if (isdigit(d))
-                P->i++;
-            else if (d == '.' || d == 'e' || d == 'E' || ((d == '+' || d == '-') && real)) {
-                real = 1;
-                P->i++;
-            } else
-                break;
-        }
+        int real;
+        P->i = asl__scan_number(P->s, P->i, P->n, "-", &real);
         char tmp[64];
         size_t len = P->i - st;
         if (len >= sizeof tmp) {
@@ -743,17 +727,9 @@ static void sb_put(sbuf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
+    if (asl__text_grow(&b->p, &b->cap, b->n + n + 1, 32) < 0) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->p + b->n, s, n);
     b->n += n;

@@ -58,6 +58,16 @@ static void query_error(ql_env *e, const char *msg, int catchable)
     asl__raise_err(e->x, e->t, e->st, &err, catchable);
 }
 
+/* query_error for a field's value v; frees msg, text and v. Returns -1. */
+static int query_fail(ql_env *e, char *msg, char *text, json_t *v, int catchable)
+{
+    query_error(e, msg, catchable);
+    free(text);
+    free(msg);
+    json_decref(v);
+    return -1;
+}
+
 /* A field that must be of one JSON type: AWS's message names the expression
  * when the field is one, else it is msg. */
 static void type_error(ql_env *e, const asl_jtmpl *tm, const char *field, const char *type, json_t *v,
@@ -81,11 +91,7 @@ static int jeval_int(ql_env *e, const asl_jtmpl *tm, const char *field, int *out
     if (!json_is_integer(v) && !(json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v))) {
         char *text = asl_json_text(v);
         char *msg = asl__xprintf("The %s field must evaluate to an integer, but was: %s", field, text ? text : "?");
-        query_error(e, msg, 1);
-        free(text);
-        free(msg);
-        json_decref(v);
-        return -1;
+        return query_fail(e, msg, text, v, 1);
     }
     *out = (int)json_number_value(v);
     json_decref(v);
@@ -221,15 +227,11 @@ static int ja_wait_due(ql_env *e, int64_t *due)
         if (jeval(e, st->j_timestamp, &v) != 0)
             return -1;
         if (!json_is_string(v) || asl_timestamp_parse(json_string_value(v), &ms) != 0) {
-            char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+            char *text = asl__value_text(v);
             char *msg = asl__xprintf("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
                                      "format string: %s",
                                      text ? text : "?");
-            query_error(e, msg, 0);
-            free(text);
-            free(msg);
-            json_decref(v);
-            return -1;
+            return query_fail(e, msg, text, v, 0);
         }
         json_decref(v);
         *due = ms;

@@ -134,6 +134,16 @@ static json_t *jp_args(ql_env *e, json_t *eff)
     return out;
 }
 
+/* Fails the execution with msg for a field's value v; frees msg and v.
+ * Returns -1. */
+static int path_fail(ql_env *e, char *msg, json_t *v)
+{
+    asl__runtime_fail(e->x, e->t, e->st, msg);
+    free(msg);
+    json_decref(v);
+    return -1;
+}
+
 /* TimeoutSecondsPath / HeartbeatSecondsPath: a positive integer. */
 static int path_int(ql_env *e, const asl_path *p, const char *field, int *out)
 {
@@ -141,10 +151,7 @@ static int path_int(ql_env *e, const asl_path *p, const char *field, int *out)
     if (asl_path_eval(p, e->t->input, scope(e), &v) != 0 || !json_is_integer(v) || json_integer_value(v) < 1) {
         char *msg = asl__xprintf("The %s parameter does not reference a valid positive integer: %s", field,
                                  asl_path_text(p));
-        asl__runtime_fail(e->x, e->t, e->st, msg);
-        free(msg);
-        json_decref(v);
-        return -1;
+        return path_fail(e, msg, v);
     }
     *out = (int)json_integer_value(v);
     json_decref(v);
@@ -221,7 +228,7 @@ static char *wait_path_due(ql_env *e, int64_t *due)
                            st->wait_kind == 3 ? "SecondsPath" : "TimestampPath", pt);
     } else if (st->wait_kind == 3) {
         if (!json_is_integer(v)) {
-            char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+            char *text = asl__value_text(v);
             msg = asl__xprintf("The SecondsPath parameter cannot be parsed as a long value: %s == %s", pt, text);
             free(text);
         } else if (json_integer_value(v) < 0) {
@@ -235,7 +242,7 @@ static char *wait_path_due(ql_env *e, int64_t *due)
     } else {
         int64_t ms = 0;
         if (!json_is_string(v) || asl_timestamp_parse(json_string_value(v), &ms) != 0) {
-            char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+            char *text = asl__value_text(v);
             msg = asl__xprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
                                "date-time format string: %s == %s",
                                pt, text);
@@ -375,14 +382,11 @@ static int map_int_path(ql_env *e, const asl_path *p, const char *field, int *ou
         }
     }
     if (!json_is_integer(v) && !(allow_real && json_is_number(v))) {
-        char *text = json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v);
+        char *text = asl__value_text(v);
         char *msg = asl__xprintf("The %s field refers to value \"%s\" which is not a valid integer: %s", field, text,
                                  asl_path_text(p));
-        asl__runtime_fail(e->x, e->t, e->st, msg);
         free(text);
-        free(msg);
-        json_decref(v);
-        return -1;
+        return path_fail(e, msg, v);
     }
     *out = (int)json_number_value(v);
     json_decref(v);

@@ -402,59 +402,20 @@ static void check_error_equals(vctx *c, const json_t *e, const char *eloc, int i
         diag(c, SCHEMA, floc, "States.ALL must appear alone and at end of list");
 }
 
-static void check_retry(vctx *c, const json_t *st, const char *loc)
-{
-    static const char *const RETRY_FIELDS[] = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
-                                               "MaxDelaySeconds", "JitterStrategy", "Comment", NULL};
-    const json_t *r = json_object_get(st, "Retry");
-    char floc[512], eloc[600];
-    if (r == NULL)
-        return;
-    sub_loc(floc, sizeof floc, loc, "Retry");
-    if (!json_is_array(r)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Retry' must be an ARRAY");
-        return;
-    }
-    for (size_t i = 0; i < json_array_size(r); i++) {
-        const json_t *e = json_array_get(r, i);
-        snprintf(eloc, sizeof eloc, "%s[%zu]", floc, i);
-        if (!json_is_object(e)) {
-            diag(c, SCHEMA, eloc, "Value should be an OBJECT");
-            continue;
-        }
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)e, k, v) {
-            if (!in_list(k, RETRY_FIELDS))
-                diag(c, SCHEMA, eloc, "Field '%s' is not supported", k);
-        }
-        check_error_equals(c, e, eloc, i + 1 == json_array_size(r));
-        const json_t *x;
-        if ((x = json_object_get(e, "IntervalSeconds")) && !(json_is_integer(x) && json_integer_value(x) >= 1))
-            diag(c, SCHEMA, eloc, "The value for the field 'IntervalSeconds' must be a positive INTEGER");
-        if ((x = json_object_get(e, "MaxAttempts")) && !is_nonneg_int(x))
-            diag(c, SCHEMA, eloc, "The value for the field 'MaxAttempts' must be a non-negative INTEGER");
-        if ((x = json_object_get(e, "MaxDelaySeconds")) && !(json_is_integer(x) && json_integer_value(x) >= 1))
-            diag(c, SCHEMA, eloc, "The value for the field 'MaxDelaySeconds' must be a positive INTEGER");
-        if ((x = json_object_get(e, "BackoffRate")) && !(json_is_number(x) && json_number_value(x) >= 1.0))
-            diag(c, SCHEMA, eloc, "The value for the field 'BackoffRate' must be a NUMBER >= 1.0");
-        if ((x = json_object_get(e, "JitterStrategy")) &&
-            !(json_is_string(x) && (strcmp(json_string_value(x), "FULL") == 0 || strcmp(json_string_value(x), "NONE") == 0)))
-            diag(c, SCHEMA, eloc, "Value should be one of the following: [NONE, FULL]");
-    }
-}
+/* A Retry or Catch list: an ARRAY of OBJECTs with only the fields named (and
+ * each language's own), each with its ErrorEquals; `each` checks the rest. */
+typedef void (*handler_fn)(vctx *c, const json_t *e, const char *eloc, int ql);
 
-static void check_catch(vctx *c, const json_t *st, const char *loc, int ql)
+static void check_handlers(vctx *c, const json_t *st, const char *loc, int ql, const char *field,
+                           const char *const *fields, handler_fn each)
 {
-    static const char *const CATCH_FIELDS[] = {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output",
-                                               NULL};
-    const json_t *r = json_object_get(st, "Catch");
+    const json_t *r = json_object_get(st, field);
     char floc[512], eloc[600];
     if (r == NULL)
         return;
-    sub_loc(floc, sizeof floc, loc, "Catch");
+    sub_loc(floc, sizeof floc, loc, field);
     if (!json_is_array(r)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Catch' must be an ARRAY");
+        diag(c, SCHEMA, floc, "The value for the field '%s' must be an ARRAY", field);
         return;
     }
     for (size_t i = 0; i < json_array_size(r); i++) {
@@ -467,7 +428,7 @@ static void check_catch(vctx *c, const json_t *st, const char *loc, int ql)
         const char *k;
         const json_t *v;
         json_object_foreach((json_t *)e, k, v) {
-            if (!in_list(k, CATCH_FIELDS))
+            if (!in_list(k, fields))
                 diag(c, SCHEMA, eloc, "Field '%s' is not supported", k);
             else if (ql == QL_JSONATA && strcmp(k, "ResultPath") == 0)
                 diag(c, SCHEMA, eloc,
@@ -477,17 +438,55 @@ static void check_catch(vctx *c, const json_t *st, const char *loc, int ql)
                      "The QueryLanguage is set to 'JSONPath', but field '%s' is only supported for the 'JSONata' QueryLanguage", k);
         }
         check_error_equals(c, e, eloc, i + 1 == json_array_size(r));
-        const json_t *next = json_object_get(e, "Next");
-        if (next == NULL)
-            diag(c, SCHEMA, eloc, "These fields are required: [Next]");
-        else if (!json_is_string(next))
-            diag(c, SCHEMA, eloc, "The value for the field 'Next' must be a STRING");
-        if (ql == QL_JSONPATH)
-            check_path_field(c, e, "ResultPath", eloc, ASL_PATH_REFERENCE, 1, 0);
-        check_assign(c, json_object_get(e, "Assign"), eloc, ql);
-        if (ql == QL_JSONATA && json_object_get(e, "Output"))
-            walk_jsonata(c, json_object_get(e, "Output"), eloc, 0);
+        each(c, e, eloc, ql);
     }
+}
+
+static void check_retrier(vctx *c, const json_t *e, const char *eloc, int ql)
+{
+    (void)ql;
+    const json_t *x;
+    if ((x = json_object_get(e, "IntervalSeconds")) && !(json_is_integer(x) && json_integer_value(x) >= 1))
+        diag(c, SCHEMA, eloc, "The value for the field 'IntervalSeconds' must be a positive INTEGER");
+    if ((x = json_object_get(e, "MaxAttempts")) && !is_nonneg_int(x))
+        diag(c, SCHEMA, eloc, "The value for the field 'MaxAttempts' must be a non-negative INTEGER");
+    if ((x = json_object_get(e, "MaxDelaySeconds")) && !(json_is_integer(x) && json_integer_value(x) >= 1))
+        diag(c, SCHEMA, eloc, "The value for the field 'MaxDelaySeconds' must be a positive INTEGER");
+    if ((x = json_object_get(e, "BackoffRate")) && !(json_is_number(x) && json_number_value(x) >= 1.0))
+        diag(c, SCHEMA, eloc, "The value for the field 'BackoffRate' must be a NUMBER >= 1.0");
+    if ((x = json_object_get(e, "JitterStrategy")) &&
+        !(json_is_string(x) && (strcmp(json_string_value(x), "FULL") == 0 || strcmp(json_string_value(x), "NONE") == 0)))
+        diag(c, SCHEMA, eloc, "Value should be one of the following: [NONE, FULL]");
+}
+
+static void check_catcher(vctx *c, const json_t *e, const char *eloc, int ql)
+{
+    const json_t *next = json_object_get(e, "Next");
+    if (next == NULL)
+        diag(c, SCHEMA, eloc, "These fields are required: [Next]");
+    else if (!json_is_string(next))
+        diag(c, SCHEMA, eloc, "The value for the field 'Next' must be a STRING");
+    if (ql == QL_JSONPATH)
+        check_path_field(c, e, "ResultPath", eloc, ASL_PATH_REFERENCE, 1, 0);
+    check_assign(c, json_object_get(e, "Assign"), eloc, ql);
+    if (ql == QL_JSONATA && json_object_get(e, "Output"))
+        walk_jsonata(c, json_object_get(e, "Output"), eloc, 0);
+}
+
+static void check_retry(vctx *c, const json_t *st, const char *loc)
+{
+    /* Retry has neither ResultPath nor Output, so the language checks in
+     * check_handlers never fire for it: they are "not supported" first. */
+    static const char *const RETRY_FIELDS[] = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate",
+                                               "MaxDelaySeconds", "JitterStrategy", "Comment", NULL};
+    check_handlers(c, st, loc, QL_JSONPATH, "Retry", RETRY_FIELDS, check_retrier);
+}
+
+static void check_catch(vctx *c, const json_t *st, const char *loc, int ql)
+{
+    static const char *const CATCH_FIELDS[] = {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output",
+                                               NULL};
+    check_handlers(c, st, loc, ql, "Catch", CATCH_FIELDS, check_catcher);
 }
 
 /* ---- states -------------------------------------------------------------- */

@@ -153,6 +153,18 @@ static int epoll_set(ev_loop *l, int fd, int was, uint32_t ev)
     return 0;
 }
 
+/* The loop's own fd (a child's pidfd, the signalfd): a slot, read events
+ * on epoll. Returns 0, or a negative errno with fd closed. */
+static int own_fd_add(ev_loop *l, int fd)
+{
+    int rc = slot_reserve(l, fd);
+    if (rc == 0)
+        rc = epoll_set(l, fd, 0, EPOLLIN);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
 int ev_fd_watch(ev_loop *l, int fd, int events, ev_fd_cb *cb, void *ud)
 {
     if (events == 0) {
@@ -301,13 +313,9 @@ int ev_child_watch(ev_loop *l, pid_t pid, ev_child_cb *cb, void *ud)
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0)
         return -errno;
-    int rc = slot_reserve(l, fd);
-    if (rc == 0)
-        rc = epoll_set(l, fd, 0, EPOLLIN);
-    if (rc < 0) {
-        close(fd);
+    int rc = own_fd_add(l, fd);
+    if (rc < 0)
         return rc;
-    }
     fd_slot *s = &l->slots[fd];
     s->kind = SLOT_CHILD;
     s->pid = pid;
@@ -377,13 +385,9 @@ int ev_signal_watch(ev_loop *l, int signo, ev_signal_cb *cb, void *ud)
     if (fd < 0)
         return -errno;
     if (l->sigfd < 0) {
-        int rc = slot_reserve(l, fd);
-        if (rc == 0)
-            rc = epoll_set(l, fd, 0, EPOLLIN);
-        if (rc < 0) {
-            close(fd);
+        int rc = own_fd_add(l, fd);
+        if (rc < 0)
             return rc;
-        }
         l->slots[fd].kind = SLOT_SIGNAL;
         l->sigfd = fd;
     }

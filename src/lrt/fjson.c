@@ -58,6 +58,16 @@ static void fj_ws(fastjson *j)
         j->p++;
 }
 
+/* Consumes c when it is the next byte; 1 when it was. */
+static int fj_eat(fastjson *j, char c)
+{
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
 /* The string at j->p (after its opening quote); *out points at its
  * bytes: in the input when there is nothing to decode, else in scratch. */
 static int fj_string(fastjson *j, const char **out, size_t *len)
@@ -141,10 +151,8 @@ static json_t *fj_object(fastjson *j, int depth)
     if (!o)
         return NULL;
     fj_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
+    if (fj_eat(j, '}'))
         return o;
-    }
     for (;;) {
         const char *key;
         size_t klen;
@@ -164,8 +172,7 @@ static json_t *fj_object(fastjson *j, int depth)
         }
         fj_ws(j);
         json_t *v = NULL;
-        if (j->p < j->end && *j->p == ':') {
-            j->p++;
+        if (fj_eat(j, ':')) {
             fj_ws(j);
             v = fj_value(j, depth);
         }
@@ -175,15 +182,12 @@ static json_t *fj_object(fastjson *j, int depth)
         if (bad)
             goto fail;
         fj_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
+        if (fj_eat(j, ',')) {
             fj_ws(j);
             continue;
         }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
+        if (fj_eat(j, '}'))
             return o;
-        }
         goto fail;
     }
 fail:
@@ -197,23 +201,18 @@ static json_t *fj_array(fastjson *j, int depth)
     if (!a)
         return NULL;
     fj_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
+    if (fj_eat(j, ']'))
         return a;
-    }
     for (;;) {
         if (json_array_append_new(a, fj_value(j, depth)) < 0)
             goto fail;
         fj_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
+        if (fj_eat(j, ',')) {
             fj_ws(j);
             continue;
         }
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
+        if (fj_eat(j, ']'))
             return a;
-        }
         goto fail;
     }
 fail:

@@ -40,7 +40,7 @@
 #include "lam.h"
 #include "tpl.h"
 
-static int mkdir_p(const char *path)
+int sfnd_mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
     snprintf(buf, sizeof buf, "%s", path);
@@ -132,7 +132,7 @@ static int build_one(const tpl_function *f, const char *make, const char *build_
     }
     char artifacts[PATH_MAX], boot[PATH_MAX + 16];
     snprintf(artifacts, sizeof artifacts, "%s/%s", build_dir, f->logical_id);
-    if (mkdir_p(artifacts) != 0) {
+    if (sfnd_mkdir_p(artifacts) != 0) {
         fprintf(stderr, "sfnd build: %s: %s: %s\n", f->logical_id, artifacts, strerror(errno));
         return -1;
     }
@@ -191,7 +191,7 @@ int sfnd_build_main(int argc, char **argv)
     if (build_dir == NULL) {
         snprintf(dirbuf, sizeof dirbuf, "%s/.aws-sam/build", tpl_dir(t));
         build_dir = dirbuf;
-    } else if (realpath(build_dir, dirbuf) != NULL || (mkdir_p(build_dir) == 0 &&
+    } else if (realpath(build_dir, dirbuf) != NULL || (sfnd_mkdir_p(build_dir) == 0 &&
                                                         realpath(build_dir, dirbuf) != NULL)) {
         build_dir = dirbuf;
     }

@@ -11,4 +11,8 @@
 /* Returns the process's exit status: 0 when every build succeeded. */
 int sfnd_build_main(int argc, char **argv);
 
+/* mkdir -p (mode 0755): path and every missing parent. Returns 0, or -1 with
+ * errno set. Shared with sfnd's main (its data directories). */
+int sfnd_mkdir_p(const char *path);
+
 #endif

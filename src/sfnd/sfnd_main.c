@@ -145,21 +145,6 @@ static void usage(void)
     exit(2);
 }
 
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static void on_lam_done(void *ud)
 {
     sfnd *s = ud;
@@ -302,14 +287,14 @@ static int options(sfnd_cfg *c, int argc, char **argv)
 static int data_dirs(sfnd *s)
 {
     const char *data = s->cfg.data;
-    if (mkdirs(data) != 0 || realpath(data, s->datadir) == NULL) {
+    if (sfnd_mkdir_p(data) != 0 || realpath(data, s->datadir) == NULL) {
         fprintf(stderr, "sfnd: %s: %s\n", data, strerror(errno));
         return -1;
     }
     snprintf(s->tables, sizeof s->tables, "%s/tables", s->datadir);
     snprintf(s->logs, sizeof s->logs, "%s/logs", s->datadir);
     snprintf(s->dbpath, sizeof s->dbpath, "%s/sfnd.db", s->datadir);
-    if (mkdirs(s->tables) != 0 || mkdirs(s->logs) != 0) {
+    if (sfnd_mkdir_p(s->tables) != 0 || sfnd_mkdir_p(s->logs) != 0) {
         fprintf(stderr, "sfnd: %s: %s\n", s->datadir, strerror(errno));
         return -1;
     }
