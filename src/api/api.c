@@ -1,9 +1,9 @@
 /*
- * api.c - Step Functions API (AWS JSON 1.0) over the runner and the store,
- * and the HTTP router (see api.h): api_call's parse and dispatch, the
- * replies, the strict request members and ARN checks every operation uses,
- * who may call (api_http_check), api_create / api_free. The operations
- * are in api_sm.c, api_exec.c and api_history.c (api_int.h).
+ * api.c - Step Functions API (AWS JSON 1.0) over the runner, and the HTTP
+ * router (see api.h): api_call's parse and dispatch, the replies, the
+ * strict request members and ARN checks every operation uses, who may call
+ * (api_http_check), api_create / api_free. The operations are in api_sm.c,
+ * api_exec.c and api_history.c (api_int.h).
  *
  * Requests are parsed strictly: a body that is not a JSON object is a
  * SerializationException, a member of the wrong JSON type too; a missing
@@ -278,36 +278,36 @@ int api__check_arn(call *c, const char *arn, const char *kind1, const char *kind
     return 0;
 }
 /* Look an execution up; replies ExecutionDoesNotExist when absent. */
-int api__find_exec(call *c, const char *arn, store_exec *x)
+int api__find_exec(call *c, const char *arn, run_exec_info *x)
 {
     if (api__check_arn(c, arn, "execution", "express") != 0)
         return -1;
-    int rc = store_exec_get(c->a->st, arn, x);
-    if (rc == STORE_ENOENT) {
+    int rc = run_exec_get(c->a->run, arn, x);
+    if (rc == RUN_ENOENT) {
         CLIENT(c, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
         return -1;
     }
-    if (rc != STORE_OK) {
-        api__reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(c->a->st));
+    if (rc != 0) {
+        api__reply_err(c, 500, "InternalFailure", "store: %s", run_store_errmsg(c->a->run));
         return -1;
     }
     return 0;
 }
 
-int api__find_sm(call *c, const char *arn, store_sm *sm)
+int api__find_sm(call *c, const char *arn, run_sm *sm)
 {
     if (api__check_arn(c, arn, "stateMachine", NULL) != 0)
         return -1;
-    int rc = store_sm_get(c->a->st, arn, sm);
-    if (rc == STORE_OK && !sm->deleted)
+    int rc = run_sm_get(c->a->run, arn, sm);
+    if (rc == 0 && !sm->deleted)
         return 0;
-    if (rc == STORE_OK)
-        store_sm_cleanup(sm);
-    if (rc == STORE_OK || rc == STORE_ENOENT) {
+    if (rc == 0)
+        run_sm_cleanup(sm);
+    if (rc == 0 || rc == RUN_ENOENT) {
         CLIENT(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
         return -1;
     }
-    api__reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(c->a->st));
+    api__reply_err(c, 500, "InternalFailure", "store: %s", run_store_errmsg(c->a->run));
     return -1;
 }
 
@@ -658,7 +658,6 @@ api *api_create(const api_opts *o)
     if (a == NULL)
         return NULL;
     a->run = o->run;
-    a->st = o->st;
     a->loop = o->loop;
     a->lam = o->lam;
     a->region = strdup(o->region ? o->region : "us-east-1");

@@ -2,7 +2,8 @@
  * api.h - the Step Functions API (AWS JSON 1.0) and the HTTP router of sfnd.
  *
  * POST / with X-Amz-Target: AWSStepFunctions.<Op> is parsed strictly and
- * dispatched to the runner and the store; POST
+ * dispatched to the runner, which makes every write and every read of the
+ * store (run.h); POST
  * /2015-03-31/functions/{name}/invocations goes to lam_http_invoke. Errors
  * are AWS's JSON bodies {"__type": "...", "message": "..."} with status 400
  * (client errors) or 500. Every reply leaves after the commit of the loop
@@ -12,7 +13,8 @@
  * {"executionArn", "timeoutSeconds"} answers like DescribeExecution once
  * the execution has ended (or at the timeout).
  *
- * Must not: touch executions except through the runner.
+ * Must not: call the store (src/store): reads and writes go through the
+ * runner.
  * Threading: the loop's thread.
  */
 #ifndef SFN_API_H
@@ -24,13 +26,13 @@
 #include "http.h"
 #include "lam.h"
 #include "run.h"
-#include "store.h"
 
 typedef struct api api;
 
 typedef struct api_opts {
     run *run;
-    store *st;
+    store *st;            /* unused (the API reads through the runner); kept
+                           * for callers that still set it, to be dropped */
     ev_loop *loop;
     lam *lam;             /* may be NULL (no Lambda Invoke API) */
     const char *region;   /* default us-east-1 */

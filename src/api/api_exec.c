@@ -56,28 +56,28 @@ static const char *status_name(int s)
 {
     static const char *const n[] = {"RUNNING", "SUCCEEDED", "FAILED",
                                     "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"};
-    return s >= 0 && s <= STORE_PENDING_REDRIVE ? n[s] : "RUNNING";
+    return s >= 0 && s <= RUN_PENDING_REDRIVE ? n[s] : "RUNNING";
 }
 
 static int status_from_name(const char *s)
 {
     static const char *const n[] = {"RUNNING", "SUCCEEDED", "FAILED",
                                     "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"};
-    for (int i = 0; i <= STORE_PENDING_REDRIVE; i++)
+    for (int i = 0; i <= RUN_PENDING_REDRIVE; i++)
         if (!strcmp(s, n[i]))
             return i;
     return -1;
 }
 
 /* ---- JSON shapes ------------------------------------------------------------------ */
-static json_t *exec_json(const store_exec *x, int full)
+static json_t *exec_json(const run_exec_info *x, int full)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o}", "executionArn", x->arn, "stateMachineArn",
                           x->sm_arn, "name", x->name, "status", status_name(x->status),
                           "startDate", ts(x->start_ms));
     if (o == NULL)
         return NULL;
-    if (x->stop_ms && x->status != STORE_RUNNING)
+    if (x->stop_ms && x->status != RUN_RUNNING)
         json_object_set_new(o, "stopDate", ts(x->stop_ms));
     if (full) {
         json_object_set_new(o, "input", json_string(x->input));
@@ -91,14 +91,14 @@ static json_t *exec_json(const store_exec *x, int full)
         if (x->cause)
             json_object_set_new(o, "cause", json_string(x->cause));
         json_object_set_new(o, "redriveCount", json_integer(x->redrive_count));
-        const char *rs = x->status == STORE_RUNNING || x->status == STORE_SUCCEEDED
+        const char *rs = x->status == RUN_RUNNING || x->status == RUN_SUCCEEDED
                              ? "NOT_REDRIVABLE"
                              : "REDRIVABLE";
         json_object_set_new(o, "redriveStatus", json_string(rs));
-        if (x->status == STORE_RUNNING || x->status == STORE_SUCCEEDED)
+        if (x->status == RUN_RUNNING || x->status == RUN_SUCCEEDED)
             json_object_set_new(
                 o, "redriveStatusReason",
-                json_string(x->status == STORE_RUNNING ? "Execution is RUNNING and cannot be redriven"
+                json_string(x->status == RUN_RUNNING ? "Execution is RUNNING and cannot be redriven"
                                                        : "Execution is SUCCEEDED and cannot be redriven"));
         if (x->redrive_ms)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
@@ -120,7 +120,7 @@ static void put_key(jtext *b, const char *k)
     jtext_c(b, ':');
 }
 
-static char *exec_text(const store_exec *x, int full)
+static char *exec_text(const run_exec_info *x, int full)
 {
     jtext b = {0};
     jtext_lit(&b, "{\"executionArn\":");
@@ -133,7 +133,7 @@ static char *exec_text(const store_exec *x, int full)
     jtext_cstr(&b, status_name(x->status));
     put_key(&b, "startDate");
     jtext_ts(&b, x->start_ms);
-    if (x->stop_ms && x->status != STORE_RUNNING) {
+    if (x->stop_ms && x->status != RUN_RUNNING) {
         put_key(&b, "stopDate");
         jtext_ts(&b, x->stop_ms);
     }
@@ -156,12 +156,12 @@ static char *exec_text(const store_exec *x, int full)
         }
         put_key(&b, "redriveCount");
         jtext_int(&b, x->redrive_count);
-        int nr = x->status == STORE_RUNNING || x->status == STORE_SUCCEEDED;
+        int nr = x->status == RUN_RUNNING || x->status == RUN_SUCCEEDED;
         put_key(&b, "redriveStatus");
         jtext_cstr(&b, nr ? "NOT_REDRIVABLE" : "REDRIVABLE");
         if (nr) {
             put_key(&b, "redriveStatusReason");
-            jtext_cstr(&b, x->status == STORE_RUNNING ? "Execution is RUNNING and cannot be redriven"
+            jtext_cstr(&b, x->status == RUN_RUNNING ? "Execution is RUNNING and cannot be redriven"
                                                       : "Execution is SUCCEEDED and cannot be redriven");
         }
         if (x->redrive_ms) {
@@ -180,7 +180,7 @@ static char *exec_text(const store_exec *x, int full)
     return jtext_take(&b);
 }
 
-static void reply_exec(call *c, const store_exec *x)
+static void reply_exec(call *c, const run_exec_info *x)
 {
     char *text = exec_text(x, 1);
     if (text == NULL)
@@ -197,7 +197,7 @@ static void op_start(call *c, json_t *req, int sync)
 {
     api *a = c->a;
     const char *smarn, *name, *input, *trace, *incl;
-    store_sm sm;
+    run_sm sm;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &smarn) ||
         api__str_member(c, req, "name", 0, 0, &name) ||
         api__str_member(c, req, "input", 0, MAX_INPUT, &input) ||
@@ -220,7 +220,7 @@ static void op_start(call *c, json_t *req, int sync)
     if (api__find_sm(c, smarn, &sm))
         return;
     if (sync && sm.type != ASL_EXPRESS) {
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
                "This operation is not supported by this type of state machine");
         return;
@@ -230,7 +230,7 @@ static void op_start(call *c, json_t *req, int sync)
     json_error_t je;
     json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &a->fj);
     if (in == NULL) {
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
         CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'", je.text);
         return;
     }
@@ -251,19 +251,19 @@ static void op_start(call *c, json_t *req, int sync)
         if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(p - sm.arn), sm.arn,
                      p + strlen(":stateMachine:"), name) < 0)
             xarn = NULL;
-        store_exec old;
-        if (xarn && store_exec_get(a->st, xarn, &old) == STORE_OK) {
-            int same = old.status == STORE_RUNNING && !strcmp(old.input, input) &&
+        run_exec_info old;
+        if (xarn && run_exec_get(a->run, xarn, &old) == 0) {
+            int same = old.status == RUN_RUNNING && !strcmp(old.input, input) &&
                        !strcmp(old.sm_arn, sm.arn);
             if (same)
                 api__reply_json(c, json_pack("{s:s,s:o}", "executionArn", xarn, "startDate",
                                              ts(old.start_ms)));
             else
                 CLIENT(c, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", xarn);
-            store_exec_cleanup(&old);
+            run_exec_info_cleanup(&old);
             free(xarn);
             json_decref(in);
-            store_sm_cleanup(&sm);
+            run_sm_cleanup(&sm);
             return;
         }
         free(xarn);
@@ -274,7 +274,7 @@ static void op_start(call *c, json_t *req, int sync)
     int64_t start_ms = 0;
     int rc = run_exec_start(a->run, &s, sync ? sync_done : NULL, c, &arn, &start_ms);
     json_decref(in);
-    store_sm_cleanup(&sm);
+    run_sm_cleanup(&sm);
     if (rc == RUN_EEXIST) {
         CLIENT(c, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", name);
         return;
@@ -357,18 +357,18 @@ static void sync_done(void *ud, int rc, const run_result *res)
 void api__op_describe_exec(call *c, json_t *req)
 {
     const char *arn;
-    store_exec x;
+    run_exec_info x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) || api__find_exec(c, arn, &x))
         return;
     reply_exec(c, &x);
-    store_exec_cleanup(&x);
+    run_exec_info_cleanup(&x);
 }
 
 typedef struct exec_list {
     json_t *arr;
 } exec_list;
 
-static int exec_list_cb(void *ctx, const store_exec *x)
+static int exec_list_cb(void *ctx, const run_exec_info *x)
 {
     exec_list *l = ctx;
     json_array_append_new(l->arr, exec_json(x, 0));
@@ -405,25 +405,25 @@ void api__op_list_execs(call *c, json_t *req)
                filter);
         return;
     }
-    store_sm sm;
+    run_sm sm;
     if (api__check_arn(c, smarn, "stateMachine", NULL))
         return;
-    int rc = store_sm_get(c->a->st, smarn, &sm);
-    if (rc != STORE_OK) {
+    int rc = run_sm_get(c->a->run, smarn, &sm);
+    if (rc != 0) {
         CLIENT(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", smarn);
         return;
     }
     if (sm.type == ASL_EXPRESS) {
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
                "This operation is not supported by this type of state machine");
         return;
     }
-    store_sm_cleanup(&sm);
+    run_sm_cleanup(&sm);
     exec_list l = {.arr = json_array()};
     int64_t next = 0;
-    store_exec_list(c->a->st, smarn, status, after, max ? (int)max : LIST_DEFAULT, exec_list_cb,
-                    &l, &next);
+    run_exec_list(c->a->run, smarn, status, after, max ? (int)max : LIST_DEFAULT, exec_list_cb,
+                  &l, &next);
     json_t *o = json_pack("{s:o}", "executions", l.arr);
     if (next)
         json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)next));
@@ -433,15 +433,15 @@ void api__op_list_execs(call *c, json_t *req)
 void api__op_stop(call *c, json_t *req)
 {
     const char *arn, *error, *cause;
-    store_exec x;
+    run_exec_info x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
         api__str_member(c, req, "error", 0, 256, &error) ||
         api__str_member(c, req, "cause", 0, 32768, &cause) ||
         api__find_exec(c, arn, &x))
         return;
     int64_t stop_ms = x.stop_ms;
-    int rc = x.status == STORE_RUNNING ? run_exec_stop(c->a->run, arn, error, cause, &stop_ms) : 0;
-    store_exec_cleanup(&x);
+    int rc = x.status == RUN_RUNNING ? run_exec_stop(c->a->run, arn, error, cause, &stop_ms) : 0;
+    run_exec_info_cleanup(&x);
     if (rc == RUN_EUNAVAIL) {
         api__reply_unavail(c);
         return;
@@ -506,13 +506,13 @@ static void op_task(call *c, json_t *req, int kind)
 void api__op_redrive(call *c, json_t *req)
 {
     const char *arn, *ctok;
-    store_exec x;
+    run_exec_info x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
         api__str_member(c, req, "clientToken", 0, 64, &ctok) || api__find_exec(c, arn, &x))
         return;
     if (strstr(arn, ":express:")) {
         CLIENT(c, "ExecutionNotRedrivable", "Execution '%s' is an EXPRESS execution and cannot be redriven", arn);
-    } else if (x.status == STORE_RUNNING || x.status == STORE_SUCCEEDED) {
+    } else if (x.status == RUN_RUNNING || x.status == RUN_SUCCEEDED) {
         CLIENT(c, "ExecutionNotRedrivable", "Execution is %s and cannot be redriven",
                status_name(x.status));
     } else {
@@ -526,21 +526,21 @@ void api__op_redrive(call *c, json_t *req)
         else
             api__reply_json(c, json_pack("{s:o}", "redriveDate", ts(when)));
     }
-    store_exec_cleanup(&x);
+    run_exec_info_cleanup(&x);
 }
 
 /* ---- Sfnd.WaitExecution ------------------------------------------------------------ */
 static void wait_answer(call *c)
 {
-    store_exec x;
+    run_exec_info x;
     c->answered = 1;
     if (c->timer) {
         ev_timer_cancel(c->a->loop, c->timer);
         c->timer = NULL;
     }
-    if (store_exec_get(c->a->st, c->arn, &x) == STORE_OK) {
+    if (run_exec_get(c->a->run, c->arn, &x) == 0) {
         reply_exec(c, &x);
-        store_exec_cleanup(&x);
+        run_exec_info_cleanup(&x);
     } else {
         CLIENT(c, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", c->arn);
     }
@@ -594,7 +594,7 @@ void api__op_wait(call *c, json_t *req)
 {
     const char *arn;
     long timeout;
-    store_exec x;
+    run_exec_info x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
         api__int_member(c, req, "timeoutSeconds", 0, 3600, 60, &timeout))
         return;
@@ -602,7 +602,7 @@ void api__op_wait(call *c, json_t *req)
     if (!run_exec_running(c->a->run, arn)) {
         if (api__find_exec(c, arn, &x))
             return;
-        store_exec_cleanup(&x);
+        run_exec_info_cleanup(&x);
     }
     c->arn = strdup(arn);
     if (c->arn == NULL || run_exec_wait(c->a->run, arn, wait_done, c) != 0) {

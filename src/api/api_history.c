@@ -3,10 +3,10 @@
  * forwards or backwards, with a nextToken bound to the execution and the
  * direction.
  *
- * The store keeps each event in the log form (asl_exec_event_write_log),
- * whose @<id> tokens name an earlier event's payload; a page is expanded
- * back to the API form here, reading an event it refers to by id (once).
- * includeExecutionData=false strips the payloads and their details.
+ * The events come from the runner's history iterator (run_history_*),
+ * already in the API's form whatever the store keeps; a page costs what
+ * it holds. includeExecutionData=false strips the payloads and their
+ * details here.
  *
  * Must not: write anything (the history is read-only), reply except
  * through api__reply_*.
@@ -66,42 +66,10 @@ typedef struct hist {
     size_t len, cap;
     int n, limit, strip;
     int64_t next;
-    /* the stored lines are the log form (asl_exec_event_write_log): its
-     * @<id> tokens name an earlier event's payload */
-    store *st;
-    int64_t exec_id;
-    jtext line;               /* the line in the API form */
-    int64_t lit_id;           /* the last payload seen in full, and its token */
-    jtext lit;
-    char *fetched;            /* an event read for its payload */
-    int64_t fetched_id;       /* its id (0: none), so that the events that
-                               * refer to one payload read it once */
 } hist;
 
-static int hist_lookup(void *ctx, int64_t id, const char **tok, size_t *toklen)
+static int hist_add(hist *h, const char *text, size_t tl)
 {
-    hist *h = ctx;
-    if (id == h->lit_id && h->lit.p) {
-        *tok = h->lit.p;
-        *toklen = h->lit.n;
-        return 0;
-    }
-    /* reading backwards, or a page that starts after it: read that event
-     * (by id, through the index: a row of a few events), once */
-    if (h->fetched == NULL || h->fetched_id != id) {
-        free(h->fetched);
-        h->fetched = NULL;
-        h->fetched_id = 0;
-        if (store_event_text(h->st, h->exec_id, id, &h->fetched) != STORE_OK)
-            return -1;
-        h->fetched_id = id;
-    }
-    return asl_event_log_payload(h->fetched, strlen(h->fetched), tok, toklen);
-}
-
-static int hist_add(hist *h, const char *text)
-{
-    size_t tl = strlen(text);
     if (h->len + tl + 2 > h->cap) {
         size_t cap = (h->len + tl + 2) * 2;
         char *b = realloc(h->buf, cap);
@@ -118,55 +86,56 @@ static int hist_add(hist *h, const char *text)
     return 0;
 }
 
-static int hist_cb(void *ctx, int64_t id, const char *type, const char *json)
+/* includeExecutionData=false: the payloads go, their details too */
+static int hist_add_stripped(hist *h, const char *json, size_t len)
 {
-    hist *h = ctx;
-    (void)type;
-    if (h->n == h->limit) {
-        h->next = id;
-        return 1;
-    }
-    size_t jl = strlen(json);
-    const char *tok;
-    size_t tl;
-    if (memchr(json, '@', jl)) {
-        jtext_reset(&h->line);
-        if (asl_event_log_expand(json, jl, hist_lookup, h, &h->line) != SFN_OK)
-            return -1;
-        json = h->line.p;
-        jl = h->line.n;
-    }
-    if (asl_event_log_payload(json, jl, &tok, &tl) == 0) {
-        h->lit_id = id;
-        jtext_reset(&h->lit);
-        jtext_raw(&h->lit, tok, tl);
-    }
-    int rc;
-    if (h->strip) {
-        /* includeExecutionData=false: the payloads go, their details too */
-        json_error_t je;
-        json_t *e = json_loads(json, 0, &je);
-        const char *k;
-        json_t *v;
-        json_object_foreach(e, k, v) {
-            if (json_is_object(v)) {
-                json_object_del(v, "input");
-                json_object_del(v, "inputDetails");
-                json_object_del(v, "output");
-                json_object_del(v, "outputDetails");
-                json_object_del(v, "assignedVariables");
-                json_object_del(v, "assignedVariablesDetails");
-            }
+    json_error_t je;
+    json_t *e = json_loadb(json, len, 0, &je);
+    const char *k;
+    json_t *v;
+    json_object_foreach(e, k, v) {
+        if (json_is_object(v)) {
+            json_object_del(v, "input");
+            json_object_del(v, "inputDetails");
+            json_object_del(v, "output");
+            json_object_del(v, "outputDetails");
+            json_object_del(v, "assignedVariables");
+            json_object_del(v, "assignedVariablesDetails");
         }
-        char *t = e ? jtext_dup(e) : NULL;
-        json_decref(e);
-        rc = t ? hist_add(h, t) : -1;
-        free(t);
-    } else {
-        rc = hist_add(h, json);
     }
-    h->n++;
+    char *t = e ? jtext_dup(e) : NULL;
+    json_decref(e);
+    int rc = t ? hist_add(h, t, strlen(t)) : -1;
+    free(t);
     return rc;
+}
+
+/* The page: at most h->limit events of the iterator, and the id of the
+ * one after them in h->next. Returns 0, or -1 with the error replied. */
+static int hist_page(call *c, hist *h, const char *arn, int reverse, long long from)
+{
+    run_history *it;
+    int rc = run_history_open(c->a->run, arn, reverse, from, h->limit + 1, &it);
+    if (rc == RUN_ENOENT) {
+        CLIENT(c, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
+        return -1;
+    }
+    run_event ev;
+    while (rc == 0 && (rc = run_history_next(it, &ev)) == 1) {
+        if (h->n == h->limit) {
+            h->next = ev.id;
+            rc = 0;
+            break;
+        }
+        rc = h->strip ? hist_add_stripped(h, ev.json, ev.len) : hist_add(h, ev.json, ev.len);
+        h->n++;
+    }
+    run_history_close(it);
+    if (rc < 0) {
+        api__reply_err(c, 500, "InternalFailure", "store: %s", run_store_errmsg(c->a->run));
+        return -1;
+    }
+    return 0;
 }
 
 void api__op_history(call *c, json_t *req)
@@ -175,7 +144,6 @@ void api__op_history(call *c, json_t *req)
     long max;
     int reverse, incl;
     long long from = 0;
-    store_exec x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
         api__int_member(c, req, "maxResults", 0, HISTORY_MAX, 0, &max) ||
         api__bool_member(c, req, "reverseOrder", 0, &reverse) ||
@@ -183,20 +151,11 @@ void api__op_history(call *c, json_t *req)
         api__str_member(c, req, "nextToken", 0, 3096, &tok) ||
         hist_token_parse(c, tok, arn, reverse, &from))
         return;
-    if (api__check_arn(c, arn, "execution", NULL) || api__find_exec(c, arn, &x))
+    if (api__check_arn(c, arn, "execution", NULL))
         return;
-    hist h = {.limit = max ? (int)max : HISTORY_DEFAULT, .strip = !incl, .st = c->a->st,
-              .exec_id = x.id};
-    int64_t lo = reverse ? 1 : (from ? from : 1);
-    int64_t hi = reverse ? (from ? from : 0) : 0;
-    int rc = store_event_each(c->a->st, x.id, lo, hi, reverse, h.limit + 1, hist_cb, &h);
-    store_exec_cleanup(&x);
-    jtext_cleanup(&h.line);
-    jtext_cleanup(&h.lit);
-    free(h.fetched);
-    if (rc < 0) {
+    hist h = {.limit = max ? (int)max : HISTORY_DEFAULT, .strip = !incl};
+    if (hist_page(c, &h, arn, reverse, from) != 0) {
         free(h.buf);
-        api__reply_err(c, 500, "InternalFailure", "store: %s", store_errmsg(c->a->st));
         return;
     }
     char *out = NULL;
@@ -217,4 +176,3 @@ void api__op_history(call *c, json_t *req)
     }
     api__reply_text(c, 200, out);
 }
-

@@ -11,8 +11,8 @@
  *   api_exec.c     executions: Start, StartSync, Describe, List, Stop,
  *                  Redrive, SendTask{Success,Failure,Heartbeat},
  *                  Sfnd.WaitExecution
- *   api_history.c  GetExecutionHistory: the stored log form expanded to
- *                  the API's events, its page tokens
+ *   api_history.c  GetExecutionHistory: a page of the runner's history
+ *                  iterator (run_history_*), its page tokens
  *
  * A call's life: api_call parses the body into an object and runs one
  * api__op_ function, which answers exactly once through api__reply_*: the
@@ -41,7 +41,6 @@
 
 struct api {
     run *run;
-    store *st;
     ev_loop *loop;
     lam *lam;
     char *region;
@@ -103,12 +102,12 @@ int api__int_member(call *c, const json_t *req, const char *name, long lo, long 
 int api__bool_member(call *c, const json_t *req, const char *name, int dflt, int *out);
 /* "arn:aws:states:<region>:<account>:<kind1 or kind2>:..." (kind2 may be NULL). */
 int api__check_arn(call *c, const char *arn, const char *kind1, const char *kind2);
-/* Look an execution up (*x to store_exec_cleanup); ExecutionDoesNotExist
+/* Look an execution up (*x to run_exec_info_cleanup); ExecutionDoesNotExist
  * when absent. */
-int api__find_exec(call *c, const char *arn, store_exec *x);
-/* Look a state machine up, not deleted (*sm to store_sm_cleanup);
+int api__find_exec(call *c, const char *arn, run_exec_info *x);
+/* Look a state machine up, not deleted (*sm to run_sm_cleanup);
  * StateMachineDoesNotExist when absent. */
-int api__find_sm(call *c, const char *arn, store_sm *sm);
+int api__find_sm(call *c, const char *arn, run_sm *sm);
 /* A list's nextToken "<prefix><decimal>" into *out (tok NULL leaves it). */
 int api__parse_token(call *c, const char *tok, const char *prefix, long long *out);
 

@@ -92,31 +92,31 @@ void api__op_create_sm(call *c, json_t *req)
         return;
     char arn[512];
     snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name);
-    store_sm old;
-    if (store_sm_get(a->st, arn, &old) == STORE_OK) {
+    run_sm old;
+    if (run_sm_get(a->run, arn, &old) == 0) {
         int same = 0;
         if (!old.deleted) {
             char *odef = NULL;
             int otype;
-            if (store_def_get(a->st, old.def_id, &odef, &otype) == STORE_OK)
+            if (run_sm_definition(a->run, old.def_id, &odef, &otype) == 0)
                 same = !strcmp(odef, def) && otype == type && old.role_arn &&
                        !strcmp(old.role_arn, role);
             free(odef);
             if (!same) {
-                store_sm_cleanup(&old);
+                run_sm_cleanup(&old);
                 CLIENT(c, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
                 return;
             }
             /* identical request: idempotent, as on AWS */
             api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
                                          ts(old.created_ms)));
-            store_sm_cleanup(&old);
+            run_sm_cleanup(&old);
             return;
         }
-        store_sm_cleanup(&old);
+        run_sm_cleanup(&old);
     }
     int64_t now = ev_wall_ms();
-    store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
+    run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
                    .created_ms = now, .updated_ms = now};
     if (run_sm_save(a->run, &sm, def) != 0) {
         api__reply_unavail(c);
@@ -128,12 +128,12 @@ void api__op_create_sm(call *c, json_t *req)
 void api__op_describe_sm(call *c, json_t *req)
 {
     const char *arn;
-    store_sm sm;
+    run_sm sm;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) || api__find_sm(c, arn, &sm))
         return;
     char *def = NULL;
     int type = 0;
-    store_def_get(c->a->st, sm.def_id, &def, &type);
+    run_sm_definition(c->a->run, sm.def_id, &def, &type);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", sm.arn,
                           "name", sm.name, "status", "ACTIVE", "definition", def ? def : "{}",
                           "roleArn", sm.role_arn ? sm.role_arn : "", "type",
@@ -141,29 +141,16 @@ void api__op_describe_sm(call *c, json_t *req)
                           "loggingConfiguration", logging_json(), "tracingConfiguration",
                           json_pack("{s:b}", "enabled", 0));
     free(def);
-    store_sm_cleanup(&sm);
+    run_sm_cleanup(&sm);
     api__reply_json(c, o);
 }
 
-typedef struct sm_list {
-    json_t *arr;
-    long skip, limit, seen;
-    int more;
-} sm_list;
-
-static int sm_list_cb(void *ctx, const store_sm *sm)
+static int sm_list_cb(void *ctx, const run_sm *sm)
 {
-    sm_list *l = ctx;
-    if (l->seen++ < l->skip)
-        return 0;
-    if ((long)json_array_size(l->arr) == l->limit) {
-        l->more = 1;
-        return 1;
-    }
-    json_array_append_new(l->arr, json_pack("{s:s,s:s,s:s,s:o}", "stateMachineArn", sm->arn,
-                                            "name", sm->name, "type",
-                                            sm->type ? "EXPRESS" : "STANDARD", "creationDate",
-                                            ts(sm->created_ms)));
+    json_t *arr = ctx;
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:o}", "stateMachineArn", sm->arn, "name",
+                                         sm->name, "type", sm->type ? "EXPRESS" : "STANDARD",
+                                         "creationDate", ts(sm->created_ms)));
     return 0;
 }
 
@@ -176,11 +163,13 @@ void api__op_list_sms(call *c, json_t *req)
         api__str_member(c, req, "nextToken", 0, 1024, &tok) ||
         api__parse_token(c, tok, "SM", &skip))
         return;
-    sm_list l = {.arr = json_array(), .skip = (long)skip, .limit = max ? max : LIST_DEFAULT};
-    store_sm_each(c->a->st, sm_list_cb, &l);
-    json_t *o = json_pack("{s:o}", "stateMachines", l.arr);
-    if (l.more)
-        json_object_set_new(o, "nextToken", json_sprintf("SM%ld", l.skip + l.limit));
+    long limit = max ? max : LIST_DEFAULT;
+    json_t *arr = json_array();
+    int more = 0;
+    run_sm_list(c->a->run, (long)skip, limit, sm_list_cb, arr, &more);
+    json_t *o = json_pack("{s:o}", "stateMachines", arr);
+    if (more)
+        json_object_set_new(o, "nextToken", json_sprintf("SM%ld", (long)skip + limit));
     api__reply_json(c, o);
 }
 
@@ -189,7 +178,7 @@ void api__op_update_sm(call *c, json_t *req)
     api *a = c->a;
     const char *arn, *def, *role;
     json_t *logc, *trc;
-    store_sm sm;
+    run_sm sm;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
         api__str_member(c, req, "definition", 0, MAX_DEFINITION, &def) ||
         api__str_member(c, req, "roleArn", 0, 256, &role) ||
@@ -205,12 +194,12 @@ void api__op_update_sm(call *c, json_t *req)
     if (api__find_sm(c, arn, &sm))
         return;
     if (role && strncmp(role, "arn:", 4) != 0) {
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
     if (def && check_definition(c, def, sm.type) != 0) {
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
         return;
     }
     int64_t now = ev_wall_ms();
@@ -223,11 +212,11 @@ void api__op_update_sm(call *c, json_t *req)
         goto fail;
     json_t *o = json_pack("{s:o,s:s}", "updateDate", ts(now), "revisionId", "");
     json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)sm.def_id));
-    store_sm_cleanup(&sm);
+    run_sm_cleanup(&sm);
     api__reply_json(c, o);
     return;
 fail:
-    store_sm_cleanup(&sm);
+    run_sm_cleanup(&sm);
     api__reply_unavail(c);
 }
 
@@ -237,14 +226,14 @@ void api__op_delete_sm(call *c, json_t *req)
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
         api__check_arn(c, arn, "stateMachine", NULL))
         return;
-    store_sm sm;
+    run_sm sm;
     int rc = 0;
-    if (store_sm_get(c->a->st, arn, &sm) == STORE_OK) {
+    if (run_sm_get(c->a->run, arn, &sm) == 0) {
         if (!sm.deleted) {
             sm.deleted = 1;
             rc = run_sm_save(c->a->run, &sm, NULL);
         }
-        store_sm_cleanup(&sm);
+        run_sm_cleanup(&sm);
     }
     if (rc != 0)
         api__reply_unavail(c);
@@ -297,15 +286,15 @@ void api__op_validate(call *c, json_t *req)
 void api__op_describe_for_exec(call *c, json_t *req)
 {
     const char *arn;
-    store_exec x;
+    run_exec_info x;
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) || api__find_exec(c, arn, &x))
         return;
-    store_sm sm;
+    run_sm sm;
     char *def = NULL;
     int type;
     memset(&sm, 0, sizeof sm);
-    store_sm_get(c->a->st, x.sm_arn, &sm);
-    store_def_get(c->a->st, x.def_id, &def, &type);
+    run_sm_get(c->a->run, x.sm_arn, &sm);
+    run_sm_definition(c->a->run, x.def_id, &def, &type);
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", x.sm_arn, "name",
                           sm.name ? sm.name : "", "definition", def ? def : "{}", "roleArn",
                           sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms),
@@ -313,8 +302,8 @@ void api__op_describe_for_exec(call *c, json_t *req)
                           json_pack("{s:b}", "enabled", 0));
     json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)x.def_id));
     free(def);
-    store_sm_cleanup(&sm);
-    store_exec_cleanup(&x);
+    run_sm_cleanup(&sm);
+    run_exec_info_cleanup(&x);
     api__reply_json(c, o);
 }
 
@@ -333,13 +322,13 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
     char *arn = NULL;
     if (asprintf(&arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name) < 0)
         return -ENOMEM;
-    store_sm old;
-    int have = store_sm_get(a->st, arn, &old) == STORE_OK;
+    run_sm old;
+    int have = run_sm_get(a->run, arn, &old) == 0;
     int same = 0;
     if (have && !old.deleted) {
         char *odef = NULL;
         int otype;
-        if (store_def_get(a->st, old.def_id, &odef, &otype) == STORE_OK)
+        if (run_sm_definition(a->run, old.def_id, &odef, &otype) == 0)
             same = !strcmp(odef, definition) && otype == type && old.role_arn &&
                    !strcmp(old.role_arn, role_arn);
         free(odef);
@@ -347,7 +336,7 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
     int rc = 0;
     if (!same) {
         int64_t now = ev_wall_ms();
-        store_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
+        run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
                        .type = type, .created_ms = have ? old.created_ms : now,
                        .updated_ms = now, .from_template = 1};
         if (run_sm_save(a->run, &sm, definition) != 0) {
@@ -358,7 +347,7 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
         }
     }
     if (have)
-        store_sm_cleanup(&old);
+        run_sm_cleanup(&old);
     if (rc == 0)
         *arn_out = arn;
     else

@@ -98,11 +98,38 @@ void run_flush(run *r);
 int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags);
 
 /* ---- state machines ------------------------------------------------------ */
+/* A state machine: the store's row (store_sm: arn, name, role_arn, type
+ * 0 STANDARD / 1 EXPRESS, def_id, created_ms, updated_ms, from_template,
+ * deleted). */
+typedef store_sm run_sm;
+
 /* Create, update or delete (sm->deleted) a state machine in the current
  * transaction: definition (NULL: keep sm->def_id) is stored as a new
  * revision whose id goes into sm->def_id, then the row. Returns 0 or
  * RUN_EUNAVAIL (nothing written; the reply must say so). */
-int run_sm_save(run *r, store_sm *sm, const char *definition);
+int run_sm_save(run *r, run_sm *sm, const char *definition);
+
+/* ---- reads (run_read.c) -------------------------------------------------
+ * What the API reads, as the store has it (this iteration's writes
+ * included). Nothing here writes or opens the transaction; each returns 0,
+ * RUN_ENOENT (no such row), RUN_EDB (the store failed: run_store_errmsg
+ * says why) or RUN_ENOMEM. */
+/* The state machine arn, deleted ones too (sm->deleted). *out owns its
+ * strings: release them with run_sm_cleanup (only after a 0). */
+int run_sm_get(run *r, const char *arn, run_sm *out);
+void run_sm_cleanup(run_sm *sm);
+/* Definition def_id (any revision, the current one being sm->def_id):
+ * *text malloc'd, the caller frees it (NULL unless 0); *type 0 STANDARD,
+ * 1 EXPRESS. */
+int run_sm_definition(run *r, int64_t def_id, char **text, int *type);
+/* The state machines not deleted, by ARN: skips the first `skip`, then
+ * calls cb for at most `limit` (<= 0: all), *sm borrowed during the call
+ * only. *more is 1 when one more follows the last given. A nonzero
+ * return from cb stops the walk and is returned. */
+int run_sm_list(run *r, long skip, long limit, int (*cb)(void *ctx, const run_sm *sm), void *ctx,
+                int *more);
+/* The store's last error message (borrowed), for a reply after RUN_EDB. */
+const char *run_store_errmsg(run *r);
 
 /* ---- executions -------------------------------------------------------- */
 typedef struct run_result {
@@ -120,7 +147,7 @@ typedef struct run_result {
 typedef void run_done_cb(void *ud, int rc, const run_result *res);
 
 typedef struct run_start {
-    const store_sm *sm;       /* the machine (its current definition is used) */
+    const run_sm *sm;         /* the machine (its current definition is used) */
     const char *name;         /* execution name (validated by the caller) */
     const char *input_text;   /* the input as sent (kept verbatim) */
     json_t *input;            /* borrowed: the same, parsed */
@@ -147,6 +174,56 @@ int run_exec_redrive(run *r, const char *arn, int64_t *redrive_ms, char *err, si
 /* Call done when arn ends. Returns 0, or RUN_ENOENT when it is not
  * running (done is not called). */
 int run_exec_wait(run *r, const char *arn, run_done_cb *done, void *ud);
+
+/* ---- execution reads (run_read.c; see "reads" above) ---------------------- */
+/* An execution as stored: the store's row (store_exec: id, arn, sm_arn,
+ * name, input, status (enum run_status), start_ms, stop_ms (0 while
+ * running), def_id, output, error, cause, redrive_count, redrive_ms).
+ * EXPRESS executions are in memory only: never found here. */
+typedef store_exec run_exec_info;
+enum run_status {
+    RUN_RUNNING = STORE_RUNNING, /* the core's asl_status, then one more */
+    RUN_SUCCEEDED = STORE_SUCCEEDED,
+    RUN_FAILED = STORE_FAILED,
+    RUN_TIMED_OUT = STORE_TIMED_OUT,
+    RUN_ABORTED = STORE_ABORTED,
+    RUN_PENDING_REDRIVE = STORE_PENDING_REDRIVE,
+};
+/* The execution arn: *out owns its strings, run_exec_info_cleanup (only
+ * after a 0). */
+int run_exec_get(run *r, const char *arn, run_exec_info *out);
+void run_exec_info_cleanup(run_exec_info *x);
+/* Executions of sm_arn newest first, status < 0 for any, starting after
+ * the one whose id is `after` (0: from the newest), at most `limit`
+ * (<= 0: all); cb gets each, *x borrowed during the call only, and a
+ * nonzero return from it stops the walk and is returned. *next_after:
+ * the id to pass as `after` for the next page when one follows, else 0. */
+int run_exec_list(run *r, const char *sm_arn, int status, int64_t after, int limit,
+                  int (*cb)(void *ctx, const run_exec_info *x), void *ctx, int64_t *next_after);
+
+/* An execution's history, one event at a time, already in the API's form
+ * (GetExecutionHistory's event object, data included), whatever form the
+ * store keeps it in. Reading a page costs what the page holds, not what
+ * the execution holds. Open, read and close within one call on the loop
+ * (it holds a store cursor: one history open at a time). */
+typedef struct run_history run_history;
+typedef struct run_event {
+    int64_t id;           /* the event's id, 1, 2, ... */
+    const char *json;     /* its JSON object: len bytes, not NUL-terminated,
+                           * borrowed until the next run_history_next or
+                           * the close */
+    size_t len;
+} run_event;
+/* The events of exec_arn in id order (reverse: newest first) from event
+ * from_id on, inclusive (0: from the first, or reverse the last), at most
+ * max of them (<= 0: all). *out to run_history_close. Returns 0, RUN_ENOENT
+ * (no such execution), RUN_EDB, RUN_ENOMEM. */
+int run_history_open(run *r, const char *exec_arn, int reverse, int64_t from_id, int max,
+                     run_history **out);
+/* Returns 1 with the next event in *ev, 0 at the end, RUN_EDB when the
+ * store failed or an event could not be expanded (memory). */
+int run_history_next(run_history *h, run_event *ev);
+void run_history_close(run_history *h);
 
 /* ---- .waitForTaskToken -------------------------------------------------- */
 enum run_task_kind { RUN_TASK_SUCCESS = 1, RUN_TASK_FAILURE, RUN_TASK_HEARTBEAT };

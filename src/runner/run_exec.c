@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int run_sm_save(run *r, store_sm *sm, const char *definition)
+int run_sm_save(run *r, run_sm *sm, const char *definition)
 {
     if (r->unavail || run__begin(r, NULL) != 0)
         return RUN_EUNAVAIL;

@@ -7,6 +7,8 @@
  *                tokens, redrive, and recovery from the store
  *   run_avail.c  a store that cannot take writes (disk full, out of
  *                memory): roll back, set aside, probe, resume; retention
+ *   run_read.c   the reads the API makes: state machines, definitions,
+ *                executions, the history iterator (log form -> API form)
  *   run_tasks.c  the service integrations (run_tasks.h)
  *
  * Must not be included outside src/runner.

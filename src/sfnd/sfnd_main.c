@@ -433,8 +433,8 @@ static int start_services(sfnd *s)
                    .data_dir = s->datadir};
     ro.retention_ms = (int64_t)(c->retention_days * 86400000.0);
     s->run = run_create(&ro);
-    api_opts ao = {.run = s->run, .st = s->st, .loop = s->loop, .lam = s->lam,
-                   .region = s->region, .account = s->account, .host = c->host, .port = c->port,
+    api_opts ao = {.run = s->run, .loop = s->loop, .lam = s->lam, .region = s->region,
+                   .account = s->account, .host = c->host, .port = c->port,
                    .allow_origins = c->origins, .nallow_origins = c->norigins};
     s->a = s->run ? api_create(&ao) : NULL;
     console_opts co = {.a = s->a, .loop = s->loop, .datadir = s->datadir};

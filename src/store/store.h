@@ -194,6 +194,18 @@ int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, 
                      int limit, int (*cb)(void *ctx, int64_t id, const char *type,
                                           const char *json),
                      void *ctx);
+/* The same walk one event at a time, without copying: open, then
+ * store_events_next gives 1 with the next event's *id and its text (*len
+ * bytes, not NUL-terminated, borrowed until the next call or the close),
+ * 0 at the end, STORE_EDB when the store failed. The cursor holds the
+ * statement of store_event_each mid-walk: one cursor at a time, no
+ * store_event_each while it is open (store_event_text is fine), and close
+ * it within the loop iteration (it keeps a read snapshot open). */
+typedef struct store_events store_events;
+int store_events_open(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, int reverse,
+                      store_events **out);
+int store_events_next(store_events *c, int64_t *id, const char **text, size_t *len);
+void store_events_close(store_events *c);
 /* The text of event id of an execution as stored (one line of its batch),
  * malloc'd in *text; STORE_ENOENT if absent. Safe to call from within a
  * store_event_each callback. */

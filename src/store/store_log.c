@@ -2,8 +2,9 @@
  * store_log.c - an execution's two append-only logs in the store (see
  * store.h): the inputs fed to it and its history events, one row per step
  * with the input that caused it (rows of at most STORE_ROW_EVENTS events;
- * rows of older databases split once, at open), read forwards, backwards
- * or one event at a time; and payload compression, the deflated form of
+ * rows of older databases split once, at open), read forwards or
+ * backwards (a walk with a callback, or a cursor), or one event by id; and
+ * payload compression, the deflated form of
  * the large texts every file of the store writes and reads.
  *
  * Must not: interpret an event beyond its line and its "type" member, or
@@ -635,6 +636,124 @@ int store_event_each(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, 
     if (r != 0)
         return r;
     return stop || rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
+}
+
+/* ---- an event cursor ------------------------------------------------------- */
+struct store_events {
+    store *s;
+    sqlite3_stmt *st;
+    int64_t from, to;
+    int reverse, in_row, ended;
+    const char *body, *end;   /* the current row's text */
+    const char *p;            /* forwards: where the next line starts;
+                               * backwards: where it ends; NULL: row done */
+    int64_t id;               /* the id of that line */
+};
+
+int store_events_open(store *s, int64_t exec_id, int64_t from_id, int64_t to_id, int reverse,
+                      store_events **out)
+{
+    *out = NULL;
+    store_events *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return STORE_EDB;
+    if (to_id <= 0 || to_id > 0xffffffffLL)
+        to_id = 0xffffffffLL;
+    if (from_id < 1)
+        from_id = 1;
+    c->s = s;
+    c->from = from_id;
+    c->to = to_id;
+    c->reverse = reverse;
+    c->st = stmt(s, reverse ? Q_EV_DESC : Q_EV_ASC);
+    sqlite3_bind_int64(c->st, 1, exec_id);
+    sqlite3_bind_int64(c->st, 2, from_id);
+    sqlite3_bind_int64(c->st, 3, to_id);
+    *out = c;
+    return STORE_OK;
+}
+
+/* The next row: 1, 0 at the end, STORE_EDB. */
+static int cursor_row(store_events *c)
+{
+    int rc = sqlite3_step(c->st);
+    if (rc == SQLITE_DONE) {
+        c->ended = 1;
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return STORE_EDB;
+    int64_t first = sqlite3_column_int64(c->st, 0);
+    size_t len;
+    int bad = 0;
+    const char *body = store__col_payload(c->s, c->st, 2, ZR_BODY, &len, &bad);
+    if (bad)
+        return STORE_EDB;
+    if (body == NULL) {
+        body = "";
+        len = 0;
+    }
+    c->body = body;
+    c->end = body + len;
+    if (!c->reverse) {
+        c->p = body;
+        c->id = first;
+    } else {
+        int64_t lines = 1;
+        for (const char *q = body; (q = memchr(q, '\n', (size_t)(c->end - q))) != NULL; q++)
+            lines++;
+        c->p = c->end;
+        c->id = first + lines - 1;
+    }
+    c->in_row = 1;
+    return 1;
+}
+
+int store_events_next(store_events *c, int64_t *id, const char **text, size_t *len)
+{
+    for (;;) {
+        if (c->ended)
+            return 0;
+        if (!c->in_row) {
+            int rc = cursor_row(c);
+            if (rc <= 0)
+                return rc;
+        }
+        if (c->p == NULL) {
+            c->in_row = 0;
+            continue;
+        }
+        const char *line;
+        size_t n;
+        int64_t lid = c->id;
+        if (!c->reverse) {
+            const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+            line = c->p;
+            n = (size_t)((nl ? nl : c->end) - c->p);
+            c->p = nl ? nl + 1 : NULL;
+            c->id++;
+        } else {
+            const char *nl = memrchr(c->body, '\n', (size_t)(c->p - c->body));
+            line = nl ? nl + 1 : c->body;
+            n = (size_t)(c->p - line);
+            c->p = nl;
+            c->id--;
+        }
+        if (lid < c->from || lid > c->to)
+            continue;
+        *id = lid;
+        *text = line;
+        *len = n;
+        return 1;
+    }
+}
+
+void store_events_close(store_events *c)
+{
+    if (c == NULL)
+        return;
+    sqlite3_reset(c->st);
+    free(c);
 }
 
 int store_event_text(store *s, int64_t exec_id, int64_t id, char **text)

@@ -2,8 +2,9 @@
  * test_api.c - the Step Functions API over the runner and an in-memory (or
  * temporary) store, without HTTP or Lambda processes: request parsing and
  * AWS's errors, the state machine and execution life cycle, task tokens,
- * sync EXPRESS executions, stop, history pagination, and recovery of a
- * running execution by a fresh runner (replay of its input log).
+ * sync EXPRESS executions, stop, history pagination (and the runner's
+ * history iterator under it), and recovery of a running execution by a
+ * fresh runner (replay of its input log).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,7 +51,7 @@ static void env_open(env *e, const char *path)
     assert_int_equal(store_open(path, 0, &e->st, err, sizeof err), 0);
     run_opts ro = {.loop = e->loop, .st = e->st, .quiet = 1, .time_scale = 1000};
     e->run = run_create(&ro);
-    api_opts ao = {.run = e->run, .st = e->st, .loop = e->loop};
+    api_opts ao = {.run = e->run, .loop = e->loop};
     e->api = api_create(&ao);
     assert_non_null(e->api);
 }
@@ -655,6 +656,145 @@ static void test_history_token_bound(void **state)
     env_close(&e);
 }
 
+/* A loop of Pass states: each event's payload refers to the one before
+ * (the log form's @<id>), about 4 events a turn. */
+static const char loop_def[] =
+    "{\"StartAt\":\"Init\",\"States\":{"
+    "\"Init\":{\"Type\":\"Pass\",\"Parameters\":{\"n\":0,\"max.$\":\"$.max\",\"pad\":\"xyz\"},"
+    "\"Next\":\"Inc\"},"
+    "\"Inc\":{\"Type\":\"Pass\",\"Parameters\":{\"n.$\":\"States.MathAdd($.n, 1)\","
+    "\"max.$\":\"$.max\",\"pad.$\":\"$.pad\"},\"Next\":\"More\"},"
+    "\"More\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$.n\","
+    "\"NumericLessThanPath\":\"$.max\",\"Next\":\"Inc\"}],\"Default\":\"Done\"},"
+    "\"Done\":{\"Type\":\"Succeed\"}}}";
+
+/* Every event of arn through the runner's iterator, in order (texts). */
+static json_t *history_all(env *e, const char *arn, int reverse, int64_t from, int max)
+{
+    run_history *it;
+    assert_int_equal(run_history_open(e->run, arn, reverse, from, max, &it), 0);
+    json_t *out = json_array();
+    run_event ev;
+    int rc;
+    while ((rc = run_history_next(it, &ev)) == 1)
+        json_array_append_new(out, json_pack("{s:I,s:s#}", "id", (json_int_t)ev.id, "json",
+                                             ev.json, ev.len));
+    assert_int_equal(rc, 0);
+    run_history_close(it);
+    return out;
+}
+
+static int count_refs(void *ctx, int64_t id, const char *type, const char *json)
+{
+    (void)id;
+    (void)type;
+    *(int *)ctx += strstr(json, "put\":@") != NULL;
+    return 0;
+}
+
+static const char *ev_text(json_t *a, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(a, i), "json"));
+}
+
+/* The history iterator across the store's rows (64 events each):
+ * forwards and backwards (where the payloads an event refers to are read
+ * by id) give the same texts, with no @<id> left; a page from any event,
+ * and the API's pages followed by nextToken, are slices of the whole. */
+static void history_pages(int compress)
+{
+    env e;
+    env_open(&e, ":memory:");
+    store_set_compress(e.st, compress);
+    char *sm = create_sm(&e, "loop", loop_def, "STANDARD");
+    char *x = start(&e, sm, "l", "{\"max\":150}");
+    wait_status(&e, x, "SUCCEEDED");
+    json_t *fwd = history_all(&e, x, 0, 0, 0), *rev = history_all(&e, x, 1, 0, 0);
+    size_t n = json_array_size(fwd);
+    assert_true(n > 500);
+    /* the store holds the log form: payloads that name an earlier one */
+    run_exec_info xi;
+    assert_int_equal(run_exec_get(e.run, x, &xi), 0);
+    int refs = 0;
+    assert_int_equal(store_event_each(e.st, xi.id, 1, 0, 0, 0, count_refs, &refs), 0);
+    assert_true(refs > 100);
+    run_exec_info_cleanup(&xi);
+    assert_int_equal(json_array_size(rev), n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(fwd, i), "id")),
+                         (long long)i + 1);
+        assert_string_equal(ev_text(fwd, i), ev_text(rev, n - 1 - i));
+        assert_null(strstr(ev_text(fwd, i), "\"input\":@"));
+        assert_null(strstr(ev_text(fwd, i), "\"output\":@"));
+        json_t *j = json_loads(ev_text(fwd, i), 0, NULL);
+        assert_non_null(j);
+        json_decref(j);
+    }
+    /* pages of the iterator from any event, either way */
+    static const int64_t froms[] = {1, 2, 127, 128, 129, 300, 0};
+    for (size_t k = 0; k < sizeof froms / sizeof *froms; k++) {
+        int64_t f = froms[k] ? froms[k] : (int64_t)n;
+        json_t *p = history_all(&e, x, 0, f, 200), *q = history_all(&e, x, 1, f, 200);
+        size_t np = n - (size_t)f + 1 < 200 ? n - (size_t)f + 1 : 200;
+        size_t nq = (size_t)f < 200 ? (size_t)f : 200;
+        assert_int_equal(json_array_size(p), np);
+        assert_int_equal(json_array_size(q), nq);
+        for (size_t i = 0; i < np; i++)
+            assert_string_equal(ev_text(p, i), ev_text(fwd, (size_t)f - 1 + i));
+        for (size_t i = 0; i < nq; i++)
+            assert_string_equal(ev_text(q, i), ev_text(fwd, (size_t)f - 1 - i));
+        json_decref(p);
+        json_decref(q);
+    }
+    /* the API's pages, following nextToken */
+    static const int sizes[] = {7, 128, 129, 1000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes * 2; k++) {
+        int reverse = (int)(k & 1), size = sizes[k / 2];
+        char body[2048], tok[128] = "";
+        size_t seen = 0;
+        for (;;) {
+            int m = snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":%d%s",
+                             x, size, reverse ? ",\"reverseOrder\":true" : "");
+            snprintf(body + m, sizeof body - (size_t)m, tok[0] ? ",\"nextToken\":\"%s\"}" : "}",
+                     tok);
+            json_t *h = ok(&e, "GetExecutionHistory", body);
+            json_t *evs = json_object_get(h, "events"), *ev;
+            size_t i;
+            json_array_foreach(evs, i, ev) {
+                size_t at = reverse ? n - 1 - seen : seen;
+                json_t *want = json_loads(ev_text(fwd, at), 0, NULL);
+                assert_true(json_equal(ev, want));
+                json_decref(want);
+                seen++;
+            }
+            const char *t = json_string_value(json_object_get(h, "nextToken"));
+            assert_int_equal(t == NULL, seen == n);
+            if (t)
+                snprintf(tok, sizeof tok, "%s", t);
+            json_decref(h);
+            if (t == NULL)
+                break;
+        }
+        assert_int_equal(seen, n);
+    }
+    run_history *it;
+    assert_int_equal(run_history_open(e.run, "arn:aws:states:us-east-1:123456789012:execution:"
+                                             "loop:nope", 0, 0, 0, &it),
+                     RUN_ENOENT);
+    json_decref(fwd);
+    json_decref(rev);
+    free(x);
+    free(sm);
+    env_close(&e);
+}
+
+static void test_history_pages(void **state)
+{
+    (void)state;
+    history_pages(0);
+    history_pages(1); /* rows stored deflated */
+}
+
 /* Private by default: DNS rebinding (Host), foreign Origins, browser
  * "simple" cross-site POSTs. */
 static void test_http_check(void **state)
@@ -703,7 +843,7 @@ static void test_http_check(void **state)
     CHECK(0, e.api, "GET", "127.0.0.1:8083", NULL, NULL, "text/plain");
     /* --allow-origin and a wildcard --host */
     const char *origins[] = {"http://app.example:3000/"};
-    api_opts ao = {.run = e.run, .st = e.st, .loop = e.loop, .host = "0.0.0.0", .port = 8083,
+    api_opts ao = {.run = e.run, .loop = e.loop, .host = "0.0.0.0", .port = 8083,
                    .allow_origins = origins, .nallow_origins = 1};
     api *w = api_create(&ao);
     assert_non_null(w);
@@ -748,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_arn_control_characters),
         cmocka_unit_test(test_history_token_bound),
+        cmocka_unit_test(test_history_pages),
         cmocka_unit_test(test_http_check),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_task_token_and_stop),
