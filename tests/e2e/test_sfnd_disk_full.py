@@ -81,20 +81,17 @@ class Disk:
         if self.flag:
             open(self.flag, "w").close()
             return
-        with open(self.filler, "wb") as f:
+        # unbuffered, so that nothing is left to flush (and fail) at close:
+        # large writes first, then what is left over, block by block
+        for path, size in ((self.filler, 65536), (self.filler + "2", 512)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
+                while os.write(fd, b"\0" * size) > 0:
+                    pass
             except OSError:
                 pass
-        # what is left over, block by block
-        with open(self.filler + "2", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 512)
-            except OSError:
-                pass
+            finally:
+                os.close(fd)
 
     def free(self):
         if self.flag:
