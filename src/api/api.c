@@ -672,6 +672,7 @@ api *api_create(const api_opts *o)
         if ((a->origins[a->norigins] = strndup(o->allow_origins[i], l)) != NULL)
             a->norigins++;
     }
+    a->work = a->loop ? ev_work_create(a->loop) : NULL; /* NULL: compile on the loop */
     a->rng = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -692,6 +693,7 @@ void api_free(api *a)
 {
     if (a == NULL)
         return;
+    ev_work_free(a->work);
     free(a->region);
     free(a->account);
     free(a->host);

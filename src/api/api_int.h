@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "ev_work.h"
 #include "fjson.h"
 
 #define MAX_INPUT 262144      /* StartExecution input, SendTaskSuccess output */
@@ -51,7 +52,12 @@ struct api {
     int port;
     char **origins;            /* allowed browser origins */
     size_t norigins;
+    ev_work *work;             /* large definitions compile here (api_sm.c) */
 };
+
+/* A definition compiled off the loop for a call (api_sm.c): the op runs
+ * again with it. */
+typedef struct precompiled precompiled;
 
 typedef struct call {
     api *a;
@@ -64,6 +70,7 @@ typedef struct call {
     char *arn;
     int answered;
     int include_data;
+    precompiled *pre;          /* set while an op runs again after its compile */
 } call;
 
 /* An API timestamp: seconds since the epoch, milliseconds as the fraction. */

@@ -30,19 +30,95 @@ static json_t *logging_json(void)
     return json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0);
 }
 
-/* Compile-check a definition; replies InvalidDefinition. */
-static int check_definition(call *c, const char *text, int type)
-{
-    asl_machine *m = NULL;
+/* ---- compiling off the loop ---------------------------------------------------
+ * A definition above ASYNC_MIN bytes (1 MB compiles in about 100 ms) is
+ * compiled on the API's worker thread (ev_work) while the loop serves
+ * everyone else; when it is done the op runs again from the start with the
+ * result in c->pre (the request is parsed again: cheap; nothing before the
+ * compile has side effects). The compiled machine goes to the runner's
+ * cache with the definition's id, so the first execution does not compile
+ * it on the loop either. */
+#define ASYNC_MIN 65536
+
+struct precompiled {
+    call *c;
+    json_t *req;               /* the request, for the second run */
+    void (*op)(call *c, json_t *req);
+    const char *text;          /* the definition (inside req) */
+    int type;
+    int rc;
+    asl_machine *m;
     asl_diags d;
-    memset(&d, 0, sizeof d);
-    if (asl_machine_compile_text(text, strlen(text), type, &m, &d) != SFN_OK) {
+};
+
+static void pre_work(void *ud)
+{
+    precompiled *p = ud;
+    memset(&p->d, 0, sizeof p->d);
+    p->rc = asl_machine_compile_text(p->text, strlen(p->text), p->type, &p->m, &p->d);
+}
+
+static void pre_done(void *ud, int cancelled)
+{
+    precompiled *p = ud;
+    if (!cancelled) {
+        p->c->pre = p;
+        p->op(p->c, p->req); /* the op answers; c may be gone after */
+    }
+    asl_machine_free(p->m);
+    json_decref(p->req);
+    free(p);
+}
+
+/* Compile text: 0 with *m (may be NULL: not wanted), SFN_EINVAL with d
+ * filled, or 1 when the compile went to the worker and op runs again
+ * later (the caller returns at once, having changed nothing). */
+static int compile_def(call *c, json_t *req, void (*op)(call *, json_t *), const char *text,
+                       int type, asl_machine **m, asl_diags *d)
+{
+    precompiled *p = c->pre;
+    if (p && p->text == text && p->type == type) {
+        *d = p->d;
+        if (m) {
+            *m = p->m;
+            p->m = NULL;
+        }
+        return p->rc;
+    }
+    size_t len = strlen(text);
+    if (len >= ASYNC_MIN && c->a->work && (p = calloc(1, sizeof *p)) != NULL) {
+        *p = (precompiled){.c = c, .req = json_incref(req), .op = op, .text = text, .type = type};
+        if (ev_work_submit(c->a->work, pre_work, pre_done, p) == 0)
+            return 1;
+        json_decref(req);
+        free(p);
+    }
+    memset(d, 0, sizeof *d);
+    asl_machine *mm = NULL;
+    int rc = asl_machine_compile_text(text, len, type, &mm, d);
+    if (m)
+        *m = mm;
+    else
+        asl_machine_free(mm);
+    return rc;
+}
+
+/* Compile-check a definition; replies InvalidDefinition (-1), or 1 when
+ * the op runs again after an off-loop compile. *m (may be NULL) gets the
+ * compiled machine. */
+static int check_definition(call *c, json_t *req, void (*op)(call *, json_t *), const char *text,
+                            int type, asl_machine **m)
+{
+    asl_diags d;
+    int rc = compile_def(c, req, op, text, type, m, &d);
+    if (rc == 1)
+        return 1;
+    if (rc != SFN_OK) {
         char cause[2048];
         asl_diags_cause(&d, cause, sizeof cause);
         CLIENT(c, "InvalidDefinition", "%s", cause);
         return -1;
     }
-    asl_machine_free(m);
     return 0;
 }
 
@@ -88,7 +164,8 @@ void api__op_create_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
-    if (check_definition(c, def, type) != 0)
+    asl_machine *m = NULL;
+    if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0)
         return;
     char arn[512];
     snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name);
@@ -104,6 +181,7 @@ void api__op_create_sm(call *c, json_t *req)
             free(odef);
             if (!same) {
                 run_sm_cleanup(&old);
+                asl_machine_free(m);
                 CLIENT(c, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
                 return;
             }
@@ -111,6 +189,7 @@ void api__op_create_sm(call *c, json_t *req)
             api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
                                          ts(old.created_ms)));
             run_sm_cleanup(&old);
+            asl_machine_free(m);
             return;
         }
         run_sm_cleanup(&old);
@@ -119,9 +198,11 @@ void api__op_create_sm(call *c, json_t *req)
     run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
                    .created_ms = now, .updated_ms = now};
     if (run_sm_save(a->run, &sm, def) != 0) {
+        asl_machine_free(m);
         api__reply_unavail(c);
         return;
     }
+    run_machine_adopt(a->run, sm.def_id, m);
     api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate", ts(now)));
 }
 
@@ -198,7 +279,8 @@ void api__op_update_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
-    if (def && check_definition(c, def, sm.type) != 0) {
+    asl_machine *m = NULL;
+    if (def && check_definition(c, req, api__op_update_sm, def, sm.type, &m) != 0) {
         run_sm_cleanup(&sm);
         return;
     }
@@ -210,12 +292,16 @@ void api__op_update_sm(call *c, json_t *req)
     sm.updated_ms = now;
     if (run_sm_save(a->run, &sm, def) != 0)
         goto fail;
+    if (def)
+        run_machine_adopt(a->run, sm.def_id, m);
+    m = NULL;
     json_t *o = json_pack("{s:o,s:s}", "updateDate", ts(now), "revisionId", "");
     json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)sm.def_id));
     run_sm_cleanup(&sm);
     api__reply_json(c, o);
     return;
 fail:
+    asl_machine_free(m);
     run_sm_cleanup(&sm);
     api__reply_unavail(c);
 }
@@ -258,11 +344,10 @@ void api__op_validate(call *c, json_t *req)
                sev);
         return;
     }
-    asl_machine *m = NULL;
     asl_diags d;
-    memset(&d, 0, sizeof d);
-    int rc = asl_machine_compile_text(def, strlen(def), type, &m, &d);
-    asl_machine_free(m);
+    int rc = compile_def(c, req, api__op_validate, def, type, NULL, &d);
+    if (rc == 1)
+        return; /* runs again when the worker has compiled it */
     json_t *diags = json_array();
     int errors = 0, truncated = 0;
     for (int i = 0; i < d.n; i++) {

@@ -741,6 +741,14 @@ void run_free(run *r)
 }
 
 /* ---- machines ------------------------------------------------------------ */
+void run_machine_adopt(run *r, int64_t def_id, asl_machine *m)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)def_id);
+    if (m == NULL || hmap_get(&r->machines, key) != NULL || hmap_put(&r->machines, key, m) != 0)
+        asl_machine_free(m); /* compiled again on first use */
+}
+
 int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags)
 {
     char key[32];

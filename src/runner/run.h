@@ -96,6 +96,9 @@ void run_flush(run *r);
 /* Compiled machine of a stored definition (cached, borrowed). Returns 0,
  * RUN_ENOENT, RUN_EINVAL with diags (when diags is not NULL). */
 int run_machine_get(run *r, int64_t def_id, const asl_machine **out, asl_diags *diags);
+/* Keep m (taken; may be NULL: nothing) as the compiled machine of stored
+ * definition def_id, compiled elsewhere (off the loop). */
+void run_machine_adopt(run *r, int64_t def_id, asl_machine *m);
 
 /* ---- state machines ------------------------------------------------------ */
 /* A state machine: the store's row (store_sm: arn, name, role_arn, type
