@@ -2,12 +2,13 @@
  * asl_intrinsic.c - the intrinsic functions of JSONPath states
  * (States.Format, States.Array..., States.Hash, States.UUID, ...): a call
  * expression is compiled once into a tree of calls, literals and compiled
- * paths, then evaluated against the state input. Digests (MD5, SHA-1,
- * SHA-2) are written here; base64 is src/util's.
+ * paths, then evaluated against the state input. Digests (SHA-1, SHA-2)
+ * are written here; MD5 and base64 are src/util's.
  * Randomness comes only from asl_scope.rng (or a seed argument). No I/O.
  */
 #include "asl_path.h"
 #include "b64.h"
+#include "md5.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -408,9 +409,9 @@ int asl_intrinsic_compile(const char *text, asl_intrinsic **out, char *err, size
 #define ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 #define ROR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
 
-/* Pad msg the MD/SHA way into blocks of bs bytes (length field lenbytes,
- * big- or little-endian) and feed each block to fn. */
-static void md_blocks(const unsigned char *msg, size_t len, size_t bs, size_t lenbytes, int le,
+/* Pad msg the SHA way into blocks of bs bytes (length field lenbytes,
+ * big-endian) and feed each block to fn. */
+static void md_blocks(const unsigned char *msg, size_t len, size_t bs, size_t lenbytes,
                       void (*fn)(void *st, const unsigned char *blk), void *st)
 {
     size_t full = len / bs;
@@ -424,65 +425,11 @@ static void md_blocks(const unsigned char *msg, size_t len, size_t bs, size_t le
     memset(tail + rem + 1, 0, tl - rem - 1);
     unsigned long long bits = (unsigned long long)len * 8;
     for (size_t k = 0; k < 8; k++) {
-        unsigned char byte = (unsigned char)(bits >> (8 * k));
-        if (le)
-            tail[tl - lenbytes + k] = byte;
-        else
-            tail[tl - 1 - k] = byte;
+        tail[tl - 1 - k] = (unsigned char)(bits >> (8 * k));
     }
     fn(st, tail);
     if (tl == 2 * bs)
         fn(st, tail + bs);
-}
-
-static void md5_block(void *vs, const unsigned char *b)
-{
-    static const uint32_t K[64] = {
-        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-        0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-        0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-        0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-        0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-        0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-        0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-        0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-        0xeb86d391};
-    static const int R[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                              5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                              4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                              6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-    uint32_t *h = vs, m[16];
-    for (int i = 0; i < 16; i++)
-        m[i] = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-               (uint32_t)b[4 * i + 3] << 24;
-    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3];
-    for (int i = 0; i < 64; i++) {
-        uint32_t f;
-        int g;
-        if (i < 16) {
-            f = (bb & c) | (~bb & d);
-            g = i;
-        } else if (i < 32) {
-            f = (d & bb) | (~d & c);
-            g = (5 * i + 1) % 16;
-        } else if (i < 48) {
-            f = bb ^ c ^ d;
-            g = (3 * i + 5) % 16;
-        } else {
-            f = c ^ (bb | ~d);
-            g = (7 * i) % 16;
-        }
-        uint32_t t = d;
-        d = c;
-        c = bb;
-        bb = bb + ROL32(a + f + K[i] + m[g], R[i]);
-        a = t;
-    }
-    h[0] += a;
-    h[1] += bb;
-    h[2] += c;
-    h[3] += d;
 }
 
 static void sha1_block(void *vs, const unsigned char *b)
@@ -620,21 +567,18 @@ size_t asl__hash_hex(const char *alg, const unsigned char *msg, size_t len, char
     unsigned char d[64];
     size_t dl;
     if (strcmp(alg, "MD5") == 0) {
-        uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-        md_blocks(msg, len, 64, 8, 1, md5_block, h);
-        for (int i = 0; i < 16; i++)
-            d[i] = (unsigned char)(h[i / 4] >> (8 * (i % 4)));
-        dl = 16;
+        sfn_md5_hex(msg, len, hex); /* src/util, with SQS's MD5 fields */
+        return 32;
     } else if (strcmp(alg, "SHA-1") == 0) {
         uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
-        md_blocks(msg, len, 64, 8, 0, sha1_block, h);
+        md_blocks(msg, len, 64, 8, sha1_block, h);
         for (int i = 0; i < 20; i++)
             d[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
         dl = 20;
     } else if (strcmp(alg, "SHA-256") == 0) {
         uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                          0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-        md_blocks(msg, len, 64, 8, 0, sha256_block, h);
+        md_blocks(msg, len, 64, 8, sha256_block, h);
         for (int i = 0; i < 32; i++)
             d[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
         dl = 32;
@@ -647,7 +591,7 @@ size_t asl__hash_hex(const char *alg, const unsigned char *msg, size_t len, char
                             0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
                             0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
         uint64_t *h = is384 ? h384 : h512;
-        md_blocks(msg, len, 128, 16, 0, sha512_block, h);
+        md_blocks(msg, len, 128, 16, sha512_block, h);
         dl = is384 ? 48 : 64;
         for (size_t i = 0; i < dl; i++)
             d[i] = (unsigned char)(h[i / 8] >> (56 - 8 * (i % 8)));
