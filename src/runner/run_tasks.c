@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_tasks.h"
 #include "run_tasks_int.h"
 
@@ -542,11 +543,7 @@ static int child_existing(run_svc *s, const store_sm *sm, const char *name, cons
                           int sync, int v2, run_svc_out *o, char **arn, int64_t *start_ms,
                           int *existing)
 {
-    const char *q = strstr(sm->arn, ":stateMachine:");
-    char *xarn = NULL;
-    if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(q - sm->arn), sm->arn,
-                 q + strlen(":stateMachine:"), name) < 0)
-        xarn = NULL;
+    char *xarn = sfn_arn_execution(sm->arn, name, NULL);
     store_exec old;
     int rc = -1;
     if (xarn && store_exec_get(s->st, xarn, &old) == STORE_OK) {
@@ -752,13 +749,11 @@ static int pattern_is_light(const json_t *pattern)
  * give, without reading the store: arn:aws:states:R:A:execution:SM:NAME. */
 static json_t *light_event(run_svc *s, const char *exec_arn, int status)
 {
-    const char *x = strstr(exec_arn, ":execution:");
+    char sm[2200];
     const char *last = strrchr(exec_arn, ':');
-    if (x == NULL || last == NULL || last <= x + 10)
+    if (strstr(exec_arn, ":execution:") == NULL || sfn_arn_machine_of(exec_arn, sm, sizeof sm) < 0)
         return NULL;
-    json_t *sm = json_sprintf("%.*s:stateMachine:%.*s", (int)(x - exec_arn), exec_arn,
-                              (int)(last - (x + 11)), x + 11);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:o, s:s, s:s}}", "version", "0",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s}}", "version", "0",
                      "detail-type", "Step Functions Execution Status Change", "source",
                      "aws.states", "account", s->account, "region", s->region, "resources",
                      exec_arn, "detail", "executionArn", exec_arn, "stateMachineArn", sm, "name",

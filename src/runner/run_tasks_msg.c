@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_tasks_int.h"
 
 #include "b64.h"
@@ -423,12 +424,9 @@ static json_t *eb_event(run_svc *s, const run_svc_task *t, const json_t *e, cons
     json_t *resources = res ? json_deep_copy(res) : json_array();
     /* Step Functions appends the execution's and its machine's ARNs */
     json_array_append_new(resources, json_string(t->exec_arn));
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
-    if (x && last && last > x + 11)
-        json_array_append_new(resources,
-                              json_sprintf("%.*s:stateMachine:%.*s", (int)(x - t->exec_arn),
-                                           t->exec_arn, (int)(last - (x + 11)), x + 11));
+    char sm[2200];
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) >= 0)
+        json_array_append_new(resources, json_string(sm));
     return json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id,
                      "detail-type", dt, "source", src, "account", s->account, "time",
                      json_is_string(jt) ? json_string_value(jt) : when, "region", s->region,
@@ -447,12 +445,10 @@ static int eb_deliver(run_svc *s, const run_svc_task *t, json_t *ev, const char 
     json_decref(line);
     if (rc != 0)
         return -1;
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
     char sm[2200] = "", key[2300];
-    if (x && last && last > x + 11)
-        snprintf(sm, sizeof sm, "%.*s:stateMachine:%.*s", (int)(x - t->exec_arn), t->exec_arn,
-                 (int)(last - (x + 11)), x + 11);
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) < 0)
+        sm[0] = '\0';
+    const char *last = strrchr(t->exec_arn, ':');
     /* the task id is the same when the task is dispatched again */
     snprintf(key, sizeof key, "%s#task%llu#entry%zu", t->exec_arn, (unsigned long long)t->task,
              i);
