@@ -98,18 +98,23 @@ int run_topic_add(run *r, const char *name, const char *arn)
         if (!ok)
             return RUN_EINVAL;
     }
-    svc_topic *t = realloc(s->topics, (s->ntopics + 1) * sizeof *t);
+    return run__svc_named_add(&s->topics, &s->ntopics, name, arn);
+}
+
+int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn)
+{
+    svc_named *t = realloc(*v, (*n + 1) * sizeof *t);
     if (t == NULL)
         return RUN_ENOMEM;
-    s->topics = t;
-    t[s->ntopics].name = strdup(name);
-    t[s->ntopics].arn = strdup(arn);
-    if (!t[s->ntopics].name || !t[s->ntopics].arn) {
-        free(t[s->ntopics].name);
-        free(t[s->ntopics].arn);
+    *v = t;
+    t[*n].name = strdup(name);
+    t[*n].arn = strdup(arn);
+    if (!t[*n].name || !t[*n].arn) {
+        free(t[*n].name);
+        free(t[*n].arn);
         return RUN_ENOMEM;
     }
-    s->ntopics++;
+    (*n)++;
     return 0;
 }
 

@@ -19,20 +19,18 @@
  * machines without tasks) recurses through run_exec_start: bound it. */
 #define SVC_MAX_DEPTH 8
 
-typedef struct svc_topic {
-    char *name;
-    char *arn;
-} svc_topic;
+/* A resource known by name and ARN: an SNS topic, an event bus. */
+typedef struct svc_named {
+    char *name, *arn;
+} svc_named;
+typedef svc_named svc_topic;
+typedef svc_named svc_bus;
 
 typedef struct svc_queue {
     char *name, *arn, *url;
     int fifo, content_dedup;
     uint64_t seq;             /* the last FIFO SequenceNumber given */
 } svc_queue;
-
-typedef struct svc_bus {
-    char *name, *arn;
-} svc_bus;
 
 typedef struct svc_rule {
     char *sm_arn;             /* the machine it starts */
@@ -78,6 +76,8 @@ int run__svc_append(run_svc *s, const char *sub, const char *file, const char *l
                     char *why, size_t whylen);
 /* SdkHttpMetadata and SdkResponseMetadata of a response, into o. */
 void run__svc_sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len);
+/* Append {name, arn} (copied) to the array *v of *n. 0 or RUN_ENOMEM. */
+int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn);
 void run__svc_iso_ms(int64_t ms, char out[32], int with_ms);
 /* A UUID-shaped name derived from key (variant 0x8: a task's child, 0xb:
  * an execution started by a rule). */

@@ -81,19 +81,7 @@ int run_bus_add(run *r, const char *name, const char *arn)
     run_svc *s = run__svc(r);
     if (!name_ok(name, 256, 1) || !strcmp(name, "default"))
         return RUN_EINVAL;
-    svc_bus *b = realloc(s->buses, (s->nbuses + 1) * sizeof *b);
-    if (b == NULL)
-        return RUN_ENOMEM;
-    s->buses = b;
-    b[s->nbuses].name = strdup(name);
-    b[s->nbuses].arn = strdup(arn);
-    if (!b[s->nbuses].name || !b[s->nbuses].arn) {
-        free(b[s->nbuses].name);
-        free(b[s->nbuses].arn);
-        return RUN_ENOMEM;
-    }
-    s->nbuses++;
-    return 0;
+    return run__svc_named_add(&s->buses, &s->nbuses, name, arn);
 }
 
 void run__msg_free(run_svc *s)
