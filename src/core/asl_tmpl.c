@@ -206,40 +206,26 @@ static int eval_node(const tnode *t, json_t *input, const asl_scope *scope, json
         return -1;
     case T_INTR:
         return asl__intrinsic_eval(t->fn, input, scope, t->field, out, e);
-    case T_OBJ: {
-        json_t *o = json_object();
-        if (o == NULL)
-            goto oom;
-        for (size_t i = 0; i < t->n; i++) {
-            json_t *v;
-            if (eval_node(&t->kids[i], input, scope, &v, e) < 0) {
-                json_decref(o);
-                return -1;
-            }
-            if (json_object_set_new(o, t->kids[i].key, v) < 0) {
-                json_decref(o);
-                goto oom;
-            }
-        }
-        *out = o;
-        return 0;
-    }
+    case T_OBJ:
     case T_ARR: {
-        json_t *a = json_array();
-        if (a == NULL)
+        /* an object or an array of templates: each evaluated in order */
+        int obj = t->kind == T_OBJ;
+        json_t *c = obj ? json_object() : json_array();
+        if (c == NULL)
             goto oom;
         for (size_t i = 0; i < t->n; i++) {
             json_t *v;
             if (eval_node(&t->kids[i], input, scope, &v, e) < 0) {
-                json_decref(a);
+                json_decref(c);
                 return -1;
             }
-            if (json_array_append_new(a, v) < 0) {
-                json_decref(a);
+            if ((obj ? json_object_set_new(c, t->kids[i].key, v) : json_array_append_new(c, v)) <
+                0) {
+                json_decref(c);
                 goto oom;
             }
         }
-        *out = a;
+        *out = c;
         return 0;
     }
     }

@@ -84,6 +84,28 @@ int run__svc_has_rules(const run_svc *s)
     return s->nrules > 0;
 }
 
+/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl. */
+int run__svc_append_json(run_svc *s, const char *sub, const char *file, json_t *line)
+{
+    char *text = jtext_dup(line);
+    char why[512] = "";
+    int rc = -1;
+    if (text) {
+        size_t n = strlen(text);
+        char *nl = realloc(text, n + 2);
+        if (nl) {
+            text = nl;
+            text[n] = '\n';
+            text[n + 1] = '\0';
+            rc = run__svc_append(s, sub, file, text, n + 1, why, sizeof why);
+        }
+    }
+    free(text);
+    if (rc != 0)
+        logf_(s, "%s/%s.jsonl: %s", sub, file, why[0] ? why : "out of memory");
+    return rc;
+}
+
 int run_topic_add(run *r, const char *name, const char *arn)
 {
     run_svc *s = run__svc(r);
@@ -369,23 +391,9 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
     free(msg);
-    char *text = jtext_dup(line);
+    int rc = run__svc_append_json(s, "sns", tp->name, line);
     json_decref(line);
-    char why[512] = "";
-    int rc = -1;
-    if (text) {
-        size_t n = strlen(text);
-        char *nl = realloc(text, n + 2);
-        if (nl) {
-            text = nl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            rc = run__svc_append(s, "sns", tp->name, text, n + 1, why, sizeof why);
-        }
-    }
-    free(text);
     if (rc != 0) {
-        logf_(s, "sns:publish to %s: %s", tp->name, why[0] ? why : "out of memory");
         return run__svc_failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
                      "Internal Error");
     }

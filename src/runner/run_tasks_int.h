@@ -78,6 +78,9 @@ int run__svc_append(run_svc *s, const char *sub, const char *file, const char *l
 void run__svc_sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len);
 /* Append {name, arn} (copied) to the array *v of *n. 0 or RUN_ENOMEM. */
 int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn);
+/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl
+ * (a failure is logged). 0 or -1. */
+int run__svc_append_json(run_svc *s, const char *sub, const char *file, json_t *line);
 void run__svc_iso_ms(int64_t ms, char out[32], int with_ms);
 /* A UUID-shaped name derived from key (variant 0x8: a task's child, 0xb:
  * an execution started by a rule). */

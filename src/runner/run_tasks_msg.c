@@ -99,28 +99,6 @@ void run__msg_free(run_svc *s)
     free(s->buses);
 }
 
-/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl. */
-static int append_json(run_svc *s, const char *sub, const char *file, json_t *line)
-{
-    char *text = jtext_dup(line);
-    char why[512] = "";
-    int rc = -1;
-    if (text) {
-        size_t n = strlen(text);
-        char *nl = realloc(text, n + 2);
-        if (nl) {
-            text = nl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            rc = run__svc_append(s, sub, file, text, n + 1, why, sizeof why);
-        }
-    }
-    free(text);
-    if (rc != 0)
-        logf_(s, "%s/%s.jsonl: %s", sub, file, why[0] ? why : "out of memory");
-    return rc;
-}
-
 /* ---- sqs:sendMessage -------------------------------------------------------- */
 #define SQS_FAIL(code, ...)                                                                \
     run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 400, code, __VA_ARGS__)
@@ -322,7 +300,7 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     json_object_set_new(line, "Timestamp", json_string(ts));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    rc = line ? append_json(s, "sqs", q->name, line) : -1;
+    rc = line ? run__svc_append_json(s, "sqs", q->name, line) : -1;
     json_decref(line);
     if (rc != 0)
         return run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 500,
@@ -429,7 +407,7 @@ static int eb_deliver(run_svc *s, const run_svc_task *t, json_t *ev, const char 
     json_object_set_new(line, "EventBusName", json_string(bus));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    int rc = line ? append_json(s, "events", bus, line) : -1;
+    int rc = line ? run__svc_append_json(s, "events", bus, line) : -1;
     json_decref(line);
     if (rc != 0)
         return -1;
