@@ -217,8 +217,26 @@ static void op_start(call *c, json_t *req, int sync)
         CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
         return;
     }
+    /* Step Functions Local: <stateMachineArn>#<TestCaseName> runs a test
+     * case of the mock configuration (without one, '#' is part of the
+     * name, as on AWS) */
+    char smbuf[2048];
+    const char *tcase = NULL, *hash = run_mock_loaded(a->run) ? strchr(smarn, '#') : NULL;
+    if (hash) {
+        snprintf(smbuf, sizeof smbuf, "%.*s", (int)(hash - smarn), smarn);
+        tcase = hash + 1;
+        smarn = smbuf;
+    }
     if (api__find_sm(c, smarn, &sm))
         return;
+    if (tcase && !run_mock_has_case(a->run, sm.name, tcase)) {
+        run_sm_cleanup(&sm);
+        CLIENT(c, "ValidationException",
+               "Test case '%s' is not defined for state machine '%s' in the mock configuration "
+               "file",
+               tcase, smarn);
+        return;
+    }
     if (sync && sm.type != ASL_EXPRESS) {
         run_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
@@ -269,7 +287,7 @@ static void op_start(call *c, json_t *req, int sync)
         free(xarn);
     }
     run_start s = {.sm = &sm, .name = name, .input_text = input, .input = in,
-                   .express = express};
+                   .express = express, .test_case = tcase};
     char *arn = NULL;
     int64_t start_ms = 0;
     int rc = run_exec_start(a->run, &s, sync ? sync_done : NULL, c, &arn, &start_ms);
