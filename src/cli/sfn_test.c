@@ -96,7 +96,7 @@ static void test_task(void *ctx, const asl_cmd *c, int64_t now, asl_drive_answer
         m->kind = ASL_MOCK_THROW;
         m->error = "States.Runtime";
         m->cause = m->buf;
-    } else if (asl_mock_answer_get(s->mock, s->machine, s->test_case, state, c->resource, n, m) !=
+    } else if (asl_mock_answer_get(s->mock, s->machine, s->test_case, state, c, n, m) !=
                SFN_OK) {
         a->kind = ASL_IN_TASK_FAILED;
         a->error = "States.Runtime";

@@ -389,15 +389,10 @@ static int is_activity(const char *resource)
     return resource && strncmp(resource, "arn:aws:states:", 15) == 0 && strstr(resource, ":activity:");
 }
 
-/* A Lambda function named in Resource itself (not lambda:invoke). */
-static int is_lambda_arn(const char *resource)
-{
-    return resource && strncmp(resource, "arn:aws:lambda:", 15) == 0 && strstr(resource, ":function:");
-}
-
 int asl_mock_answer_get(const asl_mock *m, const char *machine, const char *test_case,
-                        const char *state, const char *resource, unsigned n, asl_mock_answer *a)
+                        const char *state, const asl_cmd *c, unsigned n, asl_mock_answer *a)
 {
+    const char *resource = c->resource;
     memset(a, 0, sizeof *a);
     json_t *tc = m ? case_get(m, machine, test_case) : NULL;
     if (tc == NULL) {
@@ -437,8 +432,16 @@ int asl_mock_answer_get(const asl_mock *m, const char *machine, const char *test
         a->cause = json_string_value(json_object_get(thr, "Cause"));
         return SFN_OK;
     }
-    if (is_lambda_arn(resource) && json_is_object(ret) && json_object_get(ret, "Payload"))
+    if (c->function) {
+        /* the Invoke response: the function's output is its Payload */
+        if (!json_is_object(ret) || json_object_get(ret, "Payload") == NULL) {
+            runtime(a, "Mocked response '%s' for state '%s' invokes a Lambda function: its Return "
+                       "must be the Invoke response, with the function's output in Payload",
+                    rname, state);
+            return SFN_OK;
+        }
         ret = json_object_get(ret, "Payload");
+    }
     a->result = json_deep_copy(ret);
     if (a->result == NULL)
         return SFN_ENOMEM;

@@ -17,12 +17,15 @@
  * covers fails the execution with States.Runtime (AWS: "If you do not
  * specify a mocked response ... the state machine execution will fail").
  *
- * Return is the integration's response: for a Lambda function named in
- * Resource (arn:aws:lambda:...:function:...), the Invoke response
- * {"StatusCode", "Payload", ...}, whose Payload is the state's result; for
- * arn:aws:states:::lambda:invoke and every other integration the whole
- * Return is the result, as the real response would be. An activity cannot
- * be mocked (States.Runtime, as Step Functions Local says).
+ * Return is the integration's response. For a Task that invokes a Lambda
+ * function (its Resource is the function's ARN, or
+ * arn:aws:states:::lambda:invoke) it is the Invoke response {"StatusCode",
+ * "Payload", ...}: its Payload is what the function returned, and the state
+ * gets it as from a real invocation (the Payload itself for a function
+ * ARN; lambda:invoke's response with that Payload, as the engine shapes
+ * it). For every other integration the whole Return is the service's
+ * response. An activity cannot be mocked (States.Runtime, as Step
+ * Functions Local says).
  *
  * Validation (asl_mock_parse) is strict: bad JSON, duplicate keys, an
  * unknown top-level member, a test case naming a mocked response that does
@@ -37,6 +40,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "asl.h"
 
 typedef struct asl_mock asl_mock;
 
@@ -67,12 +72,13 @@ typedef struct asl_mock_answer {
     char buf[768];        /* room for a States.Runtime cause */
 } asl_mock_answer;
 
-/* What state (of a Task with this Resource) answers at its invocation n
- * (0-based) in test_case of machine. A missing test case, an invocation no
- * key covers and an activity are ASL_MOCK_THROW of States.Runtime. Returns
- * SFN_OK or SFN_ENOMEM. */
+/* What state answers at its invocation n (0-based) in test_case of
+ * machine; c is the core's command (its Resource, and whether it invokes a
+ * Lambda function). A missing test case, an invocation no key covers and
+ * an activity are ASL_MOCK_THROW of States.Runtime. Returns SFN_OK or
+ * SFN_ENOMEM. */
 int asl_mock_answer_get(const asl_mock *m, const char *machine, const char *test_case,
-                        const char *state, const char *resource, unsigned n, asl_mock_answer *a);
+                        const char *state, const asl_cmd *c, unsigned n, asl_mock_answer *a);
 
 /* Whether want is a JSON subset of got: objects by their members (got may
  * have more), arrays element by element (the same length), numbers by

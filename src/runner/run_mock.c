@@ -119,8 +119,9 @@ int run__mock_invoke(run *r, rexec *e, dispatch *d)
     issued it = *t;
     *t = m->t[--m->nt];
     asl_mock_answer a;
-    if (asl_mock_answer_get(r->mock, m->machine, m->test_case, it.state, d->resource, it.n, &a) !=
-        SFN_OK) {
+    asl_cmd c = {.kind = ASL_CMD_INVOKE, .id = d->id, .resource = d->resource,
+                 .function = d->function};
+    if (asl_mock_answer_get(r->mock, m->machine, m->test_case, it.state, &c, it.n, &a) != SFN_OK) {
         run__exec_lose(r, e, "mock");
         return 1;
     }

@@ -38,7 +38,16 @@ static const char DOC[] =
 
 #define LAMBDA_ARN "arn:aws:lambda:us-east-1:123456789012:function:HelloWorldFunction"
 #define LAMBDA_INVOKE "arn:aws:states:::lambda:invoke"
-#define SQS "arn:aws:states:::sqs:sendMessage"
+#define SQS_RES "arn:aws:states:::sqs:sendMessage"
+
+static const asl_cmd INVOKE_CMD = {.kind = ASL_CMD_INVOKE, .resource = LAMBDA_INVOKE,
+                                   .function = "HelloWorldFunction"};
+static const asl_cmd ARN_CMD = {.kind = ASL_CMD_INVOKE, .resource = LAMBDA_ARN, .function = LAMBDA_ARN};
+static const asl_cmd SQS_CMD = {.kind = ASL_CMD_INVOKE, .resource = SQS_RES};
+static const asl_cmd ACT_CMD = {.kind = ASL_CMD_INVOKE,
+                                .resource = "arn:aws:states:us-east-1:123456789012:activity:a"};
+#define LAMBDA_INV (&INVOKE_CMD)
+#define SQS (&SQS_CMD)
 
 static asl_mock *parse_ok(const char *text)
 {
@@ -64,25 +73,25 @@ static void test_documented_example(void **st)
                           "Lambda.TimeoutException"};
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(asl_mock_answer_get(m, "LambdaSQSIntegration", "RetryPath", "LambdaState",
-                                             LAMBDA_INVOKE, i, &a),
+                                             LAMBDA_INV, i, &a),
                          SFN_OK);
         assert_int_equal(a.kind, ASL_MOCK_THROW);
         assert_string_equal(a.error, want[i]);
     }
     assert_int_equal(asl_mock_answer_get(m, "LambdaSQSIntegration", "RetryPath", "LambdaState",
-                                         LAMBDA_INVOKE, 3, &a),
+                                         LAMBDA_INV, 3, &a),
                      SFN_OK);
     assert_int_equal(a.kind, ASL_MOCK_RETURN);
-    /* lambda:invoke: the whole Invoke response */
-    assert_int_equal(json_integer_value(json_object_get(a.result, "StatusCode")), 200);
-    assert_non_null(json_object_get(a.result, "Payload"));
+    /* lambda:invoke: the function's output (the engine shapes the response) */
+    assert_string_equal(json_string_value(json_object_get(a.result, "body")), "ok");
+    assert_null(json_object_get(a.result, "Payload"));
     json_decref(a.result);
-    asl_mock_answer_get(m, "LambdaSQSIntegration", "RetryPath", "LambdaState", LAMBDA_INVOKE, 4, &a);
+    asl_mock_answer_get(m, "LambdaSQSIntegration", "RetryPath", "LambdaState", LAMBDA_INV, 4, &a);
     assert_int_equal(a.kind, ASL_MOCK_THROW);
     assert_string_equal(a.error, "States.Runtime");
     assert_non_null(strstr(a.cause, "invocation 4"));
     /* a Lambda ARN resource: the Payload */
-    asl_mock_answer_get(m, "LambdaSQSIntegration", "HappyPath", "LambdaState", LAMBDA_ARN, 0, &a);
+    asl_mock_answer_get(m, "LambdaSQSIntegration", "HappyPath", "LambdaState", &ARN_CMD, 0, &a);
     assert_int_equal(a.kind, ASL_MOCK_RETURN);
     assert_string_equal(json_string_value(json_object_get(a.result, "body")), "Hello from Lambda!");
     assert_null(json_object_get(a.result, "Payload"));
@@ -98,8 +107,7 @@ static void test_documented_example(void **st)
     /* an unknown test case, an activity */
     asl_mock_answer_get(m, "LambdaSQSIntegration", "Gone", "SQSState", SQS, 0, &a);
     assert_string_equal(a.error, "States.Runtime");
-    asl_mock_answer_get(m, "LambdaSQSIntegration", "HappyPath", "SQSState",
-                        "arn:aws:states:us-east-1:123456789012:activity:a", 0, &a);
+    asl_mock_answer_get(m, "LambdaSQSIntegration", "HappyPath", "SQSState", &ACT_CMD, 0, &a);
     assert_string_equal(a.error, "States.Runtime");
     assert_non_null(strstr(a.cause, "Activity state cannot be mocked"));
     asl_mock_free(m);
@@ -124,6 +132,11 @@ static void test_any_return_and_gaps(void **st)
     asl_mock_answer_get(m, "M", "T", "S", SQS, 10, &a);
     assert_true(json_is_null(a.result));
     json_decref(a.result);
+    /* a Lambda task's Return must be the Invoke response, with Payload */
+    asl_mock_answer_get(m, "M", "T", "S", LAMBDA_INV, 0, &a);
+    assert_int_equal(a.kind, ASL_MOCK_THROW);
+    assert_string_equal(a.error, "States.Runtime");
+    assert_non_null(strstr(a.cause, "Payload"));
     asl_mock_free(m);
 }
 
