@@ -108,14 +108,23 @@ static int output_check(FILE *d, const json_t *want, const json_t *got, int cont
 {
     char where[256];
     json_t *null = json_null();
-    const json_t *g = got ? got : null;
-    int ok = asl_json_subset(want, g, where, sizeof where) &&
-             (contains || asl_json_subset(g, want, where, sizeof where));
+    const json_t *g = got ? got : null, *w_at = NULL, *g_at = NULL;
+    int ok = asl_json_subset_diff(want, g, where, sizeof where, &w_at, &g_at);
+    if (ok && !contains) /* exact: got has nothing more either */
+        ok = asl_json_subset_diff(g, want, where, sizeof where, &g_at, &w_at);
     if (ok)
         return 0;
-    fprintf(d, "    %s: differs at %s\n      expected ", contains ? "outputContains" : "output", where);
-    show(d, want);
-    fprintf(d, "\n      got      ");
+    fprintf(d, "    %s at %s: expected ", contains ? "outputContains" : "output", where);
+    if (w_at)
+        show(d, w_at);
+    else
+        fputs("nothing", d);
+    fprintf(d, ", got ");
+    if (g_at)
+        show(d, g_at);
+    else
+        fputs("nothing", d);
+    fprintf(d, "\n      output: ");
     show(d, g);
     fputc('\n', d);
     return 1;

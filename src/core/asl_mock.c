@@ -450,8 +450,18 @@ int asl_mock_answer_get(const asl_mock *m, const char *machine, const char *test
 }
 
 /* ---- JSON subset --------------------------------------------------------- */
-static int subset_at(const json_t *want, const json_t *got, char *where, size_t wl, size_t at)
+typedef struct sub {
+    char *where;
+    size_t wl;
+    const json_t *w_at, *g_at; /* where they differ */
+} sub;
+
+static int subset_at(sub *c, const json_t *want, const json_t *got, size_t at)
 {
+    c->w_at = want;
+    c->g_at = got;
+    if (got == NULL)
+        return 0;
     if (json_is_number(want) && json_is_number(got))
         return json_number_value(want) == json_number_value(got);
     if (json_typeof(want) != json_typeof(got))
@@ -460,15 +470,13 @@ static int subset_at(const json_t *want, const json_t *got, char *where, size_t 
         const char *k;
         json_t *w;
         json_object_foreach((json_t *)want, k, w) {
-            if (where && at < wl) {
-                where[at] = 0;
+            if (c->where && at < c->wl) {
                 char p[PATH_MAX_] = "";
                 path_add(p, k);
-                snprintf(where + at, wl - at, "%s", p);
+                snprintf(c->where + at, c->wl - at, "%s", p);
             }
-            size_t nat = where ? strlen(where) : 0;
-            const json_t *g = json_object_get(got, k);
-            if (g == NULL || !subset_at(w, g, where, wl, nat))
+            size_t nat = c->where ? strlen(c->where) : 0;
+            if (!subset_at(c, w, json_object_get(got, k), nat))
                 return 0;
         }
         return 1;
@@ -477,10 +485,10 @@ static int subset_at(const json_t *want, const json_t *got, char *where, size_t 
         if (json_array_size(want) != json_array_size(got))
             return 0;
         for (size_t i = 0; i < json_array_size(want); i++) {
-            if (where && at < wl)
-                snprintf(where + at, wl - at, "[%zu]", i);
-            size_t nat = where ? strlen(where) : 0;
-            if (!subset_at(json_array_get(want, i), json_array_get(got, i), where, wl, nat))
+            if (c->where && at < c->wl)
+                snprintf(c->where + at, c->wl - at, "[%zu]", i);
+            size_t nat = c->where ? strlen(c->where) : 0;
+            if (!subset_at(c, json_array_get(want, i), json_array_get(got, i), nat))
                 return 0;
         }
         return 1;
@@ -488,15 +496,23 @@ static int subset_at(const json_t *want, const json_t *got, char *where, size_t 
     return json_equal((json_t *)want, (json_t *)got);
 }
 
+int asl_json_subset_diff(const json_t *want, const json_t *got, char *where, size_t wherelen,
+                         const json_t **want_at, const json_t **got_at)
+{
+    sub c = {.where = where && wherelen ? where : NULL, .wl = wherelen};
+    if (c.where)
+        snprintf(where, wherelen, "$");
+    int ok = want && got ? subset_at(&c, want, got, c.where ? strlen(c.where) : 0) : want == got;
+    if (ok && c.where)
+        snprintf(where, wherelen, "$");
+    if (want_at)
+        *want_at = ok ? NULL : c.w_at ? c.w_at : want;
+    if (got_at)
+        *got_at = ok ? NULL : c.w_at ? c.g_at : got;
+    return ok;
+}
+
 int asl_json_subset(const json_t *want, const json_t *got, char *where, size_t wherelen)
 {
-    if (where && wherelen) {
-        snprintf(where, wherelen, "$");
-    }
-    if (want == NULL || got == NULL)
-        return want == got;
-    int ok = subset_at(want, got, where, where ? wherelen : 0, where ? strlen(where) : 0);
-    if (ok && where && wherelen)
-        snprintf(where, wherelen, "$");
-    return ok;
+    return asl_json_subset_diff(want, got, where, wherelen, NULL, NULL);
 }

@@ -85,5 +85,9 @@ int asl_mock_answer_get(const asl_mock *m, const char *machine, const char *test
  * value (1 and 1.0 are equal), the rest equal. Returns 1, or 0 with where
  * (if not NULL) set to the path of the first difference ("$.a[2].b"). */
 int asl_json_subset(const json_t *want, const json_t *got, char *where, size_t wherelen);
+/* The same, with *want_at and *got_at (each may be NULL) set to the values
+ * that differ at where (*got_at NULL: got has nothing there). */
+int asl_json_subset_diff(const json_t *want, const json_t *got, char *where, size_t wherelen,
+                         const json_t **want_at, const json_t **got_at);
 
 #endif

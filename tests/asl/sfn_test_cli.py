@@ -76,7 +76,7 @@ def main():
     print(out, end="")
     assert rc == 1, (rc, out, err)
     assert "FAIL  books hotel, flight and car" in out, out
-    assert "outputContains: differs at $.results.car.status" in out, out
+    assert 'outputContains at $.results.car.status: expected "CANCELLED", got "BOOKED"' in out, out
     assert "path: first difference at [3]: expected BookFlight, got BookHotelFailed" in out, out
     assert "testCase: 'NoSuchCase' is not a test case" in out, out
     assert "sfn test runs no real task: state 'BookHotel'" in out, out

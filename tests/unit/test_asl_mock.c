@@ -230,6 +230,21 @@ static void test_json_subset(void **st)
     subset("\"s\"", "\"s\"", 1, "$");
     subset("null", "{}", 0, "$");
     subset("true", "true", 1, "$");
+    /* the values where they differ */
+    json_t *w = J("{\"a\":{\"b\":[1,2]},\"c\":3}"), *g = J("{\"a\":{\"b\":[1,5]}}");
+    const json_t *wa, *ga;
+    char at[64];
+    assert_false(asl_json_subset_diff(w, g, at, sizeof at, &wa, &ga));
+    assert_string_equal(at, "$.a.b[1]");
+    assert_int_equal(json_integer_value(wa), 2);
+    assert_int_equal(json_integer_value(ga), 5);
+    json_object_set_new(json_object_get(g, "a"), "b", J("[1,2]"));
+    assert_false(asl_json_subset_diff(w, g, at, sizeof at, &wa, &ga));
+    assert_string_equal(at, "$.c");
+    assert_int_equal(json_integer_value(wa), 3);
+    assert_null(ga);
+    json_decref(w);
+    json_decref(g);
 }
 
 int main(void)
