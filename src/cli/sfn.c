@@ -5,6 +5,7 @@
  *           [--history] [--clock virtual|real]
  *   sfn run --jsonl CASES.jsonl [--clock virtual|real] [--history]
  *   sfn validate DEFINITION.json
+ *   sfn test TESTS.json... [--junit OUT.xml]   (sfn_test.h)
  *
  * The core's own driver (asl_drive.h, one task at a time) feeds task
  * results and timer expiries back into the execution. With the virtual
@@ -17,6 +18,7 @@
 #include "asl_drive.h"
 #include "asl_json.h"
 #include "sfn_tasks.h"
+#include "sfn_test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -361,7 +363,8 @@ static void usage(void)
             "usage: sfn run DEFINITION.json [--input FILE|-] [--template template.yaml] [--history]\n"
             "               [--clock virtual|real]\n"
             "       sfn run --jsonl CASES.jsonl [--clock virtual|real] [--history]\n"
-            "       sfn validate DEFINITION.json\n");
+            "       sfn validate DEFINITION.json\n"
+            "       sfn test TESTS.json... [--junit OUT.xml]\n");
 }
 
 int main(int argc, char **argv)
@@ -377,6 +380,8 @@ int main(int argc, char **argv)
         }
         return cmd_validate(argv[2]);
     }
+    if (strcmp(argv[1], "test") == 0)
+        return sfn_test_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") != 0) {
         usage();
         return 2;

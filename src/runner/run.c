@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "run_int.h"
+#include "run_mock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,6 +113,7 @@ void run__exec_free(run *r, rexec *e)
     }
     free(e->tokens);
     asl_exec_free(e->x);
+    run__mock_exec_free(e->mock);
     free(e->out_text);
     free(e->arn);
     free(e);
@@ -217,6 +219,10 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
             free(arn);
             run__step_fail(r, e, "queue");
         }
+        return;
+    }
+    if (e->mock && run__mock_issue(e->mock, cmds, ncmds) != 0) {
+        run__step_fail(r, e, "mock");
         return;
     }
     for (size_t i = 0; i < ncmds; i++) {
@@ -427,6 +433,8 @@ static void invoke_service(run *r, rexec *e, dispatch *d)
 
 static void invoke(run *r, rexec *e, dispatch *d)
 {
+    if (e->mock && run__mock_invoke(r, e, d))
+        return; /* a mocked state: answered in the engine */
     if (d->function == NULL) {
         invoke_service(r, e, d);
         return;
@@ -733,6 +741,7 @@ void run_free(run *r)
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
     run__svc_free(r->svc);
+    asl_mock_free(r->mock);
     jtext_cleanup(&r->tb);
     fjson_buf_free(&r->fj);
     free(r->region);

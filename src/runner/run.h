@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "asl.h"
+#include "asl_mock.h"
 #include "ev.h"
 #include "lam.h"
 #include "store.h"
@@ -155,6 +156,8 @@ typedef struct run_start {
     const char *input_text;   /* the input as sent (kept verbatim) */
     json_t *input;            /* borrowed: the same, parsed */
     int express;              /* 1: in memory only, EXPRESS ARN */
+    const char *test_case;    /* NULL, or the mock configuration's test case
+                                 it runs (run_mock_has_case said yes) */
 } run_start;
 
 /* Start an execution: its row and first events join the current
@@ -283,5 +286,14 @@ typedef struct run_stats {
     int unavailable;      /* 1: the store takes no writes now */
 } run_stats;
 void run_stats_get(const run *r, run_stats *out);
+
+/* Mock configurations (run_mock.c, asl_mock.h): the one executions started
+ * on <stateMachineArn>#<TestCaseName> use; r takes m (NULL: none), which
+ * stays until run_free or the next call. */
+void run_mock_config(run *r, asl_mock *m);
+int run_mock_loaded(const run *r);
+/* Nonzero when the configuration has test case test_case for the state
+ * machine named machine. */
+int run_mock_has_case(const run *r, const char *machine, const char *test_case);
 
 #endif

@@ -10,6 +10,7 @@
 #endif
 #include "arn.h"
 #include "run_int.h"
+#include "run_mock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,12 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
         return RUN_ENOMEM;
     }
     e->express = s->express;
+    if (s->test_case && (e->mock = run__mock_exec_new(s->sm->name, s->test_case)) == NULL) {
+        free(arn);
+        free(w);
+        run__exec_free(r, e);
+        return RUN_ENOMEM;
+    }
     int64_t now = ev_wall_ms();
     e->last_now = now;
     uint64_t seed = run__rng(r);
@@ -96,6 +103,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
                           .start_ms = now, .seed = seed, .def_id = s->sm->def_id};
         if (rc == STORE_OK)
             rc = store_exec_insert(r->st, &row);
+        if (rc == STORE_OK && s->test_case)
+            rc = store_exec_mock_set(r->st, row.id, s->test_case);
         if (rc != STORE_OK) {
             if (rc != STORE_EEXIST)
                 run__txn_fail(r, "execution insert", 0);
@@ -276,7 +285,16 @@ static int replay_input(void *ctx, const store_input *si)
     }
     asl_input in = {.kind = si->kind, .id = si->id, .now_ms = si->now_ms, .result = result,
                     .error = si->error, .cause = si->cause};
-    (void)asl_exec_feed(c->e->x, &in);
+    int rc = asl_exec_feed(c->e->x, &in);
+    if (c->e->mock && rc == SFN_OK) {
+        /* number the invocations as they were numbered the first time */
+        const asl_cmd *cmds;
+        size_t n = asl_exec_cmds(c->e->x, &cmds);
+        if (in.kind == ASL_IN_TASK_SUCCEEDED || in.kind == ASL_IN_TASK_FAILED)
+            run__mock_answered(c->e->mock, in.id);
+        if (run__mock_issue(c->e->mock, cmds, n) != 0)
+            c->bad = 1;
+    }
     if (si->now_ms > c->e->last_now)
         c->e->last_now = si->now_ms;
     json_decref(result);
@@ -315,6 +333,15 @@ static int rebuild(run *r, int64_t id, rexec **out, char *err, size_t errlen)
     }
     e->id = row.id;
     e->last_now = row.start_ms;
+    char *tcase = NULL;
+    if (store_exec_mock_get(r->st, row.id, &tcase) != STORE_OK ||
+        (tcase && (e->mock = run__mock_exec_new(sm.name, tcase)) == NULL)) {
+        free(tcase);
+        snprintf(err, errlen, "%s: cannot read its mock test case", row.arn);
+        rc = RUN_EDB;
+        goto out;
+    }
+    free(tcase);
     asl_exec_info info = {.execution_arn = row.arn, .execution_name = row.name,
                           .state_machine_arn = row.sm_arn, .state_machine_name = sm.name,
                           .role_arn = sm.role_arn, .start_ms = row.start_ms, .seed = row.seed,
@@ -323,6 +350,14 @@ static int rebuild(run *r, int64_t id, rexec **out, char *err, size_t errlen)
     if (e->x == NULL) {
         rc = RUN_ENOMEM;
         goto out;
+    }
+    if (e->mock) {
+        const asl_cmd *cmds;
+        size_t n = asl_exec_cmds(e->x, &cmds);
+        if (run__mock_issue(e->mock, cmds, n) != 0) {
+            rc = RUN_ENOMEM;
+            goto out;
+        }
     }
     replay_ctx c = {.e = e};
     if (store_input_each(r->st, row.id, replay_input, &c) < 0 || c.bad) {
