@@ -59,6 +59,7 @@ struct run_svc {
     svc_rule *rules;
     size_t nrules;
     int depth;                /* status events being handled, nested */
+    struct run_fwd *fwd;      /* endpoints and requests in flight (run_tasks_fwd.c) */
 };
 
 /* the runner's logger (it knows whether to be quiet) */
@@ -98,5 +99,15 @@ void run__svc_rule_fire(run_svc *s, const svc_rule *ru, json_t *ev, const char *
 int run__msg_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,
                   run_svc_out *o);
 void run__msg_free(run_svc *s);
+
+/* ---- run_tasks_fwd.c ---- */
+/* dynamodb:putItem|getItem|deleteItem|updateItem and aws-sdk:SERVICE:ACTION
+ * (res after "arn:aws:states:::"), sent to the service's endpoint. Returns
+ * RUN_SVC_PENDING (the outcome comes through run__task_result),
+ * RUN_SVC_FAILED (no endpoint, a service not spoken) or RUN_SVC_UNKNOWN. */
+int run__fwd_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,
+                  run_svc_out *o);
+/* Cancel the requests in flight, free the endpoints. */
+void run__fwd_free(run_svc *s);
 
 #endif

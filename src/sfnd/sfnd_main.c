@@ -5,7 +5,7 @@
  *        [--time-scale N] [--max-procs N] [--quiet]
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
- *        [--idle-timeout S] [--runtime-mismatch=run]
+ *        [--idle-timeout S] [--runtime-mismatch=run] [--endpoint SERVICE=URL]...
  *   sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
@@ -82,6 +82,7 @@
 #include "run.h"
 #include "sfnd_build.h"
 #include "store.h"
+#include "sfnd_endpoints.h"
 #include "tpl.h"
 
 /* The command line. */
@@ -98,6 +99,7 @@ typedef struct sfnd_cfg {
     int runtime_mismatch_run; /* --runtime-mismatch=run */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
+    sfnd_endpoints ep; /* --endpoint SERVICE=URL, and the credentials of --env-vars */
 } sfnd_cfg;
 
 typedef struct sfnd {
@@ -127,11 +129,17 @@ static void usage(void)
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
                     "            [--retention DAYS] [--no-compress] [--runtime-mismatch=run]\n"
+                    "            [--endpoint SERVICE=URL]...\n"
                     "       sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]\n"
                     "  --runtime-mismatch=run  run a nodejs<N>.x / python3.<M> function on this "
                     "machine's\n"
                     "                   node / python3 even when its version differs (refused by "
                     "default)\n"
+                    "  --endpoint SERVICE=URL  forward dynamodb:* and aws-sdk:SERVICE:* tasks "
+                    "there, signed\n"
+                    "                   with the functions' credentials (repeatable; also "
+                    "SFN_ENDPOINT_<SERVICE>=URL),\n"
+                    "                   e.g. --endpoint dynamodb=http://127.0.0.1:8000\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -247,6 +255,10 @@ static int options(sfnd_cfg *c, int argc, char **argv)
             c->runtime_mismatch_run = !strcmp(argv[++i], "run");
         else if (!strcmp(a, "--env-vars") && v)
             c->env_file = argv[++i];
+        else if (!strcmp(a, "--endpoint") && v) {
+            if (sfnd_endpoints_add(&c->ep, argv[++i]) != 0)
+                return -1;
+        }
         else if (!strcmp(a, "--allow-origin") && v) {
             if (add_origin(c, argv[++i]) != 0)
                 return -1;
@@ -322,6 +334,10 @@ static int load_template(sfnd *s)
                     je.column, je.text);
             return -1;
         }
+    }
+    if (env_vars != NULL && sfnd_endpoints_creds(&s->cfg.ep, env_vars) != 0) {
+        json_decref(env_vars);
+        return -1;
     }
     tpl_opts to = {.region = s->region, .account = s->account, .bin_dir = s->bin_dir,
                    .store_dir = s->tables, .parameter_overrides = s->cfg.overrides,
@@ -543,7 +559,7 @@ static int register_queues(sfnd *s)
 static int register_resources(sfnd *s)
 {
     if (register_machines(s) != 0 || register_topics(s) != 0 || register_queues(s) != 0 ||
-        register_rules(s) != 0)
+        register_rules(s) != 0 || sfnd_endpoints_apply(&s->cfg.ep, s->run, s->cfg.quiet) != 0)
         return -1;
     for (size_t i = 0; i < tpl_table_count(s->t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(s->t, i)->logical_id,
@@ -635,6 +651,7 @@ static void shut_down(sfnd *s)
 {
     free(s->cfg.overrides);
     free(s->cfg.origins);
+    sfnd_endpoints_free(&s->cfg.ep);
     http_server_free(s->srv);
     run_free(s->run);
     api_free(s->a);
