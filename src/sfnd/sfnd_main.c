@@ -26,6 +26,9 @@
  * or a value outside AllowedValues stops the start. The template's SNS
  * topics and EventBridgeRule events are handed to the runner (see
  * docs/integrations.md).
+ * --endpoint SERVICE=URL (repeatable; or SFN_ENDPOINT_<SERVICE>) forwards
+ * dynamodb:* and aws-sdk:SERVICE:* tasks there, SigV4-signed with the
+ * functions' credentials (sfnd_endpoints.c, src/runner/run_tasks_fwd.c).
  * --env-vars FILE (SAM CLI's option) sets functions' environment variables:
  * {"Parameters": {VAR: value}} for every function, {"<LogicalId>": {...}}
  * for one (it wins); they win over the template's and over sfnd's defaults
