@@ -280,6 +280,36 @@ static json_t *send_result(const char *bmd5, const char *amd5, const char *mid, 
     return r;
 }
 
+/* FIFO queue q: its deduplication id into dedup (given, or the body's
+ * SHA-256); a message with that id in the last 5 minutes answers this
+ * one (RUN_SVC_DONE with the first one's ids, or RUN_SVC_PENDING), and
+ * nothing is written. -1: a new message. */
+static int fifo_dedup(run_svc *s, const run_svc_task *t, svc_queue *q, const json_t *did,
+                      const char *body, size_t bl, const char *bmd5, const char *amd5,
+                      int64_t now_ms, char dedup[129], run_svc_out *o)
+{
+    if (did) {
+        snprintf(dedup, 129, "%s", json_string_value(did));
+    } else {
+        unsigned char h[32];
+        sfn_sha256(body, bl, h);
+        for (int i = 0; i < 32; i++)
+            snprintf(dedup + 2 * i, 3, "%02x", h[i]);
+    }
+    const svc_dedup *seen = run__fifo_seen(s, q, dedup, now_ms);
+    if (seen == NULL)
+        return -1;
+    logf_(s, "sqs:sendMessage to %s: deduplicated (%s), MessageId %s", q->name, dedup,
+          seen->mid);
+    if (t->wait_for_token)
+        return RUN_SVC_PENDING; /* the first message carries a token */
+    char rid[37];
+    run__uuid(s->r, rid);
+    o->result = send_result(bmd5, amd5, seen->mid, seen->seq);
+    run__svc_sdk_meta(o->result, rid, "text/xml", 378);
+    return RUN_SVC_DONE;
+}
+
 static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_out *o)
 {
     svc_queue *q = NULL;
@@ -344,25 +374,11 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     run__uuid(s->r, rid);
     run__svc_iso_ms(now_ms, ts, 1);
     sfn_md5_hex(body, bl, bmd5);
-    if (q->fifo) { /* the deduplication id: given, or the body's SHA-256 */
-        if (did) {
-            snprintf(dedup, sizeof dedup, "%s", json_string_value(did));
-        } else {
-            unsigned char h[32];
-            sfn_sha256(body, bl, h);
-            for (int i = 0; i < 32; i++)
-                snprintf(dedup + 2 * i, 3, "%02x", h[i]);
-        }
-        const svc_dedup *seen = run__fifo_seen(s, q, dedup, now_ms);
-        if (seen) { /* accepted, not written again: the first one's ids */
+    if (q->fifo) {
+        rc = fifo_dedup(s, t, q, did, body, bl, bmd5, amd5, now_ms, dedup, o);
+        if (rc >= 0) {
             free(body);
-            logf_(s, "sqs:sendMessage to %s: deduplicated (%s), MessageId %s", q->name, dedup,
-                  seen->mid);
-            if (t->wait_for_token)
-                return RUN_SVC_PENDING; /* the first message carries a token */
-            o->result = send_result(bmd5, amd5, seen->mid, seen->seq);
-            run__svc_sdk_meta(o->result, rid, "text/xml", 378);
-            return RUN_SVC_DONE;
+            return rc;
         }
     }
     if (q->fifo) {
