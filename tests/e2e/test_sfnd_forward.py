@@ -12,6 +12,7 @@ is the DynamoDB here.
   boto3;
 - the credentials are the functions' (--env-vars Parameters): a wrong
   secret key is refused by moto and writes nothing;
+- TimeoutSeconds against an endpoint that never answers: States.Timeout;
 - no endpoint: States.Runtime naming --endpoint dynamodb=URL; an endpoint
   that refuses connections: States.TaskFailed, "Unable to execute HTTP
   request: Connection refused"; an aws-sdk service of another protocol
@@ -212,6 +213,30 @@ def test_no_endpoint_unreachable_and_other_protocols():
         d.cleanup()
 
 
+def test_timeout_seconds():
+    """An endpoint that takes the connection and never answers: the state's
+    TimeoutSeconds ends the task (States.Timeout), and a Catch sees it."""
+    import socket
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)  # connections complete in the backlog; nothing is ever read
+    port = ls.getsockname()[1]
+    definition = {"StartAt": "Put", "States": {
+        "Put": dict(PUT_ONLY["States"]["Put"], TimeoutSeconds=1,
+                    Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.err", "Next": "Late"}]),
+        "Late": {"Type": "Pass", "End": True}}}
+    try:
+        with ENV.sfnd(["--endpoint", f"dynamodb=http://127.0.0.1:{port}"]) as d:
+            t0 = time.time()
+            r = run(d, definition, "slow", {"id": "t1"})
+            took = time.time() - t0
+            assert r["status"] == "SUCCEEDED", r
+            assert json.loads(r["output"])["err"]["Error"] == "States.Timeout", r
+            assert 0.9 < took < 5, took
+    finally:
+        ls.close()
+
+
 def test_bad_endpoint_option():
     import subprocess
     from sfnd_harness import SFND
@@ -227,6 +252,7 @@ if __name__ == "__main__":
     ENV = Env()
     try:
         main([test_forwarded_tasks_signed, test_wrong_secret_refused,
-              test_no_endpoint_unreachable_and_other_protocols, test_bad_endpoint_option])
+              test_no_endpoint_unreachable_and_other_protocols, test_timeout_seconds,
+              test_bad_endpoint_option])
     finally:
         ENV.close()
