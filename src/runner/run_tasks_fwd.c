@@ -353,17 +353,21 @@ int run_endpoint_set(run *r, const char *service, const char *url, char *err, si
         return RUN_EINVAL;
     ep.service = strdup(service);
     ep.url = strdup(url);
-    for (char *p = ep.service; p && *p; p++)
+    if (ep.service == NULL || ep.url == NULL) {
+        free(ep.service);
+        free(ep.url);
+        return RUN_ENOMEM;
+    }
+    for (char *p = ep.service; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    fwd_endpoint *n = ep.service && ep.url ? NULL : (void *)1;
-    for (size_t i = 0; n == NULL && i < f->neps; i++)
+    for (size_t i = 0; i < f->neps; i++)
         if (!strcmp(f->eps[i].service, ep.service)) { /* the later one wins */
             free(f->eps[i].service);
             free(f->eps[i].url);
             f->eps[i] = ep;
             return 0;
         }
-    n = n ? NULL : realloc(f->eps, (f->neps + 1) * sizeof *n);
+    fwd_endpoint *n = realloc(f->eps, (f->neps + 1) * sizeof *n);
     if (n == NULL) {
         free(ep.service);
         free(ep.url);
