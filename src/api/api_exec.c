@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "api_int.h"
 
 #include "jtext.h"
@@ -246,11 +247,7 @@ static void op_start(call *c, json_t *req, int sync)
     if (!express && named) {
         /* Name idempotency (AWS): the same name and input while it runs
          * returns the same execution; otherwise ExecutionAlreadyExists. */
-        char *xarn = NULL;
-        const char *p = strstr(sm.arn, ":stateMachine:");
-        if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(p - sm.arn), sm.arn,
-                     p + strlen(":stateMachine:"), name) < 0)
-            xarn = NULL;
+        char *xarn = sfn_arn_execution(sm.arn, name, NULL);
         run_exec_info old;
         if (xarn && run_exec_get(a->run, xarn, &old) == 0) {
             int same = old.status == RUN_RUNNING && !strcmp(old.input, input) &&

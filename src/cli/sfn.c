@@ -12,6 +12,7 @@
  * history's timestamps advance as if they had. Task resources are resolved
  * by sfn_tasks.c.
  */
+#include "arn.h"
 #include "asl.h"
 #include "asl_drive.h"
 #include "asl_json.h"
@@ -174,8 +175,10 @@ static asl_exec *start_exec(const asl_machine *m, json_t *input, int64_t now, co
     char arn[256], smarn[256], name[64];
     seq++;
     snprintf(name, sizeof name, "exec-%08llx-%04llx", (unsigned long long)(now & 0xffffffff), seq);
-    snprintf(smarn, sizeof smarn, "arn:aws:states:us-east-1:123456789012:stateMachine:%s", smname);
-    snprintf(arn, sizeof arn, "arn:aws:states:us-east-1:123456789012:execution:%s:%s", smname, name);
+    sfn_arn_states(smarn, sizeof smarn, "us-east-1", "123456789012", "stateMachine", smname);
+    char *xarn = sfn_arn_execution(smarn, name, NULL);
+    snprintf(arn, sizeof arn, "%s", xarn ? xarn : "");
+    free(xarn);
     asl_exec_info info = {
         .execution_arn = arn,
         .execution_name = name,

@@ -8,6 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_int.h"
 
 #include <errno.h>
@@ -51,21 +52,10 @@ static rexec *exec_new(run *r, const char *arn)
 /* "arn:aws:states:R:A:stateMachine:N" -> "arn:aws:states:R:A:<kind>:N:<name>" */
 static char *exec_arn(run *r, const char *sm_arn, const char *name, int express)
 {
-    const char *p = strstr(sm_arn, ":stateMachine:");
-    if (p == NULL)
-        return NULL;
-    char *out = NULL;
-    if (express) {
-        char u[37];
+    char u[37];
+    if (express)
         run__uuid(r, u);
-        if (asprintf(&out, "%.*s:express:%s:%s:%s", (int)(p - sm_arn), sm_arn,
-                     p + strlen(":stateMachine:"), name, u) < 0)
-            out = NULL;
-    } else if (asprintf(&out, "%.*s:execution:%s:%s", (int)(p - sm_arn), sm_arn,
-                        p + strlen(":stateMachine:"), name) < 0) {
-        out = NULL;
-    }
-    return out;
+    return sfn_arn_execution(sm_arn, name, express ? u : NULL);
 }
 
 int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char **arn_out,

@@ -19,10 +19,12 @@
  * machines without tasks) recurses through run_exec_start: bound it. */
 #define SVC_MAX_DEPTH 8
 
-typedef struct svc_topic {
-    char *name;
-    char *arn;
-} svc_topic;
+/* A resource known by name and ARN: an SNS topic, an event bus. */
+typedef struct svc_named {
+    char *name, *arn;
+} svc_named;
+typedef svc_named svc_topic;
+typedef svc_named svc_bus;
 
 typedef struct svc_dedup {   /* a FIFO message sent in the last 5 minutes */
     char id[129];             /* its MessageDeduplicationId (given, or the body's SHA-256) */
@@ -39,10 +41,6 @@ typedef struct svc_queue {
     size_t ndedup, capdedup;
     int dedup_loaded;         /* the window was read back from the queue's file */
 } svc_queue;
-
-typedef struct svc_bus {
-    char *name, *arn;
-} svc_bus;
 
 typedef struct svc_rule {
     char *sm_arn;             /* the machine it starts */
@@ -89,6 +87,11 @@ int run__svc_append(run_svc *s, const char *sub, const char *file, const char *l
                     char *why, size_t whylen);
 /* SdkHttpMetadata and SdkResponseMetadata of a response, into o. */
 void run__svc_sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len);
+/* Append {name, arn} (copied) to the array *v of *n. 0 or RUN_ENOMEM. */
+int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn);
+/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl
+ * (a failure is logged). 0 or -1. */
+int run__svc_append_json(run_svc *s, const char *sub, const char *file, json_t *line);
 void run__svc_iso_ms(int64_t ms, char out[32], int with_ms);
 /* A UUID-shaped name derived from key (variant 0x8: a task's child, 0xb:
  * an execution started by a rule). */

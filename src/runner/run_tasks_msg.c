@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_tasks_int.h"
 
 #include "b64.h"
@@ -81,19 +82,7 @@ int run_bus_add(run *r, const char *name, const char *arn)
     run_svc *s = run__svc(r);
     if (!name_ok(name, 256, 1) || !strcmp(name, "default"))
         return RUN_EINVAL;
-    svc_bus *b = realloc(s->buses, (s->nbuses + 1) * sizeof *b);
-    if (b == NULL)
-        return RUN_ENOMEM;
-    s->buses = b;
-    b[s->nbuses].name = strdup(name);
-    b[s->nbuses].arn = strdup(arn);
-    if (!b[s->nbuses].name || !b[s->nbuses].arn) {
-        free(b[s->nbuses].name);
-        free(b[s->nbuses].arn);
-        return RUN_ENOMEM;
-    }
-    s->nbuses++;
-    return 0;
+    return run__svc_named_add(&s->buses, &s->nbuses, name, arn);
 }
 
 void run__msg_free(run_svc *s)
@@ -110,28 +99,6 @@ void run__msg_free(run_svc *s)
     }
     free(s->queues);
     free(s->buses);
-}
-
-/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl. */
-static int append_json(run_svc *s, const char *sub, const char *file, json_t *line)
-{
-    char *text = jtext_dup(line);
-    char why[512] = "";
-    int rc = -1;
-    if (text) {
-        size_t n = strlen(text);
-        char *nl = realloc(text, n + 2);
-        if (nl) {
-            text = nl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            rc = run__svc_append(s, sub, file, text, n + 1, why, sizeof why);
-        }
-    }
-    free(text);
-    if (rc != 0)
-        logf_(s, "%s/%s.jsonl: %s", sub, file, why[0] ? why : "out of memory");
-    return rc;
 }
 
 /* ---- sqs:sendMessage -------------------------------------------------------- */
@@ -411,7 +378,7 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     json_object_set_new(line, "Timestamp", json_string(ts));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    rc = line ? append_json(s, "sqs", q->name, line) : -1;
+    rc = line ? run__svc_append_json(s, "sqs", q->name, line) : -1;
     json_decref(line);
     if (rc != 0)
         return run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 500,
@@ -499,12 +466,9 @@ static json_t *eb_event(run_svc *s, const run_svc_task *t, const json_t *e, cons
     json_t *resources = res ? json_deep_copy(res) : json_array();
     /* Step Functions appends the execution's and its machine's ARNs */
     json_array_append_new(resources, json_string(t->exec_arn));
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
-    if (x && last && last > x + 11)
-        json_array_append_new(resources,
-                              json_sprintf("%.*s:stateMachine:%.*s", (int)(x - t->exec_arn),
-                                           t->exec_arn, (int)(last - (x + 11)), x + 11));
+    char sm[2200];
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) >= 0)
+        json_array_append_new(resources, json_string(sm));
     return json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id,
                      "detail-type", dt, "source", src, "account", s->account, "time",
                      json_is_string(jt) ? json_string_value(jt) : when, "region", s->region,
@@ -519,16 +483,14 @@ static int eb_deliver(run_svc *s, const run_svc_task *t, json_t *ev, const char 
     json_object_set_new(line, "EventBusName", json_string(bus));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    int rc = line ? append_json(s, "events", bus, line) : -1;
+    int rc = line ? run__svc_append_json(s, "events", bus, line) : -1;
     json_decref(line);
     if (rc != 0)
         return -1;
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
     char sm[2200] = "", key[2300];
-    if (x && last && last > x + 11)
-        snprintf(sm, sizeof sm, "%.*s:stateMachine:%.*s", (int)(x - t->exec_arn), t->exec_arn,
-                 (int)(last - (x + 11)), x + 11);
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) < 0)
+        sm[0] = '\0';
+    const char *last = strrchr(t->exec_arn, ':');
     /* the task id is the same when the task is dispatched again */
     snprintf(key, sizeof key, "%s#task%llu#entry%zu", t->exec_arn, (unsigned long long)t->task,
              i);
