@@ -240,6 +240,7 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         d->payload = c->payload ? run__dumps(c->payload) : strdup("{}");
         d->token = c->token ? strdup(c->token) : NULL;
         d->wait_for_token = c->wait_for_token;
+        d->timeout_s = c->timeout_s;
         d->due_ms = c->due_ms;
         if (d->arn == NULL || (c->function && d->function == NULL) ||
             (c->resource && d->resource == NULL) || d->payload == NULL ||
@@ -405,7 +406,8 @@ static void fail_task(run *r, rexec *e, uint64_t task, const char *error, const 
 static void invoke_service(run *r, rexec *e, dispatch *d)
 {
     run_svc_task t = {.exec_arn = e->arn, .task = d->id, .resource = d->resource,
-                      .payload = d->payload, .wait_for_token = d->wait_for_token};
+                      .payload = d->payload, .wait_for_token = d->wait_for_token,
+                      .timeout_s = d->timeout_s};
     run_svc_out o = {0};
     switch (run__svc_call(r->svc, &t, &o)) {
     case RUN_SVC_DONE: {

@@ -259,6 +259,17 @@ int run_queue_add(run *r, const char *name, const char *arn, const char *url, in
 /* An event bus (other than "default", always there) that events:putEvents
  * may name (lines go to <data>/events/<name>.jsonl). */
 int run_bus_add(run *r, const char *name, const char *arn);
+/* Forward dynamodb:* (putItem, getItem, deleteItem, updateItem) and
+ * aws-sdk:SERVICE:* tasks of service (the resource's name: "dynamodb",
+ * "sqs"; or the signing name: "states", "events", "logs") to url,
+ * "http://host[:port][/path]" (run_tasks_fwd.c). The host is resolved
+ * here, once (blocking: call at start-up). A second call for the same
+ * service replaces the first. 0, RUN_EINVAL (why in err) or RUN_ENOMEM. */
+int run_endpoint_set(run *r, const char *service, const char *url, char *err, size_t errlen);
+/* The credentials forwarded tasks are signed with (default: the local
+ * ones sfnd gives its functions, lam_env.h). 0 or RUN_ENOMEM. */
+int run_endpoint_credentials(run *r, const char *access_key, const char *secret_key,
+                             const char *session_token);
 /* Nonzero when s is a valid execution name (StartExecution's rules). */
 int run_name_valid(const char *s);
 

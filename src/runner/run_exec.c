@@ -198,6 +198,11 @@ run_svc *run__svc(run *r)
     return r->svc;
 }
 
+ev_loop *run__loop(run *r)
+{
+    return r->loop;
+}
+
 void run__task_result(run *r, const char *exec_arn, uint64_t task, json_t *result,
                       const char *error, const char *cause)
 {

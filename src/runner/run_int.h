@@ -87,6 +87,7 @@ typedef struct dispatch {     /* a command copied out of the core */
     char *payload;
     char *token;
     int wait_for_token;
+    int timeout_s;
     int64_t due_ms;
 } dispatch;
 

@@ -72,6 +72,7 @@ void run__svc_free(run_svc *s)
     }
     free(s->topics);
     run__msg_free(s);
+    run__fwd_free(s);
     free(s->rules);
     free(s->data_dir);
     free(s->region);
@@ -699,7 +700,8 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
               !strcmp(svc, "states:startExecution.sync:2") ||
               !strcmp(svc, "states:startExecution.waitForTaskToken");
     int msg = !strncmp(svc, "sqs:", 4) || !strncmp(svc, "events:", 7);
-    if (!sns && !sfn && !msg)
+    int fwd = !strncmp(svc, "dynamodb:", 9) || !strncmp(svc, "aws-sdk:", 8); /* run_tasks_fwd.c */
+    if (!sns && !sfn && !msg && !fwd)
         return RUN_SVC_UNKNOWN;
     json_error_t je;
     json_t *p = json_loads(t->payload ? t->payload : "{}", JSON_DECODE_ANY, &je);
@@ -708,8 +710,11 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
         rc = run__svc_failf(s, o, "States.Runtime",
                             sns   ? "Sns"
                             : msg ? (svc[0] == 's' ? "AmazonSQS" : "AmazonEventBridge")
+                            : fwd ? "AmazonDynamoDBv2"
                                   : "AWSStepFunctions",
                             400, "ValidationException", "The task's parameters must be an object");
+    else if (fwd)
+        rc = run__fwd_call(s, t, svc, p, o);
     else if (msg)
         rc = run__msg_call(s, t, svc, p, o);
     else

@@ -22,6 +22,7 @@
 #include "evpattern.h"
 #include "jtext.h"
 #include "md5.h"
+#include "sha256.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,7 @@ void run__msg_free(run_svc *s)
         free(s->queues[i].name);
         free(s->queues[i].arn);
         free(s->queues[i].url);
+        run__fifo_free(&s->queues[i]);
     }
     for (size_t i = 0; i < s->nbuses; i++) {
         free(s->buses[i].name);
@@ -221,6 +223,60 @@ static int sqs_args(run_svc *s, const json_t *p, run_svc_out *o, svc_queue **qp,
     return -1;
 }
 
+/* MessageGroupId, MessageDeduplicationId: 1 to 128 of a-z A-Z 0-9 and
+ * punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~). */
+static int fifo_id_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* The answer SQS gives a send: MD5s, MessageId, FIFO's SequenceNumber. */
+static json_t *send_result(const char *bmd5, const char *amd5, const char *mid, const char *seq)
+{
+    json_t *r = json_pack("{s:s,s:s}", "MD5OfMessageBody", bmd5, "MessageId", mid);
+    if (r && amd5[0])
+        json_object_set_new(r, "MD5OfMessageAttributes", json_string(amd5));
+    if (r && seq[0])
+        json_object_set_new(r, "SequenceNumber", json_string(seq));
+    return r;
+}
+
+/* FIFO queue q: its deduplication id into dedup (given, or the body's
+ * SHA-256); a message with that id in the last 5 minutes answers this
+ * one (RUN_SVC_DONE with the first one's ids, or RUN_SVC_PENDING), and
+ * nothing is written. -1: a new message. */
+static int fifo_dedup(run_svc *s, const run_svc_task *t, svc_queue *q, const json_t *did,
+                      const char *body, size_t bl, const char *bmd5, const char *amd5,
+                      int64_t now_ms, char dedup[129], run_svc_out *o)
+{
+    if (did) {
+        snprintf(dedup, 129, "%s", json_string_value(did));
+    } else {
+        unsigned char h[32];
+        sfn_sha256(body, bl, h);
+        for (int i = 0; i < 32; i++)
+            snprintf(dedup + 2 * i, 3, "%02x", h[i]);
+    }
+    const svc_dedup *seen = run__fifo_seen(s, q, dedup, now_ms);
+    if (seen == NULL)
+        return -1;
+    logf_(s, "sqs:sendMessage to %s: deduplicated (%s), MessageId %s", q->name, dedup,
+          seen->mid);
+    if (t->wait_for_token)
+        return RUN_SVC_PENDING; /* the first message carries a token */
+    char rid[37];
+    run__uuid(s->r, rid);
+    o->result = send_result(bmd5, amd5, seen->mid, seen->seq);
+    run__svc_sdk_meta(o->result, rid, "text/xml", 378);
+    return RUN_SVC_DONE;
+}
+
 static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_out *o)
 {
     svc_queue *q = NULL;
@@ -248,6 +304,13 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     if (q->fifo && gid == NULL)
         return SQS_FAIL("MissingParameter",
                         "The request must contain the parameter MessageGroupId.");
+    if ((gid && !fifo_id_ok(json_string_value(gid))) ||
+        (did && !fifo_id_ok(json_string_value(did))))
+        return SQS_FAIL("InvalidParameterValue", "Value %s for parameter %s is invalid. Reason: "
+                        "It must be 1 to 128 characters of alphanumeric and punctuation.",
+                        json_string_value(gid && !fifo_id_ok(json_string_value(gid)) ? gid : did),
+                        gid && !fifo_id_ok(json_string_value(gid)) ? "MessageGroupId"
+                                                                   : "MessageDeduplicationId");
     if (!q->fifo && did)
         return SQS_FAIL("InvalidParameterValue", "The request include parameter that is not "
                         "valid for this queue type");
@@ -272,11 +335,19 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
         return SQS_FAIL("InvalidParameterValue", "One or more parameters are invalid. Reason: "
                         "Message must be shorter than %d bytes.", SQS_MAX_BODY);
     }
-    char mid[37], rid[37], ts[32], bmd5[33], seq[24] = "";
+    char mid[37], rid[37], ts[32], bmd5[33], seq[24] = "", dedup[129] = "";
+    int64_t now_ms = ev_wall_ms();
     run__uuid(s->r, mid);
     run__uuid(s->r, rid);
-    run__svc_iso_ms(ev_wall_ms(), ts, 1);
+    run__svc_iso_ms(now_ms, ts, 1);
     sfn_md5_hex(body, bl, bmd5);
+    if (q->fifo) {
+        rc = fifo_dedup(s, t, q, did, body, bl, bmd5, amd5, now_ms, dedup, o);
+        if (rc >= 0) {
+            free(body);
+            return rc;
+        }
+    }
     if (q->fifo) {
         uint64_t now = (uint64_t)ev_wall_ms() * 1000000ULL;
         q->seq = q->seq >= now ? q->seq + 1 : now;
@@ -291,9 +362,16 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     }
     if (delay)
         json_object_set(line, "DelaySeconds", (json_t *)delay);
+    /* SQS's SentTimestamp (epoch ms, a string as its attributes are), and
+     * when a receiver would first see it (DelaySeconds later) */
+    json_object_set_new(line, "SentTimestamp", json_sprintf("%lld", (long long)now_ms));
+    json_object_set_new(line, "DeliverAtMs",
+                        json_integer(now_ms + (delay ? json_integer_value(delay) * 1000 : 0)));
     if (gid)
         json_object_set(line, "MessageGroupId", (json_t *)gid);
-    if (did)
+    if (dedup[0]) /* as SQS reports it: the given id or the content's hash */
+        json_object_set_new(line, "MessageDeduplicationId", json_string(dedup));
+    else if (did)
         json_object_set(line, "MessageDeduplicationId", (json_t *)did);
     if (seq[0])
         json_object_set_new(line, "SequenceNumber", json_string(seq));
@@ -306,13 +384,11 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
         return run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 500,
                               "InternalError", "We encountered an internal error. Please try "
                               "again.");
+    if (dedup[0] && run__fifo_remember(q, dedup, mid, seq, now_ms) != 0)
+        logf_(s, "sqs:sendMessage to %s: out of memory: %s is not deduplicated", q->name, dedup);
     if (t->wait_for_token)
         return RUN_SVC_PENDING;
-    o->result = json_pack("{s:s,s:s}", "MD5OfMessageBody", bmd5, "MessageId", mid);
-    if (amd5[0])
-        json_object_set_new(o->result, "MD5OfMessageAttributes", json_string(amd5));
-    if (seq[0])
-        json_object_set_new(o->result, "SequenceNumber", json_string(seq));
+    o->result = send_result(bmd5, amd5, mid, seq);
     run__svc_sdk_meta(o->result, rid, "text/xml", 378);
     return RUN_SVC_DONE;
 }

@@ -6,6 +6,7 @@
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
  *        [--idle-timeout S] [--runtime-mismatch=run] [--mock-config FILE]
+ *        [--endpoint SERVICE=URL]...
  *   sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
@@ -31,6 +32,9 @@
  * or a value outside AllowedValues stops the start. The template's SNS
  * topics and EventBridgeRule events are handed to the runner (see
  * docs/integrations.md).
+ * --endpoint SERVICE=URL (repeatable; or SFN_ENDPOINT_<SERVICE>) forwards
+ * dynamodb:* and aws-sdk:SERVICE:* tasks there, SigV4-signed with the
+ * functions' credentials (sfnd_endpoints.c, src/runner/run_tasks_fwd.c).
  * --env-vars FILE (SAM CLI's option) sets functions' environment variables:
  * {"Parameters": {VAR: value}} for every function, {"<LogicalId>": {...}}
  * for one (it wins); they win over the template's and over sfnd's defaults
@@ -87,6 +91,7 @@
 #include "run.h"
 #include "sfnd_build.h"
 #include "store.h"
+#include "sfnd_endpoints.h"
 #include "tpl.h"
 
 /* The command line. */
@@ -103,6 +108,7 @@ typedef struct sfnd_cfg {
     int runtime_mismatch_run; /* --runtime-mismatch=run */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
+    sfnd_endpoints ep; /* --endpoint SERVICE=URL, and the credentials of --env-vars */
 } sfnd_cfg;
 
 typedef struct sfnd {
@@ -134,11 +140,17 @@ static void usage(void)
                     "[--header-timeout S] [--idle-timeout S]\n"
                     "            [--retention DAYS] [--no-compress] [--runtime-mismatch=run]\n"
                     "            [--mock-config FILE]\n"
+                    "            [--endpoint SERVICE=URL]...\n"
                     "       sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]\n"
                     "  --runtime-mismatch=run  run a nodejs<N>.x / python3.<M> function on this "
                     "machine's\n"
                     "                   node / python3 even when its version differs (refused by "
                     "default)\n"
+                    "  --endpoint SERVICE=URL  forward dynamodb:* and aws-sdk:SERVICE:* tasks "
+                    "there, signed\n"
+                    "                   with the functions' credentials (repeatable; also "
+                    "SFN_ENDPOINT_<SERVICE>=URL),\n"
+                    "                   e.g. --endpoint dynamodb=http://127.0.0.1:8000\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -259,6 +271,10 @@ static int options(sfnd_cfg *c, int argc, char **argv)
             c->env_file = argv[++i];
         else if (!strcmp(a, "--mock-config") && v)
             c->mock_config = argv[++i];
+        else if (!strcmp(a, "--endpoint") && v) {
+            if (sfnd_endpoints_add(&c->ep, argv[++i]) != 0)
+                return -1;
+        }
         else if (!strcmp(a, "--allow-origin") && v) {
             if (add_origin(c, argv[++i]) != 0)
                 return -1;
@@ -334,6 +350,10 @@ static int load_template(sfnd *s)
                     je.column, je.text);
             return -1;
         }
+    }
+    if (env_vars != NULL && sfnd_endpoints_creds(&s->cfg.ep, env_vars) != 0) {
+        json_decref(env_vars);
+        return -1;
     }
     tpl_opts to = {.region = s->region, .account = s->account, .bin_dir = s->bin_dir,
                    .store_dir = s->tables, .parameter_overrides = s->cfg.overrides,
@@ -574,7 +594,7 @@ static int register_queues(sfnd *s)
 static int register_resources(sfnd *s)
 {
     if (register_machines(s) != 0 || register_topics(s) != 0 || register_queues(s) != 0 ||
-        register_rules(s) != 0)
+        register_rules(s) != 0 || sfnd_endpoints_apply(&s->cfg.ep, s->run, s->cfg.quiet) != 0)
         return -1;
     for (size_t i = 0; i < tpl_table_count(s->t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(s->t, i)->logical_id,
@@ -666,6 +686,7 @@ static void shut_down(sfnd *s)
 {
     free(s->cfg.overrides);
     free(s->cfg.origins);
+    sfnd_endpoints_free(&s->cfg.ep);
     http_server_free(s->srv);
     run_free(s->run);
     api_free(s->a);
