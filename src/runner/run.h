@@ -155,6 +155,8 @@ typedef struct run_start {
     const char *input_text;   /* the input as sent (kept verbatim) */
     json_t *input;            /* borrowed: the same, parsed */
     int express;              /* 1: in memory only, EXPRESS ARN */
+    const char *version_arn;  /* started through a version (sm: its snapshot), or NULL */
+    const char *alias_arn;    /* started through an alias, or NULL */
 } run_start;
 
 /* Start an execution: its row and first events join the current
