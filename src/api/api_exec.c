@@ -217,11 +217,8 @@ static void op_start(call *c, json_t *req, int sync)
         CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
         return;
     }
-    char *va = NULL, *aa = NULL; /* started through a version, an alias */
-    if (api__ver_sm_for_start(c, smarn, &sm, &va, &aa))
+    if (api__ver_sm_for_start(c, smarn, &sm)) /* sets c->ver_arn, c->alias_arn */
         return;
-    c->ver_arn = va;
-    c->alias_arn = aa;
     if (sync && sm.type != ASL_EXPRESS) {
         run_sm_cleanup(&sm);
         CLIENT(c, "StateMachineTypeNotSupported",
@@ -272,7 +269,7 @@ static void op_start(call *c, json_t *req, int sync)
         free(xarn);
     }
     run_start s = {.sm = &sm, .name = name, .input_text = input, .input = in,
-                   .express = express, .version_arn = va, .alias_arn = aa};
+                   .express = express, .version_arn = c->ver_arn, .alias_arn = c->alias_arn};
     char *arn = NULL;
     int64_t start_ms = 0;
     int rc = run_exec_start(a->run, &s, sync ? sync_done : NULL, c, &arn, &start_ms);

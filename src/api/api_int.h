@@ -163,10 +163,9 @@ int api__ver_publish(call *c, const run_sm *sm, const char *description, int64_t
                      int64_t *created_ms);
 /* The machine a start on arn runs (unqualified, a version, an alias's
  * pick: *sm holds that version's definition, role and type, sm->arn the
- * unqualified ARN) and *version_arn, *alias_arn (malloc'd or NULL). 0, or
- * -1 after replying (StateMachineDoesNotExist, StateMachineDeleting). */
-int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm, char **version_arn,
-                          char **alias_arn);
+ * unqualified ARN), and c->ver_arn, c->alias_arn (malloc'd or NULL). 0,
+ * or -1 after replying (StateMachineDoesNotExist, StateMachineDeleting). */
+int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm);
 /* DescribeStateMachine of a version ARN: 1 when arn is one (answered), 0
  * when it is not (the caller answers). */
 int api__ver_describe(call *c, const char *arn);

@@ -79,9 +79,11 @@ static int pick_route(call *c, const char *alias_arn, int64_t *version, char **v
     return 0;
 }
 
-int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm, char **version_arn,
-                          char **alias_arn)
+int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm)
 {
+    char **version_arn = &c->ver_arn, **alias_arn = &c->alias_arn;
+    free(*version_arn);
+    free(*alias_arn);
     *version_arn = *alias_arn = NULL;
     if (api__check_arn(c, arn, "stateMachine", NULL) != 0)
         return -1;
