@@ -13,6 +13,10 @@
  *                  Sfnd.WaitExecution
  *   api_history.c  GetExecutionHistory: a page of the runner's history
  *                  iterator (run_history_*), its page tokens
+ *   api_ver.c      versions and aliases: Publish/List/DeleteStateMachineVersion,
+ *                  Create/Describe/Update/Delete/ListStateMachineAlias(es)
+ *   api_ver_use.c  what the operations above ask of them (api__ver_*)
+ *   api_ver_refs.c variableReferences of a definition
  *
  * A call's life: api_call parses the body into an object and runs one
  * api__op_ function, which answers exactly once through api__reply_*: the
