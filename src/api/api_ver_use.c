@@ -127,12 +127,11 @@ int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm)
         run_sm_cleanup(sm);
         return -1;
     }
-    if (as_version(c, sm, v, *version_arn) != 0 || (*alias_arn = strdup(arn)) == NULL) {
-        if (sm->arn)
-            run_sm_cleanup(sm);
-        free(*version_arn);
-        *version_arn = NULL;
+    if (as_version(c, sm, v, *version_arn) != 0)
         return -1;
+    if ((*alias_arn = strdup(arn)) == NULL) {
+        run_sm_cleanup(sm);
+        return store_failed(c);
     }
     return 0;
 }
@@ -148,6 +147,8 @@ int api__ver_describe(call *c, const char *arn)
     if (strncmp(arn, "arn:", 4) != 0 || ver_arn_parse(arn, &va) != 0 ||
         va.kind != VER_ARN_VERSION)
         return 0;
+    if (api__check_arn(c, arn, "stateMachine", NULL) != 0)
+        return 1;
     char *base = strndup(arn, va.base_len);
     run_sm sm;
     int rc = base ? run_sm_get(c->a->run, base, &sm) : RUN_ENOMEM;

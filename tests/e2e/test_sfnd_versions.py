@@ -167,6 +167,25 @@ def cli_check(s, v2, alias):
     assert d["stateMachineAliasArn"] == alias
 
 
+def express_check(s):
+    """StartSyncExecution of an EXPRESS machine's version and alias runs
+    that version."""
+    sfn = s.boto()
+    r = sfn.create_state_machine(name="fast", definition=pass_def("e1"), roleArn=ROLE,
+                                 type="EXPRESS", publish=True)
+    v1 = r["stateMachineVersionArn"]
+    sfn.update_state_machine(stateMachineArn=SM + "fast", definition=pass_def("e2"))
+    out = sfn.start_sync_execution(stateMachineArn=v1)
+    assert out["status"] == "SUCCEEDED" and json.loads(out["output"]) == {"v": "e1"}, out
+    alias = sfn.create_state_machine_alias(
+        name="live", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}]
+    )["stateMachineAliasArn"]
+    out = sfn.start_sync_execution(stateMachineArn=alias)
+    assert json.loads(out["output"]) == {"v": "e1"}, out
+    out = sfn.start_sync_execution(stateMachineArn=SM + "fast")
+    assert json.loads(out["output"]) == {"v": "e2"}, out
+
+
 def deleting_check(s):
     """DeleteStateMachine with a running Wait execution: DELETING, new starts
     refused; returns the execution ARN (still running)."""
@@ -192,6 +211,7 @@ def test_versions_aliases_deleting_restart():
         got = split_check(s, k["v1"], k["v2"], k["alias"])
         print(f"alias split over 200 starts (30/70): {got[k['v1']]}/{got[k['v2']]}", flush=True)
         cli_check(s, k["v2"], k["alias"])
+        express_check(s)
         slow_exec = deleting_check(s)
         s.kill()  # SIGKILL: all of it was acknowledged, so committed
         s.start()
