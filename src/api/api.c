@@ -64,6 +64,8 @@ static void deliver(void *ud, int rc)
     c->cb(c->ud, c->status, body, strlen(body));
     free(c->body);
     free(c->arn);
+    free(c->ver_arn);
+    free(c->alias_arn);
     free(c);
 }
 
@@ -351,6 +353,14 @@ static const op ops[] = {
     {"SendTaskHeartbeat", api__op_task_heartbeat},
     {"RedriveExecution", api__op_redrive},
     {"TestState", api__op_test_state},
+    {"PublishStateMachineVersion", api__op_publish_version},
+    {"ListStateMachineVersions", api__op_list_versions},
+    {"DeleteStateMachineVersion", api__op_delete_version},
+    {"CreateStateMachineAlias", api__op_create_alias},
+    {"DescribeStateMachineAlias", api__op_describe_alias},
+    {"UpdateStateMachineAlias", api__op_update_alias},
+    {"DeleteStateMachineAlias", api__op_delete_alias},
+    {"ListStateMachineAliases", api__op_list_aliases},
 };
 
 void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)

@@ -183,7 +183,7 @@ static char *exec_text(const run_exec_info *x, int full)
 
 static void reply_exec(call *c, const run_exec_info *x)
 {
-    char *text = exec_text(x, 1);
+    char *text = api__ver_exec_text(c, x->id, exec_text(x, 1));
     if (text == NULL)
         api__reply_text(c, 500,
                         strdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}"));
@@ -209,7 +209,7 @@ static int find_sm_case(call *c, const char **smarn, char *buf, size_t n, run_sm
         *tcase = hash + 1;
         *smarn = buf;
     }
-    if (api__find_sm(c, *smarn, sm))
+    if (api__ver_sm_for_start(c, *smarn, sm)) /* sets c->ver_arn, c->alias_arn */
         return 1;
     if (*tcase && !run_mock_has_case(a->run, sm->name, *tcase)) {
         CLIENT(c, "ValidationException",
@@ -296,7 +296,8 @@ static void op_start(call *c, json_t *req, int sync)
         free(xarn);
     }
     run_start s = {.sm = &sm, .name = name, .input_text = input, .input = in,
-                   .express = express, .test_case = tcase};
+                   .express = express, .test_case = tcase, .version_arn = c->ver_arn,
+                   .alias_arn = c->alias_arn};
     char *arn = NULL;
     int64_t start_ms = 0;
     int rc = run_exec_start(a->run, &s, sync ? sync_done : NULL, c, &arn, &start_ms);
@@ -393,12 +394,25 @@ void api__op_describe_exec(call *c, json_t *req)
 
 typedef struct exec_list {
     json_t *arr;
+    call *c;
+    const char *filter;   /* a version or alias ARN: its executions only */
+    int want, more;
+    int64_t last;
 } exec_list;
 
 static int exec_list_cb(void *ctx, const run_exec_info *x)
 {
     exec_list *l = ctx;
-    json_array_append_new(l->arr, exec_json(x, 0));
+    if (l->filter && !api__ver_exec_keys(l->c, x->id, NULL, l->filter))
+        return 0;
+    if (l->filter && (int)json_array_size(l->arr) == l->want) {
+        l->more = 1;
+        return 1;
+    }
+    json_t *o = exec_json(x, 0);
+    api__ver_exec_keys(l->c, x->id, o, NULL);
+    json_array_append_new(l->arr, o);
+    l->last = x->id;
     return 0;
 }
 
@@ -435,22 +449,33 @@ void api__op_list_execs(call *c, json_t *req)
     run_sm sm;
     if (api__check_arn(c, smarn, "stateMachine", NULL))
         return;
+    char *base = NULL; /* a version or alias ARN lists its own executions */
+    const char *only = api__ver_list_target(smarn, &base) ? smarn : NULL;
+    if (only)
+        smarn = base;
     int rc = run_sm_get(c->a->run, smarn, &sm);
     if (rc != 0) {
-        CLIENT(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", smarn);
+        CLIENT(c, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'",
+               only ? only : smarn);
+        free(base);
         return;
     }
     if (sm.type == ASL_EXPRESS) {
         run_sm_cleanup(&sm);
+        free(base);
         CLIENT(c, "StateMachineTypeNotSupported",
                "This operation is not supported by this type of state machine");
         return;
     }
     run_sm_cleanup(&sm);
-    exec_list l = {.arr = json_array()};
+    int want = max ? (int)max : LIST_DEFAULT;
+    exec_list l = {.arr = json_array(), .c = c, .filter = only, .want = want};
     int64_t next = 0;
-    run_exec_list(c->a->run, smarn, status, after, max ? (int)max : LIST_DEFAULT, exec_list_cb,
-                  &l, &next);
+    /* filtered: every execution of the machine is looked at until the page is full */
+    run_exec_list(c->a->run, smarn, status, after, only ? 0 : want, exec_list_cb, &l, &next);
+    if (only)
+        next = l.more ? l.last : 0;
+    free(base);
     json_t *o = json_pack("{s:o}", "executions", l.arr);
     if (next)
         json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)next));

@@ -13,6 +13,10 @@
  *                  Sfnd.WaitExecution
  *   api_history.c  GetExecutionHistory: a page of the runner's history
  *                  iterator (run_history_*), its page tokens
+ *   api_ver.c      versions and aliases: Publish/List/DeleteStateMachineVersion,
+ *                  Create/Describe/Update/Delete/ListStateMachineAlias(es)
+ *   api_ver_use.c  what the operations above ask of them (api__ver_*)
+ *   api_ver_refs.c variableReferences of a definition
  *
  * A call's life: api_call parses the body into an object and runs one
  * api__op_ function, which answers exactly once through api__reply_*: the
@@ -71,6 +75,7 @@ typedef struct call {
     int answered;
     int include_data;
     precompiled *pre;          /* set while an op runs again after its compile */
+    char *ver_arn, *alias_arn; /* StartExecution through a version / alias (api_ver_use.c) */
 } call;
 
 /* An API timestamp: seconds since the epoch, milliseconds as the fraction. */
@@ -142,5 +147,48 @@ void api__op_wait(call *c, json_t *req);
 void api__op_history(call *c, json_t *req);
 /* api_test.c */
 void api__op_test_state(call *c, json_t *req);
+/* api_ver.c: versions and aliases */
+void api__op_publish_version(call *c, json_t *req);
+void api__op_list_versions(call *c, json_t *req);
+void api__op_delete_version(call *c, json_t *req);
+void api__op_create_alias(call *c, json_t *req);
+void api__op_describe_alias(call *c, json_t *req);
+void api__op_update_alias(call *c, json_t *req);
+void api__op_delete_alias(call *c, json_t *req);
+void api__op_list_aliases(call *c, json_t *req);
+
+/* ---- api_ver.c, api_ver_use.c, api_ver_refs.c: what the other operations
+ * ask of versions and aliases ------------------------------------------------- */
+/* "publish" and "versionDescription" members (-1: replied). */
+int api__ver_publish_members(call *c, const json_t *req, int *publish, const char **description);
+/* Publish sm as it is now (or give back the newest version when it holds
+ * the current revision): 0 with *version, *created_ms; -1: replied. */
+int api__ver_publish(call *c, const run_sm *sm, const char *description, int64_t *version,
+                     int64_t *created_ms);
+/* The machine a start on arn runs (unqualified, a version, an alias's
+ * pick: *sm holds that version's definition, role and type, sm->arn the
+ * unqualified ARN), and c->ver_arn, c->alias_arn (malloc'd or NULL). 0,
+ * or -1 after replying (StateMachineDoesNotExist, StateMachineDeleting). */
+int api__ver_sm_for_start(call *c, const char *arn, run_sm *sm);
+/* DescribeStateMachine of a version ARN: 1 when arn is one (answered), 0
+ * when it is not (the caller answers). */
+int api__ver_describe(call *c, const char *arn);
+/* revisionId (when the machine has one) and status DELETING into o. */
+void api__ver_sm_keys(call *c, const char *sm_arn, json_t *o);
+/* DescribeStateMachineForExecution: the revisionId and role the
+ * execution's definition row was saved with. */
+void api__ver_for_exec_keys(call *c, int64_t def_id, json_t *o);
+/* An execution's reply text (taken) with its stateMachineVersionArn and
+ * stateMachineAliasArn when it started through them. */
+char *api__ver_exec_text(call *c, int64_t exec_id, char *text);
+/* The same keys into o (may be NULL); returns 1 when filter (a version or
+ * alias ARN; NULL: any) is what the execution started through, else 0. */
+int api__ver_exec_keys(call *c, int64_t exec_id, json_t *o, const char *filter);
+/* 1 with *base (malloc'd, the unqualified ARN) when arn is a version or
+ * alias ARN, else 0. */
+int api__ver_list_target(const char *arn, char **base);
+/* "variableReferences" into o: the variables each state of definition
+ * (text) refers to, when any does (api_ver_refs.c). */
+void api__ver_variable_refs(json_t *o, const char *definition);
 
 #endif

@@ -17,6 +17,7 @@
 #endif
 #include "arn.h"
 #include "api_int.h"
+#include "run_ver.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,11 +147,12 @@ static int type_member(call *c, const json_t *req, int *type)
 void api__op_create_sm(call *c, json_t *req)
 {
     api *a = c->a;
-    const char *name, *def, *role;
-    int type;
+    const char *name, *def, *role, *vdesc;
+    int type, publish;
     if (api__str_member(c, req, "name", 1, 0, &name) ||
         api__str_member(c, req, "definition", 1, MAX_DEFINITION, &def) ||
-        api__str_member(c, req, "roleArn", 1, 256, &role) || type_member(c, req, &type))
+        api__str_member(c, req, "roleArn", 1, 256, &role) || type_member(c, req, &type) ||
+        api__ver_publish_members(c, req, &publish, &vdesc))
         return;
     json_t *v;
     if (api__member(c, req, "loggingConfiguration", T_OBJ, 0, &v) ||
@@ -187,10 +189,20 @@ void api__op_create_sm(call *c, json_t *req)
                 return;
             }
             /* identical request: idempotent, as on AWS */
-            api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
-                                         ts(old.created_ms)));
-            run_sm_cleanup(&old);
             asl_machine_free(m);
+            json_t *o = json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
+                                  ts(old.created_ms));
+            int64_t pv, pvms;
+            if (publish && api__ver_publish(c, &old, vdesc, &pv, &pvms) != 0) {
+                json_decref(o);
+                run_sm_cleanup(&old);
+                return;
+            }
+            if (publish)
+                json_object_set_new(o, "stateMachineVersionArn",
+                                    json_sprintf("%s:%lld", arn, (long long)pv));
+            api__reply_json(c, o);
+            run_sm_cleanup(&old);
             return;
         }
         run_sm_cleanup(&old);
@@ -198,20 +210,30 @@ void api__op_create_sm(call *c, json_t *req)
     int64_t now = ev_wall_ms();
     run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
                    .created_ms = now, .updated_ms = now};
-    if (run_sm_save(a->run, &sm, def) != 0) {
+    if (run_sm_save_rev(a->run, &sm, def, 0, NULL) != 0) {
         asl_machine_free(m);
         api__reply_unavail(c);
         return;
     }
     run_machine_adopt(a->run, sm.def_id, m);
-    api__reply_json(c, json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate", ts(now)));
+    json_t *o = json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate", ts(now));
+    int64_t pv, pvms;
+    if (publish && api__ver_publish(c, &sm, vdesc, &pv, &pvms) != 0) {
+        json_decref(o);
+        return;
+    }
+    if (publish)
+        json_object_set_new(o, "stateMachineVersionArn",
+                            json_sprintf("%s:%lld", arn, (long long)pv));
+    api__reply_json(c, o);
 }
 
 void api__op_describe_sm(call *c, json_t *req)
 {
     const char *arn;
     run_sm sm;
-    if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) || api__find_sm(c, arn, &sm))
+    if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) || api__ver_describe(c, arn) ||
+        api__find_sm(c, arn, &sm))
         return;
     char *def = NULL;
     int type = 0;
@@ -222,6 +244,8 @@ void api__op_describe_sm(call *c, json_t *req)
                           sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms),
                           "loggingConfiguration", logging_json(), "tracingConfiguration",
                           json_pack("{s:b}", "enabled", 0));
+    api__ver_sm_keys(c, sm.arn, o);
+    api__ver_variable_refs(o, def);
     free(def);
     run_sm_cleanup(&sm);
     api__reply_json(c, o);
@@ -258,14 +282,16 @@ void api__op_list_sms(call *c, json_t *req)
 void api__op_update_sm(call *c, json_t *req)
 {
     api *a = c->a;
-    const char *arn, *def, *role;
+    const char *arn, *def, *role, *vdesc;
     json_t *logc, *trc;
     run_sm sm;
+    int publish;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
         api__str_member(c, req, "definition", 0, MAX_DEFINITION, &def) ||
         api__str_member(c, req, "roleArn", 0, 256, &role) ||
         api__member(c, req, "loggingConfiguration", T_OBJ, 0, &logc) ||
-        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc))
+        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc) ||
+        api__ver_publish_members(c, req, &publish, &vdesc))
         return;
     if (!def && !role && !logc && !trc) {
         CLIENT(c, "MissingRequiredParameter",
@@ -286,18 +312,42 @@ void api__op_update_sm(call *c, json_t *req)
         return;
     }
     int64_t now = ev_wall_ms();
+    /* a new revision when the definition or the role changes (AWS: an
+     * update that changes neither keeps the revision) */
+    if (def) {
+        char *odef = NULL;
+        int otype;
+        if (run_sm_definition(a->run, sm.def_id, &odef, &otype) == 0 && !strcmp(odef, def))
+            def = NULL;
+        free(odef);
+        if (def == NULL) {
+            asl_machine_free(m);
+            m = NULL;
+        }
+    }
+    int changed = def != NULL || (role && (!sm.role_arn || strcmp(role, sm.role_arn)));
     if (role) {
         free(sm.role_arn);
         sm.role_arn = strdup(role);
     }
     sm.updated_ms = now;
-    if (run_sm_save(a->run, &sm, def) != 0)
+    if (run_sm_save_rev(a->run, &sm, def, changed, NULL) != 0)
         goto fail;
     if (def)
         run_machine_adopt(a->run, sm.def_id, m);
     m = NULL;
-    json_t *o = json_pack("{s:o,s:s}", "updateDate", ts(now), "revisionId", "");
-    json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)sm.def_id));
+    json_t *o = json_pack("{s:o}", "updateDate", ts(now));
+    api__ver_sm_keys(c, sm.arn, o);
+    json_object_del(o, "status");
+    int64_t pv, pvms;
+    if (publish && api__ver_publish(c, &sm, vdesc, &pv, &pvms) != 0) {
+        json_decref(o);
+        run_sm_cleanup(&sm);
+        return;
+    }
+    if (publish)
+        json_object_set_new(o, "stateMachineVersionArn",
+                            json_sprintf("%s:%lld", sm.arn, (long long)pv));
     run_sm_cleanup(&sm);
     api__reply_json(c, o);
     return;
@@ -314,12 +364,11 @@ void api__op_delete_sm(call *c, json_t *req)
         api__check_arn(c, arn, "stateMachine", NULL))
         return;
     run_sm sm;
-    int rc = 0;
+    int rc = 0, deleting;
     if (run_sm_get(c->a->run, arn, &sm) == 0) {
-        if (!sm.deleted) {
-            sm.deleted = 1;
-            rc = run_sm_save(c->a->run, &sm, NULL);
-        }
+        /* with executions running: DELETING until they end (run_ver.c) */
+        if (!sm.deleted)
+            rc = run_sm_delete(c->a->run, &sm, &deleting);
         run_sm_cleanup(&sm);
     }
     if (rc != 0)
@@ -386,7 +435,8 @@ void api__op_describe_for_exec(call *c, json_t *req)
                           sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms),
                           "loggingConfiguration", logging_json(), "tracingConfiguration",
                           json_pack("{s:b}", "enabled", 0));
-    json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)x.def_id));
+    api__ver_for_exec_keys(c, x.def_id, o);
+    api__ver_variable_refs(o, def);
     free(def);
     run_sm_cleanup(&sm);
     run_exec_info_cleanup(&x);
@@ -427,7 +477,7 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
         run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role_arn,
                        .type = type, .created_ms = have ? old.created_ms : now,
                        .updated_ms = now, .from_template = 1};
-        if (run_sm_save(a->run, &sm, definition) != 0) {
+        if (run_sm_save_rev(a->run, &sm, definition, have && !old.deleted, NULL) != 0) {
             const char *why = NULL;
             run_available(a->run, &why);
             snprintf(err, errlen, "store: %s", why ? why : "the write failed");

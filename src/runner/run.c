@@ -213,6 +213,7 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
             /* the rules' executions start in this same transaction */
             else if (run__svc_has_rules(r->svc))
                 run__svc_status(r->svc, e->arn, st);
+            run__ver_exec_ended(r, e->arn);
         }
         char *arn = strdup(e->arn);
         if (arn == NULL || queue(r, act_finish, arn) != 0) {

@@ -158,6 +158,8 @@ typedef struct run_start {
     int express;              /* 1: in memory only, EXPRESS ARN */
     const char *test_case;    /* NULL, or the mock configuration's test case
                                  it runs (run_mock_has_case said yes) */
+    const char *version_arn;  /* started through a version (sm: its snapshot), or NULL */
+    const char *alias_arn;    /* started through an alias, or NULL */
 } run_start;
 
 /* Start an execution: its row and first events join the current

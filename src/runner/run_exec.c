@@ -11,6 +11,7 @@
 #include "arn.h"
 #include "run_int.h"
 #include "run_mock.h"
+#include "store_ver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
             rc = store_exec_insert(r->st, &row);
         if (rc == STORE_OK && s->test_case)
             rc = store_exec_mock_set(r->st, row.id, s->test_case);
+        if (rc == STORE_OK && (s->version_arn || s->alias_arn))
+            rc = store_execver_put(r->st, row.id, s->version_arn, s->alias_arn);
         if (rc != STORE_OK) {
             if (rc != STORE_EEXIST)
                 run__txn_fail(r, "execution insert", 0);
@@ -482,6 +485,8 @@ int run_recover(run *r, char *err, size_t errlen)
         }
     }
     free(l.ids);
+    if (run__ver_recover(r) != 0)
+        logf_(r, "cannot finish the deletion of DELETING state machines: %s", store_errmsg(r->st));
     run_flush(r);
     return n;
 }

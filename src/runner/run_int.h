@@ -152,6 +152,7 @@ struct run {
     jtext tb;                 /* reused for each step's events */
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
     struct run_fn *fns;       /* functions invoked outside executions (run_fn.c) */
+    int ver_deleting;         /* machines DELETING (run_ver.c) */
 };
 
 #define logf_ run__log
@@ -187,6 +188,14 @@ json_t *run__lambda_answer(run *r, const lam_result *res, const char **error, co
  * in the words of AWS's Invoke API. */
 void run__lambda_refusal(run *r, const char *function, int rc, char *error, size_t elen, char *cause,
                          size_t clen);
+
+/* ---- run_ver.c ------------------------------------------------------------- */
+/* An execution ended (its status written in the transaction): a DELETING
+ * machine whose last running execution it was is deleted now. */
+void run__ver_exec_ended(run *r, const char *exec_arn);
+/* At recovery: count the DELETING machines, delete those with nothing
+ * running. */
+int run__ver_recover(run *r);
 
 /* ---- run_fn.c --------------------------------------------------------------- */
 /* run_free: every invocation still out is answered (shutting down). */

@@ -386,6 +386,8 @@ static int open_db(store *s, const char *path, int sync_full, int exclusive, cha
         (has_table(s->db, "inputs", "kind") &&
          sqlite3_exec(s->db, migrate_inputs, NULL, NULL, &err) != SQLITE_OK))
         goto fail_exec;
+    if (store__ver_open(s, &err) != STORE_OK)
+        goto fail_exec;
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
                                NULL) != SQLITE_OK)
@@ -407,6 +409,7 @@ fail_db:
 /* Undo a failed open_db. */
 static void close_db(store *s)
 {
+    store__ver_close(s);
     for (int i = 0; i < Q__COUNT; i++) {
         sqlite3_finalize(s->q[i]);
         s->q[i] = NULL;
@@ -464,6 +467,7 @@ void store_close(store *s)
     if (s->in_txn)
         store_rollback(s);
     ckpt_stop(s);
+    store__ver_close(s);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);

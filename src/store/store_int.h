@@ -109,6 +109,7 @@ struct store {
     ZSTD_DDict *zdd;
     int zd_ok, zi_ok; /* 1: initialised */
     zbuf zw[ZW__COUNT], zr[ZR__COUNT];
+    sqlite3_stmt **qv; /* store_ver.c's statements */
 };
 
 /* ---- statements: the helpers of every file --------------------------------- */
@@ -146,6 +147,10 @@ static inline char *col_dup(sqlite3_stmt *st, int i)
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? strdup((const char *)t) : NULL;
 }
+
+/* ---- store_ver.c: its tables and statements (open_db, close) ---------------- */
+int store__ver_open(store *s, char **err);
+void store__ver_close(store *s);
 
 /* ---- store_log.c: payloads -------------------------------------------------- */
 /* Bind a payload (len < 0: strlen) as a deflated blob from write slot w
