@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "asl_test.h"
 
@@ -178,7 +179,8 @@ static const char *recorded(const json_t *visit, const char *step, const char *t
 /* Run the core's TestState on the visit; its inspection data, or NULL
  * with a note. */
 static json_t *test_state(const char *definition, const char *state, const char *type,
-                          const json_t *visit, const asl_exec_info *info, char *note, size_t cap)
+                          const json_t *visit, const asl_exec_info *info, const char *context,
+                          char *note, size_t cap)
 {
     asl_test_req q = {.definition = definition, .state_name = state, .level = ASL_TEST_DEBUG,
                       .field_validation = ASL_FVM_NONE, .retrier_retry_count = -1,
@@ -210,6 +212,7 @@ static json_t *test_state(const char *definition, const char *state, const char 
     asl_test *t = NULL;
     asl_test_err err;
     json_t *resp = NULL;
+    q.context = context;
     if (asl_test_start(&q, &t, &err) != SFN_OK || asl_test_result(t, &resp, &err) != SFN_OK) {
         snprintf(note, cap, "TestState refused it: %s: %s", err.type, err.message);
         asl_test_free(t);
@@ -217,20 +220,67 @@ static json_t *test_state(const char *definition, const char *state, const char 
     }
     asl_test_free(t);
     json_t *id = json_incref(json_object_get(resp, "inspectionData"));
+    const char *status = json_string_value(json_object_get(resp, "status"));
+    if (status && !strcmp(status, "FAILED") && !json_object_get(visit, "error"))
+        snprintf(note, cap, "recomputing stopped at %s: %s",
+                 json_string_value(json_object_get(resp, "error")) ?: "an error",
+                 json_string_value(json_object_get(resp, "cause")) ?: "");
     json_decref(resp);
     if (id == NULL)
         snprintf(note, cap, "TestState gave no inspection data");
     return id;
 }
 
+static json_t *iso(double t)
+{
+    char buf[64];
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
+    return json_string(buf);
+}
+
+/* The context object the state saw, as far as the history tells: the
+ * execution, the machine, the state (entered time, retry count). TestState
+ * takes no Map part (AWS: "'Map' field is not supported when mocking a
+ * Context object"): a $$.Map reference is not recomputed. Text, malloc'd. */
+char *con_context_object(const json_t *execution, const char *role_arn, const char *state,
+                         const json_t *visit)
+{
+    const json_t *x = execution;
+    const char *sm = json_string_value(json_object_get(x, "stateMachineArn"));
+    const char *smname = sm && strrchr(sm, ':') ? strrchr(sm, ':') + 1 : sm;
+    json_t *input = json_loads(json_string_value(json_object_get(x, "input")) ?: "{}", 0, NULL);
+    size_t n = json_array_size(json_object_get(visit, "attempts"));
+    json_t *c = json_pack(
+        "{s:{s:O?,s:o?,s:O?,s:o?,s:o,s:I},s:{s:s?,s:s?},s:{s:s,s:o,s:I}}", "Execution", "Id",
+        json_object_get(x, "executionArn"), "Input", input, "Name", json_object_get(x, "name"),
+        "RoleArn", role_arn ? json_string(role_arn) : NULL, "StartTime",
+        iso(json_number_value(json_object_get(x, "startDate"))), "RedriveCount",
+        json_integer_value(json_object_get(x, "redriveCount")), "StateMachine", "Id", sm, "Name",
+        smname, "State", "Name", state, "EnteredTime",
+        iso(json_number_value(json_object_get(visit, "enteredAt"))), "RetryCount",
+        (json_int_t)(n > 1 ? n - 1 : 0));
+    char *text = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    json_decref(c);
+    return text;
+}
+
 json_t *con_dataflow(const char *definition, const char *state, const char *type,
-                     const json_t *visit, const asl_exec_info *info, char *note, size_t cap)
+                     const json_t *visit, const asl_exec_info *info, const char *context,
+                     char *note, size_t cap)
 {
     note[0] = '\0';
-    json_t *id = definition ? test_state(definition, state, type, visit, info, note, cap) : NULL;
+    json_t *id = definition ? test_state(definition, state, type, visit, info, context, note, cap)
+                            : NULL;
+    int jsonata = json_object_get(id, "afterArguments") != NULL;
     json_t *out = json_array();
     int recomputed = 0;
     for (size_t i = 0; out && i < sizeof STEPS / sizeof STEPS[0]; i++) {
+        if (!strcmp(STEPS[i].key, jsonata ? "afterParameters" : "afterArguments"))
+            continue;
         const char *v = recorded(visit, STEPS[i].key, type);
         const char *src = "history";
         if (v == NULL) {
@@ -243,7 +293,7 @@ json_t *con_dataflow(const char *definition, const char *state, const char *type
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "step", STEPS[i].key, "label",
                                              STEPS[i].label, "value", v, "source", src));
     }
-    if (id && !note[0] && recomputed)
+    if (id && recomputed && !note[0])
         snprintf(note, cap,
                  "steps marked recomputed were computed by TestState (DEBUG) on the state's "
                  "definition, its recorded input and %s",
@@ -275,13 +325,15 @@ static void answer(con_walk *w)
             .execution_arn = json_string_value(json_object_get(x, "executionArn")),
             .execution_name = json_string_value(json_object_get(x, "name")),
             .state_machine_arn = json_string_value(json_object_get(x, "stateMachineArn")),
-            .role_arn = NULL,
+            .role_arn = w->role_arn,
             .start_ms = (int64_t)llround(json_number_value(json_object_get(x, "startDate")) * 1000),
         };
         const char *sm = info.state_machine_arn ? strrchr(info.state_machine_arn, ':') : NULL;
         info.state_machine_name = sm ? sm + 1 : NULL;
-        json_object_set_new(out, "dataflow",
-                            con_dataflow(dtext, r->state, type, r->visit, &info, note, sizeof note));
+        char *cobj = con_context_object(x, w->role_arn, r->state, r->visit);
+        json_object_set_new(out, "dataflow", con_dataflow(dtext, r->state, type, r->visit, &info,
+                                                          cobj, note, sizeof note));
+        free(cobj);
         free(dtext);
         if (note[0])
             json_object_set_new(out, "recomputeNote", json_string(note));

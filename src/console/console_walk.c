@@ -124,6 +124,7 @@ int con_walk_init(con_walk *w, const json_t *definition)
 void con_walk_cleanup(con_walk *w)
 {
     free(w->arn);
+    free(w->role_arn);
     json_decref(w->execution);
     json_decref(w->definition);
     json_decref(w->branch_start);
@@ -477,6 +478,8 @@ static void definition_reply(con_pending *p, int status, const char *body, size_
         return;
     }
     json_t *def = json_loads(json_string_value(json_object_get(j, "definition")) ?: "", 0, NULL);
+    const char *role = json_string_value(json_object_get(j, "roleArn"));
+    w->role_arn = role ? strdup(role) : NULL;
     json_decref(j);
     if (def) {
         w->definition = def;

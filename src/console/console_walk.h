@@ -46,6 +46,7 @@ struct con_walk {
     char *arn;
     json_t *execution;    /* DescribeExecution's answer */
     json_t *definition;   /* the execution's definition, parsed (may be NULL) */
+    char *role_arn;       /* its machine's role (DescribeStateMachineForExecution) */
     json_t *branch_start; /* state name -> its Parallel branch index */
     json_t *states;       /* name -> counts over the execution */
     json_t *names;        /* state index -> name */
@@ -100,7 +101,11 @@ json_t *con__iterations(const con_walk *w, const char *state, const char *status
  * "parameters", "result", "error", "cause", "attempts"}. New array. */
 struct asl_exec_info;
 json_t *con_dataflow(const char *definition, const char *state, const char *type,
-                     const json_t *visit, const struct asl_exec_info *info, char *note,
-                     size_t cap);
+                     const json_t *visit, const struct asl_exec_info *info, const char *context,
+                     char *note, size_t cap);
+/* The context object ($$) a visit saw, as far as the history tells (no
+ * Map part: TestState refuses one): JSON text, malloc'd. */
+char *con_context_object(const json_t *execution, const char *role_arn, const char *state,
+                         const json_t *visit);
 
 #endif

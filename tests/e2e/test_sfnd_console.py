@@ -226,6 +226,152 @@ def test_25000_events_fast():
         assert sm_["states"]["One"]["entered"] > 6000, sm_["states"]["One"]
 
 
+# A Parallel of two branches, then a Map of three items whose second fails
+# (tolerated): the drill-down's machine.
+PM = {"StartAt": "P", "States": {
+    "P": {"Type": "Parallel", "Next": "M", "ResultPath": "$.par", "Branches": [
+        {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": 1, "End": True}}},
+        {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "Next": "B2b"}, "B2b": {"Type": "Pass", "End": True}}}]},
+    "M": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.out", "End": True,
+          "ToleratedFailurePercentage": 100, "ItemProcessor": {"StartAt": "Check", "States": {
+              "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Bad"}],
+                        "Default": "Good"},
+              "Good": {"Type": "Pass", "Parameters": {"v.$": "$"}, "ResultPath": "$", "End": True},
+              "Bad": {"Type": "Fail", "Error": "Two", "Cause": "two is refused"}}}}}}
+
+
+def run_pm(s, items=(1, 2, 3)):
+    sfn = s.boto()
+    sm = sfn.create_state_machine(name="PM", definition=json.dumps(PM),
+                                  roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=sm, input=json.dumps({"items": list(items)}))["executionArn"]
+    assert s.wait_done(arn)["status"] == "SUCCEEDED"
+    return sm, arn
+
+
+def get_json(s, path):
+    st, _, body = get(s, path)
+    return st, json.loads(body)
+
+
+def test_drill_down_and_data_flow():
+    """Map iterations and Parallel branches from the history, paged; one
+    state's data-flow steps, recorded or recomputed by TestState."""
+    with Sfnd() as s:
+        sm, arn = run_pm(s)
+        st, sm_ = get_json(s, "/console/summary?executionArn=" + enc(arn))
+        assert st == 200, sm_
+        assert sm_["containers"]["M"] == {"type": "Map", "count": 3, "byStatus": {"succeeded": 2, "failed": 1}}, sm_
+        assert sm_["containers"]["P"]["count"] == 2, sm_["containers"]
+        assert sm_["states"]["M"]["status"] == "succeeded", sm_["states"]["M"]  # a tolerated failure
+        base = "/console/iterations?executionArn=%s&state=" % enc(arn)
+        st, it = get_json(s, base + "M&offset=1&limit=1")
+        assert st == 200 and it["type"] == "Map" and it["total"] == 3 and sorted(it["members"]) == ["Bad", "Check", "Good"]
+        assert [(x["index"], x["status"]) for x in it["items"]] == [(1, "failed")], it
+        assert it["items"][0]["states"]["Bad"]["status"] == "failed" and "Good" not in it["items"][0]["states"]
+        st, it = get_json(s, base + "M&status=succeeded")
+        assert [x["index"] for x in it["items"]] == [0, 2] and it["matched"] == 2, it
+        st, it = get_json(s, base + "P")
+        assert it["type"] == "Parallel" and [sorted(x["states"]) for x in it["items"]] == [["B1"], ["B2", "B2b"]], it
+        for bad in ("Nope", "M&limit=0", "M&offset=x"):
+            assert get(s, base + bad)[0] == 400, bad
+        # one visit: Good in iteration 2, its steps
+        st, d = get_json(s, "/console/state?executionArn=%s&state=Good&container=M&index=2" % enc(arn))
+        assert st == 200 and d["context"] == "M[2]" and d["input"] == "3", d
+        flow = {f["step"]: (json.loads(f["value"]), f["source"]) for f in d["dataflow"]}
+        assert flow["input"] == (3, "history") and flow["afterParameters"] == ({"v": 3}, "recomputed"), flow
+        assert flow["afterResultPath"] == ({"v": 3}, "recomputed") and flow["output"] == ({"v": 3}, "history"), flow
+        assert "TestState" in d["recomputeNote"], d
+        st, d = get_json(s, "/console/state?executionArn=%s&state=Bad&container=M&index=1" % enc(arn))
+        assert st == 200 and d["context"] == "M[1]" and d["input"] == "2" and "output" not in d, d
+        # a Task: parameters and result recorded, ResultPath recomputed
+        ok, _ = run_saga(s, "success.json")
+        st, d = get_json(s, "/console/state?executionArn=%s&state=BookFlight" % enc(ok))
+        flow = {f["step"]: (f["value"], f["source"]) for f in d["dataflow"]}
+        assert flow["afterParameters"][1] == "history" and "executionId" in json.loads(flow["afterParameters"][0])
+        assert flow["result"][1] == "history" and json.loads(flow["result"][0])["kind"] == "FLIGHT", flow
+        assert flow["afterResultPath"][1] == "recomputed", flow
+        assert json.loads(flow["afterResultPath"][0]) == json.loads(flow["output"][0]), flow
+        assert json.loads(flow["afterResultPath"][0])["results"]["flight"]["kind"] == "FLIGHT"
+        assert [a["outcome"] for a in d["attempts"]] == ["succeeded"] and d["attempts"][0]["endedAt"] >= d["attempts"][0]["scheduledAt"]
+        # the caught failure: its error, and the Catch's ResultPath recomputed from it as a mock
+        bad, _ = run_saga(s, "fail-book-flight.json")
+        st, d = get_json(s, "/console/state?executionArn=%s&state=BookFlight" % enc(bad))
+        assert d["error"] == "BookingFailed" and d["attempts"][-1]["outcome"] == "failed", d
+        flow = {f["step"]: (f["value"], f["source"]) for f in d["dataflow"]}
+        assert json.loads(flow["output"][0])["failure"]["Error"] == "BookingFailed", flow
+        assert get(s, "/console/state?executionArn=%s&state=Nope" % enc(ok))[0] == 400
+        assert get(s, "/console/state?executionArn=%s" % enc(ok))[0] == 400
+
+
+def test_template_origin():
+    with Sfnd() as s:
+        st, o = get_json(s, "/console/origin?stateMachineArn=" + enc(SAGA_ARN))
+        assert st == 200 and o["template"].endswith("template.yaml") and o["logicalId"] == "TripSagaStateMachine", o
+        assert o["substitutions"]["BookHotelFunctionArn"].endswith(":function:BookHotelFunction"), o
+        fns = {f["name"]: f for f in o["functions"]}
+        assert fns["BookHotelFunction"]["states"] == ["BookHotel"] and len(fns) == 6, fns
+        assert fns["CancelCarFunction"]["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:CancelCarFunction"
+        # the link the page gives: the Lambda API's GetFunction
+        st, _, body = get(s, "/2015-03-31/functions/BookHotelFunction")
+        assert st == 200 and b"BookHotelFunction" in body, (st, body[:300])
+        sm, _ = run_pm(s, items=[1])
+        st, o = get_json(s, "/console/origin?stateMachineArn=" + enc(sm))
+        assert o["template"] is None and o["logicalId"] is None and o["functions"] == [], o
+        assert get(s, "/console/origin")[0] == 400
+        assert get(s, "/console/origin?stateMachineArn=" + enc(sm + "x"))[0] == 400
+
+
+def sse(s, arn, last=None, timeout=20):
+    """One answer of /console/events: (seconds taken, headers, parsed fields)."""
+    h = {"Accept": "text/event-stream"}
+    if last is not None:
+        h["Last-Event-ID"] = str(last)
+    t0 = time.time()
+    req = urllib.request.Request(s.url + "/console/events?executionArn=" + enc(arn), headers=h)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        text = r.read().decode()
+        hdr = dict(r.headers)
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line and not line.startswith(":"))
+    return time.time() - t0, hdr, fields
+
+
+def test_sse_updates():
+    """Each new event of a running execution answers within a second; the
+    end is an `end` event."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W1"},
+                                        "W1": {"Type": "Wait", "Seconds": 1, "Next": "W2"},
+                                        "W2": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+                                        "B": {"Type": "Pass", "End": True}}}
+        sm = sfn.create_state_machine(name="Sse", definition=json.dumps(d),
+                                      roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        took, hdr, f = sse(s, arn)
+        assert hdr["Content-Type"].startswith("text/event-stream") and f["event"] == "update", (hdr, f)
+        last, seen = int(f["id"]), []
+        while True:
+            took, hdr, f = sse(s, arn, last)
+            now = time.time()
+            assert int(f["id"]) > last, f
+            last = int(f["id"])
+            ev = [e for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"] if e["id"] == last][0]
+            lag = now - ev["timestamp"].timestamp()
+            seen.append((f["event"], f["data"], round(lag, 3)))
+            assert lag < 1.0, seen
+            if f["event"] == "end":
+                break
+            assert len(seen) < 20, seen
+        assert json.loads(seen[-1][1])["type"] == "ExecutionSucceeded", seen
+        assert len(seen) >= 2, seen  # the waits' ends and the end, each seen on its own
+        print("SSE: %d answers, lag after each event (s): %s" % (len(seen), [x[2] for x in seen]))
+        # an ended execution answers at once with its end; a wrong ARN is refused
+        took, _, f = sse(s, arn, last)
+        assert f["event"] == "end" and took < 1.0, (took, f)
+        assert get(s, "/console/events?executionArn=" + enc(arn + "x"))[0] == 400
+
+
 def js_str(v):
     return json.dumps(v)
 
@@ -347,4 +493,5 @@ def browser_checks(s, b, ok, bad):
 
 if __name__ == "__main__":
     main([test_pages_assets_and_graph, test_saga_execution_views, test_live_updates,
-          test_cross_site_writes, test_25000_events_fast, test_headless_chromium])
+          test_cross_site_writes, test_25000_events_fast, test_drill_down_and_data_flow, test_template_origin,
+          test_sse_updates, test_headless_chromium])
