@@ -200,9 +200,9 @@ static json_t *test_state(const char *definition, const char *state, const char 
         q.mock_result = json_string_value(json_object_get(visit, "result"));
         q.mock_error = json_string_value(json_object_get(visit, "error"));
         q.mock_cause = json_string_value(json_object_get(visit, "cause"));
-        q.has_mock = q.mock_result != NULL;
-        q.has_mock_error = !q.has_mock && q.mock_error != NULL;
-        if (!q.has_mock && !q.has_mock_error) {
+        q.has_mock_error = q.mock_result == NULL && q.mock_error != NULL;
+        q.has_mock = q.mock_result != NULL || q.has_mock_error; /* either kind of mock */
+        if (!q.has_mock) {
             snprintf(note, cap, "the task has no recorded result yet: nothing recomputed");
             return NULL;
         }
@@ -221,6 +221,11 @@ static json_t *test_state(const char *definition, const char *state, const char 
     asl_test_free(t);
     json_t *id = json_incref(json_object_get(resp, "inspectionData"));
     const char *status = json_string_value(json_object_get(resp, "status"));
+    const json_t *output = json_object_get(resp, "output");
+    /* a caught error: the Catch's ResultPath made the output */
+    if (id && status && !strcmp(status, "CAUGHT_ERROR") && json_is_string(output) &&
+        !json_object_get(id, "afterResultPath"))
+        json_object_set(id, "afterResultPath", (json_t *)output);
     if (status && !strcmp(status, "FAILED") && !json_object_get(visit, "error"))
         snprintf(note, cap, "recomputing stopped at %s: %s",
                  json_string_value(json_object_get(resp, "error")) ?: "an error",

@@ -300,6 +300,8 @@ def test_drill_down_and_data_flow():
         assert d["error"] == "BookingFailed" and d["attempts"][-1]["outcome"] == "failed", d
         flow = {f["step"]: (f["value"], f["source"]) for f in d["dataflow"]}
         assert json.loads(flow["output"][0])["failure"]["Error"] == "BookingFailed", flow
+        assert flow["afterResultPath"][1] == "recomputed" and json.loads(flow["afterResultPath"][0]) == json.loads(
+            flow["output"][0]), flow  # the Catch's ResultPath, from the recorded error as a mock
         assert get(s, "/console/state?executionArn=%s&state=Nope" % enc(ok))[0] == 400
         assert get(s, "/console/state?executionArn=%s" % enc(ok))[0] == 400
 
@@ -404,6 +406,48 @@ def test_headless_chromium():
             b.close()
 
 
+def key(b, k):
+    """A real key press on the focused element (DevTools input events)."""
+    code = {"ArrowDown": 40, "ArrowUp": 38, "Enter": 13, " ": 32, "Tab": 9}[k]
+    for t in ("rawKeyDown", "keyUp"):
+        b.call("Input.dispatchKeyEvent", type=t, key=k, code="Space" if k == " " else k,
+               windowsVirtualKeyCode=code)
+    if k in (" ", "Enter"):
+        pass  # no text input: the handlers act on keydown
+
+
+def click_state(b, name):
+    b.eval("document.getElementById(%s).dispatchEvent(new MouseEvent('click', {bubbles: true}))" % js_str(state_id(name)))
+
+
+CONTRAST = """(() => {
+  const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => { x /= 255;
+    return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
+    if (!/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255,255,255)'; };
+  const out = [];
+  for (const e of document.querySelectorAll('.badge, .muted, a, th, td, h1, h2, h4, dt')) {
+    if (!e.textContent.trim() || !e.getClientRects().length) continue;
+    const a = lum(getComputedStyle(e).color), b = lum(bg(e));
+    const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (r < 4.5) out.push(e.className + ' ' + e.textContent.slice(0, 20) + ' ' + r.toFixed(2));
+  }
+  const fill = (sel) => { const g = document.querySelector(sel + ' text'); return g ? lum(getComputedStyle(g).fill) : null; };
+  return out;
+})()"""
+
+
+def readable_colours(b):
+    """Text of at least 4.5:1 contrast (WCAG AA) in the light and the dark scheme."""
+    for scheme in ("light", "dark"):
+        b.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+        time.sleep(0.2)
+        assert b.eval("matchMedia('(prefers-color-scheme: %s)').matches" % scheme)
+        low = b.eval(CONTRAST)
+        assert not low, (scheme, low)
+    b.call("Emulation.setEmulatedMedia", features=[])
+
+
 def browser_checks(s, b, ok, bad):
     sfn = s.boto()
     shots = os.environ.get("SFN_CONSOLE_SCREENSHOTS")
@@ -434,6 +478,76 @@ def browser_checks(s, b, ok, bad):
     b.wait("document.body.innerText.includes('holds it')")
     if shots:
         b.screenshot(os.path.join(shots, "console-success.png"))
+    # keyboard: Tab reaches the graph once, arrows move between states, Enter opens one
+    b.goto(s.url + "/#/exec/" + enc(bad))
+    b.wait(has_class("BookFlight", "s-caught"))
+    b.eval("document.querySelector('.graph svg .state[tabindex=\"0\"]').focus()")
+    first = b.eval("document.activeElement.id")
+    order = [first]
+    for _ in range(3):
+        key(b, "ArrowDown")
+        order.append(b.eval("document.activeElement.id"))
+    assert len(set(order)) == 4 and all(i.startswith("st-") for i in order), order
+    key(b, "ArrowUp")
+    assert b.eval("document.activeElement.id") == order[2]
+    key(b, "Enter")
+    b.wait("document.querySelector('#state-panel h2') && document.querySelector('#state-panel h2').textContent && "
+           "%s.includes(document.querySelector('#state-panel h2').textContent)" % js_str(
+               [bytes.fromhex(order[2][3:]).decode()]))
+    assert b.eval("document.querySelectorAll('.graph svg .state[tabindex=\"0\"]').length") == 1
+    # the event table's rows: one tab stop, arrows between rows, Space opens the details
+    b.wait("document.querySelector('table.events tbody tr')")
+    b.eval("document.querySelector('table.events tbody tr').focus()")
+    key(b, "ArrowDown")
+    key(b, "ArrowDown")
+    assert b.eval("document.activeElement.firstChild.textContent") == "3"
+    key(b, " ")
+    assert b.eval("document.activeElement.querySelector('details').open")
+    # the state panel's data flow: BookFlight's Parameters (recorded) and ResultPath (recomputed)
+    click_state(b, "BookFlight")
+    b.wait("document.querySelector('#dataflow .df-afterResultPath')")
+    assert "recomputed" in b.eval("document.querySelector('#dataflow .df-afterResultPath h4').innerText")
+    assert "from the history" in b.eval("document.querySelector('#dataflow .df-afterParameters h4').innerText")
+    assert "BookingFailed" in b.eval("document.querySelector('#dataflow .df-afterResultPath pre').innerText")
+    assert "executionId" in b.eval("document.querySelector('#dataflow .df-afterParameters pre').innerText")
+    assert b.eval("document.querySelectorAll('table.attempts tbody tr').length") >= 1
+    readable_colours(b)
+    # drill-down: a Parallel branch and a Map iteration, each its own path
+    _, pm = run_pm(s)
+    b.goto(s.url + "/#/exec/" + enc(pm))
+    b.wait("document.querySelectorAll('table.iterations tbody tr').length === 2")
+    assert "Parallel branches" in b.eval("document.getElementById('drill').innerText")
+    b.eval("document.querySelector('table.iterations tbody tr:nth-child(2)').focus()")
+    key(b, "Enter")
+    b.wait(has_class("B2", "s-succeeded") + " && " + has_class("B1", "s-none"))
+    assert b.eval(has_class("B2b", "s-succeeded"))
+    assert b.eval("document.getElementById(%s).classList.contains('selected')" % js_str(state_id("P") + "-b1"))
+    click_state(b, "M")  # a Map's cluster opens its iterations
+    b.wait("document.getElementById('drill-state').value === 'M' && document.querySelectorAll('table.iterations tbody tr').length === 3")
+    assert b.eval(has_class("B1", "s-succeeded")), "the Parallel's selection is gone"
+    b.eval("document.querySelector('table.iterations tbody tr[data-index=\"1\"]').click()")
+    b.wait(has_class("Bad", "s-failed") + " && " + has_class("Good", "s-none"))
+    assert "M[1]" in b.eval("document.getElementById('drill-sel').innerText")
+    b.eval("document.querySelector('table.iterations tbody tr[data-index=\"2\"]').click()")
+    b.wait(has_class("Good", "s-succeeded") + " && " + has_class("Bad", "s-none"))
+    click_state(b, "Good")
+    b.wait("document.querySelector('#dataflow .df-afterParameters')")
+    assert "In M[2]" in b.eval("document.getElementById('state-panel').innerText")
+    assert '"v": 3' in b.eval("document.querySelector('#dataflow .df-afterParameters pre').innerText")
+    b.eval("document.getElementById('drill-status').value = 'failed'; document.getElementById('drill-status').dispatchEvent(new Event('change'))")
+    b.wait("document.querySelectorAll('table.iterations tbody tr').length === 1")
+    # the machine page: template origin, functions, substitutions; versions and aliases (none here)
+    b.goto(s.url + "/#/sm/" + enc(SAGA_ARN))
+    b.wait("document.querySelector('#origin a.fn') && document.getElementById('version-list')")
+    origin = b.eval("document.getElementById('origin').innerText")
+    assert "template.yaml" in origin and "TripSagaStateMachine" in origin and "BookHotelFunctionArn" in origin, origin
+    assert b.eval("document.querySelector('#origin a.fn').getAttribute('href')").startswith("/2015-03-31/functions/")
+    vs = b.eval("document.getElementById('versions').innerText")
+    try:  # the op may not be there yet: the panel then says none
+        vers = sfn.list_state_machine_versions(stateMachineArn=SAGA_ARN)["stateMachineVersions"]
+    except sfn.exceptions.ClientError:
+        vers = []
+    assert ("none" in vs) if not vers else all(v["stateMachineVersionArn"].split(":")[-1] in vs for v in vers), vs
     # live: a running execution turns green without a reload
     d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 2, "Next": "B"},
                                     "B": {"Type": "Pass", "End": True}}}
@@ -442,6 +556,7 @@ def browser_checks(s, b, ok, bad):
     x = sfn.start_execution(stateMachineArn=live)["executionArn"]
     b.goto(s.url + "/#/exec/" + enc(x))
     b.wait(has_class("W", "s-running"))
+    assert b.eval("document.getElementById('live').dataset.via") == "sse"
     b.wait(has_class("B", "s-succeeded"), timeout=10)
     seen = time.time()
     stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
