@@ -374,6 +374,41 @@ def test_sse_updates():
         assert get(s, "/console/events?executionArn=" + enc(arn + "x"))[0] == 400
 
 
+def test_make_run_prints_console_urls():
+    """`make run KEEP=1` (scripts/run_saga.py) ends with the console's URLs
+    and keeps sfnd serving them until it is stopped."""
+    import signal
+    src = os.environ.get("SFN_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    env = dict(os.environ, KEEP="1", NO_COLOR="1")
+    p = subprocess.Popen([sys.executable, os.path.join(src, "scripts", "run_saga.py"), "events/success.json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        lines, deadline = [], time.time() + 120
+        while not any(l.strip().startswith("execution       http") for l in lines):
+            assert time.time() < deadline and p.poll() is None, "".join(lines)
+            lines.append(p.stdout.readline())
+        urls = dict(l.split(None, 1)[0:1] + [l.split()[-1]] for l in lines if "http://127.0.0.1:" in l)
+        assert "Ctrl-C" in "".join(lines), lines
+        base, page = urls["state"], urls["execution"]
+        assert page.startswith(base + "#/exec/") and page.endswith("TripSagaStateMachine%3Asuccess-0"), urls
+        arn = urllib.parse.unquote(page.split("#/exec/")[1])
+        with urllib.request.urlopen(base + "console/summary?executionArn=" + enc(arn), timeout=10) as r:
+            assert json.loads(r.read())["execution"]["status"] == "SUCCEEDED"
+        with urllib.request.urlopen(base, timeout=10) as r:
+            assert b"sfnd-console-token" in r.read()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+        try:
+            urllib.request.urlopen(base, timeout=2)
+            raise AssertionError("sfnd still serving after the run was stopped")
+        except urllib.error.URLError:
+            pass
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.stdout.close()
+
+
 def js_str(v):
     return json.dumps(v)
 
@@ -609,4 +644,4 @@ def browser_checks(s, b, ok, bad):
 if __name__ == "__main__":
     main([test_pages_assets_and_graph, test_saga_execution_views, test_live_updates,
           test_cross_site_writes, test_25000_events_fast, test_drill_down_and_data_flow, test_template_origin,
-          test_sse_updates, test_headless_chromium])
+          test_sse_updates, test_make_run_prints_console_urls, test_headless_chromium])
