@@ -108,5 +108,6 @@ void con__iter(console *c, http_req *req, const char *arn)
     if (http_req_query_param(req, "status", r->status, sizeof r->status) < 0)
         r->status[0] = '\0';
     r->w.on_done = answer;
+    r->w.ctx_states_of = r->state;
     con_walk_start(c, req, &r->w, arn);
 }

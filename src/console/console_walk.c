@@ -315,6 +315,15 @@ static int context_of(con_walk *w, long long id, long long prev, const char *typ
     return pc;
 }
 
+static int keeps_states(const con_walk *w, int c)
+{
+    const con_ctx *x = &w->ctxs[c];
+    if (x->kind == CON_CTX_BRANCH || (w->ctx_states_of && !strcmp(w->ctx_states_of, "*")))
+        return 1;
+    const char *name = json_string_value(json_array_get(w->names, (size_t)x->container));
+    return w->ctx_states_of && name && !strcmp(name, w->ctx_states_of);
+}
+
 int con_walk_event(con_walk *w, const json_t *ev)
 {
     long long id = json_integer_value(json_object_get(ev, "id"));
@@ -343,7 +352,7 @@ int con_walk_event(con_walk *w, const json_t *ev)
     json_t *st = json_object_get(w->states, name);
     const json_t *ts = json_object_get(ev, "timestamp");
     stat_event(st, type, d, ts, CON_PAYLOAD, 1);
-    if (c > 0) {
+    if (c > 0 && keeps_states(w, c)) {
         json_t *cs = json_object_get(w->ctxs[c].states, name);
         if (cs == NULL) {
             cs = json_pack("{s:O,s:I,s:I,s:I}", "type", json_object_get(st, "type"), "entered",
@@ -397,7 +406,10 @@ void con_walk_end(con_walk *w)
     statuses(w->states, running);
     for (size_t i = 1; i < w->nctx; i++) {
         const char *worst = statuses(w->ctxs[i].states, running);
-        if (w->ctxs[i].kind == CON_CTX_BRANCH || !strcmp(w->ctxs[i].status, "running"))
+        if (w->ctxs[i].kind == CON_CTX_MAP && !strcmp(w->ctxs[i].status, "running") &&
+            json_object_size(w->ctxs[i].states) == 0)
+            w->ctxs[i].status = running ? "running" : "aborted"; /* no end event, no counts kept */
+        else if (w->ctxs[i].kind == CON_CTX_BRANCH || !strcmp(w->ctxs[i].status, "running"))
             w->ctxs[i].status = !strcmp(worst, "running") || running ? worst
                                 : !strcmp(worst, "failed")          ? "failed"
                                                                     : "succeeded";

@@ -59,6 +59,10 @@ struct con_walk {
     size_t nctx, capctx;
     json_t *iter_keys;    /* "parent:container:index" -> context */
     int keep_ctx_payloads; /* input/output kept in contexts too */
+    /* per-state counts kept for Parallel branches and for the Map
+     * iterations of this state only (NULL: none; "*": every one): a
+     * 25,000-event Map's summary does not need them */
+    const char *ctx_states_of;
     /* the owner's: one event seen (k: its state or -1; c: its context) */
     void (*on_event)(con_walk *w, const json_t *ev, long long id, int k, int c);
     void (*on_done)(con_walk *w); /* every event in: answer */

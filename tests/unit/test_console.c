@@ -249,6 +249,7 @@ static void walk_pm(con_walk *w)
     assert_int_equal(con_walk_init(w, def), 0);
     json_decref(def);
     w->execution = json_pack("{s:s}", "status", "SUCCEEDED");
+    w->ctx_states_of = "M";
     for (size_t i = 0; i < sizeof PM_EVENTS / sizeof PM_EVENTS[0]; i++) {
         json_t *ev = pm_event(i);
         assert_int_equal(con_walk_event(w, ev), 0);
