@@ -39,6 +39,7 @@ USE_COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 KEEP = os.environ.get("KEEP", "") not in ("", "0")
 KEPT = []  # (rel, port, arn, proc, data) of each scenario whose sfnd keeps running
 URLS = []  # (rel, port, arn) of each scenario run
+STOP = []  # a SIGTERM came (KEEP)
 
 
 def color(code, text):
@@ -297,6 +298,8 @@ def run_one(path, index):
 
 def main():
     args = sys.argv[1:]
+    if KEEP:  # from the start: a SIGTERM at any point still stops the kept sfnds
+        signal.signal(signal.SIGTERM, lambda *a: STOP.append(1))
     if not os.path.exists(SFND):
         raise SystemExit("out/bin/sfnd is missing: run `make` first")
     if args == ["all"]:
@@ -304,12 +307,16 @@ def main():
                        if f.endswith(".json"))
     else:
         paths = [os.path.join(ROOT, a) if not os.path.isabs(a) else a for a in (args or SEED)]
-    results = [run_one(p, i) for i, p in enumerate(paths)]
-    good = sum(results)
-    print(color("1", f"{good} of {len(results)} scenarios ended as expected"))
-    print_console()
-    if KEPT:
-        keep_serving()
+    try:
+        results = [run_one(p, i) for i, p in enumerate(paths)]
+        good = sum(results)
+        print(color("1", f"{good} of {len(results)} scenarios ended as expected"))
+        print_console()
+        sys.stdout.flush()
+        if KEPT:
+            keep_serving()
+    finally:
+        stop_kept()
     return 0 if good == len(results) else 1
 
 
@@ -331,14 +338,16 @@ def print_console():
 
 
 def keep_serving():
-    """Until Ctrl-C (or SIGTERM): then stop each sfnd and remove its data."""
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    """Until Ctrl-C (or SIGTERM, or one of them exits)."""
     try:
-        while not stop and all(p.poll() is None for _, _, _, p, _ in KEPT):
+        while not STOP and all(p.poll() is None for _, _, _, p, _ in KEPT):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+
+
+def stop_kept():
+    """Stop each kept sfnd and remove its data."""
     for _, _, _, p, data in KEPT:
         if p.poll() is None:
             p.terminate()

@@ -404,8 +404,12 @@ def test_make_run_prints_console_urls():
         except urllib.error.URLError:
             pass
     finally:
-        if p.poll() is None:
-            p.kill()
+        if p.poll() is None:  # SIGTERM: it stops the sfnd it keeps
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         p.stdout.close()
 
 
