@@ -600,6 +600,20 @@ def browser_checks(s, b, ok, bad):
     seen = time.time()
     stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
     assert seen - stop < 1.5, (seen, stop)
+    # without EventSource: the one-second long-poll on the waiter
+    b.call("Page.enable")
+    script = b.call("Page.addScriptToEvaluateOnNewDocument", source="window.EventSource = undefined;")["identifier"]
+    x = sfn.start_execution(stateMachineArn=live)["executionArn"]
+    b.goto("about:blank")  # a new document, where the script runs first
+    b.wait("location.href === 'about:blank'")
+    b.goto(s.url + "/#/exec/" + enc(x))
+    b.wait(has_class("W", "s-running"))
+    via = b.eval("typeof window.EventSource + ' ' + document.getElementById('live').dataset.via")
+    assert via == "undefined long-poll", via
+    b.wait(has_class("B", "s-succeeded"), timeout=10)
+    stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
+    assert time.time() - stop < 1.5, (time.time(), stop)
+    b.call("Page.removeScriptToEvaluateOnNewDocument", identifier=script)
     # start from the machine's page: the dialog holds the last input
     b.goto(s.url + "/#/sm/" + enc(SAGA_ARN))
     b.wait("document.getElementById('start') && document.querySelector('.graph svg') && document.querySelector('table.executions tbody tr a')")

@@ -599,7 +599,7 @@ function follow(ctx) {
       } while (again && live === me);
     } catch (e) { /* the next update tries again */ } finally { busy = false; }
   };
-  if (window.EventSource && !window.SFND_NO_SSE) {
+  if (window.EventSource) {
     me.via = 'sse';
     const es = new EventSource('/console/events?' + q('executionArn', ctx.arn) + '&since=' + ctx.sum.eventCount);
     me.close = () => es.close();
