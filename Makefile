@@ -47,8 +47,10 @@ screenshots: build
 
 # make run                      the seed's two events
 # make run EVENT=events/x.json  one event file;  make run EVENT=all  every file in events/
+# Ends with the console's URLs (state machines, each execution); make run
+# KEEP=1 keeps each scenario's sfnd serving them until Ctrl-C.
 run: build
-	@bash scripts/run-saga.sh $(EVENT)
+	@KEEP=$(KEEP) bash scripts/run-saga.sh $(EVENT)
 
 # libFuzzer targets (clang): out/fuzz/tests/fuzz_<target>; run one with
 #   out/fuzz/tests/fuzz_exec -max_total_time=60 tests/fuzz/corpus/exec

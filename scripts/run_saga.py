@@ -19,9 +19,15 @@ waits for every CompensateTripStateMachine execution it led to, shows them and
 the alerts published, and checks the invariant: SUCCEEDED holds HOTEL, FLIGHT
 and CAR BOOKED; any other end holds nothing BOOKED once compensation has run.
 
+At the end it prints the console's pages (sfnd's browser console, issue 15):
+the state machines and each execution it ran. With KEEP=1 in the
+environment (`make run KEEP=1`) every scenario's sfnd keeps serving them,
+each on its own port and data directory, until Ctrl-C; without it they have
+stopped by then.
+
 Usage: run_saga.py [EVENT.json ... | all]   (default: the seed's two events)
 """
-import json, os, socket, sqlite3, subprocess, sys, tempfile, time
+import json, os, shutil, signal, socket, sqlite3, subprocess, sys, tempfile, time, urllib.parse
 
 SAGA = "arn:aws:states:us-east-1:123456789012:stateMachine:TripSagaStateMachine"
 COMPENSATOR = "arn:aws:states:us-east-1:123456789012:stateMachine:CompensateTripStateMachine"
@@ -30,6 +36,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SFND = os.environ.get("SFND") or os.path.join(ROOT, "out", "bin", "sfnd")
 SEED = ["events/success.json", "events/fail-book-flight.json"]
 USE_COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+KEEP = os.environ.get("KEEP", "") not in ("", "0")
+KEPT = []  # (rel, port, arn, proc, data) of each scenario whose sfnd keeps running
+URLS = []  # (rel, port, arn) of each scenario run
+STOP = []  # a SIGTERM came (KEEP)
 
 
 def color(code, text):
@@ -198,7 +208,9 @@ def run_one(path, index):
     print(color("1", f"== {rel}") + f"  (trip {trip})")
     if run.get("about"):
         print(f"  scenario   {run['about']}")
-    with tempfile.TemporaryDirectory(prefix="sfn-run-") as data:
+    data = tempfile.mkdtemp(prefix="sfn-run-")
+    proc, arn = None, None
+    try:
         proc, port = start_sfnd(data, run)
         try:
             sfn = client(port)
@@ -215,8 +227,15 @@ def run_one(path, index):
             left = bookings(data, trip)
             sent = alerts(data)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if not KEEP:
+                proc.terminate()
+                proc.wait(timeout=10)
+    finally:
+        if KEEP and proc is not None and proc.poll() is None:
+            KEPT.append((rel, port, arn, proc, data))
+        else:
+            shutil.rmtree(data, ignore_errors=True)
+    URLS.append((rel, port, arn))
     steps = path_of(events)
     print(f"  execution  {arn}")
     print("  states     " + "\n          -> ".join(fmt_step(s, i == len(steps) - 1) for i, s in enumerate(steps)))
@@ -279,6 +298,8 @@ def run_one(path, index):
 
 def main():
     args = sys.argv[1:]
+    if KEEP:  # from the start: a SIGTERM at any point still stops the kept sfnds
+        signal.signal(signal.SIGTERM, lambda *a: STOP.append(1))
     if not os.path.exists(SFND):
         raise SystemExit("out/bin/sfnd is missing: run `make` first")
     if args == ["all"]:
@@ -286,10 +307,55 @@ def main():
                        if f.endswith(".json"))
     else:
         paths = [os.path.join(ROOT, a) if not os.path.isabs(a) else a for a in (args or SEED)]
-    results = [run_one(p, i) for i, p in enumerate(paths)]
-    good = sum(results)
-    print(color("1", f"{good} of {len(results)} scenarios ended as expected"))
+    try:
+        results = [run_one(p, i) for i, p in enumerate(paths)]
+        good = sum(results)
+        print(color("1", f"{good} of {len(results)} scenarios ended as expected"))
+        print_console()
+        sys.stdout.flush()
+        if KEPT:
+            keep_serving()
+    finally:
+        stop_kept()
     return 0 if good == len(results) else 1
+
+
+def console_urls(port, arn):
+    base = f"http://127.0.0.1:{port}/"
+    return base, base + "#/exec/" + urllib.parse.quote(arn, safe="")
+
+
+def print_console():
+    """The console's pages of each scenario: its state machines and its execution."""
+    print()
+    print(color("1", "console") + ("  (sfnd keeps serving these pages: Ctrl-C stops it)" if KEEP else
+                                    "  (sfnd has stopped; `make run KEEP=1` keeps it serving these pages)"))
+    for rel, port, arn in URLS:
+        machines, execution = console_urls(port, arn)
+        print(f"  {rel}")
+        print(f"    state machines  {machines}")
+        print(f"    execution       {execution}")
+
+
+def keep_serving():
+    """Until Ctrl-C (or SIGTERM, or one of them exits)."""
+    try:
+        while not STOP and all(p.poll() is None for _, _, _, p, _ in KEPT):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def stop_kept():
+    """Stop each kept sfnd and remove its data."""
+    for _, _, _, p, data in KEPT:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

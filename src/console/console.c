@@ -324,6 +324,25 @@ static int refuse_browser_write(console *c, http_req *req)
     return 1;
 }
 
+typedef void exec_handler(console *c, http_req *req, const char *arn);
+
+/* The console's endpoints that take an executionArn. */
+static exec_handler *exec_route(const char *path)
+{
+    static const struct {
+        const char *path;
+        exec_handler *fn;
+    } routes[] = {
+        {"/console/summary", con__summary}, {"/console/saga", con__saga},
+        {"/console/iterations", con__iter}, {"/console/state", con__state},
+        {"/console/events", con__sse},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (!strcmp(path, routes[i].path))
+            return routes[i].fn;
+    return NULL;
+}
+
 int console_http_route(console *c, http_req *req)
 {
     const char *method = http_req_method(req), *path = http_req_path(req);
@@ -343,13 +362,16 @@ int console_http_route(console *c, http_req *req)
         serve_asset(req, path + 16);
     else if (!strcmp(path, "/console/graph.svg"))
         serve_graph(c, req);
-    else if (!strcmp(path, "/console/summary") || !strcmp(path, "/console/saga")) {
+    else if (!strcmp(path, "/console/origin")) {
+        if (http_req_query_param(req, "stateMachineArn", arn, sizeof arn) <= 0)
+            con__respond_err(req, 400, "ValidationException", "stateMachineArn is required");
+        else
+            con__origin(c, req, arn);
+    } else if (exec_route(path) != NULL) {
         if (http_req_query_param(req, "executionArn", arn, sizeof arn) <= 0)
             con__respond_err(req, 400, "ValidationException", "executionArn is required");
-        else if (!strcmp(path, "/console/summary"))
-            con__summary(c, req, arn);
         else
-            con__saga(c, req, arn);
+            exec_route(path)(c, req, arn);
     } else
         con__respond_err(req, 404, "ResourceNotFound", "no such console page");
     return 1;
@@ -401,6 +423,7 @@ void console_free(console *c)
     for (size_t i = 0; i < sizeof c->cache / sizeof c->cache[0]; i++)
         free(c->cache[i].svg);
     console_graph_free(c->graph);
+    json_decref(c->origins);
     free(c->datadir);
     free(c);
 }

@@ -179,6 +179,9 @@ static void build_container(build *b, Agraph_t *sg, const char *name, const json
         Agraph_t *bsg = agsubg(cl, bname, 1);
         snprintf(label, sizeof label, one ? "Iterator" : "Branch %zu", i + 1);
         set(bsg, "label", label);
+        char bid[ID_CAP + 16];
+        snprintf(bid, sizeof bid, "%s-b%zu", id, i);
+        set(bsg, "id", bid);
         set(bsg, "class", "branch");
         set(bsg, "style", "dotted");
         build_scope(b, bsg, br, out, depth + 1);

@@ -6,6 +6,14 @@
  *                      into the API from C (con__api)
  *   console_summary.c  an execution's history walked once: each state's
  *                      outcome, attempts, data; each event's state
+ *   console_walk.c     the history walk the execution endpoints share:
+ *                      each event's state and context (Map iteration,
+ *                      Parallel branch), counts per state and context
+ *   console_iter.c     a container's iterations or branches, paged
+ *   console_state.c    one state's visit: recorded data, retries, and the
+ *                      data-flow steps recomputed by the core's TestState
+ *   console_sse.c      live updates as server-sent events
+ *   console_origin.c   a machine's template origin and its functions
  *   console_saga.c     the bookings an execution holds (read-only SQLite)
  *                      and the SNS alerts naming it
  *   console_assets.c   generated at build time from assets/ (embed.cmake)
@@ -59,6 +67,7 @@ struct console {
         size_t len;
     } cache[16];
     unsigned cache_next;
+    json_t *origins; /* machine ARN -> {template, logicalId, substitutions} */
 };
 
 /* Link p (on_reply, destroy and req set) and call the API with it; the
@@ -76,5 +85,21 @@ void con__respond_err(http_req *req, int status, const char *type, const char *m
 void con__summary(console *c, http_req *req, const char *arn);
 /* GET /console/saga?executionArn= */
 void con__saga(console *c, http_req *req, const char *arn);
+/* GET /console/iterations?executionArn=&state=[&offset=&limit=&status=] */
+void con__iter(console *c, http_req *req, const char *arn);
+/* GET /console/state?executionArn=&state=[&container=&index=] */
+void con__state(console *c, http_req *req, const char *arn);
+/* GET /console/events?executionArn= (text/event-stream) */
+void con__sse(console *c, http_req *req, const char *arn);
+/* GET /console/origin?stateMachineArn= */
+void con__origin(console *c, http_req *req, const char *arn);
+
+/* The functions a definition resolves to (console_origin.c):
+ * [{"arn", "name", "states"}], new. */
+json_t *con__functions(const json_t *definition, const char *sm_arn);
+/* Server-sent events (console_sse.c): is `type` an execution's last
+ * event; the text of one answer (type NULL: idle), malloc'd. */
+int con__sse_terminal(const char *type);
+char *con__sse_text(long long id, const char *type, size_t *len);
 
 #endif

@@ -519,6 +519,8 @@ static int register_machines(sfnd *s)
             fprintf(stderr, "sfnd: state machine %s: %s\n", m->logical_id, s->err);
             return -1;
         }
+        if (console_set_origin(s->con, arn, s->cfg.template, m->logical_id, m->substitutions))
+            fprintf(stderr, "sfnd: state machine %s: out of memory\n", m->logical_id);
         printf("state machine %-28s %s\n", m->logical_id, arn);
         free(arn);
     }

@@ -405,7 +405,8 @@ static int load_state_machine(tpl *t, res *r)
             free(s);
         }
         json_t *d2 = substitute(t, def, subs, 0);
-        json_decref(subs);
+        m->substitutions = subs;
+        json_array_append_new(t->owned, subs);
         json_decref(def);
         def = d2;
         if (def == NULL)

@@ -123,6 +123,7 @@ typedef struct tpl_state_machine {
     const char *role_arn;
     int type;                /* 0 STANDARD, 1 EXPRESS */
     json_t *definition;      /* borrowed: substitutions applied */
+    const json_t *substitutions; /* DefinitionSubstitutions evaluated, or NULL */
     const tpl_rule *rules;   /* its EventBridgeRule events */
     size_t nrules;
 } tpl_state_machine;

@@ -226,6 +226,193 @@ def test_25000_events_fast():
         assert sm_["states"]["One"]["entered"] > 6000, sm_["states"]["One"]
 
 
+# A Parallel of two branches, then a Map of three items whose second fails
+# (tolerated): the drill-down's machine.
+PM = {"StartAt": "P", "States": {
+    "P": {"Type": "Parallel", "Next": "M", "ResultPath": "$.par", "Branches": [
+        {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": 1, "End": True}}},
+        {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "Next": "B2b"}, "B2b": {"Type": "Pass", "End": True}}}]},
+    "M": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.out", "End": True,
+          "ToleratedFailurePercentage": 100, "ItemProcessor": {"StartAt": "Check", "States": {
+              "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Bad"}],
+                        "Default": "Good"},
+              "Good": {"Type": "Pass", "Parameters": {"v.$": "$"}, "ResultPath": "$", "End": True},
+              "Bad": {"Type": "Fail", "Error": "Two", "Cause": "two is refused"}}}}}}
+
+
+def run_pm(s, items=(1, 2, 3)):
+    sfn = s.boto()
+    sm = sfn.create_state_machine(name="PM", definition=json.dumps(PM),
+                                  roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=sm, input=json.dumps({"items": list(items)}))["executionArn"]
+    assert s.wait_done(arn)["status"] == "SUCCEEDED"
+    return sm, arn
+
+
+def get_json(s, path):
+    st, _, body = get(s, path)
+    return st, json.loads(body)
+
+
+def test_drill_down_and_data_flow():
+    """Map iterations and Parallel branches from the history, paged; one
+    state's data-flow steps, recorded or recomputed by TestState."""
+    with Sfnd() as s:
+        sm, arn = run_pm(s)
+        st, sm_ = get_json(s, "/console/summary?executionArn=" + enc(arn))
+        assert st == 200, sm_
+        assert sm_["containers"]["M"] == {"type": "Map", "count": 3, "byStatus": {"succeeded": 2, "failed": 1}}, sm_
+        assert sm_["containers"]["P"]["count"] == 2, sm_["containers"]
+        assert sm_["states"]["M"]["status"] == "succeeded", sm_["states"]["M"]  # a tolerated failure
+        base = "/console/iterations?executionArn=%s&state=" % enc(arn)
+        st, it = get_json(s, base + "M&offset=1&limit=1")
+        assert st == 200 and it["type"] == "Map" and it["total"] == 3 and sorted(it["members"]) == ["Bad", "Check", "Good"]
+        assert [(x["index"], x["status"]) for x in it["items"]] == [(1, "failed")], it
+        assert it["items"][0]["states"]["Bad"]["status"] == "failed" and "Good" not in it["items"][0]["states"]
+        st, it = get_json(s, base + "M&status=succeeded")
+        assert [x["index"] for x in it["items"]] == [0, 2] and it["matched"] == 2, it
+        st, it = get_json(s, base + "P")
+        assert it["type"] == "Parallel" and [sorted(x["states"]) for x in it["items"]] == [["B1"], ["B2", "B2b"]], it
+        for bad in ("Nope", "M&limit=0", "M&offset=x"):
+            assert get(s, base + bad)[0] == 400, bad
+        # one visit: Good in iteration 2, its steps
+        st, d = get_json(s, "/console/state?executionArn=%s&state=Good&container=M&index=2" % enc(arn))
+        assert st == 200 and d["context"] == "M[2]" and d["input"] == "3", d
+        flow = {f["step"]: (json.loads(f["value"]), f["source"]) for f in d["dataflow"]}
+        assert flow["input"] == (3, "history") and flow["afterParameters"] == ({"v": 3}, "recomputed"), flow
+        assert flow["afterResultPath"] == ({"v": 3}, "recomputed") and flow["output"] == ({"v": 3}, "history"), flow
+        assert "TestState" in d["recomputeNote"], d
+        st, d = get_json(s, "/console/state?executionArn=%s&state=Bad&container=M&index=1" % enc(arn))
+        assert st == 200 and d["context"] == "M[1]" and d["input"] == "2" and "output" not in d, d
+        # a Task: parameters and result recorded, ResultPath recomputed
+        ok, _ = run_saga(s, "success.json")
+        st, d = get_json(s, "/console/state?executionArn=%s&state=BookFlight" % enc(ok))
+        flow = {f["step"]: (f["value"], f["source"]) for f in d["dataflow"]}
+        assert flow["afterParameters"][1] == "history" and "executionId" in json.loads(flow["afterParameters"][0])
+        assert flow["result"][1] == "history" and json.loads(flow["result"][0])["kind"] == "FLIGHT", flow
+        assert flow["afterResultPath"][1] == "recomputed", flow
+        assert json.loads(flow["afterResultPath"][0]) == json.loads(flow["output"][0]), flow
+        assert json.loads(flow["afterResultPath"][0])["results"]["flight"]["kind"] == "FLIGHT"
+        assert [a["outcome"] for a in d["attempts"]] == ["succeeded"] and d["attempts"][0]["endedAt"] >= d["attempts"][0]["scheduledAt"]
+        # the caught failure: its error, and the Catch's ResultPath recomputed from it as a mock
+        bad, _ = run_saga(s, "fail-book-flight.json")
+        st, d = get_json(s, "/console/state?executionArn=%s&state=BookFlight" % enc(bad))
+        assert d["error"] == "BookingFailed" and d["attempts"][-1]["outcome"] == "failed", d
+        flow = {f["step"]: (f["value"], f["source"]) for f in d["dataflow"]}
+        assert json.loads(flow["output"][0])["failure"]["Error"] == "BookingFailed", flow
+        assert flow["afterResultPath"][1] == "recomputed" and json.loads(flow["afterResultPath"][0]) == json.loads(
+            flow["output"][0]), flow  # the Catch's ResultPath, from the recorded error as a mock
+        assert get(s, "/console/state?executionArn=%s&state=Nope" % enc(ok))[0] == 400
+        assert get(s, "/console/state?executionArn=%s" % enc(ok))[0] == 400
+
+
+def test_template_origin():
+    with Sfnd() as s:
+        st, o = get_json(s, "/console/origin?stateMachineArn=" + enc(SAGA_ARN))
+        assert st == 200 and o["template"].endswith("template.yaml") and o["logicalId"] == "TripSagaStateMachine", o
+        assert o["substitutions"]["BookHotelFunctionArn"].endswith(":function:BookHotelFunction"), o
+        fns = {f["name"]: f for f in o["functions"]}
+        assert fns["BookHotelFunction"]["states"] == ["BookHotel"] and len(fns) == 6, fns
+        assert fns["CancelCarFunction"]["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:CancelCarFunction"
+        # the link the page gives: the Lambda API's GetFunction
+        st, _, body = get(s, "/2015-03-31/functions/BookHotelFunction")
+        assert st == 200 and b"BookHotelFunction" in body, (st, body[:300])
+        sm, _ = run_pm(s, items=[1])
+        st, o = get_json(s, "/console/origin?stateMachineArn=" + enc(sm))
+        assert o["template"] is None and o["logicalId"] is None and o["functions"] == [], o
+        assert get(s, "/console/origin")[0] == 400
+        assert get(s, "/console/origin?stateMachineArn=" + enc(sm + "x"))[0] == 400
+
+
+def sse(s, arn, last=None, timeout=20):
+    """One answer of /console/events: (seconds taken, headers, parsed fields)."""
+    h = {"Accept": "text/event-stream"}
+    if last is not None:
+        h["Last-Event-ID"] = str(last)
+    t0 = time.time()
+    req = urllib.request.Request(s.url + "/console/events?executionArn=" + enc(arn), headers=h)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        text = r.read().decode()
+        hdr = dict(r.headers)
+    fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line and not line.startswith(":"))
+    return time.time() - t0, hdr, fields
+
+
+def test_sse_updates():
+    """Each new event of a running execution answers within a second; the
+    end is an `end` event."""
+    with Sfnd() as s:
+        sfn = s.boto()
+        d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W1"},
+                                        "W1": {"Type": "Wait", "Seconds": 1, "Next": "W2"},
+                                        "W2": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+                                        "B": {"Type": "Pass", "End": True}}}
+        sm = sfn.create_state_machine(name="Sse", definition=json.dumps(d),
+                                      roleArn="arn:aws:iam::123456789012:role/x")["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        took, hdr, f = sse(s, arn)
+        assert hdr["Content-Type"].startswith("text/event-stream") and f["event"] == "update", (hdr, f)
+        last, seen = int(f["id"]), []
+        while True:
+            took, hdr, f = sse(s, arn, last)
+            now = time.time()
+            assert int(f["id"]) > last, f
+            last = int(f["id"])
+            ev = [e for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"] if e["id"] == last][0]
+            lag = now - ev["timestamp"].timestamp()
+            seen.append((f["event"], f["data"], round(lag, 3)))
+            assert lag < 1.0, seen
+            if f["event"] == "end":
+                break
+            assert len(seen) < 20, seen
+        assert json.loads(seen[-1][1])["type"] == "ExecutionSucceeded", seen
+        assert len(seen) >= 2, seen  # the waits' ends and the end, each seen on its own
+        print("SSE: %d answers, lag after each event (s): %s" % (len(seen), [x[2] for x in seen]))
+        # an ended execution answers at once with its end; a wrong ARN is refused
+        took, _, f = sse(s, arn, last)
+        assert f["event"] == "end" and took < 1.0, (took, f)
+        assert get(s, "/console/events?executionArn=" + enc(arn + "x"))[0] == 400
+
+
+def test_make_run_prints_console_urls():
+    """`make run KEEP=1` (scripts/run_saga.py) ends with the console's URLs
+    and keeps sfnd serving them until it is stopped."""
+    import signal
+    src = os.environ.get("SFN_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    env = dict(os.environ, KEEP="1", NO_COLOR="1")
+    p = subprocess.Popen([sys.executable, os.path.join(src, "scripts", "run_saga.py"), "events/success.json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        lines, deadline = [], time.time() + 120
+        while not any(l.strip().startswith("execution       http") for l in lines):
+            assert time.time() < deadline and p.poll() is None, "".join(lines)
+            lines.append(p.stdout.readline())
+        urls = dict(l.split(None, 1)[0:1] + [l.split()[-1]] for l in lines if "http://127.0.0.1:" in l)
+        assert "Ctrl-C" in "".join(lines), lines
+        base, page = urls["state"], urls["execution"]
+        assert page.startswith(base + "#/exec/") and page.endswith("TripSagaStateMachine%3Asuccess-0"), urls
+        arn = urllib.parse.unquote(page.split("#/exec/")[1])
+        with urllib.request.urlopen(base + "console/summary?executionArn=" + enc(arn), timeout=10) as r:
+            assert json.loads(r.read())["execution"]["status"] == "SUCCEEDED"
+        with urllib.request.urlopen(base, timeout=10) as r:
+            assert b"sfnd-console-token" in r.read()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+        try:
+            urllib.request.urlopen(base, timeout=2)
+            raise AssertionError("sfnd still serving after the run was stopped")
+        except urllib.error.URLError:
+            pass
+    finally:
+        if p.poll() is None:  # SIGTERM: it stops the sfnd it keeps
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        p.stdout.close()
+
+
 def js_str(v):
     return json.dumps(v)
 
@@ -258,6 +445,48 @@ def test_headless_chromium():
             b.close()
 
 
+def key(b, k):
+    """A real key press on the focused element (DevTools input events)."""
+    code = {"ArrowDown": 40, "ArrowUp": 38, "Enter": 13, " ": 32, "Tab": 9}[k]
+    for t in ("rawKeyDown", "keyUp"):
+        b.call("Input.dispatchKeyEvent", type=t, key=k, code="Space" if k == " " else k,
+               windowsVirtualKeyCode=code)
+    if k in (" ", "Enter"):
+        pass  # no text input: the handlers act on keydown
+
+
+def click_state(b, name):
+    b.eval("document.getElementById(%s).dispatchEvent(new MouseEvent('click', {bubbles: true}))" % js_str(state_id(name)))
+
+
+CONTRAST = """(() => {
+  const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((x) => { x /= 255;
+    return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
+    if (!/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255,255,255)'; };
+  const out = [];
+  for (const e of document.querySelectorAll('.badge, .muted, a, th, td, h1, h2, h4, dt')) {
+    if (!e.textContent.trim() || !e.getClientRects().length) continue;
+    const a = lum(getComputedStyle(e).color), b = lum(bg(e));
+    const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (r < 4.5) out.push(e.className + ' ' + e.textContent.slice(0, 20) + ' ' + r.toFixed(2));
+  }
+  const fill = (sel) => { const g = document.querySelector(sel + ' text'); return g ? lum(getComputedStyle(g).fill) : null; };
+  return out;
+})()"""
+
+
+def readable_colours(b):
+    """Text of at least 4.5:1 contrast (WCAG AA) in the light and the dark scheme."""
+    for scheme in ("light", "dark"):
+        b.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+        time.sleep(0.2)
+        assert b.eval("matchMedia('(prefers-color-scheme: %s)').matches" % scheme)
+        low = b.eval(CONTRAST)
+        assert not low, (scheme, low)
+    b.call("Emulation.setEmulatedMedia", features=[])
+
+
 def browser_checks(s, b, ok, bad):
     sfn = s.boto()
     shots = os.environ.get("SFN_CONSOLE_SCREENSHOTS")
@@ -288,6 +517,76 @@ def browser_checks(s, b, ok, bad):
     b.wait("document.body.innerText.includes('holds it')")
     if shots:
         b.screenshot(os.path.join(shots, "console-success.png"))
+    # keyboard: Tab reaches the graph once, arrows move between states, Enter opens one
+    b.goto(s.url + "/#/exec/" + enc(bad))
+    b.wait(has_class("BookFlight", "s-caught"))
+    b.eval("document.querySelector('.graph svg .state[tabindex=\"0\"]').focus()")
+    first = b.eval("document.activeElement.id")
+    order = [first]
+    for _ in range(3):
+        key(b, "ArrowDown")
+        order.append(b.eval("document.activeElement.id"))
+    assert len(set(order)) == 4 and all(i.startswith("st-") for i in order), order
+    key(b, "ArrowUp")
+    assert b.eval("document.activeElement.id") == order[2]
+    key(b, "Enter")
+    b.wait("document.querySelector('#state-panel h2') && document.querySelector('#state-panel h2').textContent && "
+           "%s.includes(document.querySelector('#state-panel h2').textContent)" % js_str(
+               [bytes.fromhex(order[2][3:]).decode()]))
+    assert b.eval("document.querySelectorAll('.graph svg .state[tabindex=\"0\"]').length") == 1
+    # the event table's rows: one tab stop, arrows between rows, Space opens the details
+    b.wait("document.querySelector('table.events tbody tr')")
+    b.eval("document.querySelector('table.events tbody tr').focus()")
+    key(b, "ArrowDown")
+    key(b, "ArrowDown")
+    assert b.eval("document.activeElement.firstChild.textContent") == "3"
+    key(b, " ")
+    assert b.eval("document.activeElement.querySelector('details').open")
+    # the state panel's data flow: BookFlight's Parameters (recorded) and ResultPath (recomputed)
+    click_state(b, "BookFlight")
+    b.wait("document.querySelector('#dataflow .df-afterResultPath')")
+    assert "recomputed" in b.eval("document.querySelector('#dataflow .df-afterResultPath h4').innerText")
+    assert "from the history" in b.eval("document.querySelector('#dataflow .df-afterParameters h4').innerText")
+    assert "BookingFailed" in b.eval("document.querySelector('#dataflow .df-afterResultPath pre').innerText")
+    assert "executionId" in b.eval("document.querySelector('#dataflow .df-afterParameters pre').innerText")
+    assert b.eval("document.querySelectorAll('table.attempts tbody tr').length") >= 1
+    readable_colours(b)
+    # drill-down: a Parallel branch and a Map iteration, each its own path
+    _, pm = run_pm(s)
+    b.goto(s.url + "/#/exec/" + enc(pm))
+    b.wait("document.querySelectorAll('table.iterations tbody tr').length === 2")
+    assert "Parallel branches" in b.eval("document.getElementById('drill').innerText")
+    b.eval("document.querySelector('table.iterations tbody tr:nth-child(2)').focus()")
+    key(b, "Enter")
+    b.wait(has_class("B2", "s-succeeded") + " && " + has_class("B1", "s-none"))
+    assert b.eval(has_class("B2b", "s-succeeded"))
+    assert b.eval("document.getElementById(%s).classList.contains('selected')" % js_str(state_id("P") + "-b1"))
+    click_state(b, "M")  # a Map's cluster opens its iterations
+    b.wait("document.getElementById('drill-state').value === 'M' && document.querySelectorAll('table.iterations tbody tr').length === 3")
+    assert b.eval(has_class("B1", "s-succeeded")), "the Parallel's selection is gone"
+    b.eval("document.querySelector('table.iterations tbody tr[data-index=\"1\"]').click()")
+    b.wait(has_class("Bad", "s-failed") + " && " + has_class("Good", "s-none"))
+    assert "M[1]" in b.eval("document.getElementById('drill-sel').innerText")
+    b.eval("document.querySelector('table.iterations tbody tr[data-index=\"2\"]').click()")
+    b.wait(has_class("Good", "s-succeeded") + " && " + has_class("Bad", "s-none"))
+    click_state(b, "Good")
+    b.wait("document.querySelector('#dataflow .df-afterParameters')")
+    assert "In M[2]" in b.eval("document.getElementById('state-panel').innerText")
+    assert '"v": 3' in b.eval("document.querySelector('#dataflow .df-afterParameters pre').innerText")
+    b.eval("document.getElementById('drill-status').value = 'failed'; document.getElementById('drill-status').dispatchEvent(new Event('change'))")
+    b.wait("document.querySelectorAll('table.iterations tbody tr').length === 1")
+    # the machine page: template origin, functions, substitutions; versions and aliases (none here)
+    b.goto(s.url + "/#/sm/" + enc(SAGA_ARN))
+    b.wait("document.querySelector('#origin a.fn') && document.getElementById('version-list')")
+    origin = b.eval("document.getElementById('origin').innerText")
+    assert "template.yaml" in origin and "TripSagaStateMachine" in origin and "BookHotelFunctionArn" in origin, origin
+    assert b.eval("document.querySelector('#origin a.fn').getAttribute('href')").startswith("/2015-03-31/functions/")
+    vs = b.eval("document.getElementById('versions').innerText")
+    try:  # the op may not be there yet: the panel then says none
+        vers = sfn.list_state_machine_versions(stateMachineArn=SAGA_ARN)["stateMachineVersions"]
+    except sfn.exceptions.ClientError:
+        vers = []
+    assert ("none" in vs) if not vers else all(v["stateMachineVersionArn"].split(":")[-1] in vs for v in vers), vs
     # live: a running execution turns green without a reload
     d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 2, "Next": "B"},
                                     "B": {"Type": "Pass", "End": True}}}
@@ -296,10 +595,25 @@ def browser_checks(s, b, ok, bad):
     x = sfn.start_execution(stateMachineArn=live)["executionArn"]
     b.goto(s.url + "/#/exec/" + enc(x))
     b.wait(has_class("W", "s-running"))
+    assert b.eval("document.getElementById('live').dataset.via") == "sse"
     b.wait(has_class("B", "s-succeeded"), timeout=10)
     seen = time.time()
     stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
     assert seen - stop < 1.5, (seen, stop)
+    # without EventSource: the one-second long-poll on the waiter
+    b.call("Page.enable")
+    script = b.call("Page.addScriptToEvaluateOnNewDocument", source="window.EventSource = undefined;")["identifier"]
+    x = sfn.start_execution(stateMachineArn=live)["executionArn"]
+    b.goto("about:blank")  # a new document, where the script runs first
+    b.wait("location.href === 'about:blank'")
+    b.goto(s.url + "/#/exec/" + enc(x))
+    b.wait(has_class("W", "s-running"))
+    via = b.eval("typeof window.EventSource + ' ' + document.getElementById('live').dataset.via")
+    assert via == "undefined long-poll", via
+    b.wait(has_class("B", "s-succeeded"), timeout=10)
+    stop = sfn.describe_execution(executionArn=x)["stopDate"].timestamp()
+    assert time.time() - stop < 1.5, (time.time(), stop)
+    b.call("Page.removeScriptToEvaluateOnNewDocument", identifier=script)
     # start from the machine's page: the dialog holds the last input
     b.goto(s.url + "/#/sm/" + enc(SAGA_ARN))
     b.wait("document.getElementById('start') && document.querySelector('.graph svg') && document.querySelector('table.executions tbody tr a')")
@@ -347,4 +661,5 @@ def browser_checks(s, b, ok, bad):
 
 if __name__ == "__main__":
     main([test_pages_assets_and_graph, test_saga_execution_views, test_live_updates,
-          test_cross_site_writes, test_25000_events_fast, test_headless_chromium])
+          test_cross_site_writes, test_25000_events_fast, test_drill_down_and_data_flow, test_template_origin,
+          test_sse_updates, test_make_run_prints_console_urls, test_headless_chromium])

@@ -30,6 +30,11 @@ function h(tag, attrs, ...kids) {
   return e;
 }
 
+// el's children replaced by kids (nulls dropped, arrays flattened, as h).
+function fill(el, ...kids) {
+  el.replaceChildren(...Array.from(h('div', {}, ...kids).childNodes));
+}
+
 async function api(op, body) {
   const r = await fetch('/', {
     method: 'POST',
@@ -71,6 +76,42 @@ function kv(pairs) {
     .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
+// Keyboard over a table's rows (one tab stop, a roving tabindex): Up/Down,
+// Home/End move between rows; Enter opens the row's link or calls its
+// onselect; Space toggles its details.
+function rowNav(tbody) {
+  if (!tbody) return;
+  const rows = () => Array.from(tbody.rows).filter((r) => !r.classList.contains('empty'));
+  rows().forEach((r, i) => r.setAttribute('tabindex', i === 0 ? '0' : '-1'));
+  if (tbody.dataset.nav) return;
+  tbody.dataset.nav = '1';
+  tbody.addEventListener('keydown', (ev) => {
+    const r = ev.target.closest('tr');
+    if (!r || r.parentNode !== tbody || ev.target !== r) return;
+    const all = rows();
+    let i = all.indexOf(r);
+    if (ev.key === 'ArrowDown') i = Math.min(all.length - 1, i + 1);
+    else if (ev.key === 'ArrowUp') i = Math.max(0, i - 1);
+    else if (ev.key === 'Home') i = 0;
+    else if (ev.key === 'End') i = all.length - 1;
+    else if (ev.key === 'Enter') {
+      ev.preventDefault();
+      const a = r.querySelector('a');
+      if (r.onselect) r.onselect(); else if (a) a.click();
+      return;
+    } else if (ev.key === ' ' && r.querySelector('details')) {
+      ev.preventDefault();
+      const d = r.querySelector('details');
+      d.open = !d.open;
+      return;
+    } else return;
+    ev.preventDefault();
+    all.forEach((x) => x.setAttribute('tabindex', '-1'));
+    all[i].setAttribute('tabindex', '0');
+    all[i].focus();
+  });
+}
+
 function fail(err) {
   main.replaceChildren(h('h1', {}, 'Error'), h('p', { class: 'err', role: 'alert' }, String(err.message || err)),
     h('p', {}, h('a', { href: '#/' }, 'Back to the state machines')));
@@ -108,6 +149,7 @@ async function pageMachines() {
     h('table', { class: 'machines' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'),
       h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Executions'))),
     h('tbody', {}, rows)));
+  rowNav(main.querySelector('table.machines tbody'));
 }
 
 async function countExecutions(arn, cell) {
@@ -126,6 +168,8 @@ async function pageMachine(arn) {
   const sm = await api('DescribeStateMachine', { stateMachineArn: arn });
   const graph = h('div', { class: 'graph', 'aria-label': 'Graph of ' + sm.name }, 'Laying out...');
   const execs = h('div', {});
+  const origin = h('div', {}, 'Loading...');
+  const versions = h('div', {}, 'Loading...');
   main.replaceChildren(h('h1', {}, sm.name),
     kv([['ARN', sm.stateMachineArn], ['Type', sm.type], ['Status', sm.status], ['Created', fmtTime(sm.creationDate)],
       ['Role', sm.roleArn]]),
@@ -134,9 +178,47 @@ async function pageMachine(arn) {
       h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), graph),
       h('section', { class: 'col', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Definition (ASL)'),
         h('pre', { tabindex: '0' }, pretty(sm.definition)))),
+    h('div', { class: 'row' },
+      h('section', { class: 'col', 'aria-labelledby': 'o-h', id: 'origin' }, h('h2', { id: 'o-h' }, 'Template origin'), origin),
+      h('section', { class: 'col', 'aria-labelledby': 'v-h', id: 'versions' }, h('h2', { id: 'v-h' }, 'Versions and aliases'), versions)),
     h('section', { 'aria-labelledby': 'x-h' }, h('h2', { id: 'x-h' }, 'Executions'), execs));
   loadGraph(graph, 'stateMachineArn', arn);
   executionsTable(execs, arn);
+  renderOrigin(origin, arn).catch((e) => { origin.textContent = e.message; });
+  renderVersions(versions, arn);
+}
+
+// Where the machine came from: the template, its logical ID, the
+// DefinitionSubstitutions, the functions its definition resolves to.
+async function renderOrigin(box, arn) {
+  const o = await getJSON('/console/origin?' + q('stateMachineArn', arn));
+  const subs = o.substitutions ? Object.entries(o.substitutions) : [];
+  fill(box,
+    kv([['Template', o.template || 'none (created through the API)'], ['Logical ID', o.logicalId || 'none']]),
+    h('h3', {}, 'Functions'),
+    o.functions.length ? h('ul', { class: 'functions' }, o.functions.map((f) => h('li', {},
+      h('a', { href: '/2015-03-31/functions/' + encodeURIComponent(f.name), title: f.arn, class: 'fn' }, f.name),
+      ' ', h('span', { class: 'muted' }, f.arn), ' (', f.states.join(', '), ')'))) : h('p', { class: 'muted' }, 'none'),
+    h('h3', {}, 'DefinitionSubstitutions'),
+    subs.length ? h('table', { class: 'subs' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Value'))),
+      h('tbody', {}, subs.map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, String(v)))))) : h('p', { class: 'muted' }, 'none'));
+  rowNav(box.querySelector('table.subs tbody'));
+}
+
+// Versions and aliases, as the SDKs list them; "none" when there are
+// none or this sfnd does not know the operation.
+async function renderVersions(box, arn) {
+  const list = async (op, key) => {
+    try { return (await api(op, { stateMachineArn: arn, maxResults: 1000 }))[key] || []; } catch (e) { return []; }
+  };
+  const [vs, as] = await Promise.all([list('ListStateMachineVersions', 'stateMachineVersions'),
+    list('ListStateMachineAliases', 'stateMachineAliases')]);
+  fill(box, h('h3', {}, 'Versions'),
+    vs.length ? h('ul', { id: 'version-list' }, vs.map((v) => h('li', {}, h('a', { href: '#/sm/' + encodeURIComponent(v.stateMachineVersionArn) },
+      nameOf(v.stateMachineVersionArn)), ' ', h('span', { class: 'muted' }, fmtTime(v.creationDate))))) : h('p', { class: 'muted', id: 'version-list' }, 'none'),
+    h('h3', {}, 'Aliases'),
+    as.length ? h('ul', { id: 'alias-list' }, as.map((a) => h('li', {}, nameOf(a.stateMachineAliasArn), ' ',
+      h('span', { class: 'muted' }, fmtTime(a.creationDate))))) : h('p', { class: 'muted', id: 'alias-list' }, 'none'));
 }
 
 async function loadGraph(box, key, arn) {
@@ -153,7 +235,32 @@ async function loadGraph(box, key, arn) {
     g.setAttribute('aria-label', 'State ' + (label ? label.textContent : ''));
   });
   box.replaceChildren(svg);
+  graphNav(svg);
   return svg;
+}
+
+// Keyboard over the graph: Tab reaches it once; arrows move between the
+// states in reading order (top to bottom, then left to right), Home/End.
+function graphNav(svg) {
+  const states = Array.from(svg.querySelectorAll('.state'));
+  const pos = (g) => { try { const b = g.getBBox(); return [b.y, b.x]; } catch (e) { return [0, 0]; } };
+  const at = new Map(states.map((g) => [g, pos(g)]));
+  states.sort((a, b) => (at.get(a)[0] - at.get(b)[0]) || (at.get(a)[1] - at.get(b)[1]));
+  states.forEach((g, i) => g.setAttribute('tabindex', i === 0 ? '0' : '-1'));
+  svg.addEventListener('keydown', (ev) => {
+    const g = ev.target.closest('.state');
+    if (!g) return;
+    let i = states.indexOf(g);
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowRight') i = Math.min(states.length - 1, i + 1);
+    else if (ev.key === 'ArrowUp' || ev.key === 'ArrowLeft') i = Math.max(0, i - 1);
+    else if (ev.key === 'Home') i = 0;
+    else if (ev.key === 'End') i = states.length - 1;
+    else return;
+    ev.preventDefault();
+    states.forEach((x) => x.setAttribute('tabindex', '-1'));
+    states[i].setAttribute('tabindex', '0');
+    states[i].focus();
+  });
 }
 
 function executionsTable(box, arn) {
@@ -175,7 +282,8 @@ function executionsTable(box, arn) {
       h('td', {}, h('a', { href: '#/exec/' + encodeURIComponent(x.executionArn) }, x.name)),
       h('td', {}, badge(x.status)), h('td', {}, fmtTime(x.startDate)), h('td', {}, fmtTime(x.stopDate)),
       h('td', { class: 'num' }, x.redriveCount || 0))));
-    if (!r.executions.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No executions')));
+    if (!r.executions.length) body.append(h('tr', { class: 'empty' }, h('td', { colspan: 5, class: 'muted' }, 'No executions')));
+    rowNav(body);
     prev.disabled = at === 0;
     next.disabled = !r.nextToken;
     pos.textContent = 'Page ' + (at + 1);
@@ -229,11 +337,12 @@ async function pageExecution(arn) {
     h('h2', {}, 'State'), h('p', { class: 'muted' }, 'Select a state in the graph (click, or Tab and Enter).'));
   const events = h('section', { 'aria-labelledby': 'e-h' });
   const saga = h('section', { 'aria-labelledby': 's-h' });
+  const drill = h('section', { id: 'drill', 'aria-labelledby': 'i-h' });
   const io = h('div', { class: 'row' });
   main.replaceChildren(h('h1', {}, x.name), head,
-    h('div', { class: 'row' }, h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), legend(), svgBox),
+    h('div', { class: 'row' }, h('section', { class: 'col', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Graph'), legend(), svgBox, drill),
       statePanel), io, saga, events);
-  const ctx = { arn, sum, svg: null, head, io, statePanel, events, saga, page: 0, tokens: [null] };
+  const ctx = { arn, sum, svg: null, head, io, statePanel, events, saga, drill, page: 0, tokens: [null], sel: null, open: null };
   renderHead(ctx);
   ctx.svg = await loadGraph(svgBox, 'executionArn', arn);
   if (ctx.svg) {
@@ -246,6 +355,7 @@ async function pageExecution(arn) {
   colour(ctx);
   renderEvents(ctx);
   renderSaga(ctx);
+  renderDrill(ctx);
   if (x.status === 'RUNNING') follow(ctx);
 }
 
@@ -255,13 +365,13 @@ function legend() {
     h('span', { class: 'badge muted' }, 'not reached'), h('span', { class: 'badge errpath' }, 'error/compensation path (reached by a Catch)'));
 }
 
-function renderHead(ctx) {
+function renderHead(ctx, via) {
   const x = ctx.sum.execution;
   const acts = h('div', { class: 'toolbar' },
     x.status === 'RUNNING' ? h('button', { id: 'stop', onclick: () => stopDialog(ctx.arn) }, 'Stop') : null,
     ['FAILED', 'ABORTED', 'TIMED_OUT'].includes(x.status) ? h('button', { id: 'redrive', onclick: () => redriveDialog(ctx.arn) }, 'Redrive') : null,
     h('button', { id: 'start-again', onclick: () => startDialog(x.stateMachineArn, x.input) }, 'Start again'),
-    x.status === 'RUNNING' ? h('span', { class: 'live', id: 'live' }, 'live') : null);
+    x.status === 'RUNNING' ? h('span', { class: 'live', id: 'live', 'data-via': via || '' }, via ? 'live (' + (via === 'sse' ? 'server-sent events' : 'long-poll') + ')' : 'live') : null);
   ctx.head.replaceChildren(kv([['Status', badge(x.status)], ['State machine', h('a', { href: '#/sm/' + encodeURIComponent(x.stateMachineArn) }, nameOf(x.stateMachineArn))],
     ['Started', fmtTime(x.startDate)], ['Ended', fmtTime(x.stopDate)], ['Redrives', String(x.redriveCount || 0)],
     ['Events', String(ctx.sum.eventCount)], ['Error', x.error], ['Cause', x.cause]]), acts);
@@ -293,24 +403,132 @@ function colour(ctx) {
       g.append(t);
     }
   }
+  colourSelection(ctx);
+}
+
+const CLASSES = ['s-succeeded', 's-failed', 's-caught', 's-retried', 's-running', 's-none'];
+
+// A selected Map iteration or Parallel branch: the states inside the
+// container coloured by that iteration's path only.
+function colourSelection(ctx) {
+  if (!ctx.svg) return;
+  ctx.svg.querySelectorAll('.selected').forEach((g) => g.classList.remove('selected'));
+  const sel = ctx.sel;
+  if (!sel) return;
+  const box = ctx.svg.getElementById(stateId(sel.state));
+  if (box) box.classList.add('selected');
+  if (sel.type === 'Parallel') {
+    const b = ctx.svg.getElementById(stateId(sel.state) + '-b' + sel.index);
+    if (b) b.classList.add('selected');
+  }
+  for (const name of sel.members) {
+    const g = ctx.svg.getElementById(stateId(name));
+    if (!g) continue;
+    const st = sel.states[name];
+    g.classList.remove(...CLASSES);
+    g.classList.add(st ? 's-' + st.status : 's-none');
+    g.setAttribute('aria-label', 'State ' + name + ' in ' + sel.label + ': ' + (st ? st.status : 'not reached'));
+  }
+}
+
+// The Map iterations and Parallel branches of the container open in the
+// drill-down (the first one with any when none is), paged.
+async function renderDrill(ctx) {
+  const names = Object.keys(ctx.sum.containers || {});
+  if (!names.length) { ctx.drill.replaceChildren(); return; }
+  if (!ctx.open || !ctx.sum.containers[ctx.open]) ctx.open = names[0];
+  ctx.drillAt = ctx.drillAt || 0;
+  const c = ctx.sum.containers[ctx.open];
+  const limit = 25;
+  const url = '/console/iterations?' + q('executionArn', ctx.arn) + '&' + q('state', ctx.open) + '&offset=' + ctx.drillAt +
+    '&limit=' + limit + (ctx.drillStatus ? '&' + q('status', ctx.drillStatus) : '');
+  const r = await getJSON(url);
+  const what = r.type === 'Map' ? 'iteration' : 'branche';
+  const pick = h('select', { id: 'drill-state', 'aria-label': 'Map or Parallel state' },
+    names.map((n) => h('option', { value: n, selected: n === ctx.open }, n + ' (' + ctx.sum.containers[n].type + ')')));
+  pick.onchange = () => { ctx.open = pick.value; ctx.drillAt = 0; ctx.sel = null; colour(ctx); renderDrill(ctx).catch(fail); };
+  const filter = h('select', { id: 'drill-status', 'aria-label': 'Status filter' }, h('option', { value: '' }, 'All statuses'),
+    Object.keys(c.byStatus).map((st) => h('option', { value: st, selected: st === ctx.drillStatus }, st + ' (' + c.byStatus[st] + ')')));
+  filter.onchange = () => { ctx.drillStatus = filter.value; ctx.drillAt = 0; renderDrill(ctx).catch(fail); };
+  const body = h('tbody', {}, r.items.map((it) => {
+    const label = (it.context ? it.context + ' / ' : '') + r.state + (r.type === 'Map' ? '[' + it.index + ']' : ' branch ' + (it.index + 1));
+    const row = h('tr', { class: 'iter' + (ctx.sel && ctx.sel.state === r.state && ctx.sel.index === it.index && ctx.sel.context === it.context ? ' current' : ''),
+      'data-index': it.index, 'aria-label': label + ': ' + it.status },
+    h('td', { class: 'num' }, r.type === 'Map' ? it.index : it.index + 1), h('td', {}, badge(it.status)), h('td', {}, it.context || ''),
+    h('td', {}, Object.keys(it.states).length + ' state(s)'));
+    row.onselect = () => {
+      ctx.sel = { state: r.state, type: r.type, index: it.index, context: it.context, states: it.states, members: r.members, label };
+      colour(ctx);
+      body.querySelectorAll('tr.current').forEach((x) => x.classList.remove('current'));
+      row.classList.add('current');
+      selInfo.replaceChildren('Showing ', h('strong', {}, label), ' (' + it.status + ') in the graph. ',
+        h('button', { id: 'drill-clear', onclick: () => { ctx.sel = null; colour(ctx); renderDrill(ctx).catch(fail); } }, 'Show all'));
+    };
+    row.addEventListener('click', row.onselect);
+    return row;
+  }));
+  if (!r.items.length) body.append(h('tr', { class: 'empty' }, h('td', { colspan: 4, class: 'muted' }, 'None')));
+  const selInfo = h('p', { id: 'drill-sel', 'aria-live': 'polite' }, ctx.sel ? ['Showing ', h('strong', {}, ctx.sel.label), ' in the graph. ',
+    h('button', { id: 'drill-clear', onclick: () => { ctx.sel = null; colour(ctx); renderDrill(ctx).catch(fail); } }, 'Show all')]
+    : h('span', { class: 'muted' }, 'Select a row (click, or arrows and Enter) to colour its path in the ' + r.type + '.'));
+  const prev = h('button', { disabled: ctx.drillAt === 0, onclick: () => { ctx.drillAt = Math.max(0, ctx.drillAt - limit); renderDrill(ctx).catch(fail); } }, 'Previous');
+  const next = h('button', { disabled: ctx.drillAt + limit >= r.matched, onclick: () => { ctx.drillAt += limit; renderDrill(ctx).catch(fail); } }, 'Next');
+  ctx.drill.replaceChildren(h('h2', { id: 'i-h' }, r.type === 'Map' ? 'Map iterations' : 'Parallel branches'),
+    h('div', { class: 'toolbar' }, pick, filter, prev,
+      h('span', { class: 'muted' }, r.matched ? (ctx.drillAt + 1) + '-' + (ctx.drillAt + r.items.length) + ' of ' + r.matched + ' ' + (r.matched > 1 ? what + 's' : what.replace(/e$/, '')) : 'none'), next),
+    selInfo,
+    h('table', { class: 'iterations' }, h('thead', {}, h('tr', {}, [r.type === 'Map' ? 'Index' : 'Branch', 'Status', 'Within', 'States']
+      .map((t) => h('th', { scope: 'col' }, t)))), body));
+  rowNav(body);
 }
 
 function showState(ctx, g) {
   const hex = g.id.slice(3);
   const name = new TextDecoder().decode(new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16))));
-  const st = ctx.sum.states[name];
+  const inSel = ctx.sel && ctx.sel.members.includes(name);
+  const st = inSel ? ctx.sel.states[name] : ctx.sum.states[name];
+  if (ctx.sum.containers && ctx.sum.containers[name] && ctx.open !== name) {
+    ctx.open = name; ctx.drillAt = 0; ctx.drillStatus = ''; ctx.sel = null;
+    colour(ctx);
+    renderDrill(ctx).catch(fail);
+  }
   if (!st) {
-    ctx.statePanel.replaceChildren(h('h2', {}, name), h('p', { class: 'muted' }, 'Not reached in this execution.'));
+    ctx.statePanel.replaceChildren(h('h2', {}, name), h('p', { class: 'muted' }, inSel ? 'Not reached in ' + ctx.sel.label + '.' : 'Not reached in this execution.'));
     return;
   }
-  ctx.statePanel.replaceChildren(h('h2', {}, name),
+  const flow = h('div', { id: 'dataflow' }, h('p', { class: 'muted' }, 'Loading the data flow...'));
+  fill(ctx.statePanel, h('h2', {}, name),
+    inSel ? h('p', { class: 'muted' }, 'In ' + ctx.sel.label + '.') : null,
     kv([['Type', st.type], ['Status', badge(st.status)], ['Entered', st.entered + ' time(s)'], ['Attempts', String(st.attempts)],
       ['Retries', String(st.retries)], ['Entered at', fmtTime(st.enteredAt)], ['Exited at', fmtTime(st.exitedAt)],
       ['Duration', st.exitedAt && st.enteredAt ? ((st.exitedAt - st.enteredAt) * 1000).toFixed(0) + ' ms' : ''],
       ['Error', st.error], ['Cause', st.cause ? h('pre', {}, pretty(st.cause)) : null]]),
     st.truncated ? h('p', { class: 'muted' }, 'Payloads cut at 16 KB; the events below have them whole.') : null,
-    h('h3', {}, 'Input'), h('pre', { tabindex: '0', class: 'state-input' }, pretty(st.input)),
-    h('h3', {}, 'Output'), h('pre', { tabindex: '0', class: 'state-output' }, pretty(st.output)));
+    inSel ? null : [h('h3', {}, 'Input'), h('pre', { tabindex: '0', class: 'state-input' }, pretty(st.input)),
+      h('h3', {}, 'Output'), h('pre', { tabindex: '0', class: 'state-output' }, pretty(st.output))],
+    flow);
+  let url = '/console/state?' + q('executionArn', ctx.arn) + '&' + q('state', name);
+  if (inSel) url += '&' + q('container', ctx.sel.state) + '&index=' + ctx.sel.index;
+  getJSON(url).then((d) => renderFlow(flow, d)).catch((e) => { flow.textContent = e.message; });
+}
+
+// One visit's data-flow steps (recorded, or recomputed by TestState) and
+// its attempts with their timings.
+function renderFlow(box, d) {
+  const ms = (a, b) => (a && b ? Math.round((b - a) * 1000) + ' ms' : '');
+  fill(box, h('h3', {}, 'Data flow' + (d.visits > 1 ? ' (last of ' + d.visits + ' visits)' : '') + (d.context ? ' in ' + d.context : '')),
+    d.recomputeNote ? h('p', { class: 'muted note' }, d.recomputeNote) : null,
+    (d.dataflow || []).map((f) => h('div', { class: 'df df-' + f.step },
+      h('h4', {}, f.label, ' ', f.source === 'recomputed' ? h('span', { class: 'badge recomputed', title: 'computed by TestState, not recorded in the history' }, 'recomputed')
+        : h('span', { class: 'badge recorded' }, 'from the history')),
+      h('pre', { tabindex: '0' }, pretty(f.value)))),
+    d.error ? kv([['Error', d.error], ['Cause', h('pre', {}, pretty(d.cause))]]) : null,
+    d.attempts && d.attempts.length ? [h('h3', {}, 'Attempts'), h('table', { class: 'attempts' },
+      h('thead', {}, h('tr', {}, ['#', 'Scheduled', 'Took', 'Waited before', 'Outcome', 'Error'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, d.attempts.map((a) => h('tr', {}, h('td', { class: 'num' }, a.attempt), h('td', {}, fmtTime(a.scheduledAt)),
+        h('td', { class: 'num' }, ms(a.scheduledAt, a.endedAt)), h('td', { class: 'num' }, a.waitBefore !== undefined ? Math.round(a.waitBefore * 1000) + ' ms' : ''),
+        h('td', {}, a.outcome || 'running'), h('td', {}, a.error || '')))))] : null);
+  rowNav(box.querySelector('table.attempts tbody'));
 }
 
 async function renderEvents(ctx) {
@@ -338,6 +556,7 @@ async function renderEvents(ctx) {
       ' of ' + ctx.sum.eventCount), next),
     h('table', { class: 'events' }, h('thead', {}, h('tr', {}, ['ID', 'Type', 'Step', 'Resource', 'Elapsed', 'Timestamp', 'Details']
       .map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, rows)));
+  rowNav(ctx.events.querySelector('tbody'));
 }
 
 async function renderSaga(ctx) {
@@ -345,7 +564,7 @@ async function renderSaga(ctx) {
   try { const i = JSON.parse(ctx.sum.execution.input || '{}'); trip = i.tripId || (i.trip && i.trip.tripId) || ''; } catch (e) { /* none */ }
   const s = await getJSON('/console/saga?' + q('executionArn', ctx.arn) + (trip ? '&' + q('tripId', trip) : ''));
   if (!s.bookings.length && !s.alerts.length) { ctx.saga.replaceChildren(); return; }
-  ctx.saga.replaceChildren(h('h2', { id: 's-h' }, 'Saga: bookings and alerts'),
+  fill(ctx.saga, h('h2', { id: 's-h' }, 'Saga: bookings and alerts'),
     h('table', { class: 'bookings' }, h('thead', {}, h('tr', {}, ['Trip', 'Kind', 'Status', 'This execution', 'Owner', 'Cancel attempts']
       .map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, s.bookings.map((b) => h('tr', {}, h('td', {}, b.tripId), h('td', {}, b.kind), h('td', {}, b.status),
@@ -354,25 +573,58 @@ async function renderSaga(ctx) {
     s.alerts.length ? [h('h3', {}, 'Alerts (parked trips)'), s.alerts.map((a) => h('pre', { class: 'alert' }, a.topic + ': ' + JSON.stringify(a.message, null, 2)))] : []);
 }
 
-// Live: long-poll the existing waiter for a second at a time; after each
-// answer the summary, the graph's colours and the events are fetched again.
-async function follow(ctx) {
-  const me = {};
+// Live: server-sent events (/console/events: one answer per new event,
+// EventSource reconnecting with the last id); where EventSource is missing
+// or its stream fails, long-poll the existing waiter a second at a time.
+// After each update the summary, the graph's colours, the events and the
+// drill-down are fetched again (one refresh at a time).
+function follow(ctx) {
+  const me = { close: () => {} };
   live = me;
+  let busy = false, again = false;
+  const refresh = async () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      do {
+        again = false;
+        const sum = await getJSON('/console/summary?' + q('executionArn', ctx.arn));
+        if (live !== me) return;
+        ctx.sum = sum;
+        renderHead(ctx, me.via);
+        colour(ctx);
+        await renderEvents(ctx).catch(() => {});
+        await renderDrill(ctx).catch(() => {});
+        if (sum.execution.status !== 'RUNNING') { me.close(); renderSaga(ctx).catch(() => {}); }
+      } while (again && live === me);
+    } catch (e) { /* the next update tries again */ } finally { busy = false; }
+  };
+  if (window.EventSource) {
+    me.via = 'sse';
+    const es = new EventSource('/console/events?' + q('executionArn', ctx.arn) + '&since=' + ctx.sum.eventCount);
+    me.close = () => es.close();
+    es.addEventListener('update', refresh);
+    es.addEventListener('end', () => { es.close(); refresh(); });
+    es.onerror = () => { if (es.readyState === EventSource.CLOSED && live === me) longPoll(ctx, me, refresh); };
+  } else longPoll(ctx, me, refresh);
+  renderHead(ctx, me.via);
+}
+
+async function longPoll(ctx, me, refresh) {
+  me.via = 'long-poll';
+  renderHead(ctx, me.via);
   while (live === me) {
     let x;
     try { x = await api('Sfnd.WaitExecution', { executionArn: ctx.arn, timeoutSeconds: 1 }); } catch (e) { break; }
     if (live !== me) break;
-    try { ctx.sum = await getJSON('/console/summary?' + q('executionArn', ctx.arn)); } catch (e) { break; }
-    renderHead(ctx);
-    colour(ctx);
-    await renderEvents(ctx).catch(() => {});
-    if (x.status !== 'RUNNING') { renderSaga(ctx).catch(() => {}); break; }
+    await refresh();
+    if (x.status !== 'RUNNING') break;
   }
 }
 
 // ---- routing ------------------------------------------------------------------------------
 function route() {
+  if (live) live.close();
   live = null;
   const hash = location.hash || '#/';
   let p;
