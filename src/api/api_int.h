@@ -11,6 +11,7 @@
  *   api_exec.c     executions: Start, StartSync, Describe, List, Stop,
  *                  Redrive, SendTask{Success,Failure,Heartbeat},
  *                  Sfnd.WaitExecution
+ *   api_act.c      activities: Create, Describe, List, Delete, GetActivityTask
  *   api_history.c  GetExecutionHistory: a page of the runner's history
  *                  iterator (run_history_*), its page tokens
  *
@@ -71,6 +72,8 @@ typedef struct call {
     int answered;
     int include_data;
     precompiled *pre;          /* set while an op runs again after its compile */
+    struct http_req *req;      /* the HTTP request (NULL: called in process), for
+                                  a long poll to learn that its client went away */
 } call;
 
 /* An API timestamp: seconds since the epoch, milliseconds as the fraction. */
@@ -142,5 +145,11 @@ void api__op_wait(call *c, json_t *req);
 void api__op_history(call *c, json_t *req);
 /* api_test.c */
 void api__op_test_state(call *c, json_t *req);
+/* api_act.c */
+void api__op_create_activity(call *c, json_t *req);
+void api__op_describe_activity(call *c, json_t *req);
+void api__op_list_activities(call *c, json_t *req);
+void api__op_delete_activity(call *c, json_t *req);
+void api__op_get_activity_task(call *c, json_t *req);
 
 #endif

@@ -111,6 +111,13 @@ enum asl_input_kind {
     ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
                                   ABORTED execution: it runs again from the
                                   state that failed (ExecutionRedriven) */
+    ASL_IN_TASK_STARTED,       /* id = task id of an activity: a worker took
+                                  it (GetActivityTask); cause = the worker's
+                                  name (may be NULL). ActivityStarted, once */
+    ASL_IN_TASK_SCHEDULE_FAILED, /* id = task id of an activity that could not
+                                  be scheduled (it does not exist): error,
+                                  cause. ActivityScheduleFailed, then the
+                                  state's Retry/Catch as for a failure */
 };
 
 typedef struct asl_input {

@@ -618,8 +618,9 @@ static void task_dispatch(ql_env *env)
     w->cmd.heartbeat_s = hb;
     w->cmd.wait_for_token = st->wait_token;
     task_payload(w, st, params);
-    if (st->wait_token)
-        w->token = asl__xstrdup(t->token); /* made before Parameters: $$.Task.Token */
+    if (st->wait_token || st->task_kind == TK_ACTIVITY)
+        w->token = asl__xstrdup(t->token); /* made before Parameters: $$.Task.Token;
+                                            * an activity's worker gets it */
     w->cmd.function = w->function;
     w->cmd.payload = w->payload;
     w->cmd.token = w->token;
@@ -648,14 +649,22 @@ static void task_dispatch(ql_env *env)
     t->wait_id = task_id;
 }
 
-static void task_started(asl_exec *x, wait *w)
+/* worker: an activity's worker name (ActivityStarted), or NULL */
+static void task_started_by(asl_exec *x, wait *w, const char *worker)
 {
     if (w->started)
         return;
     w->started = 1;
     thr *t = w->t;
     const state *st = asl__cur_state(t);
-    asl__emit(x, t, task_event(st, E_LambdaFunctionStarted, E_ActivityStarted, E_TaskStarted), st);
+    ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionStarted, E_ActivityStarted, E_TaskStarted), st);
+    if (e && worker && st->task_kind == TK_ACTIVITY)
+        e->cause = asl__xstrdup(worker);
+}
+
+static void task_started(asl_exec *x, wait *w)
+{
+    task_started_by(x, w, NULL);
 }
 
 static void task_timers_drop(asl_exec *x, thr *t)
@@ -711,12 +720,16 @@ static void task_answered(asl_exec *x, wait *w, const asl_input *in)
 {
     thr *t = w->t;
     const state *st = asl__cur_state(t);
-    task_started(x, w);
+    if (in->kind != ASL_IN_TASK_SCHEDULE_FAILED)
+        task_started(x, w);
     task_timers_drop(x, t);
     wait_remove(x, in->id);
     t->wait_id = 0;
-    if (in->kind == ASL_IN_TASK_FAILED) {
-        ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionFailed, E_ActivityFailed, E_TaskFailed), st);
+    if (in->kind == ASL_IN_TASK_FAILED || in->kind == ASL_IN_TASK_SCHEDULE_FAILED) {
+        int type = in->kind == ASL_IN_TASK_SCHEDULE_FAILED && st->task_kind == TK_ACTIVITY
+                       ? E_ActivityScheduleFailed
+                       : task_event(st, E_LambdaFunctionFailed, E_ActivityFailed, E_TaskFailed);
+        ev *e = asl__emit(x, t, type, st);
         if (e) {
             e->err = asl__xstrdup(in->error);
             e->cause = asl__xstrdup(in->cause);
@@ -763,7 +776,9 @@ static void task_timed_out(asl_exec *x, thr *t, int kind)
     wait *tw = wait_find(x, t->wait_id);
     if (tw)
         task_started(x, tw);
-    const char *err = kind == W_TIMEOUT ? "States.Timeout" : "States.HeartbeatTimeout";
+    /* an activity's heartbeat running out is a States.Timeout too */
+    const char *err = kind == W_TIMEOUT || st->task_kind == TK_ACTIVITY ? "States.Timeout"
+                                                                        : "States.HeartbeatTimeout";
     ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionTimedOut, E_ActivityTimedOut, E_TaskTimedOut), st);
     if (e)
         e->err = strdup(err);
@@ -909,9 +924,9 @@ static void state_begin(asl_exec *x, thr *t)
 {
     const state *st = asl__cur_state(t);
     const char *token = NULL;
-    if (st->type == ST_TASK && st->wait_token) {
+    if (st->type == ST_TASK && (st->wait_token || st->task_kind == TK_ACTIVITY)) {
         /* the token exists before Parameters are evaluated: they pass it on
-         * through $$.Task.Token */
+         * through $$.Task.Token (an activity's is the one its worker gets) */
         free(t->token);
         t->token = make_token(x, x->next_id + 1);
         token = t->token;
@@ -1062,10 +1077,11 @@ static void run_queue(asl_exec *x)
                        "history; the execution is failed rather than left with events missing.");
         return;
     }
-    /* Tasks dispatched in this step have started by now. */
+    /* Tasks dispatched in this step have started by now (an activity's
+     * when a worker takes it: ASL_IN_TASK_STARTED). */
     for (size_t i = 0; i < x->nunstarted; i++) {
         wait *w = wait_find(x, x->unstarted[i]);
-        if (w && x->status == ASL_RUNNING)
+        if (w && x->status == ASL_RUNNING && asl__cur_state(w->t)->task_kind != TK_ACTIVITY)
             task_started(x, w);
     }
     x->nunstarted = 0;
@@ -1237,9 +1253,15 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
     switch (in->kind) {
     case ASL_IN_TASK_SUCCEEDED:
     case ASL_IN_TASK_FAILED:
+    case ASL_IN_TASK_SCHEDULE_FAILED:
         if (w->kind != W_TASK)
             return SFN_ENOENT;
         task_answered(x, w, in);
+        break;
+    case ASL_IN_TASK_STARTED:
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        task_started_by(x, w, in->cause);
         break;
     case ASL_IN_HEARTBEAT:
         if (w->kind != W_TASK)

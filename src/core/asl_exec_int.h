@@ -29,7 +29,7 @@
     X(ParallelStateAborted) X(MapStateStarted) X(MapStateSucceeded) X(MapStateFailed)                 \
     X(MapStateAborted) X(MapIterationStarted) X(MapIterationSucceeded) X(MapIterationFailed)          \
     X(MapIterationAborted) X(MapRunStarted) X(MapRunSucceeded) X(MapRunFailed) X(TaskStateAborted)    \
-    X(WaitStateAborted) X(ExecutionRedriven) X(EvaluationFailed)
+    X(WaitStateAborted) X(ExecutionRedriven) X(EvaluationFailed) X(ActivityScheduleFailed)
 
 enum {
 #define X(n) E_##n,
