@@ -618,9 +618,10 @@ static void task_dispatch(ql_env *env)
     w->cmd.heartbeat_s = hb;
     w->cmd.wait_for_token = st->wait_token;
     task_payload(w, st, params);
-    if (st->wait_token || st->task_kind == TK_ACTIVITY)
-        w->token = asl__xstrdup(t->token); /* made before Parameters: $$.Task.Token;
-                                            * an activity's worker gets it */
+    if (st->task_kind == TK_ACTIVITY)
+        w->token = make_token(x, w->id); /* its worker's: one per attempt */
+    else if (st->wait_token)
+        w->token = asl__xstrdup(t->token); /* made before Parameters: $$.Task.Token */
     w->cmd.function = w->function;
     w->cmd.payload = w->payload;
     w->cmd.token = w->token;
@@ -924,9 +925,9 @@ static void state_begin(asl_exec *x, thr *t)
 {
     const state *st = asl__cur_state(t);
     const char *token = NULL;
-    if (st->type == ST_TASK && (st->wait_token || st->task_kind == TK_ACTIVITY)) {
+    if (st->type == ST_TASK && st->wait_token) {
         /* the token exists before Parameters are evaluated: they pass it on
-         * through $$.Task.Token (an activity's is the one its worker gets) */
+         * through $$.Task.Token */
         free(t->token);
         t->token = make_token(x, x->next_id + 1);
         token = t->token;

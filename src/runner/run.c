@@ -536,8 +536,10 @@ static void act_dispatch(run *r, void *arg)
                 goto out;
             }
             t->task = d->id;
-            if (hmap_get(&r->tokens, d->token) == NULL &&
-                hmap_put(&r->tokens, d->token, t) == 0) {
+            tokref *had = hmap_get(&r->tokens, d->token);
+            if (had && !strcmp(had->arn, e->arn))
+                had->task = d->id; /* a retry of the state: the same token, a new task */
+            if (had == NULL && hmap_put(&r->tokens, d->token, t) == 0) {
                 e->tokens[e->ntokens++] = tok;
             } else {
                 free(tok);

@@ -236,6 +236,31 @@ def test_heartbeat_timeout_caught():
             pass
 
 
+def test_retry_schedules_again():
+    with start() as s:
+        sfn = s.boto()
+        sfn.create_activity(name="flaky")
+        defn = {"StartAt": "F", "States": {"F": {
+            "Type": "Task", "Resource": ACT + "flaky", "End": True,
+            "Retry": [{"ErrorEquals": ["Worker.Busy"], "IntervalSeconds": 1, "MaxAttempts": 2}]}}}
+        sm = sfn.create_state_machine(name="Flaky", definition=json.dumps(defn), roleArn=ROLE)["stateMachineArn"]
+        tries = []
+
+        def answer(i):
+            tries.append(i)
+            return ("fail", "Worker.Busy", "try again") if len(tries) == 1 else ("ok", {"tries": len(tries)})
+        w = Worker(s, ACT + "flaky", "flaky-worker", answer, count=2)
+        w.start()
+        arn = sfn.start_execution(stateMachineArn=sm, input='{"k": 1}')["executionArn"]
+        d = s.wait_done(arn, timeout=30)
+        w.join(10)
+        assert not w.errors, w.errors
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"tries": 2}, d
+        assert w.got[0]["taskToken"] != w.got[1]["taskToken"]
+        types = [e["type"] for e in events_of(sfn, arn)]
+        assert types.count("ActivityScheduled") == 2 and types.count("ActivityStarted") == 2, types
+
+
 def test_schedule_failed_and_stop():
     with start() as s:
         sfn = s.boto()
@@ -328,6 +353,6 @@ def test_crash_while_pending():
 PROJECT = make_project()
 try:
     main([test_cli_crud, test_worker_success_and_failure, test_heartbeat_timeout_caught,
-          test_schedule_failed_and_stop, test_many_workers_and_closed_connection, test_crash_while_pending])
+          test_retry_schedules_again, test_schedule_failed_and_stop, test_many_workers_and_closed_connection, test_crash_while_pending])
 finally:
     shutil.rmtree(PROJECT, ignore_errors=True)

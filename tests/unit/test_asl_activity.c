@@ -3,7 +3,8 @@
  * token, ActivityScheduled with its timeouts, ActivityStarted only when a
  * worker takes the task (with its workerName, once), ActivitySucceeded,
  * ActivityScheduleFailed caught by Catch, a heartbeat running out as
- * States.Timeout (ActivityTimedOut), and the same events after a replay.
+ * States.Timeout (ActivityTimedOut), the same token after a replay and a
+ * new one for each retry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,6 +174,41 @@ static void test_replay_same_token(void **state)
     asl_machine_free(m);
 }
 
+/* A retry schedules the activity again with a token of its own. */
+static void test_retry_new_token(void **state)
+{
+    (void)state;
+    static const char rdef[] =
+        "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Task\",\"Resource\":\"" ACT "\","
+        "\"Retry\":[{\"ErrorEquals\":[\"Worker.Busy\"],\"IntervalSeconds\":1,\"MaxAttempts\":1}],"
+        "\"End\":true}}}";
+    asl_machine *m = NULL;
+    asl_diags d = {0};
+    assert_int_equal(asl_machine_compile_text(rdef, strlen(rdef), 0, &m, &d), 0);
+    asl_exec *x = start(m);
+    const asl_cmd *c = the_task(x);
+    char *tok1 = strdup(c->token);
+    asl_input in = {.kind = ASL_IN_TASK_FAILED, .id = c->id, .now_ms = 1100, .error = "Worker.Busy"};
+    assert_int_equal(asl_exec_feed(x, &in), 0);
+    const asl_cmd *p;
+    size_t n = asl_exec_pending(x, &p);
+    assert_int_equal(n, 1);
+    assert_int_equal(p[0].kind, ASL_CMD_TIMER);
+    in = (asl_input){.kind = ASL_IN_TIMER, .id = p[0].id, .now_ms = p[0].due_ms};
+    assert_int_equal(asl_exec_feed(x, &in), 0);
+    c = the_task(x);
+    assert_non_null(c);
+    assert_non_null(c->token);
+    assert_string_not_equal(c->token, tok1);
+    free(tok1);
+    char t[512];
+    types(x, 0, t, sizeof t);
+    assert_string_equal(t, "ExecutionStarted,TaskStateEntered,ActivityScheduled,ActivityStarted,"
+                           "ActivityFailed,ActivityScheduled");
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_schedule_failed_caught),
         cmocka_unit_test(test_heartbeat_is_states_timeout),
         cmocka_unit_test(test_replay_same_token),
+        cmocka_unit_test(test_retry_new_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
