@@ -177,6 +177,10 @@ const char *asl_exec_cause(const asl_exec *x);
 int64_t asl_exec_stop_ms(const asl_exec *x);       /* when it ended, 0 while running */
 /* Number of state transitions so far (billing/metrics). */
 uint64_t asl_exec_transitions(const asl_exec *x);
+/* 1 when task id is one of the last 16 tasks that timed out (TimeoutSeconds
+ * or HeartbeatSeconds): SendTask* answers TaskTimedOut rather than
+ * TaskDoesNotExist. */
+int asl_exec_task_timed_out(const asl_exec *x, uint64_t id);
 
 /* ---- history ------------------------------------------------------------ */
 size_t asl_exec_event_count(const asl_exec *x);

@@ -784,8 +784,10 @@ static void task_timed_out(asl_exec *x, thr *t, int kind)
     if (e)
         e->err = strdup(err);
     task_timers_drop(x, t); /* both: the one that fired is already gone */
-    if (t->wait_id)
+    if (t->wait_id) {
+        x->timed_out[x->ntimed_out++ % (sizeof x->timed_out / sizeof x->timed_out[0])] = t->wait_id;
         wait_remove(x, t->wait_id);
+    }
     t->wait_id = 0;
     t->phase = PH_READY;
     asl__state_error(x, t, err, NULL);
@@ -1344,3 +1346,13 @@ const char *asl_exec_error(const asl_exec *x) { return x->error; }
 const char *asl_exec_cause(const asl_exec *x) { return x->cause; }
 int64_t asl_exec_stop_ms(const asl_exec *x) { return x->stop_ms; }
 uint64_t asl_exec_transitions(const asl_exec *x) { return x->transitions; }
+
+int asl_exec_task_timed_out(const asl_exec *x, uint64_t id)
+{
+    size_t cap = sizeof x->timed_out / sizeof x->timed_out[0];
+    size_t n = x->ntimed_out < cap ? x->ntimed_out : cap;
+    for (size_t i = 0; i < n; i++)
+        if (x->timed_out[i] == id)
+            return 1;
+    return 0;
+}

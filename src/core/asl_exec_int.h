@@ -149,6 +149,8 @@ struct asl_exec {
     thr **runq; size_t rq_head, rq_len, rq_cap;
     thr **all; size_t nall, capall; /* every thread, freed at the end */
     uint64_t *unstarted; size_t nunstarted, capunstarted;
+    uint64_t timed_out[16]; /* the last tasks that timed out (asl_exec_task_timed_out) */
+    unsigned ntimed_out;
     struct asl_probe *probe; /* TestState: asl_test.c; NULL for an execution */
 };
 

@@ -230,7 +230,9 @@ void run_history_close(run_history *h);
 
 /* ---- .waitForTaskToken -------------------------------------------------- */
 enum run_task_kind { RUN_TASK_SUCCESS = 1, RUN_TASK_FAILURE, RUN_TASK_HEARTBEAT };
-/* Returns 0 or RUN_ENOENT (no task waits on this token). output borrowed. */
+#define RUN_ETIMEDOUT SFN_E_TIMEDOUT /* the token's task timed out */
+/* Returns 0, RUN_ENOENT (no task waits on this token) or RUN_ETIMEDOUT (its
+ * task timed out lately). output borrowed. */
 int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
                   const char *cause);
 

@@ -218,22 +218,28 @@ def test_heartbeat_timeout_caught():
         defn = {"StartAt": "Slow", "States": {
             "Slow": {"Type": "Task", "Resource": ACT + "slow", "HeartbeatSeconds": 1, "TimeoutSeconds": 60,
                      "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}], "End": True},
-            "TimedOut": {"Type": "Pass", "Result": "caught", "End": True}}}
+            "TimedOut": {"Type": "Wait", "Seconds": 2, "Next": "Caught"},
+            "Caught": {"Type": "Pass", "Result": "caught", "End": True}}}
         sm = sfn.create_state_machine(name="Slow", definition=json.dumps(defn), roleArn=ROLE)["stateMachineArn"]
         w = Worker(s, ACT + "slow", "sleepy", lambda i: ("hold",))
         w.start()
         arn = sfn.start_execution(stateMachineArn=sm)["executionArn"]
+        deadline = time.time() + 20
+        while not any(e["type"] == "WaitStateEntered" for e in history(sfn, arn)):
+            assert time.time() < deadline, history(sfn, arn)
+            time.sleep(0.1)
+        w.join(10)
+        # the execution goes on (in its Wait state): the task's token has timed out
+        try:
+            sfn.send_task_heartbeat(taskToken=w.got[0]["taskToken"])
+            raise AssertionError("a timed-out token was taken")
+        except sfn.exceptions.TaskTimedOut as e:
+            assert e.response["Error"]["Message"] == "Task Timed Out: 'Provided task has timed out'", e.response
         d = s.wait_done(arn, timeout=30)
         assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == "caught", d
         ev = events_of(sfn, arn)
         to = [e for e in ev if e["type"] == "ActivityTimedOut"]
         assert to and to[0]["activityTimedOutEventDetails"]["error"] == "States.Timeout", ev
-        w.join(10)
-        try:
-            sfn.send_task_success(taskToken=w.got[0]["taskToken"], output="{}")
-            raise AssertionError("a timed-out token was taken")
-        except (sfn.exceptions.TaskDoesNotExist, sfn.exceptions.TaskTimedOut):
-            pass
 
 
 def test_retry_schedules_again():

@@ -159,6 +159,8 @@ static void test_heartbeat_is_states_timeout(void **state)
                         "States.Timeout");
     json_decref(e);
     assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED); /* caught */
+    assert_true(asl_exec_task_timed_out(x, id)); /* SendTask*: TaskTimedOut */
+    assert_false(asl_exec_task_timed_out(x, id + 1000));
     asl_exec_free(x);
     asl_machine_free(m);
 }
