@@ -226,6 +226,11 @@ void api__op_get_activity_task(call *c, json_t *req)
         find_act(c, arn, &a))
         return;
     run_act_cleanup(&a);
+    if (run_act_pollers(c->a->run, arn) >= 1000) {
+        CLIENT(c, "ActivityWorkerLimitExceeded",
+               "Activity Worker Limit Exceeded: 'at most 1000 workers may poll an activity'");
+        return;
+    }
     act_poll *ap = calloc(1, sizeof *ap);
     if (ap == NULL) {
         api__reply_err(c, 500, "InternalFailure", "out of memory");

@@ -265,6 +265,8 @@ typedef void run_act_cb(void *ud, int rc, const char *token, const char *input);
 typedef struct run_act_poll run_act_poll;
 run_act_poll *run_act_poll_start(run *r, const char *arn, const char *worker, run_act_cb *cb,
                                  void *ud);
+/* The workers waiting on activity arn now (AWS takes up to 1,000). */
+int run_act_pollers(run *r, const char *arn);
 /* The worker went away before cb: cb is not called, and a task already
  * picked for it goes back to the head of the queue. */
 void run_act_poll_cancel(run_act_poll *p);

@@ -61,6 +61,7 @@ struct act_q {
     char *arn;
     act_task *head, *tail;
     run_act_poll *ph, *pt;    /* pollers waiting, oldest first */
+    int npoll;
 };
 
 struct run_acts {
@@ -81,6 +82,7 @@ static void task_free(act_task *t)
 static void poll_unlink(run_act_poll *p)
 {
     act_q *q = p->q;
+    q->npoll--;
     if (p->prev)
         p->prev->next = p->next;
     else if (q->ph == p)
@@ -330,6 +332,7 @@ static void q_match(run *r, act_q *q)
         poll_unlink(p);
         if (run_after_commit(r, handed, p) != 0) {
             /* no memory to wait for the commit: both stay where they were */
+            q->npoll++;
             p->next = q->ph;
             if (q->ph)
                 q->ph->prev = p;
@@ -402,6 +405,12 @@ static void on_poll_timeout(ev_loop *loop, ev_timer *tm, void *ud)
     poll_free(p);
 }
 
+int run_act_pollers(run *r, const char *arn)
+{
+    act_q *q = hmap_get(&r->acts->qs, arn);
+    return q ? q->npoll : 0;
+}
+
 run_act_poll *run_act_poll_start(run *r, const char *arn, const char *worker, run_act_cb *cb,
                                  void *ud)
 {
@@ -427,6 +436,7 @@ run_act_poll *run_act_poll_start(run *r, const char *arn, const char *worker, ru
     else
         q->ph = p;
     q->pt = p;
+    q->npoll++;
     q_match(r, q);
     return p;
 }
