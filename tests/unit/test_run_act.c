@@ -145,7 +145,9 @@ static void test_create_idempotent(void **state)
     assert_string_equal(a1, ACT);
     assert_string_equal(a1, a2);
     assert_int_equal(c1, c2);
-    assert_int_equal(run_act_create(f.r, "bad name", NULL, &a2 /* untouched */, &c2), RUN_EINVAL);
+    free(a2);
+    assert_int_equal(run_act_create(f.r, "bad name", NULL, &a2, &c2), RUN_EINVAL);
+    assert_null(a2);
     free(a1);
     run_act a;
     assert_int_equal(run_act_get(f.r, ACT, &a), 0);
