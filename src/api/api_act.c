@@ -6,8 +6,9 @@
  *
  * Tags: CreateActivity's are checked as AWS checks them (at most 50, key
  * 1..128, value 0..256 characters) and kept with the activity (the
- * activities table's tags column, JSON text); ListTagsForResource is not
- * this file's (api__act_tags gives them to whoever serves it).
+ * activities table's tags column, JSON text as sent: [{"key","value"}]);
+ * ListTagsForResource / TagResource are not this file's: a generic tag
+ * store can read them with run_act_get (run_act.tags) or take them over.
  *
  * Threading: the loop's.
  */
