@@ -244,6 +244,9 @@ void api__op_get_activity_task(call *c, json_t *req)
         api__reply_err(c, 500, "InternalFailure", "out of memory");
         return;
     }
-    if (c->req)
+    if (c->req) {
         http_req_set_cancel(c->req, on_gone, ap);
+        if (http_req_cancelled(c->req))
+            on_gone(c->req, ap); /* gone already: take nothing */
+    }
 }
