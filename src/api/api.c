@@ -361,9 +361,15 @@ static const op ops[] = {
     {"UpdateStateMachineAlias", api__op_update_alias},
     {"DeleteStateMachineAlias", api__op_delete_alias},
     {"ListStateMachineAliases", api__op_list_aliases},
+    {"CreateActivity", api__op_create_activity},
+    {"DescribeActivity", api__op_describe_activity},
+    {"ListActivities", api__op_list_activities},
+    {"DeleteActivity", api__op_delete_activity},
+    {"GetActivityTask", api__op_get_activity_task},
 };
 
-void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)
+static void call_run(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb,
+                     void *ud, http_req *hreq)
 {
     call *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -373,6 +379,7 @@ void api_call(api *a, const char *target, const char *body, size_t len, api_repl
     c->a = a;
     c->cb = cb;
     c->ud = ud;
+    c->req = hreq;
     void (*fn)(call *, json_t *) = NULL;
     const char *opname = NULL;
     static const char pfx[] = "AWSStepFunctions.";
@@ -394,7 +401,10 @@ void api_call(api *a, const char *target, const char *body, size_t len, api_repl
     if (len == 0) {
         req = json_object();
     } else {
-        req = fjson_loadb(body, len, 0, &je, &a->fj);
+        /* CreateActivity answers a name with a NUL as any invalid name
+         * (InvalidName): it must get that far */
+        size_t flags = fn == api__op_create_activity ? JSON_ALLOW_NUL : 0;
+        req = fjson_loadb(body, len, flags, &je, &a->fj);
         if (req == NULL) {
             api__reply_err(c, 400, "SerializationException", "Malformed request body: %s",
                            je.text);
@@ -409,6 +419,11 @@ void api_call(api *a, const char *target, const char *body, size_t len, api_repl
     }
     fn(c, req);
     json_decref(req);
+}
+
+void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)
+{
+    call_run(a, target, body, len, cb, ud, NULL);
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------- */
@@ -625,7 +640,7 @@ void api_http_handle(http_req *req, void *ud)
                          eb, n);
             return;
         }
-        api_call(a, http_req_header(req, "X-Amz-Target"), body, len, http_reply, req);
+        call_run(a, http_req_header(req, "X-Amz-Target"), body, len, http_reply, req, req);
         return;
     }
     if (!strncmp(path, lpfx, sizeof lpfx - 1) && plen > sizeof lpfx - 1 + sizeof lsfx - 1 &&

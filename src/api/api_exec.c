@@ -548,6 +548,11 @@ static void op_task(call *c, json_t *req, int kind)
         api__reply_unavail(c);
         return;
     }
+    if (rc == RUN_ETIMEDOUT) {
+        /* AWS's wording is not recorded; in the form of its other messages */
+        CLIENT(c, "TaskTimedOut", "Task Timed Out: 'Provided task has timed out'");
+        return;
+    }
     if (rc != 0) {
         CLIENT(c, "TaskDoesNotExist", "Task Does Not Exist: 'Provided task does not exist anymore'");
         return;

@@ -11,6 +11,7 @@
  *   api_exec.c     executions: Start, StartSync, Describe, List, Stop,
  *                  Redrive, SendTask{Success,Failure,Heartbeat},
  *                  Sfnd.WaitExecution
+ *   api_act.c      activities: Create, Describe, List, Delete, GetActivityTask
  *   api_history.c  GetExecutionHistory: a page of the runner's history
  *                  iterator (run_history_*), its page tokens
  *   api_ver.c      versions and aliases: Publish/List/DeleteStateMachineVersion,
@@ -76,6 +77,8 @@ typedef struct call {
     int include_data;
     precompiled *pre;          /* set while an op runs again after its compile */
     char *ver_arn, *alias_arn; /* StartExecution through a version / alias (api_ver_use.c) */
+    struct http_req *req;      /* the HTTP request (NULL: called in process), for
+                                  a long poll to learn that its client went away */
 } call;
 
 /* An API timestamp: seconds since the epoch, milliseconds as the fraction. */
@@ -190,5 +193,11 @@ int api__ver_list_target(const char *arn, char **base);
 /* "variableReferences" into o: the variables each state of definition
  * (text) refers to, when any does (api_ver_refs.c). */
 void api__ver_variable_refs(json_t *o, const char *definition);
+/* api_act.c */
+void api__op_create_activity(call *c, json_t *req);
+void api__op_describe_activity(call *c, json_t *req);
+void api__op_list_activities(call *c, json_t *req);
+void api__op_delete_activity(call *c, json_t *req);
+void api__op_get_activity_task(call *c, json_t *req);
 
 #endif

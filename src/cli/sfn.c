@@ -91,8 +91,9 @@ static void cli_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_answ
 {
     cli_run *k = ctx;
     sfn_task_result_cleanup(&k->r);
-    if (c->token != NULL && c->function == NULL)
-        return; /* .waitForTaskToken with nobody to answer */
+    if (c->wait_for_token && c->function == NULL)
+        return; /* .waitForTaskToken with nobody to answer (an activity's token
+                   is for its worker: sfn_tasks says it has none) */
     sfn_tasks_invoke(k->tasks, c->resource, c->function, c->payload, c->timeout_s, &k->r);
     a->after_ms = k->r.elapsed_ms;
     if (k->r.timed_out)

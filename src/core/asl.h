@@ -111,6 +111,13 @@ enum asl_input_kind {
     ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
                                   ABORTED execution: it runs again from the
                                   state that failed (ExecutionRedriven) */
+    ASL_IN_TASK_STARTED,       /* id = task id of an activity: a worker took
+                                  it (GetActivityTask); cause = the worker's
+                                  name (may be NULL). ActivityStarted, once */
+    ASL_IN_TASK_SCHEDULE_FAILED, /* id = task id of an activity that could not
+                                  be scheduled (it does not exist): error,
+                                  cause. ActivityScheduleFailed, then the
+                                  state's Retry/Catch as for a failure */
 };
 
 typedef struct asl_input {
@@ -172,6 +179,10 @@ const char *asl_exec_cause(const asl_exec *x);
 int64_t asl_exec_stop_ms(const asl_exec *x);       /* when it ended, 0 while running */
 /* Number of state transitions so far (billing/metrics). */
 uint64_t asl_exec_transitions(const asl_exec *x);
+/* 1 when task id is one of the last 16 tasks that timed out (TimeoutSeconds
+ * or HeartbeatSeconds): SendTask* answers TaskTimedOut rather than
+ * TaskDoesNotExist. */
+int asl_exec_task_timed_out(const asl_exec *x, uint64_t id);
 
 /* ---- history ------------------------------------------------------------ */
 size_t asl_exec_event_count(const asl_exec *x);

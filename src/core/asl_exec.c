@@ -619,7 +619,9 @@ static void task_dispatch(ql_env *env)
     w->cmd.heartbeat_s = hb;
     w->cmd.wait_for_token = st->wait_token;
     task_payload(w, st, params);
-    if (st->wait_token)
+    if (st->task_kind == TK_ACTIVITY)
+        w->token = make_token(x, w->id); /* its worker's: one per attempt */
+    else if (st->wait_token)
         w->token = asl__xstrdup(t->token); /* made before Parameters: $$.Task.Token */
     w->cmd.function = w->function;
     w->cmd.payload = w->payload;
@@ -649,14 +651,22 @@ static void task_dispatch(ql_env *env)
     t->wait_id = task_id;
 }
 
-static void task_started(asl_exec *x, wait *w)
+/* worker: an activity's worker name (ActivityStarted), or NULL */
+static void task_started_by(asl_exec *x, wait *w, const char *worker)
 {
     if (w->started)
         return;
     w->started = 1;
     thr *t = w->t;
     const state *st = asl__cur_state(t);
-    asl__emit(x, t, task_event(st, E_LambdaFunctionStarted, E_ActivityStarted, E_TaskStarted), st);
+    ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionStarted, E_ActivityStarted, E_TaskStarted), st);
+    if (e && worker && st->task_kind == TK_ACTIVITY)
+        e->cause = asl__xstrdup(worker);
+}
+
+static void task_started(asl_exec *x, wait *w)
+{
+    task_started_by(x, w, NULL);
 }
 
 static void task_timers_drop(asl_exec *x, thr *t)
@@ -712,12 +722,16 @@ static void task_answered(asl_exec *x, wait *w, const asl_input *in)
 {
     thr *t = w->t;
     const state *st = asl__cur_state(t);
-    task_started(x, w);
+    if (in->kind != ASL_IN_TASK_SCHEDULE_FAILED)
+        task_started(x, w);
     task_timers_drop(x, t);
     wait_remove(x, in->id);
     t->wait_id = 0;
-    if (in->kind == ASL_IN_TASK_FAILED) {
-        ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionFailed, E_ActivityFailed, E_TaskFailed), st);
+    if (in->kind == ASL_IN_TASK_FAILED || in->kind == ASL_IN_TASK_SCHEDULE_FAILED) {
+        int type = in->kind == ASL_IN_TASK_SCHEDULE_FAILED && st->task_kind == TK_ACTIVITY
+                       ? E_ActivityScheduleFailed
+                       : task_event(st, E_LambdaFunctionFailed, E_ActivityFailed, E_TaskFailed);
+        ev *e = asl__emit(x, t, type, st);
         if (e) {
             e->err = asl__xstrdup(in->error);
             e->cause = asl__xstrdup(in->cause);
@@ -764,13 +778,17 @@ static void task_timed_out(asl_exec *x, thr *t, int kind)
     wait *tw = wait_find(x, t->wait_id);
     if (tw)
         task_started(x, tw);
-    const char *err = kind == W_TIMEOUT ? "States.Timeout" : "States.HeartbeatTimeout";
+    /* an activity's heartbeat running out is a States.Timeout too */
+    const char *err = kind == W_TIMEOUT || st->task_kind == TK_ACTIVITY ? "States.Timeout"
+                                                                        : "States.HeartbeatTimeout";
     ev *e = asl__emit(x, t, task_event(st, E_LambdaFunctionTimedOut, E_ActivityTimedOut, E_TaskTimedOut), st);
     if (e)
         e->err = strdup(err);
     task_timers_drop(x, t); /* both: the one that fired is already gone */
-    if (t->wait_id)
+    if (t->wait_id) {
+        x->timed_out[x->ntimed_out++ % (sizeof x->timed_out / sizeof x->timed_out[0])] = t->wait_id;
         wait_remove(x, t->wait_id);
+    }
     t->wait_id = 0;
     t->phase = PH_READY;
     asl__state_error(x, t, err, NULL);
@@ -1063,10 +1081,11 @@ static void run_queue(asl_exec *x)
                        "history; the execution is failed rather than left with events missing.");
         return;
     }
-    /* Tasks dispatched in this step have started by now. */
+    /* Tasks dispatched in this step have started by now (an activity's
+     * when a worker takes it: ASL_IN_TASK_STARTED). */
     for (size_t i = 0; i < x->nunstarted; i++) {
         wait *w = wait_find(x, x->unstarted[i]);
-        if (w && x->status == ASL_RUNNING)
+        if (w && x->status == ASL_RUNNING && asl__cur_state(w->t)->task_kind != TK_ACTIVITY)
             task_started(x, w);
     }
     x->nunstarted = 0;
@@ -1238,9 +1257,15 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
     switch (in->kind) {
     case ASL_IN_TASK_SUCCEEDED:
     case ASL_IN_TASK_FAILED:
+    case ASL_IN_TASK_SCHEDULE_FAILED:
         if (w->kind != W_TASK)
             return SFN_ENOENT;
         task_answered(x, w, in);
+        break;
+    case ASL_IN_TASK_STARTED:
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        task_started_by(x, w, in->cause);
         break;
     case ASL_IN_HEARTBEAT:
         if (w->kind != W_TASK)
@@ -1322,3 +1347,13 @@ const char *asl_exec_error(const asl_exec *x) { return x->error; }
 const char *asl_exec_cause(const asl_exec *x) { return x->cause; }
 int64_t asl_exec_stop_ms(const asl_exec *x) { return x->stop_ms; }
 uint64_t asl_exec_transitions(const asl_exec *x) { return x->transitions; }
+
+int asl_exec_task_timed_out(const asl_exec *x, uint64_t id)
+{
+    size_t cap = sizeof x->timed_out / sizeof x->timed_out[0];
+    size_t n = x->ntimed_out < cap ? x->ntimed_out : cap;
+    for (size_t i = 0; i < n; i++)
+        if (x->timed_out[i] == id)
+            return 1;
+    return 0;
+}

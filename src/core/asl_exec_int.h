@@ -29,7 +29,7 @@
     X(ParallelStateAborted) X(MapStateStarted) X(MapStateSucceeded) X(MapStateFailed)                 \
     X(MapStateAborted) X(MapIterationStarted) X(MapIterationSucceeded) X(MapIterationFailed)          \
     X(MapIterationAborted) X(MapRunStarted) X(MapRunSucceeded) X(MapRunFailed) X(TaskStateAborted)    \
-    X(WaitStateAborted) X(ExecutionRedriven) X(EvaluationFailed)
+    X(WaitStateAborted) X(ExecutionRedriven) X(EvaluationFailed) X(ActivityScheduleFailed)
 
 enum {
 #define X(n) E_##n,
@@ -149,6 +149,8 @@ struct asl_exec {
     thr **runq; size_t rq_head, rq_len, rq_cap;
     thr **all; size_t nall, capall; /* every thread, freed at the end */
     uint64_t *unstarted; size_t nunstarted, capunstarted;
+    uint64_t timed_out[16]; /* the last tasks that timed out (asl_exec_task_timed_out) */
+    unsigned ntimed_out;
     struct asl_probe *probe; /* TestState: asl_test.c; NULL for an execution */
 };
 

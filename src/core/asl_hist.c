@@ -312,6 +312,8 @@ static const char *const details_key[E__COUNT] = {
     [E_LambdaFunctionTimedOut] = "lambdaFunctionTimedOutEventDetails",
     [E_ActivityFailed] = "activityFailedEventDetails",
     [E_ActivityTimedOut] = "activityTimedOutEventDetails",
+    [E_ActivityStarted] = "activityStartedEventDetails",
+    [E_ActivityScheduleFailed] = "activityScheduleFailedEventDetails",
     [E_MapStateStarted] = "mapStateStartedEventDetails",
     [E_MapIterationStarted] = "mapIterationStartedEventDetails",
     [E_MapIterationSucceeded] = "mapIterationSucceededEventDetails",
@@ -375,7 +377,12 @@ static void w_details(const asl_exec *x, const ev *e, int include_data, asl_jbuf
         break;
     case E_ExecutionFailed: case E_ExecutionAborted: case E_ExecutionTimedOut: case E_LambdaFunctionFailed:
     case E_LambdaFunctionTimedOut: case E_ActivityFailed: case E_ActivityTimedOut: case E_MapRunFailed:
+    case E_ActivityScheduleFailed:
         w_err(b, e);
+        break;
+    case E_ActivityStarted:
+        if (e->cause)
+            w_kv(b, "workerName", e->cause);
         break;
     case E_ExecutionRedriven:
         w_ki(b, "redriveCount", e->n);

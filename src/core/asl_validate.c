@@ -535,6 +535,9 @@ static void check_task(vctx *c, const json_t *st, const char *loc, int ql)
         } else if (c->type == ASL_EXPRESS && strcmp(sfx, ".waitForTaskToken") == 0) {
             /* AWS's text has a stray space before " at": kept. */
             diag(c, SCHEMA, floc, "Express state machine does not support '.waitForTaskToken' service integration ");
+        } else if (c->type == ASL_EXPRESS && strncmp(r, "arn:", 4) == 0 && strstr(r, ":states:") &&
+                   strstr(r, ":activity:")) {
+            diag(c, SCHEMA, floc, "Express state machine does not support Activity ARN");
         }
     }
     exclusive(c, st, loc, "TimeoutSeconds", "TimeoutSecondsPath");

@@ -406,6 +406,11 @@ static void fail_task(run *r, rexec *e, uint64_t task, const char *error, const 
  * or States.Runtime. */
 static void invoke_service(run *r, rexec *e, dispatch *d)
 {
+    const char *res = d->resource ? d->resource : "";
+    if (!strncmp(res, "arn:aws:states:", 15) && strstr(res, ":activity:")) {
+        run__act_schedule(r, e->arn, d->id, res, d->payload, d->token); /* run_act.c */
+        return;
+    }
     run_svc_task t = {.exec_arn = e->arn, .task = d->id, .resource = d->resource,
                       .payload = d->payload, .wait_for_token = d->wait_for_token,
                       .timeout_s = d->timeout_s};
@@ -542,8 +547,10 @@ static void act_dispatch(run *r, void *arg)
                 goto out;
             }
             t->task = d->id;
-            if (hmap_get(&r->tokens, d->token) == NULL &&
-                hmap_put(&r->tokens, d->token, t) == 0) {
+            tokref *had = hmap_get(&r->tokens, d->token);
+            if (had && !strcmp(had->arn, e->arn))
+                had->task = d->id; /* a retry of the state: the same token, a new task */
+            if (had == NULL && hmap_put(&r->tokens, d->token, t) == 0) {
                 e->tokens[e->ntokens++] = tok;
             } else {
                 free(tok);
@@ -644,7 +651,9 @@ run *run_create(const run_opts *o)
     r->gen = 1;
     r->probe_min_ms = o->probe_ms > 0 ? o->probe_ms : PROBE_MIN_MS;
     r->svc = run__svc_create(r, r->st, o->data_dir, r->region, r->account);
-    if (r->svc == NULL) {
+    if (r->svc == NULL || run__act_init(r) != 0) {
+        run__svc_free(r->svc);
+        free(r->acts);
         free(r->region);
         free(r->account);
         free(r);
@@ -719,6 +728,7 @@ void run_free(run *r)
         }
     }
     run__fn_cancel_all(r); /* TestState's invocations: their replies too */
+    run__act_stop(r);      /* workers waiting on activities: their replies too */
     while (r->nq > 0) {
         action *q = r->q;
         size_t n = r->nq;
@@ -743,6 +753,7 @@ void run_free(run *r)
     hmap_cleanup(&r->execs, NULL);
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
+    run__act_free(r);
     run__svc_free(r->svc);
     asl_mock_free(r->mock);
     jtext_cleanup(&r->tb);

@@ -235,9 +235,46 @@ void run_history_close(run_history *h);
 
 /* ---- .waitForTaskToken -------------------------------------------------- */
 enum run_task_kind { RUN_TASK_SUCCESS = 1, RUN_TASK_FAILURE, RUN_TASK_HEARTBEAT };
-/* Returns 0 or RUN_ENOENT (no task waits on this token). output borrowed. */
+#define RUN_ETIMEDOUT SFN_E_TIMEDOUT /* the token's task timed out */
+/* Returns 0, RUN_ENOENT (no task waits on this token) or RUN_ETIMEDOUT (its
+ * task timed out lately). output borrowed. */
 int run_task_send(run *r, const char *token, int kind, json_t *output, const char *error,
                   const char *cause);
+
+/* ---- activities (run_act.c) ---------------------------------------------
+ * Rows in the store (arn, name, created_ms, tags: JSON text or NULL); the
+ * writes join the current transaction like run_sm_save's. */
+typedef store_act run_act;
+/* CreateActivity: idempotent on the name (an existing one's ARN and date
+ * are returned, its tags kept). *arn_out malloc'd. Returns 0, RUN_EINVAL
+ * (not a valid name), RUN_EUNAVAIL, RUN_EDB, RUN_ENOMEM. */
+int run_act_create(run *r, const char *name, const char *tags, char **arn_out,
+                   int64_t *created_ms);
+/* The template's activity: created unless it exists. */
+int run_act_ensure(run *r, const char *name, const char *arn);
+/* 0 (*out to run_act_cleanup), RUN_ENOENT, RUN_EDB. */
+int run_act_get(run *r, const char *arn, run_act *out);
+void run_act_cleanup(run_act *a);
+/* Oldest first: skip, at most limit (<= 0: all); *more as run_sm_list's. */
+int run_act_list(run *r, long skip, long limit, int (*cb)(void *ctx, const run_act *a), void *ctx,
+                 int *more);
+/* DeleteActivity: 0 (also when there was none), RUN_EUNAVAIL, RUN_EDB. */
+int run_act_delete(run *r, const char *arn);
+/* GetActivityTask: a worker waits (up to 60 s) for a task of activity arn.
+ * cb is called once, from the loop, never from inside run_act_poll_start:
+ * rc 0 with the task's token and input (JSON text), both NULL when none
+ * came in time; RUN_EUNAVAIL (the store took no writes) or RUN_ESHUTDOWN.
+ * The task is the worker's only once its ActivityStarted is committed.
+ * Returns NULL on ENOMEM (cb not called). */
+typedef void run_act_cb(void *ud, int rc, const char *token, const char *input);
+typedef struct run_act_poll run_act_poll;
+run_act_poll *run_act_poll_start(run *r, const char *arn, const char *worker, run_act_cb *cb,
+                                 void *ud);
+/* The workers waiting on activity arn now (AWS takes up to 1,000). */
+int run_act_pollers(run *r, const char *arn);
+/* The worker went away before cb: cb is not called, and a task already
+ * picked for it goes back to the head of the queue. */
+void run_act_poll_cancel(run_act_poll *p);
 
 /* ---- service integrations (run_tasks.c; see docs/integrations.md) ------ */
 /* An SNS topic that sns:publish tasks may name (from the template). name

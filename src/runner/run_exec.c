@@ -241,8 +241,8 @@ int run_task_send(run *r, const char *token, int kind, json_t *output, const cha
     for (i = 0; i < np; i++)
         if (pend[i].kind == ASL_CMD_INVOKE && pend[i].id == t->task)
             break;
-    if (i == np)
-        return RUN_ENOENT; /* timed out or already answered */
+    if (i == np) /* timed out or already answered */
+        return asl_exec_task_timed_out(e->x, t->task) ? RUN_ETIMEDOUT : RUN_ENOENT;
     asl_input in = {.id = t->task, .now_ms = run__exec_now(e), .result = output, .error = error,
                     .cause = cause};
     in.kind = kind == RUN_TASK_SUCCESS   ? ASL_IN_TASK_SUCCEEDED

@@ -153,6 +153,7 @@ struct run {
     fjson_buf fj;             /* the JSON reader's scratch (function results) */
     struct run_fn *fns;       /* functions invoked outside executions (run_fn.c) */
     int ver_deleting;         /* machines DELETING (run_ver.c) */
+    struct run_acts *acts;    /* activity queues and their workers (run_act.c) */
 };
 
 #define logf_ run__log
@@ -217,6 +218,19 @@ void run__reap_lost(run *r);
 void run__on_retention(ev_loop *loop, ev_timer *t, void *ud);
 #define RETAIN_IDLE_MS 1000
 #define PROBE_MIN_MS 250 /* the first retry of a store that took no writes */
+
+/* ---- run_act.c -------------------------------------------------------------- */
+typedef struct run_acts run_acts;
+int run__act_init(run *r);
+/* run_free: every worker still waiting is answered RUN_ESHUTDOWN (their
+ * replies are queued); then, once the queue ran, run__act_free. */
+void run__act_stop(run *r);
+void run__act_free(run *r);
+/* Dispatch of a Task whose Resource is an activity ARN (its ActivityScheduled
+ * committed): queued for a worker, or ActivityScheduleFailed when the
+ * activity does not exist. token: the task's (the core's). */
+void run__act_schedule(run *r, const char *exec_arn, uint64_t task, const char *resource,
+                       const char *payload, const char *token);
 
 /* ---- run_exec.c ------------------------------------------------------------- */
 /* Rebuild execution id from the store and dispatch what it waits on. */

@@ -541,6 +541,26 @@ static int register_topics(sfnd *s)
     return 0;
 }
 
+/* The template's activities: created unless they exist (their workers may
+ * poll as soon as sfnd serves). */
+static int register_activities(sfnd *s)
+{
+    for (size_t i = 0; i < tpl_activity_count(s->t); i++) {
+        const tpl_activity *a = tpl_activity_at(s->t, i);
+        int rc = run_act_ensure(s->run, a->name, a->arn);
+        if (rc == RUN_EINVAL) {
+            fprintf(stderr, "sfnd: activity %s: invalid name '%s'\n", a->logical_id, a->name);
+            return -1;
+        }
+        if (rc != 0)
+            fprintf(stderr, "sfnd: warning: activity %s not created: %s\n", a->logical_id,
+                    sfn_strerror(rc));
+        else
+            printf("activity      %-28s %s\n", a->logical_id, a->arn);
+    }
+    return 0;
+}
+
 static int register_rules(sfnd *s)
 {
     for (size_t i = 0; i < tpl_state_machine_count(s->t); i++) {
@@ -595,8 +615,9 @@ static int register_queues(sfnd *s)
 /* State machines, topics, rules; the tables are listed; then committed. */
 static int register_resources(sfnd *s)
 {
-    if (register_machines(s) != 0 || register_topics(s) != 0 || register_queues(s) != 0 ||
-        register_rules(s) != 0 || sfnd_endpoints_apply(&s->cfg.ep, s->run, s->cfg.quiet) != 0)
+    if (register_machines(s) != 0 || register_activities(s) != 0 || register_topics(s) != 0 ||
+        register_queues(s) != 0 || register_rules(s) != 0 ||
+        sfnd_endpoints_apply(&s->cfg.ep, s->run, s->cfg.quiet) != 0)
         return -1;
     for (size_t i = 0; i < tpl_table_count(s->t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(s->t, i)->logical_id,

@@ -375,7 +375,8 @@ static int open_db(store *s, const char *path, int sync_full, int exclusive, cha
                                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK)
         goto fail_exec;
-    if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK)
+    if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+        store__act_schema(s, &err) != STORE_OK)
         goto fail_exec;
     if ((!has_table(s->db, "event_log", "seq") &&
          sqlite3_exec(s->db, migrate_step_inputs, NULL, NULL, &err) != SQLITE_OK) ||

@@ -94,6 +94,27 @@ int store_def_insert(store *s, const char *sm_arn, const char *definition, int t
 /* *definition: malloc'd text, caller frees. */
 int store_def_get(store *s, int64_t id, char **definition /* OUT */, int *type /* OUT */);
 
+/* ---- activities (store_act.c) ------------------------------------------ */
+typedef struct store_act {
+    char *arn;
+    char *name;
+    int64_t created_ms;
+    char *tags;           /* JSON text of CreateActivity's tags, or NULL */
+} store_act;
+
+/* Insert a new activity: STORE_OK, STORE_EEXIST (that ARN is taken), STORE_EDB. */
+int store_act_put(store *s, const store_act *a);
+/* STORE_OK (*out to store_act_cleanup), STORE_ENOENT, STORE_EDB. */
+int store_act_get(store *s, const char *arn, store_act *out);
+/* Removes the row if there is one: STORE_OK, STORE_EDB. */
+int store_act_delete(store *s, const char *arn);
+/* Activities oldest first: skips `skip`, calls cb for at most `limit` (<= 0:
+ * all), *a borrowed during the call; *more = 1 when another follows. A
+ * nonzero return from cb stops the walk and is returned. */
+int store_act_list(store *s, long skip, long limit, int (*cb)(void *ctx, const store_act *a),
+                   void *ctx, int *more);
+void store_act_cleanup(store_act *a);
+
 /* ---- executions -------------------------------------------------------- */
 enum store_status {
     STORE_RUNNING = 0, /* same order as the core's asl_status */

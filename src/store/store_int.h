@@ -173,4 +173,8 @@ char *store__payload_dup(store *s, sqlite3_stmt *st, int i, int r);
  * only slower, and it is tried again at the next open. */
 int store__split_old_rows(store *s);
 
+/* ---- store_act.c ---- */
+/* Create the activities table if it is not there (store_open). */
+int store__act_schema(store *s, char **err);
+
 #endif

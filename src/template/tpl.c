@@ -472,6 +472,9 @@ static int name_resource(tpl *t, const char *id, json_t *rv)
                !strcmp(r->type, "AWS::Serverless::SimpleTable")) {
         r->kind = R_TABLE;
         name_key = "TableName";
+    } else if (!strcmp(r->type, "AWS::StepFunctions::Activity")) {
+        r->kind = R_ACTIVITY;
+        name_key = "Name";
     } else if (!strcmp(r->type, "AWS::SNS::Topic")) {
         r->kind = R_TOPIC;
         name_key = "TopicName";
@@ -504,6 +507,7 @@ static int load_resources(tpl *t, const tpl_opts *o)
     t->topics = calloc(n + 1, sizeof *t->topics);
     t->queues = calloc(n + 1, sizeof *t->queues);
     t->buses = calloc(n + 1, sizeof *t->buses);
+    t->acts = calloc(n + 1, sizeof *t->acts);
     /* one slot per resource, plus one per state machine event */
     size_t nu = n + 1;
     const char *id;
@@ -513,7 +517,7 @@ static int load_resources(tpl *t, const tpl_opts *o)
               json_array_size(json_object_get(json_object_get(rv, "Properties"), "Targets"));
     t->unsupported = calloc(nu, sizeof *t->unsupported);
     if (!t->res || !t->fns || !t->sms || !t->tables || !t->topics || !t->queues || !t->buses ||
-        !t->unsupported)
+        !t->acts || !t->unsupported)
         return -ENOMEM;
 
     /* Pass 1: names and ARNs, so that any Ref/GetAtt can be answered. A
@@ -540,7 +544,8 @@ static int load_resources(tpl *t, const tpl_opts *o)
                           : r->kind == R_TABLE         ? "TableName"
                           : r->kind == R_TOPIC         ? "TopicName"
                           : r->kind == R_QUEUE         ? "QueueName"
-                          : r->kind == R_BUS || r->kind == R_EVRULE ? "Name"
+                          : r->kind == R_BUS || r->kind == R_EVRULE || r->kind == R_ACTIVITY
+                              ? "Name"
                                                        : NULL;
         const json_t *nv = key ? json_object_get(r->props, key) : NULL;
         if (nv && !json_is_string(nv)) {
@@ -566,6 +571,12 @@ static int load_resources(tpl *t, const tpl_opts *o)
             t->topics[t->ntopics].logical_id = r->logical_id;
             t->topics[t->ntopics].name = r->name;
             t->topics[t->ntopics++].arn = r->arn;
+            break;
+        case R_ACTIVITY:
+            r->arn = keepf(t, "arn:aws:states:%s:%s:activity:%s", t->region, t->account, r->name);
+            t->acts[t->nacts].logical_id = r->logical_id;
+            t->acts[t->nacts].name = r->name;
+            t->acts[t->nacts++].arn = r->arn;
             break;
         case R_QUEUE:
         case R_BUS:
@@ -691,6 +702,7 @@ void tpl_free(tpl *t)
     free(t->sms);
     free(t->tables);
     free(t->topics);
+    free(t->acts);
     free(t->queues);
     free(t->buses);
     free(t->evtargets);
@@ -714,6 +726,8 @@ const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i)
 }
 size_t tpl_topic_count(const tpl *t) { return t->ntopics; }
 const tpl_topic *tpl_topic_at(const tpl *t, size_t i) { return i < t->ntopics ? &t->topics[i] : NULL; }
+size_t tpl_activity_count(const tpl *t) { return t->nacts; }
+const tpl_activity *tpl_activity_at(const tpl *t, size_t i) { return i < t->nacts ? &t->acts[i] : NULL; }
 size_t tpl_queue_count(const tpl *t) { return t->nqueues; }
 const tpl_queue *tpl_queue_at(const tpl *t, size_t i) { return i < t->nqueues ? &t->queues[i] : NULL; }
 size_t tpl_bus_count(const tpl *t) { return t->nbuses; }

@@ -12,6 +12,9 @@
  *                                  ARN arn:aws:states:<region>:<account>:stateMachine:<name>
  *   AWS::DynamoDB::Table,
  *   AWS::Serverless::SimpleTable   name = TableName or the logical ID
+ *   AWS::StepFunctions::Activity   name = Name or the logical ID; !Ref gives the ARN
+ *                                  arn:aws:states:<region>:<account>:activity:<name>,
+ *                                  !GetAtt .Name the name
  *   AWS::SNS::Topic                name = TopicName or the logical ID;
  *                                  !Ref and !GetAtt .TopicArn give the ARN
  *                                  arn:aws:sns:<region>:<account>:<name>,
@@ -134,6 +137,13 @@ typedef struct tpl_topic {
     const char *arn;
 } tpl_topic;
 
+/* AWS::StepFunctions::Activity: created at start-up unless it exists. */
+typedef struct tpl_activity {
+    const char *logical_id;
+    const char *name;
+    const char *arn;
+} tpl_activity;
+
 /* AWS::SQS::Queue: Ref gives url, GetAtt Arn/QueueName/QueueUrl. */
 typedef struct tpl_queue {
     const char *logical_id;
@@ -181,6 +191,8 @@ size_t tpl_state_machine_count(const tpl *t);
 const tpl_state_machine *tpl_state_machine_at(const tpl *t, size_t i);
 size_t tpl_topic_count(const tpl *t);
 const tpl_topic *tpl_topic_at(const tpl *t, size_t i);
+size_t tpl_activity_count(const tpl *t);
+const tpl_activity *tpl_activity_at(const tpl *t, size_t i);
 size_t tpl_queue_count(const tpl *t);
 const tpl_queue *tpl_queue_at(const tpl *t, size_t i);
 size_t tpl_bus_count(const tpl *t);

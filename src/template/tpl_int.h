@@ -27,7 +27,7 @@
 #define TPL_MAX_DEPTH 64
 
 enum res_kind { R_OTHER = 0, R_FUNCTION, R_STATE_MACHINE, R_TABLE, R_TOPIC, R_QUEUE, R_BUS,
-                R_EVRULE };
+                R_EVRULE, R_ACTIVITY };
 
 typedef struct res {
     const char *logical_id;
@@ -63,6 +63,8 @@ struct tpl {
     size_t nqueues;
     tpl_bus *buses;
     size_t nbuses;
+    tpl_activity *acts;
+    size_t nacts;
     tpl_evtarget *evtargets;
     size_t nevtargets;
     json_t *overrides; /* parameter name -> string value */

@@ -83,6 +83,7 @@ static json_t *ref(tpl *t, const char *name)
     switch (r->kind) {
     case R_STATE_MACHINE: /* Ref of a state machine is its ARN */
     case R_TOPIC:         /* and of a topic too */
+    case R_ACTIVITY:      /* and of an activity */
         return json_string(r->arn);
     case R_QUEUE:         /* a queue's is its URL */
         return json_string(r->url);

@@ -25,6 +25,7 @@
     X(SFN_E_FBIG, -27, "EFBIG", "an event larger than the limit")                            \
     X(SFN_E_PROTO, -71, "EPROTO", "an unexpected answer")                                    \
     X(SFN_E_SHUTDOWN, -108, "ESHUTDOWN", "the service is shutting down")                     \
+    X(SFN_E_TIMEDOUT, -110, "ETIMEDOUT", "it timed out")                                     \
     X(SFN_E_CANCELLED, -125, "ECANCELLED", "it was cancelled")
 
 #define SFN_ERR_ENUM_(name, value, shortname, msg) name = value,

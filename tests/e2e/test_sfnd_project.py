@@ -19,7 +19,9 @@ sfnd on the copy, and drives it with boto3 and the AWS CLI:
    Invoke with LogType Tail and a client context, Event (with its retries),
    DryRun, the 256 KB asynchronous limit;
  - a parameter override (Stage=prod: a Condition, a Mapping, a resource
-   that exists only in prod).
+   that exists only in prod);
+ - an activity (AWS::StepFunctions::Activity) served by a boto3 worker
+   thread of the test's own, the second step of a state machine.
 
 Without `node` on the PATH the Node.js parts skip with a message. When the
 machine's node or python3 is not the template's version (nodejs20.x,
@@ -497,9 +499,49 @@ def test_parameter_override_prod():
         assert "ProdOnlyFunction" in names, names
 
 
+# ---- 4. an activity worker ------------------------------------------------------------
+def test_activity_worker():
+    """GreetAndApprove: the Python function greets, then an activity task
+    waits for a worker; a boto3 worker thread (GetActivityTask, heartbeat,
+    SendTaskSuccess) approves it."""
+    import threading
+    act = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:sfnd-approval"
+    with Project() as p, p.sfnd() as s:
+        assert f"activity      ApprovalActivity             {act}" in s.output(), s.output()
+        got, errors = [], []
+
+        def worker():
+            try:
+                sfn = s.boto()
+                while not got:
+                    t = sfn.get_activity_task(activityArn=act, workerName="approver")
+                    if not t.get("taskToken"):
+                        continue
+                    got.append(json.loads(t["input"]))
+                    sfn.send_task_heartbeat(taskToken=t["taskToken"])
+                    sfn.send_task_success(taskToken=t["taskToken"],
+                                          output=json.dumps(dict(got[0], approved=True)))
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        th = threading.Thread(target=worker, daemon=True)
+        th.start()
+        sfn = s.boto()
+        sm = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:GreetAndApprove"
+        arn = sfn.start_execution(stateMachineArn=sm, input='{"name": "Eve"}')["executionArn"]
+        d = s.wait_done(arn, timeout=60)
+        th.join(10)
+        assert not errors, errors
+        assert d["status"] == "SUCCEEDED", d
+        assert json.loads(d["output"]) == {"message": "Hello, Eve!", "approved": True}, d
+        assert got == [{"message": "Hello, Eve!"}], got
+        ev = sfn.get_execution_history(executionArn=arn)["events"]
+        started = [e for e in ev if e["type"] == "ActivityStarted"]
+        assert started[0]["activityStartedEventDetails"] == {"workerName": "approver"}, ev
+
+
 if __name__ == "__main__":
     main([test_startup_lists_where_it_looked, test_sfnd_build_then_run,
           test_newer_build_wins_over_sources, test_codeuri_confined_to_the_project,
           test_node_functions, test_python_functions, test_shell_bootstrap,
           test_runtime_version_mismatch, test_list_and_get_functions,
-          test_event_dryrun_and_limits, test_parameter_override_prod])
+          test_event_dryrun_and_limits, test_parameter_override_prod, test_activity_worker])
