@@ -351,6 +351,9 @@ static const op ops[] = {
     {"SendTaskHeartbeat", api__op_task_heartbeat},
     {"RedriveExecution", api__op_redrive},
     {"TestState", api__op_test_state},
+    {"TagResource", api__op_tag_resource},
+    {"UntagResource", api__op_untag_resource},
+    {"ListTagsForResource", api__op_list_tags},
 };
 
 void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)

@@ -102,7 +102,8 @@ static json_t *exec_json(const run_exec_info *x, int full)
                                                        : "Execution is SUCCEEDED and cannot be redriven"));
         if (x->redrive_ms)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
-    } else if (x->redrive_count) {
+    } else {
+        /* ListExecutions' items carry redriveCount, 0 included */
         json_object_set_new(o, "redriveCount", json_integer(x->redrive_count));
         if (x->redrive_ms)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
@@ -366,12 +367,26 @@ void api__op_describe_exec(call *c, json_t *req)
 
 typedef struct exec_list {
     json_t *arr;
+    int redrive;          /* redriveFilter: 0 none, 1 REDRIVEN, 2 NOT_REDRIVEN */
+    long limit;
+    int64_t last;         /* the id of the last item given */
+    int more;             /* one more item follows the page */
 } exec_list;
 
+/* The page: items that pass the redrive filter, up to the limit; the walk
+ * stops at the first item past it (the page's next token names the last
+ * item given). */
 static int exec_list_cb(void *ctx, const run_exec_info *x)
 {
     exec_list *l = ctx;
+    if ((l->redrive == 1 && x->redrive_count == 0) || (l->redrive == 2 && x->redrive_count > 0))
+        return 0;
+    if ((long)json_array_size(l->arr) >= l->limit) {
+        l->more = 1;
+        return 1;
+    }
     json_array_append_new(l->arr, exec_json(x, 0));
+    l->last = x->id;
     return 0;
 }
 
@@ -394,6 +409,16 @@ void api__op_list_execs(call *c, json_t *req)
     }
     if (smarn == NULL) {
         CLIENT(c, "ResourceNotFound", "Resource not found: '%s'", maprun);
+        return;
+    }
+    int rfilter = 0;
+    if (redrive && (rfilter = !strcmp(redrive, "REDRIVEN")      ? 1
+                              : !strcmp(redrive, "NOT_REDRIVEN") ? 2
+                                                                 : 0) == 0) {
+        CLIENT(c, "ValidationException",
+               "1 validation error detected: Value '%s' at 'redriveFilter' failed to satisfy "
+               "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+               redrive);
         return;
     }
     int status = -1;
@@ -420,13 +445,12 @@ void api__op_list_execs(call *c, json_t *req)
         return;
     }
     run_sm_cleanup(&sm);
-    exec_list l = {.arr = json_array()};
+    exec_list l = {.arr = json_array(), .redrive = rfilter, .limit = max ? max : LIST_DEFAULT};
     int64_t next = 0;
-    run_exec_list(c->a->run, smarn, status, after, max ? (int)max : LIST_DEFAULT, exec_list_cb,
-                  &l, &next);
+    run_exec_list(c->a->run, smarn, status, after, 0, exec_list_cb, &l, &next);
     json_t *o = json_pack("{s:o}", "executions", l.arr);
-    if (next)
-        json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)next));
+    if (l.more)
+        json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)l.last));
     api__reply_json(c, o);
 }
 

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #include "api_int.h"
+#include "run_meta.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,12 +24,6 @@
 #include <string.h>
 
 #define MAX_DEFINITION 1048576
-
-/* ---- helpers ------------------------------------------------------------------- */
-static json_t *logging_json(void)
-{
-    return json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0);
-}
 
 /* ---- compiling off the loop ---------------------------------------------------
  * A definition above ASYNC_MIN bytes (1 MB compiles in about 100 ms) is
@@ -154,6 +149,7 @@ void api__op_create_sm(call *c, json_t *req)
     json_t *v;
     if (api__member(c, req, "loggingConfiguration", T_OBJ, 0, &v) ||
         api__member(c, req, "tracingConfiguration", T_OBJ, 0, &v) ||
+        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &v) ||
         api__member(c, req, "tags", T_ARR, 0, &v))
         return;
     if (!run_name_valid(name)) {
@@ -164,9 +160,14 @@ void api__op_create_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
-    asl_machine *m = NULL;
-    if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0)
+    run_sm_conf conf;
+    if (api__sm_tags_req(c, req) || api__sm_conf_req(c, req, NULL, &conf))
         return;
+    asl_machine *m = NULL;
+    if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0) {
+        run_sm_conf_cleanup(&conf);
+        return;
+    }
     char arn[512];
     snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name);
     run_sm old;
@@ -182,6 +183,7 @@ void api__op_create_sm(call *c, json_t *req)
             if (!same) {
                 run_sm_cleanup(&old);
                 asl_machine_free(m);
+                run_sm_conf_cleanup(&conf);
                 CLIENT(c, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
                 return;
             }
@@ -190,6 +192,7 @@ void api__op_create_sm(call *c, json_t *req)
                                          ts(old.created_ms)));
             run_sm_cleanup(&old);
             asl_machine_free(m);
+            run_sm_conf_cleanup(&conf);
             return;
         }
         run_sm_cleanup(&old);
@@ -197,7 +200,9 @@ void api__op_create_sm(call *c, json_t *req)
     int64_t now = ev_wall_ms();
     run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
                    .created_ms = now, .updated_ms = now};
-    if (run_sm_save(a->run, &sm, def) != 0) {
+    int rc = run_sm_save(a->run, &sm, def) || api__sm_meta_save(c, arn, &conf, req, 1);
+    run_sm_conf_cleanup(&conf);
+    if (rc != 0) {
         asl_machine_free(m);
         api__reply_unavail(c);
         return;
@@ -215,12 +220,12 @@ void api__op_describe_sm(call *c, json_t *req)
     char *def = NULL;
     int type = 0;
     run_sm_definition(c->a->run, sm.def_id, &def, &type);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", sm.arn,
-                          "name", sm.name, "status", "ACTIVE", "definition", def ? def : "{}",
-                          "roleArn", sm.role_arn ? sm.role_arn : "", "type",
-                          sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms),
-                          "loggingConfiguration", logging_json(), "tracingConfiguration",
-                          json_pack("{s:b}", "enabled", 0));
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "stateMachineArn", sm.arn, "name",
+                          sm.name, "status", "ACTIVE", "definition", def ? def : "{}", "roleArn",
+                          sm.role_arn ? sm.role_arn : "", "type",
+                          sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms));
+    if (o)
+        api__sm_conf_describe(c, sm.arn, o);
     free(def);
     run_sm_cleanup(&sm);
     api__reply_json(c, o);
@@ -258,15 +263,16 @@ void api__op_update_sm(call *c, json_t *req)
 {
     api *a = c->a;
     const char *arn, *def, *role;
-    json_t *logc, *trc;
+    json_t *logc, *trc, *encc;
     run_sm sm;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
         api__str_member(c, req, "definition", 0, MAX_DEFINITION, &def) ||
         api__str_member(c, req, "roleArn", 0, 256, &role) ||
         api__member(c, req, "loggingConfiguration", T_OBJ, 0, &logc) ||
-        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc))
+        api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc) ||
+        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &encc))
         return;
-    if (!def && !role && !logc && !trc) {
+    if (!def && !role && !logc && !trc && !encc) {
         CLIENT(c, "MissingRequiredParameter",
                "Either the definition, the role ARN, the LoggingConfiguration, or the "
                "TracingConfiguration must be specified");
@@ -279,9 +285,15 @@ void api__op_update_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
+    run_sm_conf conf;
+    if (api__sm_conf_req(c, req, arn, &conf) != 0) {
+        run_sm_cleanup(&sm);
+        return;
+    }
     asl_machine *m = NULL;
     if (def && check_definition(c, req, api__op_update_sm, def, sm.type, &m) != 0) {
         run_sm_cleanup(&sm);
+        run_sm_conf_cleanup(&conf);
         return;
     }
     int64_t now = ev_wall_ms();
@@ -290,7 +302,11 @@ void api__op_update_sm(call *c, json_t *req)
         sm.role_arn = strdup(role);
     }
     sm.updated_ms = now;
-    if (run_sm_save(a->run, &sm, def) != 0)
+    int rc = run_sm_save(a->run, &sm, def);
+    if (rc == 0 && (logc || trc || encc))
+        rc = api__sm_meta_save(c, arn, &conf, NULL, 0);
+    run_sm_conf_cleanup(&conf);
+    if (rc != 0)
         goto fail;
     if (def)
         run_machine_adopt(a->run, sm.def_id, m);
@@ -380,11 +396,11 @@ void api__op_describe_for_exec(call *c, json_t *req)
     memset(&sm, 0, sizeof sm);
     run_sm_get(c->a->run, x.sm_arn, &sm);
     run_sm_definition(c->a->run, x.def_id, &def, &type);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", x.sm_arn, "name",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o}", "stateMachineArn", x.sm_arn, "name",
                           sm.name ? sm.name : "", "definition", def ? def : "{}", "roleArn",
-                          sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms),
-                          "loggingConfiguration", logging_json(), "tracingConfiguration",
-                          json_pack("{s:b}", "enabled", 0));
+                          sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms));
+    if (o)
+        api__sm_conf_describe(c, x.sm_arn, o);
     json_object_set_new(o, "revisionId", json_sprintf("%lld", (long long)x.def_id));
     free(def);
     run_sm_cleanup(&sm);
