@@ -20,6 +20,8 @@
 #include "jtext.h"
 #include "run_meta.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,4 +266,81 @@ void api__sm_conf_describe(call *c, const char *arn, json_t *o)
     json_object_set_new(o, "encryptionConfiguration",
                         conf_json(conf.encryption, meta_encryption_default));
     run_sm_conf_cleanup(&conf);
+}
+
+/* ---- the template's Logging and Tracing (api.h) --------------------------------- */
+/* SAM's PascalCase keys as the API's camelCase ones, at every level. */
+static json_t *camel(const json_t *v)
+{
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            char key[128];
+            snprintf(key, sizeof key, "%s", k);
+            if (key[0] >= 'A' && key[0] <= 'Z')
+                key[0] = (char)(key[0] - 'A' + 'a');
+            json_object_set_new(o, key, camel(x));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+            json_array_append_new(a, camel(x));
+        return a;
+    }
+    return json_deep_copy(v);
+}
+
+/* The checked answer of one template configuration as text (NULL: absent). */
+static int template_conf(const json_t *in, int (*check)(const json_t *, json_t **, meta_err *),
+                         const char *what, char **text, char *err, size_t errlen)
+{
+    *text = NULL;
+    if (in == NULL)
+        return 0;
+    json_t *c = camel(in), *o = NULL;
+    meta_err e;
+    int rc = check(c, &o, &e);
+    json_decref(c);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s: %s", what, e.type, e.msg);
+        return -EINVAL;
+    }
+    *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return *text ? 0 : -ENOMEM;
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && !strcmp(a, b));
+}
+
+int api_sm_template_conf(api *a, const char *arn, const json_t *logging, const json_t *tracing,
+                         char *err, size_t errlen)
+{
+    run_sm_conf old, conf = {0};
+    int rc = template_conf(logging, meta_logging, "Logging", &conf.logging, err, errlen);
+    if (rc == 0)
+        rc = template_conf(tracing, meta_tracing, "Tracing", &conf.tracing, err, errlen);
+    if (rc != 0) {
+        run_sm_conf_cleanup(&conf);
+        return rc;
+    }
+    int have = run_sm_conf_get(a->run, arn, &old) == 0;
+    conf.encryption = have && old.encryption ? strdup(old.encryption) : NULL;
+    if (!have || !same_text(old.logging, conf.logging) || !same_text(old.tracing, conf.tracing))
+        if (run_sm_conf_put(a->run, arn, &conf) != 0) {
+            snprintf(err, errlen, "store: the write failed");
+            rc = -EAGAIN;
+        }
+    if (have)
+        run_sm_conf_cleanup(&old);
+    run_sm_conf_cleanup(&conf);
+    return rc;
 }
