@@ -354,6 +354,9 @@ static const op ops[] = {
     {"TagResource", api__op_tag_resource},
     {"UntagResource", api__op_untag_resource},
     {"ListTagsForResource", api__op_list_tags},
+    {"ListMapRuns", api__op_list_map_runs},
+    {"DescribeMapRun", api__op_describe_map_run},
+    {"UpdateMapRun", api__op_update_map_run},
 };
 
 void api_call(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb, void *ud)

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #endif
 #include "api_int.h"
+#include "run_meta.h"
 
 #include "jtext.h"
 
@@ -408,7 +409,13 @@ void api__op_list_execs(call *c, json_t *req)
         return;
     }
     if (smarn == NULL) {
-        CLIENT(c, "ResourceNotFound", "Resource not found: '%s'", maprun);
+        /* a map run's iterations run inside its execution: no child
+         * executions to list (api_maprun.c) */
+        run_map_run m;
+        if (api__find_map_run(c, maprun, &m) == 0) {
+            run_map_run_cleanup(&m);
+            api__reply_json(c, json_pack("{s:[]}", "executions"));
+        }
         return;
     }
     int rfilter = 0;

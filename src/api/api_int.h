@@ -162,5 +162,13 @@ int api__sm_meta_save(call *c, const char *arn, const run_sm_conf_t *conf, const
 /* Add loggingConfiguration, tracingConfiguration, encryptionConfiguration
  * of arn to a DescribeStateMachine answer o. */
 void api__sm_conf_describe(call *c, const char *arn, json_t *o);
+/* api_maprun.c: ListMapRuns, DescribeMapRun, UpdateMapRun */
+void api__op_list_map_runs(call *c, json_t *req);
+void api__op_describe_map_run(call *c, json_t *req);
+void api__op_update_map_run(call *c, json_t *req);
+/* The map run arn checked and found (*m: run_map_run_cleanup); 0, or -1
+ * replied (InvalidArn, ResourceNotFound). */
+struct store_map_run;
+int api__find_map_run(call *c, const char *arn, struct store_map_run *m);
 
 #endif

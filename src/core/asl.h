@@ -111,6 +111,10 @@ enum asl_input_kind {
     ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
                                   ABORTED execution: it runs again from the
                                   state that failed (ExecutionRedriven) */
+    ASL_IN_MAP_RUN_UPDATE,     /* UpdateMapRun: id = the map run's started_id;
+                                  result = {maxConcurrency,
+                                  toleratedFailureCount,
+                                  toleratedFailurePercentage}, each optional */
 };
 
 typedef struct asl_input {
@@ -170,6 +174,27 @@ const char *asl_exec_cause(const asl_exec *x);
 int64_t asl_exec_stop_ms(const asl_exec *x);       /* when it ended, 0 while running */
 /* Number of state transitions so far (billing/metrics). */
 uint64_t asl_exec_transitions(const asl_exec *x);
+
+/* ---- map runs (a distributed Map's iterations; asl_maprun.c) ------------ */
+typedef struct asl_map_run {
+    int64_t started_id;   /* the id of its MapRunStarted event: names it */
+    const char *state;    /* the Map state's name (the machine's, borrowed) */
+    const char *label;    /* its Label, else the state's name */
+    int status;           /* ASL_RUNNING, ASL_SUCCEEDED, ASL_FAILED, ASL_ABORTED */
+    int64_t start_ms, stop_ms;
+    int max_concurrency;  /* 0: no limit */
+    int tolerated_count;  /* 0 when none was given */
+    double tolerated_pct;
+    int total, pending, running, succeeded, failed, aborted;
+} asl_map_run;
+/* The execution's map runs in the order they started (*out valid until the
+ * next feed). */
+size_t asl_exec_map_runs(const asl_exec *x, const asl_map_run **out);
+/* Its mapRunArn, "arn:aws:states:<region>:<account>:mapRun:<machine>/
+ * <label>:<uuid>", the uuid made from the execution's ARN and started_id
+ * (the same at every replay). Returns the length, or -1 when cap is too
+ * small. */
+int asl_map_run_arn(const asl_exec *x, const asl_map_run *mr, char *buf, size_t cap);
 
 /* ---- history ------------------------------------------------------------ */
 size_t asl_exec_event_count(const asl_exec *x);

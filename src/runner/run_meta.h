@@ -43,4 +43,25 @@ void run_sm_conf_cleanup(run_sm_conf *c);
  * transaction. */
 int run_meta_forget(run *r, const char *arn);
 
+/* ---- map runs ---------------------------------------------------------------
+ * A distributed Map's runs (the core's asl_map_run, asl_maprun.c) are
+ * saved after every step of a Standard execution that has any, in the
+ * step's transaction: what ListMapRuns and DescribeMapRun read is what was
+ * committed with the step's events. */
+typedef store_map_run run_map_run;
+int run_map_run_get(run *r, const char *arn, run_map_run *out);
+void run_map_run_cleanup(run_map_run *m);
+int run_map_run_each(run *r, const char *exec_arn,
+                     int (*cb)(void *ctx, const run_map_run *m), void *ctx);
+/* UpdateMapRun: changes {maxConcurrency, toleratedFailureCount,
+ * toleratedFailurePercentage} (borrowed; each optional). A running map
+ * run takes them as an input of its execution (logged, replayed at
+ * recovery); an ended one keeps them in its record. Returns 0,
+ * RUN_ENOENT, RUN_EDB or RUN_EUNAVAIL. */
+int run_map_run_update(run *r, const char *arn, json_t *changes);
+
+/* Internal (run.c): save the map runs of an execution after its step. */
+struct rexec;
+void run__map_runs_save(run *r, struct rexec *e);
+
 #endif

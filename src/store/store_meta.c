@@ -18,7 +18,13 @@ static const char meta_schema[] =
     " arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY(arn, key));"
     "CREATE TABLE IF NOT EXISTS sm_config("
-    " arn TEXT PRIMARY KEY, logging TEXT, tracing TEXT, encryption TEXT);";
+    " arn TEXT PRIMARY KEY, logging TEXT, tracing TEXT, encryption TEXT);"
+    "CREATE TABLE IF NOT EXISTS map_runs("
+    " arn TEXT PRIMARY KEY, exec_arn TEXT NOT NULL, sm_arn TEXT NOT NULL,"
+    " started_id INTEGER, start_ms INTEGER, stop_ms INTEGER, status INTEGER,"
+    " max_conc INTEGER, tol_count INTEGER, tol_pct REAL, total INTEGER, pending INTEGER,"
+    " running INTEGER, succeeded INTEGER, failed INTEGER, aborted INTEGER);"
+    "CREATE INDEX IF NOT EXISTS map_runs_exec ON map_runs(exec_arn, started_id);";
 
 int store__meta_schema(store *s, char *errbuf, size_t errlen)
 {
@@ -161,4 +167,100 @@ int store_meta_forget(store *s, const char *arn)
         return STORE_EDB;
     bind_text(st, 1, arn);
     return done_free(st);
+}
+
+/* ---- map runs ------------------------------------------------------------------ */
+#define MR_COLS                                                                          \
+    "arn, exec_arn, sm_arn, started_id, start_ms, stop_ms, status, max_conc, tol_count, " \
+    "tol_pct, total, pending, running, succeeded, failed, aborted"
+
+int store_map_run_put(store *s, const store_map_run *m)
+{
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO map_runs(" MR_COLS ") VALUES(?1, ?2, ?3, "
+                               "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+    if (st == NULL)
+        return STORE_EDB;
+    bind_text(st, 1, m->arn);
+    bind_text(st, 2, m->exec_arn);
+    bind_text(st, 3, m->sm_arn);
+    const int64_t v[] = {m->started_id, m->start_ms,   m->stop_ms, m->status,
+                         m->max_concurrency, m->tolerated_count};
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_int64(st, 4 + i, v[i]);
+    sqlite3_bind_double(st, 10, m->tolerated_pct);
+    const int c[] = {m->total, m->pending, m->running, m->succeeded, m->failed, m->aborted};
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_int(st, 11 + i, c[i]);
+    return done_free(st);
+}
+
+static void map_run_row(sqlite3_stmt *st, store_map_run *m)
+{
+    m->arn = col_dup(st, 0);
+    m->exec_arn = col_dup(st, 1);
+    m->sm_arn = col_dup(st, 2);
+    m->started_id = sqlite3_column_int64(st, 3);
+    m->start_ms = sqlite3_column_int64(st, 4);
+    m->stop_ms = sqlite3_column_int64(st, 5);
+    m->status = sqlite3_column_int(st, 6);
+    m->max_concurrency = sqlite3_column_int(st, 7);
+    m->tolerated_count = sqlite3_column_int(st, 8);
+    m->tolerated_pct = sqlite3_column_double(st, 9);
+    m->total = sqlite3_column_int(st, 10);
+    m->pending = sqlite3_column_int(st, 11);
+    m->running = sqlite3_column_int(st, 12);
+    m->succeeded = sqlite3_column_int(st, 13);
+    m->failed = sqlite3_column_int(st, 14);
+    m->aborted = sqlite3_column_int(st, 15);
+}
+
+int store_map_run_get(store *s, const char *arn, store_map_run *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(s, "SELECT " MR_COLS " FROM map_runs WHERE arn = ?1");
+    if (st == NULL)
+        return STORE_EDB;
+    bind_text(st, 1, arn);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        map_run_row(st, out);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW && (out->arn == NULL || out->exec_arn == NULL || out->sm_arn == NULL)) {
+        store_map_run_cleanup(out);
+        return STORE_EDB;
+    }
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_ENOENT : STORE_EDB;
+}
+
+void store_map_run_cleanup(store_map_run *m)
+{
+    if (m == NULL)
+        return;
+    free(m->arn);
+    free(m->exec_arn);
+    free(m->sm_arn);
+    memset(m, 0, sizeof *m);
+}
+
+int store_map_run_each(store *s, const char *exec_arn,
+                       int (*cb)(void *ctx, const store_map_run *m), void *ctx)
+{
+    sqlite3_stmt *st = prep(s, "SELECT " MR_COLS " FROM map_runs WHERE exec_arn = ?1 "
+                               "ORDER BY started_id");
+    if (st == NULL)
+        return STORE_EDB;
+    bind_text(st, 1, exec_arn);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_map_run m;
+        map_run_row(st, &m);
+        int r = m.arn && m.exec_arn && m.sm_arn ? cb(ctx, &m) : STORE_EDB;
+        store_map_run_cleanup(&m);
+        if (r != 0) {
+            sqlite3_finalize(st);
+            return r;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EDB;
 }

@@ -50,6 +50,29 @@ int store_sm_conf_put(store *s, const char *arn, const store_sm_conf *c);
 int store_sm_conf_get(store *s, const char *arn, store_sm_conf *out);
 void store_sm_conf_cleanup(store_sm_conf *c);
 
+/* ---- map runs (a distributed Map's runs, as the runner last saw them) ---- */
+typedef struct store_map_run {
+    char *arn;            /* mapRunArn */
+    char *exec_arn;       /* the execution it runs in */
+    char *sm_arn;         /* "...:stateMachine:<machine>/<label>" */
+    int64_t started_id;   /* its MapRunStarted event in the execution */
+    int64_t start_ms, stop_ms;
+    int status;           /* the core's asl_status */
+    int max_concurrency, tolerated_count;
+    double tolerated_pct;
+    int total, pending, running, succeeded, failed, aborted;
+} store_map_run;
+
+/* Insert or replace the row of m->arn. */
+int store_map_run_put(store *s, const store_map_run *m);
+/* STORE_ENOENT when absent; *out to store_map_run_cleanup after OK. */
+int store_map_run_get(store *s, const char *arn, store_map_run *out);
+void store_map_run_cleanup(store_map_run *m);
+/* The map runs of exec_arn in the order they started (*m borrowed for the
+ * call); a nonzero return from cb stops the walk and is returned. */
+int store_map_run_each(store *s, const char *exec_arn,
+                       int (*cb)(void *ctx, const store_map_run *m), void *ctx);
+
 /* Forget everything kept about arn (its resource was deleted). */
 int store_meta_forget(store *s, const char *arn);
 
