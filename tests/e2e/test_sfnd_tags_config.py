@@ -12,7 +12,11 @@ redrive filter end to end: sfnd with a small template of this test's own
 - the AWS CLI: tag-resource, list-tags-for-resource, untag-resource,
   describe-state-machine, list-executions --redrive-filter;
 - SIGKILL, restart on the same data: every acknowledged tag and
-  configuration is there.
+  configuration is there;
+- Map Runs of a distributed Map: ListMapRuns / DescribeMapRun while it
+  runs (counts, limits) and after a SIGKILL and restart, UpdateMapRun's
+  concurrency taking effect, the refusals; the AWS CLI's list-map-runs and
+  describe-map-run.
 """
 import json
 import os
@@ -238,5 +242,64 @@ def test_all():
         s.cleanup()
 
 
+DIST = json.dumps({"StartAt": "M", "States": {"M": {
+    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "Label": "waits",
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}},
+    "End": True}}})
+
+
+def test_map_runs():
+    s = Sfnd(template=template_file(), time_scale=1)
+    s.start()
+    try:
+        sfn = s.boto()
+        arn = sfn.create_state_machine(name="dist", definition=DIST, roleArn=ROLE)["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(6))}))["executionArn"]
+        runs = sfn.list_map_runs(executionArn=ex)["mapRuns"]
+        assert len(runs) == 1, runs
+        mr = runs[0]["mapRunArn"]
+        assert mr.startswith(f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:dist/waits:"), mr
+        assert runs[0]["stateMachineArn"] == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:dist/waits"
+        assert runs[0]["executionArn"] == ex and "stopDate" not in runs[0]
+        d = sfn.describe_map_run(mapRunArn=mr)
+        assert d["status"] == "RUNNING" and d["maxConcurrency"] == 1, d
+        c = d["itemCounts"]
+        assert c["total"] == 6 and c["running"] == 1 and c["pending"] + c["succeeded"] == 5, c
+        assert d["executionCounts"] == c
+        hist = sfn.get_execution_history(executionArn=ex)["events"]
+        started = [e for e in hist if e["type"] == "MapRunStarted"]
+        assert started and started[0]["mapRunStartedEventDetails"]["mapRunArn"] == mr, started
+        # refusals
+        assert err_code(sfn.describe_map_run, mapRunArn=mr[:-4] + "ffff") == "ResourceNotFound"
+        assert err_code(sfn.describe_map_run, mapRunArn=arn) == "InvalidArn"
+        assert err_code(sfn.update_map_run, mapRunArn=mr) == "ValidationException"
+        assert err_code(sfn.update_map_run, mapRunArn=mr, toleratedFailurePercentage=101.0) == "ValidationException"
+        assert err_code(sfn.list_map_runs, executionArn=ex + "x") == "ExecutionDoesNotExist"
+        assert sfn.list_executions(mapRunArn=mr)["executions"] == []
+        # SIGKILL mid-run: the record and the run go on after the restart
+        s.kill()
+        s.start()
+        sfn = s.boto()
+        d = sfn.describe_map_run(mapRunArn=mr)
+        assert d["status"] == "RUNNING" and d["itemCounts"]["total"] == 6, d
+        sfn.update_map_run(mapRunArn=mr, maxConcurrency=6, toleratedFailureCount=1)
+        d = sfn.describe_map_run(mapRunArn=mr)
+        assert d["maxConcurrency"] == 6 and d["toleratedFailureCount"] == 1, d
+        assert d["itemCounts"]["pending"] == 0, d  # all started at once now
+        assert s.wait_done(ex)["status"] == "SUCCEEDED"
+        d = sfn.describe_map_run(mapRunArn=mr)
+        assert d["status"] == "SUCCEEDED" and "stopDate" in d, d
+        c = d["itemCounts"]
+        assert (c["succeeded"], c["running"], c["pending"], c["failed"], c["resultsWritten"]) == (6, 0, 0, 0, 6), c
+        _, out, _ = s.cli("stepfunctions", "list-map-runs", "--execution-arn", ex)
+        assert out["mapRuns"][0]["mapRunArn"] == mr and "stopDate" in out["mapRuns"][0], out
+        _, out, _ = s.cli("stepfunctions", "describe-map-run", "--map-run-arn", mr)
+        assert out["status"] == "SUCCEEDED" and out["maxConcurrency"] == 6, out
+        assert s.stop() == 0
+    finally:
+        s.cleanup()
+
+
 if __name__ == "__main__":
-    main([test_all])
+    main([test_all, test_map_runs])

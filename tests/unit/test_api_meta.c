@@ -394,6 +394,90 @@ static void test_ops_durable(void **state)
     unlink_db(path);
 }
 
+/* ---- map runs in the core ------------------------------------------------------- */
+static const asl_exec_info MR_INFO = {
+    .execution_arn = "arn:aws:states:us-east-1:123456789012:execution:dm:e1",
+    .execution_name = "e1",
+    .state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:dm",
+    .state_machine_name = "dm",
+    .role_arn = "arn:aws:iam::123456789012:role/r",
+    .start_ms = 1000,
+    .seed = 7,
+};
+
+static asl_exec *map_exec(const char *def, const char *input, asl_machine **m)
+{
+    asl_diags d;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(asl_machine_compile_text(def, strlen(def), 0, m, &d), SFN_OK);
+    json_t *in = json_loads(input, 0, NULL);
+    asl_exec *x = asl_exec_start(*m, &MR_INFO, in);
+    json_decref(in);
+    assert_non_null(x);
+    return x;
+}
+
+static void test_core_map_runs(void **state)
+{
+    (void)state;
+    /* items 1 and 3 fail; two tolerated: SUCCEEDED with 2 failed */
+    static const char def[] =
+        "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"ToleratedFailureCount\":2,"
+        "\"MaxConcurrency\":2,\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\","
+        "\"ExecutionType\":\"STANDARD\"},\"StartAt\":\"C\",\"States\":{\"C\":{\"Type\":"
+        "\"Choice\",\"Choices\":[{\"Variable\":\"$\",\"NumericEquals\":1,\"Next\":\"F\"},"
+        "{\"Variable\":\"$\",\"NumericEquals\":3,\"Next\":\"F\"}],\"Default\":\"P\"},"
+        "\"F\":{\"Type\":\"Fail\",\"Error\":\"E\"},\"P\":{\"Type\":\"Pass\",\"End\":true}}},"
+        "\"End\":true}}}";
+    asl_machine *m;
+    asl_exec *x = map_exec(def, "[0,1,2,3,4]", &m);
+    assert_int_equal(asl_exec_status(x), ASL_SUCCEEDED);
+    const asl_map_run *mr;
+    assert_int_equal(asl_exec_map_runs(x, &mr), 1);
+    assert_int_equal(mr->status, ASL_SUCCEEDED);
+    assert_string_equal(mr->label, "M");
+    assert_int_equal(mr->total, 5);
+    assert_int_equal(mr->succeeded, 3);
+    assert_int_equal(mr->failed, 2);
+    assert_int_equal(mr->pending + mr->running + mr->aborted, 0);
+    assert_int_equal(mr->max_concurrency, 2);
+    assert_int_equal(mr->tolerated_count, 2);
+    char arn[512], arn2[512];
+    assert_true(asl_map_run_arn(x, mr, arn, sizeof arn) > 0);
+    assert_true(strncmp(arn, "arn:aws:states:us-east-1:123456789012:mapRun:dm/M:", 50) == 0);
+    assert_int_equal(strlen(arn) - 50, 36); /* a UUID */
+    /* its event names it so */
+    json_t *ev = asl_exec_event_json(x, (size_t)mr->started_id - 1, 1);
+    assert_string_equal(json_string_value(json_object_get(ev, "type")), "MapRunStarted");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(ev, "mapRunStartedEventDetails"), "mapRunArn")),
+                        arn);
+    json_decref(ev);
+    /* the same execution again: the same ARN (a replay names it alike) */
+    asl_exec *y = map_exec(def, "[0,1,2,3,4]", &m);
+    asl_exec_map_runs(y, &mr);
+    assert_true(asl_map_run_arn(y, mr, arn2, sizeof arn2) > 0);
+    assert_string_equal(arn, arn2);
+    asl_exec_free(y);
+    asl_exec_free(x);
+    asl_machine_free(m);
+
+    /* not tolerated: FAILED, the iterations in flight aborted */
+    char def2[sizeof def];
+    memcpy(def2, def, sizeof def);
+    char *tol = strstr(def2, "\"ToleratedFailureCount\":2");
+    tol[strlen("\"ToleratedFailureCount\":")] = '0';
+    x = map_exec(def2, "[0,1,2,3,4]", &m);
+    assert_int_equal(asl_exec_status(x), ASL_FAILED);
+    asl_exec_map_runs(x, &mr);
+    assert_int_equal(mr->status, ASL_FAILED);
+    assert_int_equal(mr->failed, 1);
+    assert_int_equal(mr->total, 5);
+    assert_int_equal(mr->running, 0);
+    asl_exec_free(x);
+    asl_machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_encryption_checks),
         cmocka_unit_test(test_store_meta),
         cmocka_unit_test(test_ops_durable),
+        cmocka_unit_test(test_core_map_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
