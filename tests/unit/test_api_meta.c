@@ -454,11 +454,13 @@ static void test_core_map_runs(void **state)
                         arn);
     json_decref(ev);
     /* the same execution again: the same ARN (a replay names it alike) */
-    asl_exec *y = map_exec(def, "[0,1,2,3,4]", &m);
+    asl_machine *m2;
+    asl_exec *y = map_exec(def, "[0,1,2,3,4]", &m2);
     asl_exec_map_runs(y, &mr);
     assert_true(asl_map_run_arn(y, mr, arn2, sizeof arn2) > 0);
     assert_string_equal(arn, arn2);
     asl_exec_free(y);
+    asl_machine_free(m2);
     asl_exec_free(x);
     asl_machine_free(m);
 
