@@ -24,7 +24,11 @@ static const char meta_schema[] =
     " started_id INTEGER, start_ms INTEGER, stop_ms INTEGER, status INTEGER,"
     " max_conc INTEGER, tol_count INTEGER, tol_pct REAL, total INTEGER, pending INTEGER,"
     " running INTEGER, succeeded INTEGER, failed INTEGER, aborted INTEGER);"
-    "CREATE INDEX IF NOT EXISTS map_runs_exec ON map_runs(exec_arn, started_id);";
+    "CREATE INDEX IF NOT EXISTS map_runs_exec ON map_runs(exec_arn, started_id);"
+    /* an execution removed (retention, store_exec_expire) takes its map
+     * runs along */
+    "CREATE TRIGGER IF NOT EXISTS map_runs_gone AFTER DELETE ON executions BEGIN"
+    " DELETE FROM map_runs WHERE exec_arn = OLD.arn; END;";
 
 int store__meta_schema(store *s, char *errbuf, size_t errlen)
 {

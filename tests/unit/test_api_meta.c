@@ -217,6 +217,24 @@ static void test_store_meta(void **state)
     buf[0] = '\0';
     store_tags_each(s, "arn:y", join_tag, buf);
     assert_string_equal(buf, "b=1;"); /* another resource's are untouched */
+
+    /* map runs: kept per execution, gone with it */
+    store_exec x = {.arn = "arn:e1", .sm_arn = "arn:sm", .name = "e1", .input = "{}",
+                    .status = STORE_SUCCEEDED, .start_ms = 1, .stop_ms = 2};
+    assert_int_equal(store_exec_insert(s, &x), STORE_OK);
+    store_map_run mr = {.arn = "arn:mr1", .exec_arn = "arn:e1", .sm_arn = "arn:sm/l",
+                        .started_id = 4, .total = 3, .succeeded = 3, .tolerated_pct = 12.5};
+    assert_int_equal(store_map_run_put(s, &mr), STORE_OK);
+    store_map_run got_mr;
+    assert_int_equal(store_map_run_get(s, "arn:mr1", &got_mr), STORE_OK);
+    assert_string_equal(got_mr.exec_arn, "arn:e1");
+    assert_int_equal(got_mr.total, 3);
+    assert_true(got_mr.tolerated_pct == 12.5);
+    store_map_run_cleanup(&got_mr);
+    int removed = 0;
+    assert_int_equal(store_exec_expire(s, 100, 10, &removed), STORE_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(store_map_run_get(s, "arn:mr1", &got_mr), STORE_ENOENT);
     store_close(s);
 }
 
