@@ -19,13 +19,13 @@ glibc_re='^(linux-vdso\.so|ld-linux-x86-64\.so|libc\.so|libm\.so|libpthread\.so|
 
 # In `sam build -u` the build runs in the provided.al2023 build image:
 # install the headers we need there (nothing is installed anywhere else).
-if ! pkg-config --exists jansson sqlite3 libcurl libcrypto 2>/dev/null || ! command -v cmake >/dev/null; then
+if ! pkg-config --exists jansson sqlite3 libcurl 2>/dev/null || ! command -v cmake >/dev/null; then
   if [ -r /etc/os-release ] && grep -q '^ID="\?amzn' /etc/os-release && command -v dnf >/dev/null &&
      [ "$(id -u)" = 0 ]; then
     echo "sam-build: installing build dependencies with dnf" >&2
-    dnf install -y -q cmake gcc make pkgconf-pkg-config jansson-devel libcurl-devel sqlite-devel openssl-devel >&2
+    dnf install -y -q cmake gcc make pkgconf-pkg-config jansson-devel libcurl-devel sqlite-devel >&2
   else
-    echo "sam-build: need cmake and the jansson, sqlite3, libcurl and libcrypto development files" >&2
+    echo "sam-build: need cmake and the jansson, sqlite3 and libcurl development files" >&2
     exit 1
   fi
 fi

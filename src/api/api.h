@@ -31,8 +31,6 @@ typedef struct api api;
 
 typedef struct api_opts {
     run *run;
-    store *st;            /* unused (the API reads through the runner); kept
-                           * for callers that still set it, to be dropped */
     ev_loop *loop;
     lam *lam;             /* may be NULL (no Lambda Invoke API) */
     const char *region;   /* default us-east-1 */

@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "api_int.h"
 #include "run_meta.h"
 
@@ -195,6 +196,34 @@ static void reply_exec(call *c, const run_exec_info *x)
 /* ---- executions ------------------------------------------------------------------ */
 static void sync_done(void *ud, int rc, const run_result *res);
 
+/* The machine of a StartExecution. Step Functions Local's
+ * <stateMachineArn>#<TestCaseName> runs a test case of the mock
+ * configuration: *smarn is then the ARN without it (in buf) and *tcase the
+ * test case. Without a mock configuration '#' is part of the name, as on
+ * AWS. Returns nonzero when it replied (an error). */
+static int find_sm_case(call *c, const char **smarn, char *buf, size_t n, run_sm *sm,
+                        const char **tcase)
+{
+    api *a = c->a;
+    const char *hash = run_mock_loaded(a->run) ? strchr(*smarn, '#') : NULL;
+    if (hash) {
+        snprintf(buf, n, "%.*s", (int)(hash - *smarn), *smarn);
+        *tcase = hash + 1;
+        *smarn = buf;
+    }
+    if (api__find_sm(c, *smarn, sm))
+        return 1;
+    if (*tcase && !run_mock_has_case(a->run, sm->name, *tcase)) {
+        CLIENT(c, "ValidationException",
+               "Test case '%s' is not defined for state machine '%s' in the mock configuration "
+               "file",
+               *tcase, *smarn);
+        run_sm_cleanup(sm);
+        return 1;
+    }
+    return 0;
+}
+
 static void op_start(call *c, json_t *req, int sync)
 {
     api *a = c->a;
@@ -219,7 +248,9 @@ static void op_start(call *c, json_t *req, int sync)
         CLIENT(c, "InvalidName", "Invalid Name: '%s'", name);
         return;
     }
-    if (api__find_sm(c, smarn, &sm))
+    char smbuf[2048];
+    const char *tcase = NULL;
+    if (find_sm_case(c, &smarn, smbuf, sizeof smbuf, &sm, &tcase))
         return;
     if (sync && sm.type != ASL_EXPRESS) {
         run_sm_cleanup(&sm);
@@ -248,11 +279,7 @@ static void op_start(call *c, json_t *req, int sync)
     if (!express && named) {
         /* Name idempotency (AWS): the same name and input while it runs
          * returns the same execution; otherwise ExecutionAlreadyExists. */
-        char *xarn = NULL;
-        const char *p = strstr(sm.arn, ":stateMachine:");
-        if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(p - sm.arn), sm.arn,
-                     p + strlen(":stateMachine:"), name) < 0)
-            xarn = NULL;
+        char *xarn = sfn_arn_execution(sm.arn, name, NULL);
         run_exec_info old;
         if (xarn && run_exec_get(a->run, xarn, &old) == 0) {
             int same = old.status == RUN_RUNNING && !strcmp(old.input, input) &&
@@ -271,7 +298,7 @@ static void op_start(call *c, json_t *req, int sync)
         free(xarn);
     }
     run_start s = {.sm = &sm, .name = name, .input_text = input, .input = in,
-                   .express = express};
+                   .express = express, .test_case = tcase};
     char *arn = NULL;
     int64_t start_ms = 0;
     int rc = run_exec_start(a->run, &s, sync ? sync_done : NULL, c, &arn, &start_ms);

@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "api_int.h"
 #include "run_meta.h"
 
@@ -168,8 +169,8 @@ void api__op_create_sm(call *c, json_t *req)
         run_sm_conf_cleanup(&conf);
         return;
     }
-    char arn[512];
-    snprintf(arn, sizeof arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name);
+    char arn[512]; /* name <= 80 characters; region and account are sfnd's */
+    sfn_arn_states(arn, sizeof arn, a->region, a->account, "stateMachine", name);
     run_sm old;
     if (run_sm_get(a->run, arn, &old) == 0) {
         int same = 0;
@@ -420,8 +421,10 @@ int api_sm_from_template(api *a, const char *name, const char *definition, int t
         return -EINVAL;
     }
     asl_machine_free(m);
+    char buf[512];
     char *arn = NULL;
-    if (asprintf(&arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, name) < 0)
+    if (sfn_arn_states(buf, sizeof buf, a->region, a->account, "stateMachine", name) < 0 ||
+        (arn = strdup(buf)) == NULL)
         return -ENOMEM;
     run_sm old;
     int have = run_sm_get(a->run, arn, &old) == 0;

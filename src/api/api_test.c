@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "api_int.h"
 
 #include "asl_test.h"
@@ -253,8 +254,10 @@ void api__op_test_state(call *c, json_t *req)
     char sm[37], ex[37], sm_arn[160], ex_arn[240];
     uuid4(a, sm);
     uuid4(a, ex);
-    snprintf(sm_arn, sizeof sm_arn, "arn:aws:states:%s:%s:stateMachine:%s", a->region, a->account, sm);
-    snprintf(ex_arn, sizeof ex_arn, "arn:aws:states:%s:%s:express:%s:%s", a->region, a->account, sm, ex);
+    sfn_arn_states(sm_arn, sizeof sm_arn, a->region, a->account, "stateMachine", sm);
+    /* TestState's execution: an Express one, without the UUID suffix */
+    snprintf(ex_arn, sizeof ex_arn, "arn:aws:states:%s:%s:express:%s:%s", a->region, a->account,
+             sm, ex);
     q.info.execution_arn = ex_arn;
     q.info.execution_name = ex;
     q.info.state_machine_arn = sm_arn;

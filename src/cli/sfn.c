@@ -5,6 +5,7 @@
  *           [--history] [--clock virtual|real]
  *   sfn run --jsonl CASES.jsonl [--clock virtual|real] [--history]
  *   sfn validate DEFINITION.json
+ *   sfn test TESTS.json... [--junit OUT.xml]   (sfn_test.h)
  *
  * The core's own driver (asl_drive.h, one task at a time) feeds task
  * results and timer expiries back into the execution. With the virtual
@@ -12,10 +13,12 @@
  * history's timestamps advance as if they had. Task resources are resolved
  * by sfn_tasks.c.
  */
+#include "arn.h"
 #include "asl.h"
 #include "asl_drive.h"
 #include "asl_json.h"
 #include "sfn_tasks.h"
+#include "sfn_test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -174,8 +177,10 @@ static asl_exec *start_exec(const asl_machine *m, json_t *input, int64_t now, co
     char arn[256], smarn[256], name[64];
     seq++;
     snprintf(name, sizeof name, "exec-%08llx-%04llx", (unsigned long long)(now & 0xffffffff), seq);
-    snprintf(smarn, sizeof smarn, "arn:aws:states:us-east-1:123456789012:stateMachine:%s", smname);
-    snprintf(arn, sizeof arn, "arn:aws:states:us-east-1:123456789012:execution:%s:%s", smname, name);
+    sfn_arn_states(smarn, sizeof smarn, "us-east-1", "123456789012", "stateMachine", smname);
+    char *xarn = sfn_arn_execution(smarn, name, NULL);
+    snprintf(arn, sizeof arn, "%s", xarn ? xarn : "");
+    free(xarn);
     asl_exec_info info = {
         .execution_arn = arn,
         .execution_name = name,
@@ -358,7 +363,8 @@ static void usage(void)
             "usage: sfn run DEFINITION.json [--input FILE|-] [--template template.yaml] [--history]\n"
             "               [--clock virtual|real]\n"
             "       sfn run --jsonl CASES.jsonl [--clock virtual|real] [--history]\n"
-            "       sfn validate DEFINITION.json\n");
+            "       sfn validate DEFINITION.json\n"
+            "       sfn test TESTS.json... [--junit OUT.xml]\n");
 }
 
 int main(int argc, char **argv)
@@ -374,6 +380,8 @@ int main(int argc, char **argv)
         }
         return cmd_validate(argv[2]);
     }
+    if (strcmp(argv[1], "test") == 0)
+        return sfn_test_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") != 0) {
         usage();
         return 2;

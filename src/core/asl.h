@@ -152,6 +152,8 @@ typedef struct asl_cmd {
     int wait_for_token;    /* 1: the result comes via SendTaskSuccess */
     int timeout_s;         /* 0 = none (the core arms its own timer) */
     int heartbeat_s;       /* 0 = none */
+    const char *state;     /* the Task state's name (mock configurations
+                              name states: inside Parallel and Map too) */
     /* ASL_CMD_TIMER */
     int64_t due_ms;
 } asl_cmd;

@@ -614,6 +614,7 @@ static void task_dispatch(ql_env *env)
     w->cmd.kind = ASL_CMD_INVOKE;
     w->cmd.id = w->id;
     w->cmd.resource = st->resource;
+    w->cmd.state = st->name;
     w->cmd.timeout_s = timeout;
     w->cmd.heartbeat_s = hb;
     w->cmd.wait_for_token = st->wait_token;

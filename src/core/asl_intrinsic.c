@@ -6,6 +6,7 @@
  * are written here; MD5 and base64 are src/util's.
  * Randomness comes only from asl_scope.rng (or a seed argument). No I/O.
  */
+#include "asl_nomem.h"
 #include "asl_path.h"
 #include "b64.h"
 #include "md5.h"
@@ -152,7 +153,7 @@ static int parse_string(iparser *P, iarg *a)
     char *val = malloc(P->n - st + 1);
     size_t n = 0;
     if (val == NULL) {
-        ierr(P, "out of memory");
+        ierr(P, ASL_NOMEM);
         return -1;
     }
     for (;;) {
@@ -174,10 +175,15 @@ static int parse_string(iparser *P, iarg *a)
         val[n++] = c;
     }
     a->kind = A_LIT;
-    a->lit = json_stringn(val, n);
+    unsigned long nomem = asl__nomem_count();
+    a->lit = json_stringn(val, n); /* NULL: not UTF-8, or out of memory */
     a->raw = strndup(P->s + st, P->i - 1 - st);
     free(val);
-    if (a->lit == NULL || a->raw == NULL) {
+    if (a->raw == NULL || (a->lit == NULL && asl__nomem_count() != nomem)) {
+        ierr(P, "%s", ASL_NOMEM);
+        return -1;
+    }
+    if (a->lit == NULL) {
         ierr(P, "invalid string literal at position %zu", st - 1);
         return -1;
     }
@@ -212,7 +218,7 @@ static int parse_path_arg(iparser *P, iarg *a)
         end--;
     char *text = strndup(P->s + st, end - st);
     if (text == NULL) {
-        ierr(P, "out of memory");
+        ierr(P, ASL_NOMEM);
         return -1;
     }
     char perrbuf[200];
@@ -322,7 +328,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
     P->i++;
     asl_intrinsic *f = calloc(1, sizeof *f);
     if (f == NULL) {
-        ierr(P, "out of memory");
+        ierr(P, ASL_NOMEM);
         return NULL;
     }
     f->fi = fi;
@@ -337,7 +343,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
             }
             iarg *na = realloc(f->args, (f->nargs + 1) * sizeof *na);
             if (na == NULL) {
-                ierr(P, "out of memory");
+                ierr(P, ASL_NOMEM);
                 goto fail;
             }
             f->args = na;
@@ -371,7 +377,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
     }
     f->text = strndup(P->s + st, P->i - st);
     if (f->text == NULL) {
-        ierr(P, "out of memory");
+        ierr(P, ASL_NOMEM);
         goto fail;
     }
     return f;
@@ -763,7 +769,7 @@ static int fn_format(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, jso
     }
     if (oom) {
         free(buf);
-        return fail(c, f, "out of memory");
+        return fail(c, f, ASL_NOMEM);
     }
     *out = json_stringn(buf, n);
     free(buf);
@@ -780,7 +786,7 @@ static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
     size_t n = json_string_length(a[0]), dn = json_string_length(a[1]);
     json_t *arr = json_array();
     if (arr == NULL)
-        return fail(c, f, "out of memory");
+        return fail(c, f, ASL_NOMEM);
     /* Every character of the delimiter string separates; empty pieces
      * are dropped. Characters are whole UTF-8 sequences. */
     size_t st = 0, i = 0;
@@ -808,7 +814,7 @@ static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
         }
         if (i > st && json_array_append_new(arr, json_stringn(s + st, i - st)) < 0) {
             json_decref(arr);
-            return fail(c, f, "out of memory");
+            return fail(c, f, ASL_NOMEM);
         }
         if (i == n)
             break;
@@ -889,7 +895,7 @@ static int fn_json_to_string(ictx *c, const asl_intrinsic *f, json_t **a, size_t
     char *t = asl_json_text(a[0]);
     *out = t ? json_string(t) : NULL;
     free(t);
-    return *out ? 0 : fail(c, f, "out of memory");
+    return *out ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 static int fn_array(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -900,7 +906,7 @@ static int fn_array(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json
             json_decref(*out);
             *out = NULL;
         }
-    return *out ? 0 : fail(c, f, "out of memory");
+    return *out ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -923,7 +929,7 @@ static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_
         json_array_append(chunk, json_array_get(a[0], i));
     }
     *out = res;
-    return res ? 0 : fail(c, f, "out of memory");
+    return res ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 static int fn_array_contains(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -956,7 +962,7 @@ static int fn_array_range(ictx *c, const asl_intrinsic *f, json_t **a, size_t na
     for (long long k = 0; res && k < count; k++)
         json_array_append_new(res, json_integer(x + k * z));
     *out = res;
-    return res ? 0 : fail(c, f, "out of memory");
+    return res ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 static int fn_array_get_item(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -998,7 +1004,7 @@ static int fn_array_unique(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
             json_array_append(res, v);
     }
     *out = res;
-    return res ? 0 : fail(c, f, "out of memory");
+    return res ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 /* Base64Encode, Base64Decode and Hash take at most MAX_STR_INPUT characters. */
@@ -1027,7 +1033,7 @@ static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
                            json_string_length(a[0]), &ol);
     *out = enc ? json_stringn(enc, ol) : NULL;
     free(enc);
-    return *out ? 0 : fail(c, f, "out of memory");
+    return *out ? 0 : fail(c, f, ASL_NOMEM);
 }
 
 static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -1074,7 +1080,7 @@ static int fn_json_merge(ictx *c, const asl_intrinsic *f, json_t **a, size_t na,
     json_t *res = asl_json_copy(a[0]); /* shallow: values shared */
     if (res == NULL || json_object_update(res, a[1]) < 0) {
         json_decref(res);
-        return fail(c, f, "out of memory");
+        return fail(c, f, ASL_NOMEM);
     }
     *out = res;
     return 0;
@@ -1156,7 +1162,7 @@ static int call_eval(const asl_intrinsic *f, ictx *c, json_t **out)
     if (na > 8) {
         a = calloc(na, sizeof *a);
         if (a == NULL)
-            return fail(c, f, "out of memory");
+            return fail(c, f, ASL_NOMEM);
     }
     size_t got = 0;
     for (; got < na; got++)
@@ -1165,7 +1171,7 @@ static int call_eval(const asl_intrinsic *f, ictx *c, json_t **out)
     json_t *res = NULL;
     rc = call_body(f, c, a, na, &res);
     if (rc == 0 && res == NULL)
-        rc = fail(c, f, "out of memory");
+        rc = fail(c, f, ASL_NOMEM);
     if (rc == 0)
         *out = res;
 cleanup_args:

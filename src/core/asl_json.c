@@ -9,9 +9,11 @@
  * differs. Must not do I/O; must not mutate its argument.
  */
 #include "asl_int.h"
+#include "asl_nomem.h"
 
 #include <float.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,9 +385,42 @@ static int depth_ok(const char *s, size_t len)
     return 1;
 }
 
+/* Out of memory, noted (asl_nomem.h). jansson's allocations go through
+ * json_alloc, which counts the ones that fail on this thread: a parse that
+ * fails while the count moves ran out of memory, whatever jansson says (it
+ * reports some of those as syntax errors: "string or '}' expected").
+ * Installed before main. */
+static _Thread_local unsigned long json_nomem;
+
+unsigned long asl__nomem_count(void)
+{
+    return json_nomem;
+}
+
+const char *asl__nomem(void)
+{
+    json_nomem++;
+    return "out of memory";
+}
+
+static void *json_alloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL)
+        json_nomem++;
+    return p;
+}
+
+__attribute__((constructor)) static void json_alloc_install(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
+}
+
 json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     json_error_t je;
+    unsigned long nomem_before = json_nomem;
+    errno = EINVAL;
     if (len > ASL_MAX_DEFINITION) {
         if (err && errlen)
             snprintf(err, errlen, "JSON text too large (%zu bytes)", len);
@@ -397,8 +432,16 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen)
         return NULL;
     }
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (v == NULL && err && errlen)
-        snprintf(err, errlen, "%s at line %d column %d", je.text, je.line, je.column);
+    if (v == NULL) {
+        int nomem = json_nomem != nomem_before || json_error_code(&je) == json_error_out_of_memory;
+        if (err && errlen) {
+            if (nomem)
+                snprintf(err, errlen, "out of memory");
+            else
+                snprintf(err, errlen, "%s at line %d column %d", je.text, je.line, je.column);
+        }
+        errno = nomem ? ENOMEM : EINVAL;
+    }
     return v;
 }
 

@@ -59,7 +59,8 @@ void asl_jbuf_value(asl_jbuf *b, const json_t *v);
  * shortest round-trip form). Returns malloc'd text, NULL when out of memory. */
 char *asl_json_text(const json_t *v);
 /* Parse JSON text bounded in size and nesting depth (ASL_MAX_DEPTH); any
- * JSON value at top level. Returns: new, or NULL with a message in err. */
+ * JSON value at top level. Returns: new, or NULL with a message in err and
+ * errno ENOMEM (out of memory) or EINVAL (not JSON, too large, too deep). */
 json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen);
 
 #endif

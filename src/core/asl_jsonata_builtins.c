@@ -57,6 +57,13 @@ int jn__opt_num(ectx *c, val *a, size_t nargs, size_t i, double *d, int *has)
     return 0;
 }
 
+int jn__str_arg(ectx *c, val *a, size_t nargs, const char **s, size_t *len)
+{
+    if (jn__opt_str(c, a, nargs, 0, s, len) < 0)
+        return -1;
+    return *s != NULL;
+}
+
 /* array argument: arrays as they are, other values wrapped (jsonata's a<>) */
 json_t *jn__as_array(val *v)
 {
@@ -706,8 +713,9 @@ static int bi_toMillis(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     const char *s;
     size_t n;
     double ms;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     if (parse_iso(s, &ms) < 0)
         return jn__fail(c, "D3110", "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given \"%.100s\"", s);
     return jn__mknum(c, ms, out);
@@ -1004,8 +1012,9 @@ static int bi_parse(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     const char *s;
     size_t n;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     char e[160];
     out->j = asl_json_parse(s, n, e, sizeof e);
     if (out->j == NULL)

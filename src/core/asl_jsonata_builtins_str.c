@@ -49,8 +49,9 @@ static int bi_length(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     const char *s;
     size_t n;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     return jn__mknum(c, (double)cp_len(s, n), out);
 }
 
@@ -119,8 +120,9 @@ static int bi_case(ectx *c, val *a, size_t nargs, val *out, int up)
 {
     const char *s;
     size_t n;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     char *t = malloc(n + 1);
     if (t == NULL)
         return jn__oom(c);
@@ -149,8 +151,9 @@ static int bi_trim(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     const char *s;
     size_t n;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     sbuf b = {0};
     int space = 0;
     for (size_t i = 0; i < n; i++) {
@@ -510,8 +513,9 @@ static int bi_base64encode(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     const char *s;
     size_t n, k;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     char *e = sfn_b64_encode((const unsigned char *)s, n, &k);
     sbuf b = {0};
     if (e != NULL)
@@ -527,8 +531,9 @@ static int bi_base64decode(ectx *c, val *a, size_t nargs, json_t *in, val *out)
     (void)in;
     const char *s;
     size_t n, k;
-    if (jn__opt_str(c, a, nargs, 0, &s, &n) < 0 || s == NULL)
-        return c->failed ? -1 : 0;
+    int has = jn__str_arg(c, a, nargs, &s, &n);
+    if (has <= 0)
+        return has;
     unsigned char *d = sfn_b64_decode(s, n, SFN_B64_LENIENT, &k);
     sbuf b = {0};
     if (d != NULL)

@@ -238,6 +238,10 @@ const bdef *jn__string_builtin(const char *name);
 /* argument helpers shared by the built-ins */
 int jn__sig_err(ectx *c, size_t idx);
 int jn__opt_str(ectx *c, val *a, size_t nargs, size_t i, const char **s, size_t *len);
+/* The first argument of a string function: 1 and s/len when it is a
+ * string; 0 when it is undefined (so is the function's result); -1 when
+ * it is of another type (the signature error is set). */
+int jn__str_arg(ectx *c, val *a, size_t nargs, const char **s, size_t *len);
 int jn__opt_num(ectx *c, val *a, size_t nargs, size_t i, double *d, int *has);
 json_t *jn__as_array(val *v);
 

@@ -9,6 +9,7 @@
  * asl_jsonata_regex.c), and must stay bounded: MAX_EXPR_LEN bytes of text,
  * MAX_PARSE_DEPTH of nesting.
  */
+#include "asl_nomem.h"
 #include "asl_jsonata_int.h"
 
 #include <ctype.h>
@@ -109,7 +110,7 @@ static int tok_add(parser *p, token t)
         if (n == NULL) {
             free(t.s);
             json_decref(t.val);
-            return perr(p, "out of memory");
+            return perr(p, ASL_NOMEM);
         }
         p->toks = n;
         p->cap = cap;
@@ -191,6 +192,8 @@ static int lex_regex(parser *p, size_t *i, token *t, int *operand)
     t->type = T_REGEX;
     t->slen = j - *i - 1;
     t->s = strndup(s + *i + 1, t->slen);
+    if (t->s == NULL)
+        return perr(p, ASL_NOMEM);
     j++;
     size_t f = 0;
     while (j < n && (s[j] == 'i' || s[j] == 'm')) {
@@ -201,7 +204,7 @@ static int lex_regex(parser *p, size_t *i, token *t, int *operand)
     *i = j;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     return 0;
 }
 
@@ -223,7 +226,7 @@ static int lex_op(parser *p, size_t *i, token *t, int *operand)
     t->s = strndup(p->src + *i, l);
     *i += l;
     if (t->s == NULL)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     *operand = strcmp(t->s, ")") == 0 || strcmp(t->s, "]") == 0 || strcmp(t->s, "}") == 0;
     return tok_add(p, *t);
 }
@@ -272,7 +275,7 @@ static int lex_string(parser *p, size_t *i, token *t, int *operand)
     char c = s[*i];
     char *o = malloc(n - *i + 1);
     if (o == NULL)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     while (j < n && s[j] != c) {
         if (s[j] == '\\') {
             j++;
@@ -345,7 +348,7 @@ static int lex_quoted_name(parser *p, size_t *i, token *t, int *operand)
     *i = (size_t)(e - s) + 1;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     return 0;
 }
 
@@ -363,7 +366,7 @@ static int lex_var(parser *p, size_t *i, token *t, int *operand)
     *i = j;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     return 0;
 }
 
@@ -379,7 +382,7 @@ static int lex_word(parser *p, size_t *i, token *t, int *operand)
     t->slen = j - *i;
     t->s = strndup(s + *i, t->slen);
     if (t->s == NULL)
-        return perr(p, "out of memory");
+        return perr(p, ASL_NOMEM);
     *i = j;
     if (*operand && (!strcmp(t->s, "and") || !strcmp(t->s, "or") || !strcmp(t->s, "in"))) {
         t->type = T_OP;
@@ -497,7 +500,7 @@ static node *mk(parser *p, int type, size_t pos)
 {
     node *n = calloc(1, sizeof *n);
     if (n == NULL) {
-        perr(p, "out of memory");
+        perr(p, ASL_NOMEM);
         return NULL;
     }
     n->type = type;
@@ -517,7 +520,7 @@ static node *parse_seq(parser *p, node *n, const char *sep, const char *close)
                 node_free(x);
                 node_free(n);
                 if (!p->failed)
-                    perr(p, "out of memory");
+                    perr(p, ASL_NOMEM);
                 return NULL;
             }
             if (!is_op(peek(p), sep))
@@ -553,7 +556,7 @@ static node *nud_lambda(parser *p, token *t)
                 if (np)
                     n->params = np;
                 node_free(n);
-                perr(p, "out of memory");
+                perr(p, ASL_NOMEM);
                 return NULL;
             }
             n->params = np;
@@ -603,6 +606,8 @@ static node *nud_object(parser *p, token *t)
             if (k == NULL || vec_push(&n->kids, &n->nkids, k) < 0) {
                 node_free(k);
                 node_free(n);
+                if (!p->failed)
+                    perr(p, ASL_NOMEM);
                 return NULL;
             }
             if (expect(p, ":") < 0) {
@@ -613,6 +618,8 @@ static node *nud_object(parser *p, token *t)
             if (v == NULL || vec_push(&n->kids, &n->nkids, v) < 0) {
                 node_free(v);
                 node_free(n);
+                if (!p->failed)
+                    perr(p, ASL_NOMEM);
                 return NULL;
             }
             if (!is_op(peek(p), ","))
@@ -696,7 +703,8 @@ static node *nud(parser *p, token *t)
     case T_VAR:
         if ((n = mk(p, N_VAR, t->pos)) == NULL)
             return NULL;
-        n->s = strdup(t->s);
+        if ((n->s = strdup(t->s)) == NULL)
+            perr(p, ASL_NOMEM); /* the parse fails; the tree is freed */
         return n;
     case T_REGEX:
         return mk(p, N_REGEX, t->pos); /* compiled by the caller (needs flags) */
@@ -706,7 +714,8 @@ static node *nud(parser *p, token *t)
             return nud_lambda(p, t);
         if ((n = mk(p, N_NAME, t->pos)) == NULL)
             return NULL;
-        n->s = strdup(t->s);
+        if ((n->s = strdup(t->s)) == NULL)
+            perr(p, ASL_NOMEM);
         return n;
     case T_OP:
         break;
@@ -869,6 +878,8 @@ static node *as_path(parser *p, node *n)
     if (path == NULL || vec_push(&path->kids, &path->nkids, n) < 0) {
         node_free(path);
         node_free(n);
+        if (!p->failed)
+            perr(p, ASL_NOMEM);
         return NULL;
     }
     path->keep_array = n->keep_array;
@@ -892,10 +903,11 @@ static int post_kids(parser *p, node **kids, size_t n)
 }
 
 /* a "b c" string literal used as a path step is a field name */
-static void lit_to_name(node *n)
+static void lit_to_name(parser *p, node *n)
 {
     n->type = N_NAME;
-    n->s = strdup(json_string_value(n->lit));
+    if ((n->s = strdup(json_string_value(n->lit))) == NULL)
+        perr(p, ASL_NOMEM);
     json_decref(n->lit);
     n->lit = NULL;
 }
@@ -924,7 +936,7 @@ static node *post_dot(parser *p, node *n)
         return NULL;
     }
     if (l->type == N_LIT && json_is_string(l->lit)) { /* "a b".c: a name */
-        lit_to_name(l);
+        lit_to_name(p, l);
         if (l->npreds)
             preds_to_stages(l);
     }
@@ -937,7 +949,7 @@ static node *post_dot(parser *p, node *n)
             if (vec_push(&l->kids, &l->nkids, rt->kids[i]) < 0) {
                 node_free(l);
                 node_free(rt);
-                perr(p, "out of memory");
+                perr(p, ASL_NOMEM);
                 return NULL;
             }
             rt->kids[i] = NULL;
@@ -947,7 +959,7 @@ static node *post_dot(parser *p, node *n)
         node_free(rt);
     } else {
         if (rt->type == N_LIT && json_is_string(rt->lit)) { /* "a b" as a step is a name */
-            lit_to_name(rt);
+            lit_to_name(p, rt);
         } else if (rt->type == N_LIT) {
             char *t = asl_json_text(rt->lit);
             node_free(l);
@@ -966,7 +978,7 @@ static node *post_dot(parser *p, node *n)
         if (vec_push(&l->kids, &l->nkids, rt) < 0) {
             node_free(l);
             node_free(rt);
-            perr(p, "out of memory");
+            perr(p, ASL_NOMEM);
             return NULL;
         }
     }
@@ -998,7 +1010,7 @@ static node *post_pred(parser *p, node *n)
     if (rc < 0) {
         node_free(l);
         node_free(pr);
-        perr(p, "out of memory");
+        perr(p, ASL_NOMEM);
         return NULL;
     }
     if (keep)
@@ -1084,13 +1096,13 @@ int asl_jsonata_compile(const char *text, asl_jsonata **out, char *err, size_t e
     }
     p.depth = 0;
     root = post(&p, root);
-    if (root == NULL)
+    if (root == NULL || p.failed) /* p.failed: an allocation failed on the way */
         goto done;
     e = calloc(1, sizeof *e);
     if (e == NULL || (e->text = strndup(text, n)) == NULL) {
         free(e);
         e = NULL;
-        perr(&p, "out of memory");
+        perr(&p, ASL_NOMEM);
         goto done;
     }
     e->root = root;

@@ -11,6 +11,7 @@
  * position counts against the evaluation's MAX_STEPS. Lookaround fails
  * to compile.
  */
+#include "asl_nomem.h"
 #include "asl_jsonata_int.h"
 
 #include <ctype.h>
@@ -205,7 +206,7 @@ static rnode *rx_atom(rparse *p)
 {
     rnode *a = calloc(1, sizeof *a);
     if (a == NULL) {
-        p->err = "out of memory";
+        p->err = ASL_NOMEM;
         return NULL;
     }
     char ch = p->s[p->i++];
@@ -297,7 +298,7 @@ static rnode *rx_seq(rparse *p)
             }
             rnode *r = calloc(1, sizeof *r);
             if (r == NULL) {
-                p->err = "out of memory";
+                p->err = ASL_NOMEM;
                 rnode_free(a);
                 rnode_free(head);
                 return NULL;
@@ -327,7 +328,7 @@ static rnode *rx_alt(rparse *p)
     }
     rnode *g = calloc(1, sizeof *g);
     if (g == NULL) {
-        p->err = "out of memory";
+        p->err = ASL_NOMEM;
         return NULL;
     }
     g->kind = R_GROUP;
@@ -343,7 +344,7 @@ static rnode *rx_alt(rparse *p)
         if (na == NULL) {
             rnode_free(s);
             rnode_free(g);
-            p->err = "out of memory";
+            p->err = ASL_NOMEM;
             return NULL;
         }
         g->alts = na;
@@ -363,7 +364,7 @@ rx *jn__regex_compile(const char *pat, size_t len, const char *flags, char *err,
     rparse p = {pat, len, 0, 0, 0, NULL};
     rx *r = calloc(1, sizeof *r);
     if (r == NULL) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s", ASL_NOMEM);
         return NULL;
     }
     r->icase = strchr(flags, 'i') != NULL;

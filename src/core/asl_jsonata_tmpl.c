@@ -7,6 +7,7 @@
  * Built on the public asl_jsonata.h alone: must not reach into the
  * module's internals (asl_jsonata_int.h). No I/O.
  */
+#include "asl_nomem.h"
 #include "asl_jsonata.h"
 
 #include <stdio.h>
@@ -100,7 +101,7 @@ static int jt_compile(jt *t, const json_t *v, const char *field, int depth, char
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        char *inner = strndup(s + 2, n - 4), e2[300];
+        char *inner = strndup(s + 2, n - 4), e2[300] = "";
         if (inner == NULL)
             goto nomem;
         t->kind = J_EXPR;
@@ -150,7 +151,7 @@ static int jt_compile(jt *t, const json_t *v, const char *field, int depth, char
     }
     return 0;
 nomem:
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "%s", ASL_NOMEM);
     return -1;
 }
 
@@ -159,7 +160,7 @@ int asl_jtmpl_compile_field(const json_t *v, const char *field, asl_jtmpl **out,
     *out = NULL;
     asl_jtmpl *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s", ASL_NOMEM);
         return -1;
     }
     if (jt_compile(&t->root, v, field, 0, err, errlen) < 0) {
@@ -240,7 +241,7 @@ static int jt_eval(const jt *t, json_t *states, const asl_scope *scope, json_t *
     }
     }
 nomem:
-    asl_err_set(e, "States.Runtime", "out of memory");
+    asl_err_set(e, "States.Runtime", "%s", ASL_NOMEM);
     return -1;
 }
 

@@ -9,9 +9,11 @@
  * compile still refuses anything it cannot represent, never crashes.
  */
 #include "asl_machine_int.h"
+#include "asl_nomem.h"
 
 
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,7 +557,11 @@ static int compile_head(cctx *c, state *s, const char *name, const json_t *js, c
         s->next = resolve_next(c, names, sget(js, "Next"), loc);
 
     char *text = json_dumps(js, JSON_COMPACT);
-    s->uses_ctx = text && strstr(text, "$$") != NULL;
+    if (text == NULL) {
+        c->oom = 1;
+        return -1;
+    }
+    s->uses_ctx = strstr(text, "$$") != NULL;
     free(text);
     return 0;
 }
@@ -574,6 +580,8 @@ static void compile_state(cctx *c, state *s, const char *name, const json_t *js,
     case ST_TASK: {
         const char *r = sget(js, "Resource");
         s->resource = cdup(c, r ? r : "");
+        if (s->resource == NULL)
+            break; /* c->oom: the compile fails */
         classify_resource(c, s);
         q->args(c, s, js, loc);
         q->task(c, s, js, loc);
@@ -743,7 +751,16 @@ static void prog_free(prog *p)
     free(p);
 }
 
+static int compile(const json_t *definition, int type, asl_machine **out, asl_diags *diags);
+
 int asl_machine_compile(const json_t *definition, int type, asl_machine **out, asl_diags *diags)
+{
+    unsigned long nomem = asl__nomem_count();
+    int rc = compile(definition, type, out, diags);
+    return rc == SFN_EINVAL && asl__nomem_count() != nomem ? SFN_ENOMEM : rc;
+}
+
+static int compile(const json_t *definition, int type, asl_machine **out, asl_diags *diags)
 {
     asl_diags local;
     if (diags == NULL)
@@ -794,6 +811,8 @@ int asl_machine_compile_text(const char *text, size_t len, int type, asl_machine
         return SFN_EINVAL;
     }
     json_t *def = asl_json_parse(text, len, err, sizeof err);
+    if (def == NULL && errno == ENOMEM)
+        return SFN_ENOMEM;
     if (def == NULL) {
         diags->n = 1;
         asl_diag *d = &diags->d[0];

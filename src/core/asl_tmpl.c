@@ -5,6 +5,7 @@
  * ".$" key is kept as one literal shared by reference. Evaluation builds
  * only the objects/arrays that contain dynamic leaves. No I/O.
  */
+#include "asl_nomem.h"
 #include "asl_path.h"
 
 #include <stdio.h>
@@ -105,7 +106,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
     t->kind = json_is_object(v) ? T_OBJ : T_ARR;
     t->kids = calloc(n, sizeof *t->kids);
     if (t->kids == NULL) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, ASL_NOMEM);
         return -1;
     }
     int all_lit = 1;
@@ -119,7 +120,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
                 c->key = strndup(k, kl - 2);
                 c->field = strdup(k);
                 if (c->key == NULL || c->field == NULL) {
-                    snprintf(err, errlen, "out of memory");
+                    snprintf(err, errlen, ASL_NOMEM);
                     return -1;
                 }
                 if (compile_dynamic(k, x, c, field, err, errlen) < 0)
@@ -128,7 +129,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
             } else {
                 c->key = strdup(k);
                 if (c->key == NULL) {
-                    snprintf(err, errlen, "out of memory");
+                    snprintf(err, errlen, ASL_NOMEM);
                     return -1;
                 }
                 if (compile_node(x, c, field, depth + 1, err, errlen) < 0)
@@ -173,7 +174,7 @@ int asl_tmpl_compile(const json_t *tmpl, const char *field, asl_tmpl **out, char
     }
     asl_tmpl *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, ASL_NOMEM);
         return -1;
     }
     if (compile_node(tmpl, &t->root, field ? field : "template", 0, err, errlen) < 0) {
@@ -206,40 +207,26 @@ static int eval_node(const tnode *t, json_t *input, const asl_scope *scope, json
         return -1;
     case T_INTR:
         return asl__intrinsic_eval(t->fn, input, scope, t->field, out, e);
-    case T_OBJ: {
-        json_t *o = json_object();
-        if (o == NULL)
-            goto oom;
-        for (size_t i = 0; i < t->n; i++) {
-            json_t *v;
-            if (eval_node(&t->kids[i], input, scope, &v, e) < 0) {
-                json_decref(o);
-                return -1;
-            }
-            if (json_object_set_new(o, t->kids[i].key, v) < 0) {
-                json_decref(o);
-                goto oom;
-            }
-        }
-        *out = o;
-        return 0;
-    }
+    case T_OBJ:
     case T_ARR: {
-        json_t *a = json_array();
-        if (a == NULL)
+        /* an object or an array of templates: each evaluated in order */
+        int obj = t->kind == T_OBJ;
+        json_t *c = obj ? json_object() : json_array();
+        if (c == NULL)
             goto oom;
         for (size_t i = 0; i < t->n; i++) {
             json_t *v;
             if (eval_node(&t->kids[i], input, scope, &v, e) < 0) {
-                json_decref(a);
+                json_decref(c);
                 return -1;
             }
-            if (json_array_append_new(a, v) < 0) {
-                json_decref(a);
+            if ((obj ? json_object_set_new(c, t->kids[i].key, v) : json_array_append_new(c, v)) <
+                0) {
+                json_decref(c);
                 goto oom;
             }
         }
-        *out = a;
+        *out = c;
         return 0;
     }
     }

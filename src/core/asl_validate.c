@@ -14,6 +14,7 @@
  * It is deliberately lax where AWS's rule is not known: refusing a machine
  * AWS accepts is worse than accepting one it refuses.
  */
+#include "asl_nomem.h"
 #include "asl.h"
 #include "asl_choice.h"
 #include "asl_int.h"
@@ -1096,7 +1097,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
     size_t *queue = calloc(n, sizeof *queue);
     unsigned char *seen = calloc(n, 1);
     if (by_idx == NULL || names == NULL || queue == NULL || seen == NULL || asl__names_init(&set, n) != 0) {
-        diag(c, SCHEMA, loc[0] ? loc : "/", "out of memory");
+        diag(c, SCHEMA, loc[0] ? loc : "/", ASL_NOMEM);
         goto free_all;
     }
     size_t i = 0;
@@ -1167,6 +1168,7 @@ free_all:
 
 int asl_validate(const json_t *definition, int type, asl_diags *diags)
 {
+    unsigned long nomem = asl__nomem_count();
     vctx c = {diags, type, 0};
     if (diags != NULL)
         diags->n = 0;
@@ -1177,6 +1179,8 @@ int asl_validate(const json_t *definition, int type, asl_diags *diags)
     validate_machine(&c, definition, "", SCOPE_TOP, QL_JSONPATH, 0);
     if (c.nerr == 0)
         graph_machine(&c, definition, "", 0);
+    if (c.nerr != 0 && asl__nomem_count() != nomem)
+        return SFN_ENOMEM;
     return c.nerr == 0 ? 0 : SFN_EINVAL;
 }
 

@@ -23,4 +23,10 @@
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",                            \
         "AWS_LAMBDA_LOG_STREAM_NAME", "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"
 
+/* The credentials every function gets unless --env-vars gives others; the
+ * runner signs forwarded tasks (run_tasks_fwd.c) with the same. */
+#define LAM_DEFAULT_ACCESS_KEY_ID "AKIALOCALSFND0000000"
+#define LAM_DEFAULT_SECRET_ACCESS_KEY "localsfndlocalsfndlocalsfndlocalsfnd0000"
+#define LAM_DEFAULT_SESSION_TOKEN "local-sfnd-session-token"
+
 #endif

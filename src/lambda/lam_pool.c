@@ -249,9 +249,9 @@ static char **proc_env(lam_function *f, int port, int *np)
         add_env(envp, &n, "LAMBDA_RUNTIME_DIR=/var/runtime") ||
         add_env(envp, &n, "TZ=:UTC") || add_env(envp, &n, "LANG=en_US.UTF-8") ||
         add_env(envp, &n, "PATH=/usr/local/bin:/usr/bin:/bin") ||
-        add_env(envp, &n, "AWS_ACCESS_KEY_ID=AKIALOCALSFND0000000") ||
-        add_env(envp, &n, "AWS_SECRET_ACCESS_KEY=localsfndlocalsfndlocalsfndlocalsfnd0000") ||
-        add_env(envp, &n, "AWS_SESSION_TOKEN=local-sfnd-session-token"))
+        add_env(envp, &n, "AWS_ACCESS_KEY_ID=" LAM_DEFAULT_ACCESS_KEY_ID) ||
+        add_env(envp, &n, "AWS_SECRET_ACCESS_KEY=" LAM_DEFAULT_SECRET_ACCESS_KEY) ||
+        add_env(envp, &n, "AWS_SESSION_TOKEN=" LAM_DEFAULT_SESSION_TOKEN))
         goto fail;
     assert(n <= ENV_FIXED);
     for (int i = 0; i < f->nenv; i++)

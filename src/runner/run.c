@@ -16,6 +16,7 @@
 #endif
 #include "run_int.h"
 #include "run_meta.h"
+#include "run_mock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,7 @@ void run__exec_free(run *r, rexec *e)
     }
     free(e->tokens);
     asl_exec_free(e->x);
+    run__mock_exec_free(e->mock);
     free(e->out_text);
     free(e->arn);
     free(e);
@@ -222,6 +224,10 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         }
         return;
     }
+    if (e->mock && run__mock_issue(e->mock, cmds, ncmds) != 0) {
+        run__step_fail(r, e, "mock");
+        return;
+    }
     for (size_t i = 0; i < ncmds; i++) {
         const asl_cmd *c = &cmds[i];
         dispatch *d = calloc(1, sizeof *d);
@@ -237,6 +243,7 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         d->payload = c->payload ? run__dumps(c->payload) : strdup("{}");
         d->token = c->token ? strdup(c->token) : NULL;
         d->wait_for_token = c->wait_for_token;
+        d->timeout_s = c->timeout_s;
         d->due_ms = c->due_ms;
         if (d->arn == NULL || (c->function && d->function == NULL) ||
             (c->resource && d->resource == NULL) || d->payload == NULL ||
@@ -402,7 +409,8 @@ static void fail_task(run *r, rexec *e, uint64_t task, const char *error, const 
 static void invoke_service(run *r, rexec *e, dispatch *d)
 {
     run_svc_task t = {.exec_arn = e->arn, .task = d->id, .resource = d->resource,
-                      .payload = d->payload, .wait_for_token = d->wait_for_token};
+                      .payload = d->payload, .wait_for_token = d->wait_for_token,
+                      .timeout_s = d->timeout_s};
     run_svc_out o = {0};
     switch (run__svc_call(r->svc, &t, &o)) {
     case RUN_SVC_DONE: {
@@ -430,6 +438,8 @@ static void invoke_service(run *r, rexec *e, dispatch *d)
 
 static void invoke(run *r, rexec *e, dispatch *d)
 {
+    if (e->mock && run__mock_invoke(r, e, d))
+        return; /* a mocked state: answered in the engine */
     if (d->function == NULL) {
         invoke_service(r, e, d);
         return;
@@ -736,6 +746,7 @@ void run_free(run *r)
     hmap_cleanup(&r->tokens, free_tokref);
     hmap_cleanup(&r->machines, free_machine);
     run__svc_free(r->svc);
+    asl_mock_free(r->mock);
     jtext_cleanup(&r->tb);
     fjson_buf_free(&r->fj);
     free(r->region);

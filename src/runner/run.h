@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "asl.h"
+#include "asl_mock.h"
 #include "ev.h"
 #include "lam.h"
 #include "store.h"
@@ -155,6 +156,8 @@ typedef struct run_start {
     const char *input_text;   /* the input as sent (kept verbatim) */
     json_t *input;            /* borrowed: the same, parsed */
     int express;              /* 1: in memory only, EXPRESS ARN */
+    const char *test_case;    /* NULL, or the mock configuration's test case
+                                 it runs (run_mock_has_case said yes) */
 } run_start;
 
 /* Start an execution: its row and first events join the current
@@ -256,6 +259,17 @@ int run_queue_add(run *r, const char *name, const char *arn, const char *url, in
 /* An event bus (other than "default", always there) that events:putEvents
  * may name (lines go to <data>/events/<name>.jsonl). */
 int run_bus_add(run *r, const char *name, const char *arn);
+/* Forward dynamodb:* (putItem, getItem, deleteItem, updateItem) and
+ * aws-sdk:SERVICE:* tasks of service (the resource's name: "dynamodb",
+ * "sqs"; or the signing name: "states", "events", "logs") to url,
+ * "http://host[:port][/path]" (run_tasks_fwd.c). The host is resolved
+ * here, once (blocking: call at start-up). A second call for the same
+ * service replaces the first. 0, RUN_EINVAL (why in err) or RUN_ENOMEM. */
+int run_endpoint_set(run *r, const char *service, const char *url, char *err, size_t errlen);
+/* The credentials forwarded tasks are signed with (default: the local
+ * ones sfnd gives its functions, lam_env.h). 0 or RUN_ENOMEM. */
+int run_endpoint_credentials(run *r, const char *access_key, const char *secret_key,
+                             const char *session_token);
 /* Nonzero when s is a valid execution name (StartExecution's rules). */
 int run_name_valid(const char *s);
 
@@ -283,5 +297,14 @@ typedef struct run_stats {
     int unavailable;      /* 1: the store takes no writes now */
 } run_stats;
 void run_stats_get(const run *r, run_stats *out);
+
+/* Mock configurations (run_mock.c, asl_mock.h): the one executions started
+ * on <stateMachineArn>#<TestCaseName> use; r takes m (NULL: none), which
+ * stays until run_free or the next call. */
+void run_mock_config(run *r, asl_mock *m);
+int run_mock_loaded(const run *r);
+/* Nonzero when the configuration has test case test_case for the state
+ * machine named machine. */
+int run_mock_has_case(const run *r, const char *machine, const char *test_case);
 
 #endif

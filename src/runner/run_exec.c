@@ -8,7 +8,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_int.h"
+#include "run_mock.h"
 #include "store_meta.h"
 
 #include <errno.h>
@@ -57,21 +59,10 @@ static rexec *exec_new(run *r, const char *arn)
 /* "arn:aws:states:R:A:stateMachine:N" -> "arn:aws:states:R:A:<kind>:N:<name>" */
 static char *exec_arn(run *r, const char *sm_arn, const char *name, int express)
 {
-    const char *p = strstr(sm_arn, ":stateMachine:");
-    if (p == NULL)
-        return NULL;
-    char *out = NULL;
-    if (express) {
-        char u[37];
+    char u[37];
+    if (express)
         run__uuid(r, u);
-        if (asprintf(&out, "%.*s:express:%s:%s:%s", (int)(p - sm_arn), sm_arn,
-                     p + strlen(":stateMachine:"), name, u) < 0)
-            out = NULL;
-    } else if (asprintf(&out, "%.*s:execution:%s:%s", (int)(p - sm_arn), sm_arn,
-                        p + strlen(":stateMachine:"), name) < 0) {
-        out = NULL;
-    }
-    return out;
+    return sfn_arn_execution(sm_arn, name, express ? u : NULL);
 }
 
 int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char **arn_out,
@@ -102,6 +93,12 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
         return RUN_ENOMEM;
     }
     e->express = s->express;
+    if (s->test_case && (e->mock = run__mock_exec_new(s->sm->name, s->test_case)) == NULL) {
+        free(arn);
+        free(w);
+        run__exec_free(r, e);
+        return RUN_ENOMEM;
+    }
     int64_t now = ev_wall_ms();
     e->last_now = now;
     uint64_t seed = run__rng(r);
@@ -112,6 +109,8 @@ int run_exec_start(run *r, const run_start *s, run_done_cb *done, void *ud, char
                           .start_ms = now, .seed = seed, .def_id = s->sm->def_id};
         if (rc == STORE_OK)
             rc = store_exec_insert(r->st, &row);
+        if (rc == STORE_OK && s->test_case)
+            rc = store_exec_mock_set(r->st, row.id, s->test_case);
         if (rc != STORE_OK) {
             if (rc != STORE_EEXIST)
                 run__txn_fail(r, "execution insert", 0);
@@ -205,6 +204,11 @@ run_svc *run__svc(run *r)
     return r->svc;
 }
 
+ev_loop *run__loop(run *r)
+{
+    return r->loop;
+}
+
 void run__task_result(run *r, const char *exec_arn, uint64_t task, json_t *result,
                       const char *error, const char *cause)
 {
@@ -292,7 +296,16 @@ static int replay_input(void *ctx, const store_input *si)
     }
     asl_input in = {.kind = si->kind, .id = si->id, .now_ms = si->now_ms, .result = result,
                     .error = si->error, .cause = si->cause};
-    (void)asl_exec_feed(c->e->x, &in);
+    int rc = asl_exec_feed(c->e->x, &in);
+    if (c->e->mock && rc == SFN_OK) {
+        /* number the invocations as they were numbered the first time */
+        const asl_cmd *cmds;
+        size_t n = asl_exec_cmds(c->e->x, &cmds);
+        if (in.kind == ASL_IN_TASK_SUCCEEDED || in.kind == ASL_IN_TASK_FAILED)
+            run__mock_answered(c->e->mock, in.id);
+        if (run__mock_issue(c->e->mock, cmds, n) != 0)
+            c->bad = 1;
+    }
     if (si->now_ms > c->e->last_now)
         c->e->last_now = si->now_ms;
     json_decref(result);
@@ -331,6 +344,15 @@ static int rebuild(run *r, int64_t id, rexec **out, char *err, size_t errlen)
     }
     e->id = row.id;
     e->last_now = row.start_ms;
+    char *tcase = NULL;
+    if (store_exec_mock_get(r->st, row.id, &tcase) != STORE_OK ||
+        (tcase && (e->mock = run__mock_exec_new(sm.name, tcase)) == NULL)) {
+        free(tcase);
+        snprintf(err, errlen, "%s: cannot read its mock test case", row.arn);
+        rc = RUN_EDB;
+        goto out;
+    }
+    free(tcase);
     asl_exec_info info = {.execution_arn = row.arn, .execution_name = row.name,
                           .state_machine_arn = row.sm_arn, .state_machine_name = sm.name,
                           .role_arn = sm.role_arn, .start_ms = row.start_ms, .seed = row.seed,
@@ -339,6 +361,14 @@ static int rebuild(run *r, int64_t id, rexec **out, char *err, size_t errlen)
     if (e->x == NULL) {
         rc = RUN_ENOMEM;
         goto out;
+    }
+    if (e->mock) {
+        const asl_cmd *cmds;
+        size_t n = asl_exec_cmds(e->x, &cmds);
+        if (run__mock_issue(e->mock, cmds, n) != 0) {
+            rc = RUN_ENOMEM;
+            goto out;
+        }
     }
     replay_ctx c = {.e = e};
     if (store_input_each(r->st, row.id, replay_input, &c) < 0 || c.bad) {

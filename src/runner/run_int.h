@@ -24,6 +24,8 @@
 #include "jtext.h"
 #include "run_tasks.h"
 
+struct run_mock_exec;
+
 typedef struct tslot {        /* an armed timer of an execution */
     run *r;
     struct rexec *e;
@@ -56,6 +58,7 @@ typedef struct rexec {
     uint64_t txn;             /* the last transaction (r->gen) that wrote for it */
     uint64_t born;            /* the transaction that inserted its row */
     int lost;                 /* set aside: reaped at the end of run_flush */
+    struct run_mock_exec *mock; /* its mock test case (run_mock.c), or NULL */
 } rexec;
 
 typedef struct susp {         /* an execution set aside (see run.h) */
@@ -84,6 +87,7 @@ typedef struct dispatch {     /* a command copied out of the core */
     char *payload;
     char *token;
     int wait_for_token;
+    int timeout_s;
     int64_t due_ms;
 } dispatch;
 
@@ -132,6 +136,7 @@ struct run {
     int dup_invokes;
     long ncommits;
     run_svc *svc;             /* service integrations, status events (run_tasks.c) */
+    asl_mock *mock;           /* the mock configuration (run_mock.c), or NULL */
     /* the transaction of this iteration and what happens when it fails */
     uint64_t gen;             /* its number; bumped at each commit or rollback */
     int txn_bad;              /* a write in it failed: roll back, not commit */

@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_tasks.h"
 #include "run_tasks_int.h"
 
@@ -71,6 +72,7 @@ void run__svc_free(run_svc *s)
     }
     free(s->topics);
     run__msg_free(s);
+    run__fwd_free(s);
     free(s->rules);
     free(s->data_dir);
     free(s->region);
@@ -81,6 +83,28 @@ void run__svc_free(run_svc *s)
 int run__svc_has_rules(const run_svc *s)
 {
     return s->nrules > 0;
+}
+
+/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl. */
+int run__svc_append_json(run_svc *s, const char *sub, const char *file, json_t *line)
+{
+    char *text = jtext_dup(line);
+    char why[512] = "";
+    int rc = -1;
+    if (text) {
+        size_t n = strlen(text);
+        char *nl = realloc(text, n + 2);
+        if (nl) {
+            text = nl;
+            text[n] = '\n';
+            text[n + 1] = '\0';
+            rc = run__svc_append(s, sub, file, text, n + 1, why, sizeof why);
+        }
+    }
+    free(text);
+    if (rc != 0)
+        logf_(s, "%s/%s.jsonl: %s", sub, file, why[0] ? why : "out of memory");
+    return rc;
 }
 
 int run_topic_add(run *r, const char *name, const char *arn)
@@ -97,18 +121,23 @@ int run_topic_add(run *r, const char *name, const char *arn)
         if (!ok)
             return RUN_EINVAL;
     }
-    svc_topic *t = realloc(s->topics, (s->ntopics + 1) * sizeof *t);
+    return run__svc_named_add(&s->topics, &s->ntopics, name, arn);
+}
+
+int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn)
+{
+    svc_named *t = realloc(*v, (*n + 1) * sizeof *t);
     if (t == NULL)
         return RUN_ENOMEM;
-    s->topics = t;
-    t[s->ntopics].name = strdup(name);
-    t[s->ntopics].arn = strdup(arn);
-    if (!t[s->ntopics].name || !t[s->ntopics].arn) {
-        free(t[s->ntopics].name);
-        free(t[s->ntopics].arn);
+    *v = t;
+    t[*n].name = strdup(name);
+    t[*n].arn = strdup(arn);
+    if (!t[*n].name || !t[*n].arn) {
+        free(t[*n].name);
+        free(t[*n].arn);
         return RUN_ENOMEM;
     }
-    s->ntopics++;
+    (*n)++;
     return 0;
 }
 
@@ -363,23 +392,9 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
     free(msg);
-    char *text = jtext_dup(line);
+    int rc = run__svc_append_json(s, "sns", tp->name, line);
     json_decref(line);
-    char why[512] = "";
-    int rc = -1;
-    if (text) {
-        size_t n = strlen(text);
-        char *nl = realloc(text, n + 2);
-        if (nl) {
-            text = nl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            rc = run__svc_append(s, "sns", tp->name, text, n + 1, why, sizeof why);
-        }
-    }
-    free(text);
     if (rc != 0) {
-        logf_(s, "sns:publish to %s: %s", tp->name, why[0] ? why : "out of memory");
         return run__svc_failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
                      "Internal Error");
     }
@@ -542,11 +557,7 @@ static int child_existing(run_svc *s, const store_sm *sm, const char *name, cons
                           int sync, int v2, run_svc_out *o, char **arn, int64_t *start_ms,
                           int *existing)
 {
-    const char *q = strstr(sm->arn, ":stateMachine:");
-    char *xarn = NULL;
-    if (asprintf(&xarn, "%.*s:execution:%s:%s", (int)(q - sm->arn), sm->arn,
-                 q + strlen(":stateMachine:"), name) < 0)
-        xarn = NULL;
+    char *xarn = sfn_arn_execution(sm->arn, name, NULL);
     store_exec old;
     int rc = -1;
     if (xarn && store_exec_get(s->st, xarn, &old) == STORE_OK) {
@@ -689,7 +700,8 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
               !strcmp(svc, "states:startExecution.sync:2") ||
               !strcmp(svc, "states:startExecution.waitForTaskToken");
     int msg = !strncmp(svc, "sqs:", 4) || !strncmp(svc, "events:", 7);
-    if (!sns && !sfn && !msg)
+    int fwd = !strncmp(svc, "dynamodb:", 9) || !strncmp(svc, "aws-sdk:", 8); /* run_tasks_fwd.c */
+    if (!sns && !sfn && !msg && !fwd)
         return RUN_SVC_UNKNOWN;
     json_error_t je;
     json_t *p = json_loads(t->payload ? t->payload : "{}", JSON_DECODE_ANY, &je);
@@ -698,8 +710,11 @@ int run__svc_call(run_svc *s, const run_svc_task *t, run_svc_out *o)
         rc = run__svc_failf(s, o, "States.Runtime",
                             sns   ? "Sns"
                             : msg ? (svc[0] == 's' ? "AmazonSQS" : "AmazonEventBridge")
+                            : fwd ? "AmazonDynamoDBv2"
                                   : "AWSStepFunctions",
                             400, "ValidationException", "The task's parameters must be an object");
+    else if (fwd)
+        rc = run__fwd_call(s, t, svc, p, o);
     else if (msg)
         rc = run__msg_call(s, t, svc, p, o);
     else
@@ -752,13 +767,11 @@ static int pattern_is_light(const json_t *pattern)
  * give, without reading the store: arn:aws:states:R:A:execution:SM:NAME. */
 static json_t *light_event(run_svc *s, const char *exec_arn, int status)
 {
-    const char *x = strstr(exec_arn, ":execution:");
+    char sm[2200];
     const char *last = strrchr(exec_arn, ':');
-    if (x == NULL || last == NULL || last <= x + 10)
+    if (strstr(exec_arn, ":execution:") == NULL || sfn_arn_machine_of(exec_arn, sm, sizeof sm) < 0)
         return NULL;
-    json_t *sm = json_sprintf("%.*s:stateMachine:%.*s", (int)(x - exec_arn), exec_arn,
-                              (int)(last - (x + 11)), x + 11);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:o, s:s, s:s}}", "version", "0",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:s, s:s, s:s}}", "version", "0",
                      "detail-type", "Step Functions Execution Status Change", "source",
                      "aws.states", "account", s->account, "region", s->region, "resources",
                      exec_arn, "detail", "executionArn", exec_arn, "stateMachineArn", sm, "name",

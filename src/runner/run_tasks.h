@@ -48,6 +48,7 @@ typedef struct run_svc_task {
     const char *resource;     /* the state's Resource */
     const char *payload;      /* JSON text: the task's effective parameters */
     int wait_for_token;       /* .waitForTaskToken: the result comes later */
+    int timeout_s;            /* the state's TimeoutSeconds, 0 = none */
 } run_svc_task;
 
 enum {
@@ -77,6 +78,7 @@ void run__svc_status(run_svc *s, const char *exec_arn, int status);
 
 /* ---- provided by run.c ---- */
 run_svc *run__svc(run *r);
+ev_loop *run__loop(run *r);
 void run__uuid(run *r, char out[37]);
 /* A line "sfnd: ..." on stderr unless the runner is quiet. */
 void run__log(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

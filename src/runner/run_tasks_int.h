@@ -19,20 +19,28 @@
  * machines without tasks) recurses through run_exec_start: bound it. */
 #define SVC_MAX_DEPTH 8
 
-typedef struct svc_topic {
-    char *name;
-    char *arn;
-} svc_topic;
+/* A resource known by name and ARN: an SNS topic, an event bus. */
+typedef struct svc_named {
+    char *name, *arn;
+} svc_named;
+typedef svc_named svc_topic;
+typedef svc_named svc_bus;
+
+typedef struct svc_dedup {   /* a FIFO message sent in the last 5 minutes */
+    char id[129];             /* its MessageDeduplicationId (given, or the body's SHA-256) */
+    char mid[37];             /* its MessageId */
+    char seq[24];             /* its SequenceNumber */
+    int64_t at_ms;            /* when it was sent */
+} svc_dedup;
 
 typedef struct svc_queue {
     char *name, *arn, *url;
     int fifo, content_dedup;
     uint64_t seq;             /* the last FIFO SequenceNumber given */
+    svc_dedup *dedup;         /* FIFO: the deduplication window, oldest first */
+    size_t ndedup, capdedup;
+    int dedup_loaded;         /* the window was read back from the queue's file */
 } svc_queue;
-
-typedef struct svc_bus {
-    char *name, *arn;
-} svc_bus;
 
 typedef struct svc_rule {
     char *sm_arn;             /* the machine it starts */
@@ -59,6 +67,7 @@ struct run_svc {
     svc_rule *rules;
     size_t nrules;
     int depth;                /* status events being handled, nested */
+    struct run_fwd *fwd;      /* endpoints and requests in flight (run_tasks_fwd.c) */
 };
 
 /* the runner's logger (it knows whether to be quiet) */
@@ -78,6 +87,11 @@ int run__svc_append(run_svc *s, const char *sub, const char *file, const char *l
                     char *why, size_t whylen);
 /* SdkHttpMetadata and SdkResponseMetadata of a response, into o. */
 void run__svc_sdk_meta(json_t *o, const char *rid, const char *ctype, size_t len);
+/* Append {name, arn} (copied) to the array *v of *n. 0 or RUN_ENOMEM. */
+int run__svc_named_add(svc_named **v, size_t *n, const char *name, const char *arn);
+/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl
+ * (a failure is logged). 0 or -1. */
+int run__svc_append_json(run_svc *s, const char *sub, const char *file, json_t *line);
 void run__svc_iso_ms(int64_t ms, char out[32], int with_ms);
 /* A UUID-shaped name derived from key (variant 0x8: a task's child, 0xb:
  * an execution started by a rule). */
@@ -98,5 +112,28 @@ void run__svc_rule_fire(run_svc *s, const svc_rule *ru, json_t *ev, const char *
 int run__msg_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,
                   run_svc_out *o);
 void run__msg_free(run_svc *s);
+
+/* ---- run_tasks_fifo.c ---- */
+/* SQS's deduplication interval. */
+#define SQS_DEDUP_WINDOW_MS (5 * 60 * 1000)
+/* The message of FIFO queue q sent with deduplication id `id` less than
+ * 5 minutes before now_ms, or NULL. The first call for a queue reads the
+ * window back from <data>/sqs/<name>.jsonl (a restart keeps it). */
+const svc_dedup *run__fifo_seen(run_svc *s, svc_queue *q, const char *id, int64_t now_ms);
+/* Remember a message just written. 0 or -1 (ENOMEM: then a duplicate
+ * within the window would be written again). */
+int run__fifo_remember(svc_queue *q, const char *id, const char *mid, const char *seq,
+                       int64_t at_ms);
+void run__fifo_free(svc_queue *q);
+
+/* ---- run_tasks_fwd.c ---- */
+/* dynamodb:putItem|getItem|deleteItem|updateItem and aws-sdk:SERVICE:ACTION
+ * (res after "arn:aws:states:::"), sent to the service's endpoint. Returns
+ * RUN_SVC_PENDING (the outcome comes through run__task_result),
+ * RUN_SVC_FAILED (no endpoint, a service not spoken) or RUN_SVC_UNKNOWN. */
+int run__fwd_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,
+                  run_svc_out *o);
+/* Cancel the requests in flight, free the endpoints. */
+void run__fwd_free(run_svc *s);
 
 #endif

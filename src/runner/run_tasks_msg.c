@@ -15,12 +15,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_tasks_int.h"
 
 #include "b64.h"
 #include "evpattern.h"
 #include "jtext.h"
 #include "md5.h"
+#include "sha256.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,19 +82,7 @@ int run_bus_add(run *r, const char *name, const char *arn)
     run_svc *s = run__svc(r);
     if (!name_ok(name, 256, 1) || !strcmp(name, "default"))
         return RUN_EINVAL;
-    svc_bus *b = realloc(s->buses, (s->nbuses + 1) * sizeof *b);
-    if (b == NULL)
-        return RUN_ENOMEM;
-    s->buses = b;
-    b[s->nbuses].name = strdup(name);
-    b[s->nbuses].arn = strdup(arn);
-    if (!b[s->nbuses].name || !b[s->nbuses].arn) {
-        free(b[s->nbuses].name);
-        free(b[s->nbuses].arn);
-        return RUN_ENOMEM;
-    }
-    s->nbuses++;
-    return 0;
+    return run__svc_named_add(&s->buses, &s->nbuses, name, arn);
 }
 
 void run__msg_free(run_svc *s)
@@ -101,6 +91,7 @@ void run__msg_free(run_svc *s)
         free(s->queues[i].name);
         free(s->queues[i].arn);
         free(s->queues[i].url);
+        run__fifo_free(&s->queues[i]);
     }
     for (size_t i = 0; i < s->nbuses; i++) {
         free(s->buses[i].name);
@@ -108,28 +99,6 @@ void run__msg_free(run_svc *s)
     }
     free(s->queues);
     free(s->buses);
-}
-
-/* The compact JSON text of line plus "\n" appended to <data>/<sub>/<file>.jsonl. */
-static int append_json(run_svc *s, const char *sub, const char *file, json_t *line)
-{
-    char *text = jtext_dup(line);
-    char why[512] = "";
-    int rc = -1;
-    if (text) {
-        size_t n = strlen(text);
-        char *nl = realloc(text, n + 2);
-        if (nl) {
-            text = nl;
-            text[n] = '\n';
-            text[n + 1] = '\0';
-            rc = run__svc_append(s, sub, file, text, n + 1, why, sizeof why);
-        }
-    }
-    free(text);
-    if (rc != 0)
-        logf_(s, "%s/%s.jsonl: %s", sub, file, why[0] ? why : "out of memory");
-    return rc;
 }
 
 /* ---- sqs:sendMessage -------------------------------------------------------- */
@@ -254,6 +223,60 @@ static int sqs_args(run_svc *s, const json_t *p, run_svc_out *o, svc_queue **qp,
     return -1;
 }
 
+/* MessageGroupId, MessageDeduplicationId: 1 to 128 of a-z A-Z 0-9 and
+ * punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~). */
+static int fifo_id_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* The answer SQS gives a send: MD5s, MessageId, FIFO's SequenceNumber. */
+static json_t *send_result(const char *bmd5, const char *amd5, const char *mid, const char *seq)
+{
+    json_t *r = json_pack("{s:s,s:s}", "MD5OfMessageBody", bmd5, "MessageId", mid);
+    if (r && amd5[0])
+        json_object_set_new(r, "MD5OfMessageAttributes", json_string(amd5));
+    if (r && seq[0])
+        json_object_set_new(r, "SequenceNumber", json_string(seq));
+    return r;
+}
+
+/* FIFO queue q: its deduplication id into dedup (given, or the body's
+ * SHA-256); a message with that id in the last 5 minutes answers this
+ * one (RUN_SVC_DONE with the first one's ids, or RUN_SVC_PENDING), and
+ * nothing is written. -1: a new message. */
+static int fifo_dedup(run_svc *s, const run_svc_task *t, svc_queue *q, const json_t *did,
+                      const char *body, size_t bl, const char *bmd5, const char *amd5,
+                      int64_t now_ms, char dedup[129], run_svc_out *o)
+{
+    if (did) {
+        snprintf(dedup, 129, "%s", json_string_value(did));
+    } else {
+        unsigned char h[32];
+        sfn_sha256(body, bl, h);
+        for (int i = 0; i < 32; i++)
+            snprintf(dedup + 2 * i, 3, "%02x", h[i]);
+    }
+    const svc_dedup *seen = run__fifo_seen(s, q, dedup, now_ms);
+    if (seen == NULL)
+        return -1;
+    logf_(s, "sqs:sendMessage to %s: deduplicated (%s), MessageId %s", q->name, dedup,
+          seen->mid);
+    if (t->wait_for_token)
+        return RUN_SVC_PENDING; /* the first message carries a token */
+    char rid[37];
+    run__uuid(s->r, rid);
+    o->result = send_result(bmd5, amd5, seen->mid, seen->seq);
+    run__svc_sdk_meta(o->result, rid, "text/xml", 378);
+    return RUN_SVC_DONE;
+}
+
 static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_out *o)
 {
     svc_queue *q = NULL;
@@ -281,6 +304,13 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     if (q->fifo && gid == NULL)
         return SQS_FAIL("MissingParameter",
                         "The request must contain the parameter MessageGroupId.");
+    if ((gid && !fifo_id_ok(json_string_value(gid))) ||
+        (did && !fifo_id_ok(json_string_value(did))))
+        return SQS_FAIL("InvalidParameterValue", "Value %s for parameter %s is invalid. Reason: "
+                        "It must be 1 to 128 characters of alphanumeric and punctuation.",
+                        json_string_value(gid && !fifo_id_ok(json_string_value(gid)) ? gid : did),
+                        gid && !fifo_id_ok(json_string_value(gid)) ? "MessageGroupId"
+                                                                   : "MessageDeduplicationId");
     if (!q->fifo && did)
         return SQS_FAIL("InvalidParameterValue", "The request include parameter that is not "
                         "valid for this queue type");
@@ -305,11 +335,19 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
         return SQS_FAIL("InvalidParameterValue", "One or more parameters are invalid. Reason: "
                         "Message must be shorter than %d bytes.", SQS_MAX_BODY);
     }
-    char mid[37], rid[37], ts[32], bmd5[33], seq[24] = "";
+    char mid[37], rid[37], ts[32], bmd5[33], seq[24] = "", dedup[129] = "";
+    int64_t now_ms = ev_wall_ms();
     run__uuid(s->r, mid);
     run__uuid(s->r, rid);
-    run__svc_iso_ms(ev_wall_ms(), ts, 1);
+    run__svc_iso_ms(now_ms, ts, 1);
     sfn_md5_hex(body, bl, bmd5);
+    if (q->fifo) {
+        rc = fifo_dedup(s, t, q, did, body, bl, bmd5, amd5, now_ms, dedup, o);
+        if (rc >= 0) {
+            free(body);
+            return rc;
+        }
+    }
     if (q->fifo) {
         uint64_t now = (uint64_t)ev_wall_ms() * 1000000ULL;
         q->seq = q->seq >= now ? q->seq + 1 : now;
@@ -324,28 +362,33 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
     }
     if (delay)
         json_object_set(line, "DelaySeconds", (json_t *)delay);
+    /* SQS's SentTimestamp (epoch ms, a string as its attributes are), and
+     * when a receiver would first see it (DelaySeconds later) */
+    json_object_set_new(line, "SentTimestamp", json_sprintf("%lld", (long long)now_ms));
+    json_object_set_new(line, "DeliverAtMs",
+                        json_integer(now_ms + (delay ? json_integer_value(delay) * 1000 : 0)));
     if (gid)
         json_object_set(line, "MessageGroupId", (json_t *)gid);
-    if (did)
+    if (dedup[0]) /* as SQS reports it: the given id or the content's hash */
+        json_object_set_new(line, "MessageDeduplicationId", json_string(dedup));
+    else if (did)
         json_object_set(line, "MessageDeduplicationId", (json_t *)did);
     if (seq[0])
         json_object_set_new(line, "SequenceNumber", json_string(seq));
     json_object_set_new(line, "Timestamp", json_string(ts));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    rc = line ? append_json(s, "sqs", q->name, line) : -1;
+    rc = line ? run__svc_append_json(s, "sqs", q->name, line) : -1;
     json_decref(line);
     if (rc != 0)
         return run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 500,
                               "InternalError", "We encountered an internal error. Please try "
                               "again.");
+    if (dedup[0] && run__fifo_remember(q, dedup, mid, seq, now_ms) != 0)
+        logf_(s, "sqs:sendMessage to %s: out of memory: %s is not deduplicated", q->name, dedup);
     if (t->wait_for_token)
         return RUN_SVC_PENDING;
-    o->result = json_pack("{s:s,s:s}", "MD5OfMessageBody", bmd5, "MessageId", mid);
-    if (amd5[0])
-        json_object_set_new(o->result, "MD5OfMessageAttributes", json_string(amd5));
-    if (seq[0])
-        json_object_set_new(o->result, "SequenceNumber", json_string(seq));
+    o->result = send_result(bmd5, amd5, mid, seq);
     run__svc_sdk_meta(o->result, rid, "text/xml", 378);
     return RUN_SVC_DONE;
 }
@@ -423,12 +466,9 @@ static json_t *eb_event(run_svc *s, const run_svc_task *t, const json_t *e, cons
     json_t *resources = res ? json_deep_copy(res) : json_array();
     /* Step Functions appends the execution's and its machine's ARNs */
     json_array_append_new(resources, json_string(t->exec_arn));
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
-    if (x && last && last > x + 11)
-        json_array_append_new(resources,
-                              json_sprintf("%.*s:stateMachine:%.*s", (int)(x - t->exec_arn),
-                                           t->exec_arn, (int)(last - (x + 11)), x + 11));
+    char sm[2200];
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) >= 0)
+        json_array_append_new(resources, json_string(sm));
     return json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id,
                      "detail-type", dt, "source", src, "account", s->account, "time",
                      json_is_string(jt) ? json_string_value(jt) : when, "region", s->region,
@@ -443,16 +483,14 @@ static int eb_deliver(run_svc *s, const run_svc_task *t, json_t *ev, const char 
     json_object_set_new(line, "EventBusName", json_string(bus));
     json_object_set_new(line, "ExecutionArn", json_string(t->exec_arn));
     json_object_set_new(line, "Resource", json_string(t->resource));
-    int rc = line ? append_json(s, "events", bus, line) : -1;
+    int rc = line ? run__svc_append_json(s, "events", bus, line) : -1;
     json_decref(line);
     if (rc != 0)
         return -1;
-    const char *x = strstr(t->exec_arn, ":execution:");
-    const char *last = strrchr(t->exec_arn, ':');
     char sm[2200] = "", key[2300];
-    if (x && last && last > x + 11)
-        snprintf(sm, sizeof sm, "%.*s:stateMachine:%.*s", (int)(x - t->exec_arn), t->exec_arn,
-                 (int)(last - (x + 11)), x + 11);
+    if (sfn_arn_machine_of(t->exec_arn, sm, sizeof sm) < 0)
+        sm[0] = '\0';
+    const char *last = strrchr(t->exec_arn, ':');
     /* the task id is the same when the task is dispatched again */
     snprintf(key, sizeof key, "%s#task%llu#entry%zu", t->exec_arn, (unsigned long long)t->task,
              i);

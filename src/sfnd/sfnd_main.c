@@ -5,7 +5,8 @@
  *        [--time-scale N] [--max-procs N] [--quiet]
  *        [--parameter-overrides Key=Value [Key=Value ...]] [--env-vars env.json]
  *        [--allow-origin URL]... [--max-connections N] [--header-timeout S]
- *        [--idle-timeout S] [--runtime-mismatch=run]
+ *        [--idle-timeout S] [--runtime-mismatch=run] [--mock-config FILE]
+ *        [--endpoint SERVICE=URL]...
  *   sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]
  *
  * Wires the pieces on one loop: store (DIR/sfnd.db), local Lambda (the
@@ -15,6 +16,11 @@
  * $AWS_REGION (default us-east-1); the ARNs are printed at start-up.
  * --time-scale N (or $SFN_TIME_SCALE) makes Waits, retry back-off and
  * timeouts N times shorter (tests); the default is real time.
+ * --mock-config FILE (or $SFN_MOCK_CONFIG; the option wins): a mock
+ * configuration in Step Functions Local's format (src/core/asl_mock.h);
+ * StartExecution / StartSyncExecution on <stateMachineArn>#<TestCaseName>
+ * run that test case. The file is validated at start-up (sfnd does not
+ * start with an invalid one) and read again at each start.
  * --retention DAYS (90, as AWS keeps closed executions; 0 = forever;
  * fractions allowed, for tests): executions that ended longer ago are
  * removed with their history, in small batches in the background.
@@ -26,6 +32,9 @@
  * or a value outside AllowedValues stops the start. The template's SNS
  * topics and EventBridgeRule events are handed to the runner (see
  * docs/integrations.md).
+ * --endpoint SERVICE=URL (repeatable; or SFN_ENDPOINT_<SERVICE>) forwards
+ * dynamodb:* and aws-sdk:SERVICE:* tasks there, SigV4-signed with the
+ * functions' credentials (sfnd_endpoints.c, src/runner/run_tasks_fwd.c).
  * --env-vars FILE (SAM CLI's option) sets functions' environment variables:
  * {"Parameters": {VAR: value}} for every function, {"<LogicalId>": {...}}
  * for one (it wins); they win over the template's and over sfnd's defaults
@@ -82,11 +91,12 @@
 #include "run.h"
 #include "sfnd_build.h"
 #include "store.h"
+#include "sfnd_endpoints.h"
 #include "tpl.h"
 
 /* The command line. */
 typedef struct sfnd_cfg {
-    const char *template, *data, *host, *env_file;
+    const char *template, *data, *host, *env_file, *mock_config;
     int port, max_procs, quiet;
     const char **origins;
     size_t norigins;
@@ -98,6 +108,7 @@ typedef struct sfnd_cfg {
     int runtime_mismatch_run; /* --runtime-mismatch=run */
     char *overrides;  /* the words of --parameter-overrides, joined by spaces */
     size_t olen;
+    sfnd_endpoints ep; /* --endpoint SERVICE=URL, and the credentials of --env-vars */
 } sfnd_cfg;
 
 typedef struct sfnd {
@@ -115,6 +126,7 @@ typedef struct sfnd {
     store *st;
     api *a;
     console *con; /* the browser console (src/console) */
+    asl_mock *mock; /* --mock-config, until the runner takes it */
     char err[1024];
 } sfnd;
 
@@ -127,11 +139,18 @@ static void usage(void)
                     "            [--allow-origin URL]... [--max-connections N] "
                     "[--header-timeout S] [--idle-timeout S]\n"
                     "            [--retention DAYS] [--no-compress] [--runtime-mismatch=run]\n"
+                    "            [--mock-config FILE]\n"
+                    "            [--endpoint SERVICE=URL]...\n"
                     "       sfnd build --template template.yaml [--build-dir DIR] [LogicalId ...]\n"
                     "  --runtime-mismatch=run  run a nodejs<N>.x / python3.<M> function on this "
                     "machine's\n"
                     "                   node / python3 even when its version differs (refused by "
                     "default)\n"
+                    "  --endpoint SERVICE=URL  forward dynamodb:* and aws-sdk:SERVICE:* tasks "
+                    "there, signed\n"
+                    "                   with the functions' credentials (repeatable; also "
+                    "SFN_ENDPOINT_<SERVICE>=URL),\n"
+                    "                   e.g. --endpoint dynamodb=http://127.0.0.1:8000\n"
                     "  --allow-origin URL  a browser origin (http://host:port) allowed to call "
                     "(repeatable);\n"
                     "                   by default cross-site browser requests are refused\n"
@@ -210,6 +229,9 @@ static int options(sfnd_cfg *c, int argc, char **argv)
     *c = (sfnd_cfg){.data = "./.sfn", .host = "127.0.0.1", .port = 8083, .header_timeout = 10,
                     .idle_timeout = 60, .scale = 1.0, .retention_days = 90,
                     .compress = STORE_COMPRESS_ZSTD};
+    const char *env_mock = getenv("SFN_MOCK_CONFIG");
+    if (env_mock && *env_mock)
+        c->mock_config = env_mock;
     const char *env_scale = getenv("SFN_TIME_SCALE");
     if (env_scale && *env_scale)
         c->scale = atof(env_scale);
@@ -247,6 +269,12 @@ static int options(sfnd_cfg *c, int argc, char **argv)
             c->runtime_mismatch_run = !strcmp(argv[++i], "run");
         else if (!strcmp(a, "--env-vars") && v)
             c->env_file = argv[++i];
+        else if (!strcmp(a, "--mock-config") && v)
+            c->mock_config = argv[++i];
+        else if (!strcmp(a, "--endpoint") && v) {
+            if (sfnd_endpoints_add(&c->ep, argv[++i]) != 0)
+                return -1;
+        }
         else if (!strcmp(a, "--allow-origin") && v) {
             if (add_origin(c, argv[++i]) != 0)
                 return -1;
@@ -323,6 +351,10 @@ static int load_template(sfnd *s)
             return -1;
         }
     }
+    if (env_vars != NULL && sfnd_endpoints_creds(&s->cfg.ep, env_vars) != 0) {
+        json_decref(env_vars);
+        return -1;
+    }
     tpl_opts to = {.region = s->region, .account = s->account, .bin_dir = s->bin_dir,
                    .store_dir = s->tables, .parameter_overrides = s->cfg.overrides,
                    .env_vars = env_vars};
@@ -337,6 +369,21 @@ static int load_template(sfnd *s)
     for (size_t i = 0; i < tpl_unsupported_count(s->t); i++)
         fprintf(stderr, "sfnd: resource %s is not provided locally\n",
                 tpl_unsupported_at(s->t, i));
+    return 0;
+}
+
+/* --mock-config: validated before anything starts. */
+static int load_mock(sfnd *s)
+{
+    if (s->cfg.mock_config == NULL)
+        return 0;
+    if (asl_mock_load(s->cfg.mock_config, &s->mock, s->err, sizeof s->err) != SFN_OK) {
+        fprintf(stderr, "sfnd: invalid mock configuration: %s\n", s->err);
+        return -1;
+    }
+    if (!s->cfg.quiet)
+        fprintf(stderr, "sfnd: mock configuration %s: start executions on "
+                        "<stateMachineArn>#<TestCaseName>\n", s->cfg.mock_config);
     return 0;
 }
 
@@ -433,6 +480,10 @@ static int start_services(sfnd *s)
                    .data_dir = s->datadir};
     ro.retention_ms = (int64_t)(c->retention_days * 86400000.0);
     s->run = run_create(&ro);
+    if (s->run && s->mock) {
+        run_mock_config(s->run, s->mock);
+        s->mock = NULL;
+    }
     api_opts ao = {.run = s->run, .loop = s->loop, .lam = s->lam, .region = s->region,
                    .account = s->account, .host = c->host, .port = c->port,
                    .allow_origins = c->origins, .nallow_origins = c->norigins};
@@ -551,7 +602,7 @@ static int register_queues(sfnd *s)
 static int register_resources(sfnd *s)
 {
     if (register_machines(s) != 0 || register_topics(s) != 0 || register_queues(s) != 0 ||
-        register_rules(s) != 0)
+        register_rules(s) != 0 || sfnd_endpoints_apply(&s->cfg.ep, s->run, s->cfg.quiet) != 0)
         return -1;
     for (size_t i = 0; i < tpl_table_count(s->t); i++)
         printf("table         %-28s %s/%s.sqlite\n", tpl_table_at(s->t, i)->logical_id,
@@ -643,6 +694,7 @@ static void shut_down(sfnd *s)
 {
     free(s->cfg.overrides);
     free(s->cfg.origins);
+    sfnd_endpoints_free(&s->cfg.ep);
     http_server_free(s->srv);
     run_free(s->run);
     api_free(s->a);
@@ -651,6 +703,7 @@ static void shut_down(sfnd *s)
     ev_free(s->loop);
     store_close(s->st);
     tpl_free(s->t);
+    asl_mock_free(s->mock);
 }
 
 int main(int argc, char **argv)
@@ -663,7 +716,8 @@ int main(int argc, char **argv)
         status = 1;
     else {
         signal(SIGPIPE, SIG_IGN);
-        status = data_dirs(&s) != 0 || load_template(&s) != 0 || open_store(&s) != 0 ||
+        status = load_mock(&s) != 0 || data_dirs(&s) != 0 || load_template(&s) != 0 ||
+                 open_store(&s) != 0 ||
                  start_services(&s) != 0 || register_resources(&s) != 0 || recover(&s) != 0 ||
                  serve(&s) != 0;
     }

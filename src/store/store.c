@@ -106,6 +106,10 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_EXP_INPUTS] = "DELETE FROM input_log WHERE exec_id=?",
     [Q_EXP_END] = "DELETE FROM exec_end WHERE exec_id=?",
     [Q_EXP_EXEC] = "DELETE FROM executions WHERE id=? AND status<>0",
+    /* an execution's mock test case (store_mock.c) */
+    [Q_EXP_MOCK] = "DELETE FROM exec_mock WHERE exec_id=?",
+    [Q_MOCK_SET] = "INSERT OR REPLACE INTO exec_mock(exec_id,test_case) VALUES(?,?)",
+    [Q_MOCK_GET] = "SELECT test_case FROM exec_mock WHERE exec_id=?",
 };
 
 static const char schema[] =
@@ -147,7 +151,10 @@ static const char schema[] =
     /* Ended executions by stop time, for retention (store_exec_expire):
      * an execution enters it when it ends, at the right-most leaf, about
      * one page per group commit; running ones are not in it. */
-    "CREATE INDEX IF NOT EXISTS executions_closed ON executions(stop_ms) WHERE status<>0;";
+    "CREATE INDEX IF NOT EXISTS executions_closed ON executions(stop_ms) WHERE status<>0;"
+    /* The test case of the mock configuration an execution runs (started
+     * on <stateMachineArn>#<TestCaseName>); most executions have none. */
+    "CREATE TABLE IF NOT EXISTS exec_mock(exec_id INTEGER PRIMARY KEY, test_case TEXT NOT NULL);";
 
 /* Data directories written by earlier versions: move their rows over,
  * in key order so each execution's rows keep their order. */

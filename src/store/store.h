@@ -131,6 +131,11 @@ void store_exec_cleanup(store_exec *x);
 int store_exec_set_status(store *s, int64_t id, int status, int64_t stop_ms, const char *output,
                           const char *error, const char *cause);
 int store_exec_set_redrive(store *s, int64_t id, int redrive_count, int64_t redrive_ms);
+/* The mock configuration's test case an execution runs (store_mock.c):
+ * set in the transaction that inserts it; get gives *test_case malloc'd,
+ * or NULL when it has none. Removed with the execution (retention). */
+int store_exec_mock_set(store *s, int64_t exec_id, const char *test_case);
+int store_exec_mock_get(store *s, int64_t exec_id, char **test_case);
 
 /* Executions of sm_arn newest first, status < 0 for any, starting after
  * the row with id `after` (0 = from the newest). Stops after `limit` rows

@@ -322,7 +322,7 @@ int store_exec_count(store *s, const char *sm_arn, int64_t *n)
 /* ---- retention --------------------------------------------------------- */
 static int exec_remove(store *s, int64_t id)
 {
-    static const int del[] = {Q_EXP_EVENTS, Q_EXP_INPUTS, Q_EXP_END, Q_EXP_EXEC};
+    static const int del[] = {Q_EXP_EVENTS, Q_EXP_INPUTS, Q_EXP_END, Q_EXP_MOCK, Q_EXP_EXEC};
     for (size_t k = 0; k < sizeof del / sizeof del[0]; k++) {
         sqlite3_stmt *st = stmt(s, del[k]);
         sqlite3_bind_int64(st, 1, id);

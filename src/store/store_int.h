@@ -64,6 +64,9 @@ enum {
     Q_EXP_INPUTS,
     Q_EXP_END,
     Q_EXP_EXEC,
+    Q_EXP_MOCK,
+    Q_MOCK_SET,
+    Q_MOCK_GET,
     Q__COUNT
 };
 

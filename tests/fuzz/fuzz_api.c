@@ -46,7 +46,7 @@ static void svc_open(void)
         abort();
     run_opts ro = {.loop = S.loop, .st = S.st, .quiet = 1, .time_scale = 1e9};
     S.run = run_create(&ro);
-    api_opts ao = {.run = S.run, .st = S.st, .loop = S.loop};
+    api_opts ao = {.run = S.run, .loop = S.loop};
     S.api = api_create(&ao);
     if (S.run == NULL || S.api == NULL)
         abort();

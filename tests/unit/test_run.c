@@ -36,49 +36,9 @@
 
 #include "asl.h"
 #include "ev.h"
+#include "oom.h"
 #include "run.h"
 #include "store.h"
-
-/* ---- failing allocations ------------------------------------------------ */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-char *__real_strdup(const char *s);
-char *__real_strndup(const char *s, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-char *__wrap_strndup(const char *s, size_t n);
-
-static long fail_at = -1; /* the allocation that fails, counted from arming */
-static long seen;         /* allocations since arming */
-static int fired;         /* fail_at was reached */
-
-static long trace_at = -1; /* TEST_RUN_TRACE=N: print where allocation N fails */
-
-static int fail_now(void)
-{
-    if (fail_at < 0)
-        return 0;
-    if (++seen == fail_at) {
-        fired = 1;
-        if (fail_at == trace_at) {
-            void *bt[32];
-            int k = backtrace(bt, 32);
-            backtrace_symbols_fd(bt, k, 2);
-        }
-        return 1;
-    }
-    return 0;
-}
-
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { return fail_now() ? NULL : __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-char *__wrap_strdup(const char *s) { return fail_now() ? NULL : __real_strdup(s); }
-char *__wrap_strndup(const char *s, size_t n) { return fail_now() ? NULL : __real_strndup(s, n); }
-static void *json_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
 
 /* ---- a runner on a fresh store ------------------------------------------ */
 typedef struct fixture {
@@ -188,20 +148,17 @@ static int one_run(long n, const char *name, int *refused, int *failed_visibly, 
     run_start s = {.sm = &f.sm, .name = name, .input_text = "{\"in\":1}", .input = in};
     char *arn = NULL;
     int64_t start_ms;
-    seen = 0;
-    fired = 0;
-    fail_at = n;
+    oom_arm(n);
     int rc = run_exec_start(f.r, &s, on_done, &o, &arn, &start_ms);
     if (rc == 0) {
         run_flush(f.r);
         drive(&f, &o, 5000);
     }
-    fail_at = -1;
+    int hit = oom_disarm();
     json_decref(in);
     run_flush(f.r); /* a refused start's transaction ends (rolled back) */
     if (rc == 0 && !o.called)
         drive(&f, &o, 5000); /* set aside: resumed after the probe */
-    int hit = fired;
     char full[256];
     snprintf(full, sizeof full, "arn:aws:states:us-east-1:123456789012:execution:M:%s", name);
     store_exec x;
@@ -287,10 +244,7 @@ static void test_out_of_memory_everywhere(void **state)
 
 int main(void)
 {
-    json_set_alloc_funcs(json_malloc, free);
-    const char *tr = getenv("TEST_RUN_TRACE");
-    if (tr)
-        trace_at = atol(tr);
+    oom_init("TEST_RUN_TRACE");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs),
         cmocka_unit_test(test_out_of_memory_everywhere),

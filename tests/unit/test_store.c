@@ -1113,6 +1113,41 @@ static long file_pages(const char *path, long *freelist)
 
 /* Removed executions' pages are reused: rounds of "add 300, remove what
  * ended" leave the file the size the first round made it. */
+/* The mock test case an execution runs: kept with it, read back, removed
+ * with it by retention (store_mock.c). */
+static void test_exec_mock_test_case(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_store_mock_XXXXXX";
+    tmp_db(path);
+    char err[256];
+    store *s = NULL;
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(store_begin(s), 0);
+    int64_t mocked = saga_exec(s, 1, STORE_SUCCEEDED, 100), plain = saga_exec(s, 2, STORE_RUNNING, 0);
+    assert_int_equal(store_exec_mock_set(s, mocked, "BookCarFails"), 0);
+    assert_int_equal(store_commit(s), 0);
+    char *tc = NULL;
+    assert_int_equal(store_exec_mock_get(s, mocked, &tc), 0);
+    assert_string_equal(tc, "BookCarFails");
+    free(tc);
+    assert_int_equal(store_exec_mock_get(s, plain, &tc), 0);
+    assert_null(tc);
+    /* reopened: still there */
+    store_close(s);
+    assert_int_equal(store_open(path, 1, &s, err, sizeof err), 0);
+    assert_int_equal(store_exec_mock_get(s, mocked, &tc), 0);
+    assert_string_equal(tc, "BookCarFails");
+    free(tc);
+    int n = -1;
+    assert_int_equal(store_exec_expire(s, 1000, 10, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_exec_mock_get(s, mocked, &tc), 0);
+    assert_null(tc);
+    store_close(s);
+    unlink(path);
+}
+
 static void test_retention_space_reused(void **state)
 {
     (void)state;
@@ -1292,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_checkpointer_and_owner),
         cmocka_unit_test(test_log_writes_gathered),
         cmocka_unit_test(test_event_batches),
+        cmocka_unit_test(test_exec_mock_test_case),
         cmocka_unit_test(test_event_migration),
         cmocka_unit_test(test_batch_migration),
         cmocka_unit_test(test_history_pages_bounded_rows),

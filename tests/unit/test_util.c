@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arn.h"
 #include "b64.h"
 #include "md5.h"
 #include "booking.h"
@@ -143,6 +144,38 @@ _Static_assert(BOOKING_OK == SFN_E_OK && BOOKING_ENOENT == SFN_E_NOENT &&
                    BOOKING_ECANCELLED == SFN_E_CANCELLED,
                "the booking store's codes");
 
+static void test_arns(void **state)
+{
+    (void)state;
+    char b[256];
+    assert_int_equal(sfn_arn_states(b, sizeof b, "eu-west-1", "123456789012", "stateMachine", "Trip"),
+                     (int)strlen("arn:aws:states:eu-west-1:123456789012:stateMachine:Trip"));
+    assert_string_equal(b, "arn:aws:states:eu-west-1:123456789012:stateMachine:Trip");
+    char small[10];
+    assert_int_equal(sfn_arn_states(small, sizeof small, "eu-west-1", "1", "activity", "A"), -1);
+
+    char *x = sfn_arn_execution(b, "run-1", NULL);
+    assert_string_equal(x, "arn:aws:states:eu-west-1:123456789012:execution:Trip:run-1");
+    char m[256];
+    assert_true(sfn_arn_machine_of(x, m, sizeof m) > 0);
+    assert_string_equal(m, b);
+    assert_int_equal(sfn_arn_machine_of(x, m, 20), -1);
+    free(x);
+    /* a version or alias qualifier is not part of the execution's ARN */
+    x = sfn_arn_execution("arn:aws:states:r:1:stateMachine:Trip:prod", "e", NULL);
+    assert_string_equal(x, "arn:aws:states:r:1:execution:Trip:e");
+    free(x);
+    x = sfn_arn_execution("arn:aws:states:r:1:stateMachine:Fast", "e", "0f0e");
+    assert_string_equal(x, "arn:aws:states:r:1:express:Fast:e:0f0e");
+    assert_true(sfn_arn_machine_of(x, m, sizeof m) > 0);
+    assert_string_equal(m, "arn:aws:states:r:1:stateMachine:Fast");
+    free(x);
+    assert_null(sfn_arn_execution("arn:aws:states:r:1:activity:A", "e", NULL));
+    assert_int_equal(sfn_arn_machine_of("arn:aws:states:r:1:stateMachine:Trip", m, sizeof m), -1);
+    assert_int_equal(sfn_arn_machine_of("arn:aws:states:r:1:execution:Trip", m, sizeof m), -1);
+    assert_int_equal(sfn_arn_machine_of("arn:aws:states:r:1:execution::x", m, sizeof m), -1);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -167,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_b64),
         cmocka_unit_test(test_md5),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_arns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

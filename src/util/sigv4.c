@@ -2,13 +2,14 @@
  * sigv4.c - AWS Signature Version 4 (see sigv4.h). The steps and names
  * follow AWS's "Create a signed AWS API request": canonical request ->
  * string to sign -> signing key (HMAC chain over date, region, service)
- * -> signature. SHA-256 and HMAC come from OpenSSL's libcrypto, which
- * libcurl links already.
+ * -> signature. SHA-256 and HMAC are sha256.c's: one signer for the
+ * runner (forwarded tasks, src/runner/run_tasks_fwd.c) and the saga's
+ * functions (functions/booking_ddb.c), with no libcrypto.
  */
 #include "sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "sha256.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,21 +30,16 @@ static void hex(const unsigned char *p, size_t n, char *out)
 
 static int sha256_hex(const void *p, size_t n, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return -1;
+    unsigned char md[32];
+    sfn_sha256(p, n, md);
     hex(md, 32, out);
     return 0;
 }
 
 static int hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
-    unsigned int n = 0;
-    return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n) &&
-                   n == 32
-               ? 0
-               : -1;
+    sfn_hmac_sha256(key, klen, msg, strlen(msg), out);
+    return 0;
 }
 
 /* A growing text with a fixed ceiling (requests here are small). */

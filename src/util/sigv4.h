@@ -11,8 +11,8 @@
  * send both with the values in sigv4_out, plus every header it listed.
  * Header names are matched case-insensitively and sorted here.
  */
-#ifndef SIGV4_H
-#define SIGV4_H
+#ifndef SFN_SIGV4_H
+#define SFN_SIGV4_H
 
 #include <stddef.h>
 #include <time.h>
