@@ -366,6 +366,12 @@ static const op ops[] = {
     {"ListActivities", api__op_list_activities},
     {"DeleteActivity", api__op_delete_activity},
     {"GetActivityTask", api__op_get_activity_task},
+    {"TagResource", api__op_tag_resource},
+    {"UntagResource", api__op_untag_resource},
+    {"ListTagsForResource", api__op_list_tags},
+    {"ListMapRuns", api__op_list_map_runs},
+    {"DescribeMapRun", api__op_describe_map_run},
+    {"UpdateMapRun", api__op_update_map_run},
 };
 
 static void call_run(api *a, const char *target, const char *body, size_t len, api_reply_cb *cb,

@@ -100,5 +100,11 @@ int api_host_is_loopback(const char *host);
  * negative code with AWS's message in err. */
 int api_sm_from_template(api *a, const char *name, const char *definition, int type,
                          const char *role_arn, char **arn_out, char *err, size_t errlen);
+/* The template's Logging and Tracing of the state machine arn (SAM's
+ * PascalCase maps; NULL: absent, the default) checked as
+ * CreateStateMachine's and stored (api_meta.c). Returns 0, -EINVAL with
+ * AWS's message in err, or -EAGAIN (the store takes no writes). */
+int api_sm_template_conf(api *a, const char *arn, const json_t *logging, const json_t *tracing,
+                         char *err, size_t errlen);
 
 #endif

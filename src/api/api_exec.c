@@ -18,6 +18,7 @@
 #endif
 #include "arn.h"
 #include "api_int.h"
+#include "run_meta.h"
 
 #include "jtext.h"
 
@@ -103,7 +104,8 @@ static json_t *exec_json(const run_exec_info *x, int full)
                                                        : "Execution is SUCCEEDED and cannot be redriven"));
         if (x->redrive_ms)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
-    } else if (x->redrive_count) {
+    } else {
+        /* ListExecutions' items carry redriveCount, 0 included */
         json_object_set_new(o, "redriveCount", json_integer(x->redrive_count));
         if (x->redrive_ms)
             json_object_set_new(o, "redriveDate", ts(x->redrive_ms));
@@ -396,16 +398,23 @@ typedef struct exec_list {
     json_t *arr;
     call *c;
     const char *filter;   /* a version or alias ARN: its executions only */
-    int want, more;
-    int64_t last;
+    int redrive;          /* redriveFilter: 0 none, 1 REDRIVEN, 2 NOT_REDRIVEN */
+    long limit;
+    int64_t last;         /* the id of the last item given */
+    int more;             /* one more item follows the page */
 } exec_list;
 
+/* The page: items that pass the redrive filter, up to the limit; the walk
+ * stops at the first item past it (the page's next token names the last
+ * item given). */
 static int exec_list_cb(void *ctx, const run_exec_info *x)
 {
     exec_list *l = ctx;
+    if ((l->redrive == 1 && x->redrive_count == 0) || (l->redrive == 2 && x->redrive_count > 0))
+        return 0;
     if (l->filter && !api__ver_exec_keys(l->c, x->id, NULL, l->filter))
         return 0;
-    if (l->filter && (int)json_array_size(l->arr) == l->want) {
+    if ((long)json_array_size(l->arr) >= l->limit) {
         l->more = 1;
         return 1;
     }
@@ -434,7 +443,23 @@ void api__op_list_execs(call *c, json_t *req)
         return;
     }
     if (smarn == NULL) {
-        CLIENT(c, "ResourceNotFound", "Resource not found: '%s'", maprun);
+        /* a map run's iterations run inside its execution: no child
+         * executions to list (api_maprun.c) */
+        run_map_run m;
+        if (api__find_map_run(c, maprun, &m) == 0) {
+            run_map_run_cleanup(&m);
+            api__reply_json(c, json_pack("{s:[]}", "executions"));
+        }
+        return;
+    }
+    int rfilter = 0;
+    if (redrive && (rfilter = !strcmp(redrive, "REDRIVEN")      ? 1
+                              : !strcmp(redrive, "NOT_REDRIVEN") ? 2
+                                                                 : 0) == 0) {
+        CLIENT(c, "ValidationException",
+               "1 validation error detected: Value '%s' at 'redriveFilter' failed to satisfy "
+               "constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
+               redrive);
         return;
     }
     int status = -1;
@@ -468,17 +493,15 @@ void api__op_list_execs(call *c, json_t *req)
         return;
     }
     run_sm_cleanup(&sm);
-    int want = max ? (int)max : LIST_DEFAULT;
-    exec_list l = {.arr = json_array(), .c = c, .filter = only, .want = want};
+    exec_list l = {.arr = json_array(), .c = c, .filter = only, .redrive = rfilter,
+                   .limit = max ? max : LIST_DEFAULT};
     int64_t next = 0;
-    /* filtered: every execution of the machine is looked at until the page is full */
-    run_exec_list(c->a->run, smarn, status, after, only ? 0 : want, exec_list_cb, &l, &next);
-    if (only)
-        next = l.more ? l.last : 0;
+    /* filtered: the machine's executions are walked until the page is full */
+    run_exec_list(c->a->run, smarn, status, after, 0, exec_list_cb, &l, &next);
     free(base);
     json_t *o = json_pack("{s:o}", "executions", l.arr);
-    if (next)
-        json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)next));
+    if (l.more)
+        json_object_set_new(o, "nextToken", json_sprintf("EX%lld", (long long)l.last));
     api__reply_json(c, o);
 }
 

@@ -199,5 +199,33 @@ void api__op_describe_activity(call *c, json_t *req);
 void api__op_list_activities(call *c, json_t *req);
 void api__op_delete_activity(call *c, json_t *req);
 void api__op_get_activity_task(call *c, json_t *req);
+/* api_meta.c: tags, and a state machine's logging, tracing and encryption
+ * configurations */
+void api__op_tag_resource(call *c, json_t *req);
+void api__op_untag_resource(call *c, json_t *req);
+void api__op_list_tags(call *c, json_t *req);
+typedef struct store_sm_conf run_sm_conf_t;
+/* The request's loggingConfiguration, tracingConfiguration and
+ * encryptionConfiguration checked, each replacing base_arn's (NULL: the
+ * defaults) when given: *out (run_sm_conf_cleanup). 0, or -1 replied. */
+int api__sm_conf_req(call *c, const json_t *req, const char *base_arn, run_sm_conf_t *out);
+/* CreateStateMachine's tags checked. 0, or -1 replied. */
+int api__sm_tags_req(call *c, const json_t *req);
+/* Store conf and req's tags (req may be NULL) for arn in the current
+ * transaction (fresh: forget what an earlier machine of that ARN had).
+ * 0 or RUN_EUNAVAIL. */
+int api__sm_meta_save(call *c, const char *arn, const run_sm_conf_t *conf, const json_t *req,
+                      int fresh);
+/* Add loggingConfiguration, tracingConfiguration, encryptionConfiguration
+ * of arn to a DescribeStateMachine answer o. */
+void api__sm_conf_describe(call *c, const char *arn, json_t *o);
+/* api_maprun.c: ListMapRuns, DescribeMapRun, UpdateMapRun */
+void api__op_list_map_runs(call *c, json_t *req);
+void api__op_describe_map_run(call *c, json_t *req);
+void api__op_update_map_run(call *c, json_t *req);
+/* The map run arn checked and found (*m: run_map_run_cleanup); 0, or -1
+ * replied (InvalidArn, ResourceNotFound). */
+struct store_map_run;
+int api__find_map_run(call *c, const char *arn, struct store_map_run *m);
 
 #endif

@@ -18,6 +18,7 @@
 #include "arn.h"
 #include "api_int.h"
 #include "run_ver.h"
+#include "run_meta.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,12 +26,6 @@
 #include <string.h>
 
 #define MAX_DEFINITION 1048576
-
-/* ---- helpers ------------------------------------------------------------------- */
-static json_t *logging_json(void)
-{
-    return json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0);
-}
 
 /* ---- compiling off the loop ---------------------------------------------------
  * A definition above ASYNC_MIN bytes (1 MB compiles in about 100 ms) is
@@ -157,6 +152,7 @@ void api__op_create_sm(call *c, json_t *req)
     json_t *v;
     if (api__member(c, req, "loggingConfiguration", T_OBJ, 0, &v) ||
         api__member(c, req, "tracingConfiguration", T_OBJ, 0, &v) ||
+        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &v) ||
         api__member(c, req, "tags", T_ARR, 0, &v))
         return;
     if (!run_name_valid(name)) {
@@ -167,9 +163,14 @@ void api__op_create_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
-    asl_machine *m = NULL;
-    if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0)
+    run_sm_conf conf;
+    if (api__sm_tags_req(c, req) || api__sm_conf_req(c, req, NULL, &conf))
         return;
+    asl_machine *m = NULL;
+    if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0) {
+        run_sm_conf_cleanup(&conf);
+        return;
+    }
     char arn[512]; /* name <= 80 characters; region and account are sfnd's */
     sfn_arn_states(arn, sizeof arn, a->region, a->account, "stateMachine", name);
     run_sm old;
@@ -185,11 +186,13 @@ void api__op_create_sm(call *c, json_t *req)
             if (!same) {
                 run_sm_cleanup(&old);
                 asl_machine_free(m);
+                run_sm_conf_cleanup(&conf);
                 CLIENT(c, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
                 return;
             }
             /* identical request: idempotent, as on AWS */
             asl_machine_free(m);
+            run_sm_conf_cleanup(&conf);
             json_t *o = json_pack("{s:s,s:o}", "stateMachineArn", arn, "creationDate",
                                   ts(old.created_ms));
             int64_t pv, pvms;
@@ -210,7 +213,9 @@ void api__op_create_sm(call *c, json_t *req)
     int64_t now = ev_wall_ms();
     run_sm sm = {.arn = arn, .name = (char *)name, .role_arn = (char *)role, .type = type,
                    .created_ms = now, .updated_ms = now};
-    if (run_sm_save_rev(a->run, &sm, def, 0, NULL) != 0) {
+    int rc = run_sm_save_rev(a->run, &sm, def, 0, NULL) || api__sm_meta_save(c, arn, &conf, req, 1);
+    run_sm_conf_cleanup(&conf);
+    if (rc != 0) {
         asl_machine_free(m);
         api__reply_unavail(c);
         return;
@@ -238,14 +243,15 @@ void api__op_describe_sm(call *c, json_t *req)
     char *def = NULL;
     int type = 0;
     run_sm_definition(c->a->run, sm.def_id, &def, &type);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", sm.arn,
-                          "name", sm.name, "status", "ACTIVE", "definition", def ? def : "{}",
-                          "roleArn", sm.role_arn ? sm.role_arn : "", "type",
-                          sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms),
-                          "loggingConfiguration", logging_json(), "tracingConfiguration",
-                          json_pack("{s:b}", "enabled", 0));
-    api__ver_sm_keys(c, sm.arn, o);
-    api__ver_variable_refs(o, def);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "stateMachineArn", sm.arn, "name",
+                          sm.name, "status", "ACTIVE", "definition", def ? def : "{}", "roleArn",
+                          sm.role_arn ? sm.role_arn : "", "type",
+                          sm.type ? "EXPRESS" : "STANDARD", "creationDate", ts(sm.created_ms));
+    if (o) {
+        api__sm_conf_describe(c, sm.arn, o);
+        api__ver_sm_keys(c, sm.arn, o);
+        api__ver_variable_refs(o, def);
+    }
     free(def);
     run_sm_cleanup(&sm);
     api__reply_json(c, o);
@@ -283,7 +289,7 @@ void api__op_update_sm(call *c, json_t *req)
 {
     api *a = c->a;
     const char *arn, *def, *role, *vdesc;
-    json_t *logc, *trc;
+    json_t *logc, *trc, *encc;
     run_sm sm;
     int publish;
     if (api__str_member(c, req, "stateMachineArn", 1, 2048, &arn) ||
@@ -291,9 +297,10 @@ void api__op_update_sm(call *c, json_t *req)
         api__str_member(c, req, "roleArn", 0, 256, &role) ||
         api__member(c, req, "loggingConfiguration", T_OBJ, 0, &logc) ||
         api__member(c, req, "tracingConfiguration", T_OBJ, 0, &trc) ||
+        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &encc) ||
         api__ver_publish_members(c, req, &publish, &vdesc))
         return;
-    if (!def && !role && !logc && !trc) {
+    if (!def && !role && !logc && !trc && !encc) {
         CLIENT(c, "MissingRequiredParameter",
                "Either the definition, the role ARN, the LoggingConfiguration, or the "
                "TracingConfiguration must be specified");
@@ -306,9 +313,15 @@ void api__op_update_sm(call *c, json_t *req)
         CLIENT(c, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: %s'", role);
         return;
     }
+    run_sm_conf conf;
+    if (api__sm_conf_req(c, req, arn, &conf) != 0) {
+        run_sm_cleanup(&sm);
+        return;
+    }
     asl_machine *m = NULL;
     if (def && check_definition(c, req, api__op_update_sm, def, sm.type, &m) != 0) {
         run_sm_cleanup(&sm);
+        run_sm_conf_cleanup(&conf);
         return;
     }
     int64_t now = ev_wall_ms();
@@ -331,7 +344,11 @@ void api__op_update_sm(call *c, json_t *req)
         sm.role_arn = strdup(role);
     }
     sm.updated_ms = now;
-    if (run_sm_save_rev(a->run, &sm, def, changed, NULL) != 0)
+    int rc = run_sm_save_rev(a->run, &sm, def, changed, NULL);
+    if (rc == 0 && (logc || trc || encc))
+        rc = api__sm_meta_save(c, arn, &conf, NULL, 0);
+    run_sm_conf_cleanup(&conf);
+    if (rc != 0)
         goto fail;
     if (def)
         run_machine_adopt(a->run, sm.def_id, m);
@@ -430,13 +447,14 @@ void api__op_describe_for_exec(call *c, json_t *req)
     memset(&sm, 0, sizeof sm);
     run_sm_get(c->a->run, x.sm_arn, &sm);
     run_sm_definition(c->a->run, x.def_id, &def, &type);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "stateMachineArn", x.sm_arn, "name",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o}", "stateMachineArn", x.sm_arn, "name",
                           sm.name ? sm.name : "", "definition", def ? def : "{}", "roleArn",
-                          sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms),
-                          "loggingConfiguration", logging_json(), "tracingConfiguration",
-                          json_pack("{s:b}", "enabled", 0));
-    api__ver_for_exec_keys(c, x.def_id, o);
-    api__ver_variable_refs(o, def);
+                          sm.role_arn ? sm.role_arn : "", "updateDate", ts(sm.updated_ms));
+    if (o) {
+        api__sm_conf_describe(c, x.sm_arn, o);
+        api__ver_for_exec_keys(c, x.def_id, o);
+        api__ver_variable_refs(o, def);
+    }
     free(def);
     run_sm_cleanup(&sm);
     run_exec_info_cleanup(&x);

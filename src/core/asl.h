@@ -99,7 +99,9 @@ const char *asl_status_name(int status); /* "RUNNING", "SUCCEEDED", ... */
 asl_exec *asl_exec_start(const asl_machine *m, const asl_exec_info *info, json_t *input);
 void asl_exec_free(asl_exec *x);
 
-/* Inputs from the outside world. Each carries the time it happened. */
+/* Inputs from the outside world. Each carries the time it happened. The
+ * values are stored in the input log (replayed at recovery): never
+ * renumber one. */
 enum asl_input_kind {
     ASL_IN_TASK_SUCCEEDED = 1, /* id = task id; result = the task's output */
     ASL_IN_TASK_FAILED,        /* id = task id; error, cause */
@@ -111,13 +113,17 @@ enum asl_input_kind {
     ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
                                   ABORTED execution: it runs again from the
                                   state that failed (ExecutionRedriven) */
-    ASL_IN_TASK_STARTED,       /* id = task id of an activity: a worker took
+    ASL_IN_TASK_STARTED = 7,   /* id = task id of an activity: a worker took
                                   it (GetActivityTask); cause = the worker's
                                   name (may be NULL). ActivityStarted, once */
-    ASL_IN_TASK_SCHEDULE_FAILED, /* id = task id of an activity that could not
+    ASL_IN_TASK_SCHEDULE_FAILED = 8, /* id = task id of an activity that could not
                                   be scheduled (it does not exist): error,
                                   cause. ActivityScheduleFailed, then the
                                   state's Retry/Catch as for a failure */
+    ASL_IN_MAP_RUN_UPDATE = 10, /* UpdateMapRun: id = the map run's started_id;
+                                  result = {maxConcurrency,
+                                  toleratedFailureCount,
+                                  toleratedFailurePercentage}, each optional */
 };
 
 typedef struct asl_input {
@@ -183,6 +189,27 @@ uint64_t asl_exec_transitions(const asl_exec *x);
  * or HeartbeatSeconds): SendTask* answers TaskTimedOut rather than
  * TaskDoesNotExist. */
 int asl_exec_task_timed_out(const asl_exec *x, uint64_t id);
+
+/* ---- map runs (a distributed Map's iterations; asl_maprun.c) ------------ */
+typedef struct asl_map_run {
+    int64_t started_id;   /* the id of its MapRunStarted event: names it */
+    const char *state;    /* the Map state's name (the machine's, borrowed) */
+    const char *label;    /* its Label, else the state's name */
+    int status;           /* ASL_RUNNING, ASL_SUCCEEDED, ASL_FAILED, ASL_ABORTED */
+    int64_t start_ms, stop_ms;
+    int max_concurrency;  /* 0: no limit */
+    int tolerated_count;  /* 0 when none was given */
+    double tolerated_pct;
+    int total, pending, running, succeeded, failed, aborted;
+} asl_map_run;
+/* The execution's map runs in the order they started (*out valid until the
+ * next feed). */
+size_t asl_exec_map_runs(const asl_exec *x, const asl_map_run **out);
+/* Its mapRunArn, "arn:aws:states:<region>:<account>:mapRun:<machine>/
+ * <label>:<uuid>", the uuid made from the execution's ARN and started_id
+ * (the same at every replay). Returns the length, or -1 when cap is too
+ * small. */
+int asl_map_run_arn(const asl_exec *x, const asl_map_run *mr, char *buf, size_t cap);
 
 /* ---- history ------------------------------------------------------------ */
 size_t asl_exec_event_count(const asl_exec *x);

@@ -1037,6 +1037,7 @@ void asl__abort_thr(asl_exec *x, thr *t)
     t->phase = PH_DONE;
     if (st) {
         if (t->kids) {
+            asl__maprun_end(x, t, ASL_ABORTED);
             asl__abort_kids(x, t, -1);
             if (st->type == ST_MAP)
                 asl__emit(x, t, E_MapStateAborted, st);
@@ -1250,6 +1251,12 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
         exec_terminate(x, E_ExecutionAborted, ASL_ABORTED, in->error, in->cause);
         return SFN_OK;
     }
+    if (in->kind == ASL_IN_MAP_RUN_UPDATE) {
+        int rc = asl__maprun_update(x, in);
+        if (rc == SFN_OK)
+            run_queue(x);
+        return rc;
+    }
     wait *w = wait_find(x, in->id);
     if (w == NULL)
         return SFN_ENOENT;
@@ -1323,6 +1330,7 @@ void asl_exec_free(asl_exec *x)
     free(x->pend);
     free(x->runq);
     free(x->unstarted);
+    free(x->mruns);
     json_decref(x->input);
     json_decref(x->output);
     free(x->error);

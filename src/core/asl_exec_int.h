@@ -88,6 +88,7 @@ struct thr {
     int max_conc;
     int tol_count;     /* -1: none */
     double tol_pct;    /* < 0: none */
+    int mrun;          /* a distributed Map: 1 + its index in x->mruns, 0: none */
     /* scope */
     json_t *vars;
     int map_idx;       /* iteration index, -1 if none */
@@ -152,6 +153,7 @@ struct asl_exec {
     uint64_t timed_out[16]; /* the last tasks that timed out (asl_exec_task_timed_out) */
     unsigned ntimed_out;
     struct asl_probe *probe; /* TestState: asl_test.c; NULL for an execution */
+    asl_map_run *mruns; size_t nmrun, capmrun; /* asl_maprun.c */
 };
 
 /* ---- small utilities ------------------------------------------------------ */
@@ -284,6 +286,14 @@ void asl__kid_done(asl_exec *x, thr *k);
 /* Abort every started child but the one at except (-1: none). */
 void asl__abort_kids(asl_exec *x, thr *t, int except);
 void asl__children_free(thr *t);
+void asl__children_more(asl_exec *x, thr *t);
+/* asl_maprun.c: a distributed Map's map run record, kept as its iterations
+ * start and end (t: the Map's thread; no-ops when it has none) */
+void asl__maprun_begin(asl_exec *x, thr *t, int64_t started_id, int total);
+void asl__maprun_kid(asl_exec *x, thr *t, int what); /* MR_* below */
+void asl__maprun_end(asl_exec *x, thr *t, int status);
+int asl__maprun_update(asl_exec *x, const asl_input *in);
+enum { MR_STARTED = 1, MR_SUCCEEDED, MR_FAILED, MR_ABORTED };
 
 /* ---- the query language -----------------------------------------------------
  * A state's fields are JSONPath (InputPath, Parameters, ResultSelector,

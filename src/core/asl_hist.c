@@ -445,9 +445,15 @@ static void w_details(const asl_exec *x, const ev *e, int include_data, asl_jbuf
         w_kv(b, "name", st->name);
         break;
     case E_MapRunStarted: {
-        char *arn = asl__xprintf("%s/%s:%s", x->arn, st->label ? st->label : st->name, "map-run");
-        w_kv(b, "mapRunArn", arn ? arn : "");
-        free(arn);
+        /* its record (asl_maprun.c) is named by this event's id */
+        const asl_map_run *mr;
+        size_t n = asl_exec_map_runs(x, &mr);
+        char arn[1024] = "";
+        for (size_t j = 0; j < n; j++)
+            if (mr[j].started_id == (int64_t)(e - x->evs) + 1 &&
+                asl_map_run_arn(x, &mr[j], arn, sizeof arn) < 0)
+                arn[0] = '\0';
+        w_kv(b, "mapRunArn", arn);
         break;
     }
     default:

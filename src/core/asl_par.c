@@ -24,8 +24,16 @@ static void kid_start(asl_exec *x, thr *t, int i)
             e->n = i;
         k->last = t->last;
     }
+    asl__maprun_kid(x, t, MR_STARTED);
     t->active++;
     asl__enqueue(x, k);
+}
+
+void asl__children_more(asl_exec *x, thr *t)
+{
+    int limit = t->max_conc > 0 ? t->max_conc : t->nkids;
+    while (t->next_kid < t->nkids && t->active < limit)
+        kid_start(x, t, t->next_kid++);
 }
 
 static void children_start(asl_exec *x, thr *t)
@@ -39,6 +47,7 @@ static void children_start(asl_exec *x, thr *t)
         if (st->type == ST_MAP) {
             if (st->distributed)
                 asl__emit(x, t, E_MapRunSucceeded, st);
+            asl__maprun_end(x, t, ASL_SUCCEEDED);
             asl__emit(x, t, E_MapStateSucceeded, st);
         } else {
             asl__emit(x, t, E_ParallelStateSucceeded, st);
@@ -66,6 +75,7 @@ void asl__abort_kids(asl_exec *x, thr *t, int except)
         if (i == except || k->ended)
             continue;
         asl__abort_thr(x, k);
+        asl__maprun_kid(x, t, MR_ABORTED);
         if (st->type == ST_MAP && !st->distributed) {
             ev *e = asl__emit(x, t, E_MapIterationAborted, st);
             if (e)
@@ -82,6 +92,7 @@ void asl__kid_done(asl_exec *x, thr *k)
         return;
     t->active--;
     t->done_kids++;
+    asl__maprun_kid(x, t, k->failed ? MR_FAILED : MR_SUCCEEDED);
     if (!k->failed) {
         if (st->type == ST_MAP && !st->distributed) {
             ev *e = asl__emit(x, t, E_MapIterationSucceeded, st);
@@ -115,6 +126,7 @@ void asl__kid_done(asl_exec *x, thr *k)
                         re->cause = asl__xstrdup(cause);
                     }
                 }
+                asl__maprun_end(x, t, ASL_FAILED);
                 t->fail_event = E_MapStateFailed;
                 asl__children_free(t);
                 t->phase = PH_READY;
@@ -140,6 +152,7 @@ void asl__kid_done(asl_exec *x, thr *k)
         if (st->type == ST_MAP) {
             if (st->distributed)
                 asl__emit(x, t, E_MapRunSucceeded, st);
+            asl__maprun_end(x, t, ASL_SUCCEEDED);
             asl__emit(x, t, E_MapStateSucceeded, st);
         }
         json_t *res = json_incref(t->results);
@@ -201,6 +214,7 @@ static void map_spawn(asl_exec *x, thr *t, json_t *items)
         x->oom = 1; /* never silent: run_queue fails the execution */
         t->nkids = 0;
         json_decref(items);
+        asl__maprun_end(x, t, ASL_FAILED);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -219,6 +233,7 @@ static void map_spawn(asl_exec *x, thr *t, json_t *items)
             t->map_val = NULL;
             if (in == NULL) {
                 json_decref(items);
+                asl__maprun_end(x, t, ASL_FAILED);
                 return;
             }
         } else {
@@ -268,8 +283,8 @@ void asl__map_begin(ql_env *env)
         asl__probe_map(env, items);
         return;
     }
-    if (st->distributed)
-        asl__emit(x, t, E_MapRunStarted, st);
+    if (st->distributed && asl__emit(x, t, E_MapRunStarted, st) != NULL)
+        asl__maprun_begin(x, t, (int64_t)x->nev, (int)json_array_size(items));
     map_spawn(x, t, items);
     return;
 fail:

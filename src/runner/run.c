@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "run_int.h"
+#include "run_meta.h"
 #include "run_mock.h"
 
 #include <errno.h>
@@ -192,6 +193,8 @@ void run__exec_after_step(run *r, rexec *e, const asl_cmd *cmds, size_t ncmds,
         run__txn_fail(r, "input append", 0);
     }
     e->nev_saved = n;
+    if (!e->express)
+        run__map_runs_save(r, e); /* run_meta.c: none, most of the time */
     int st = asl_exec_status(e->x);
     if (st != ASL_RUNNING && !e->done) {
         e->done = 1;

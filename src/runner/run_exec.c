@@ -12,6 +12,7 @@
 #include "run_int.h"
 #include "run_mock.h"
 #include "store_ver.h"
+#include "store_meta.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,11 @@ int run_sm_save(run *r, run_sm *sm, const char *definition)
     }
     if (store_sm_put(r->st, sm) != STORE_OK) {
         run__txn_fail(r, "state machine update", 0);
+        return RUN_EUNAVAIL;
+    }
+    /* deleted: its tags and configurations go with it (store_meta.c) */
+    if (sm->deleted && store_meta_forget(r->st, sm->arn) != STORE_OK) {
+        run__txn_fail(r, "state machine tags", 0);
         return RUN_EUNAVAIL;
     }
     return 0;

@@ -515,8 +515,16 @@ static int register_machines(sfnd *s)
                     m->logical_id, s->err);
             continue;
         }
+        if (rc == 0)
+            rc = api_sm_template_conf(s->a, arn, m->logging, m->tracing, s->err, sizeof s->err);
+        if (rc == -EAGAIN) {
+            fprintf(stderr, "sfnd: warning: state machine %s: logging/tracing not updated: %s\n",
+                    m->logical_id, s->err);
+            rc = 0;
+        }
         if (rc != 0) {
             fprintf(stderr, "sfnd: state machine %s: %s\n", m->logical_id, s->err);
+            free(arn);
             return -1;
         }
         if (console_set_origin(s->con, arn, s->cfg.template, m->logical_id, m->substitutions))

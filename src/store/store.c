@@ -10,6 +10,7 @@
  * decide anything about executions; it only keeps what the runner tells it.
  */
 #include "store_int.h"
+#include "store_meta.h"
 #include "sqlvfs.h"
 
 #include <errno.h>
@@ -378,6 +379,8 @@ static int open_db(store *s, const char *path, int sync_full, int exclusive, cha
     if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
         store__act_schema(s, &err) != STORE_OK)
         goto fail_exec;
+    if (store__meta_schema(s, errbuf, errlen) != STORE_OK) /* store_meta.c */
+        return STORE_EDB;
     if ((!has_table(s->db, "event_log", "seq") &&
          sqlite3_exec(s->db, migrate_step_inputs, NULL, NULL, &err) != SQLITE_OK) ||
         (has_table(s->db, "events", "body") &&

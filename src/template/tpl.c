@@ -319,6 +319,25 @@ static int load_rules(tpl *t, const res *r, tpl_state_machine *m)
     return 0;
 }
 
+/* Properties.<key> of a state machine (Logging, Tracing): a map, kept as
+ * written with its intrinsics resolved (the API checks it); NULL when
+ * absent. */
+static int load_sm_conf(tpl *t, res *r, const char *key, json_t **out)
+{
+    const json_t *v = json_object_get(r->props, key);
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    json_t *e = tpl__eval(t, v, 0);
+    if (!json_is_object(e)) {
+        json_decref(e);
+        return fail(t, "Resources.%s.%s: must be a map", r->logical_id, key);
+    }
+    json_array_append_new(t->owned, e);
+    *out = e;
+    return 0;
+}
+
 static int load_state_machine(tpl *t, res *r)
 {
     tpl_state_machine *m = &t->sms[t->nsms++];
@@ -414,6 +433,8 @@ static int load_state_machine(tpl *t, res *r)
     }
     json_array_append_new(t->owned, def);
     m->definition = def;
+    if (load_sm_conf(t, r, "Logging", &m->logging) || load_sm_conf(t, r, "Tracing", &m->tracing))
+        return -1;
     return load_rules(t, r, m);
 }
 

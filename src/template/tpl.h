@@ -127,6 +127,9 @@ typedef struct tpl_state_machine {
     int type;                /* 0 STANDARD, 1 EXPRESS */
     json_t *definition;      /* borrowed: substitutions applied */
     const json_t *substitutions; /* DefinitionSubstitutions evaluated, or NULL */
+    json_t *logging;         /* borrowed: Properties.Logging (SAM's LoggingConfiguration,
+                                PascalCase), intrinsics resolved; NULL when absent */
+    json_t *tracing;         /* borrowed: Properties.Tracing ({Enabled}), or NULL */
     const tpl_rule *rules;   /* its EventBridgeRule events */
     size_t nrules;
 } tpl_state_machine;
