@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #endif
 #include "api_int.h"
+#include "asl.h"
 
 #include "jtext.h"
 
@@ -231,7 +232,9 @@ static void op_start(call *c, json_t *req, int sync)
     json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &a->fj);
     if (in == NULL) {
         run_sm_cleanup(&sm);
-        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'", je.text);
+        char aws[400];
+        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+               asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws : je.text);
         return;
     }
     char uuid[37];

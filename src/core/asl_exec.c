@@ -1025,7 +1025,7 @@ void asl__abort_thr(asl_exec *x, thr *t)
                 asl__emit(x, t, E_ParallelStateAborted, st);
         } else if (st->type == ST_TASK && t->wait_id) {
             asl__emit(x, t, E_TaskStateAborted, st);
-        } else if (st->type == ST_WAIT && t->wait_id) {
+        } else if (st->type == ST_WAIT && t->wait_id && !x->stopping) {
             asl__emit(x, t, E_WaitStateAborted, st);
         }
     }
@@ -1141,11 +1141,14 @@ asl_exec *asl__exec_start_probe(const asl_machine *m, const asl_exec_info *info,
 
 static void exec_terminate(asl_exec *x, int type, int status, const char *err, const char *cause)
 {
+    x->stopping = type == E_ExecutionAborted;
     asl__abort_thr(x, x->root);
     ev *e = asl__emit(x, NULL, type, NULL);
     if (e) {
         e->err = asl__xstrdup(err);
         e->cause = asl__xstrdup(cause);
+        if (type == E_ExecutionAborted)
+            e->prev = 0; /* as AWS records a stopped execution's last event */
     }
     exec_clear_waits(x);
     exec_end(x, status, NULL, err, cause);

@@ -135,6 +135,8 @@ struct asl_exec {
     int status;
     int oom;            /* an event could not be recorded in the normal way:
                            the execution fails (States.Runtime) at once */
+    int stopping;       /* StopExecution is ending it: AWS records no
+                           WaitStateAborted then */
     json_t *output;
     char *error, *cause;
     int64_t stop_ms;

@@ -141,6 +141,8 @@ void asl__kid_done(asl_exec *x, thr *k)
             if (st->distributed)
                 asl__emit(x, t, E_MapRunSucceeded, st);
             asl__emit(x, t, E_MapStateSucceeded, st);
+        } else {
+            asl__emit(x, t, E_ParallelStateSucceeded, st);
         }
         json_t *res = json_incref(t->results);
         asl__children_free(t);

@@ -50,6 +50,7 @@ __attribute__((format(printf, 4, 5))) static void diag(vctx *c, const char *code
     snprintf(g->severity, sizeof g->severity, "ERROR");
     snprintf(g->code, sizeof g->code, "%s", code);
     snprintf(g->location, sizeof g->location, "%s", loc ? loc : "");
+    g->value_error = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g->message, sizeof g->message, fmt, ap);
@@ -534,6 +535,9 @@ static void check_task(vctx *c, const json_t *st, const char *loc, int ql)
         } else if (c->type == ASL_EXPRESS && strcmp(sfx, ".waitForTaskToken") == 0) {
             /* AWS's text has a stray space before " at": kept. */
             diag(c, SCHEMA, floc, "Express state machine does not support '.waitForTaskToken' service integration ");
+        } else if (c->type == ASL_EXPRESS && strncmp(r, "arn:", 4) == 0 && strstr(r, ":states:") != NULL &&
+                   strstr(r, ":activity:") != NULL) {
+            diag(c, SCHEMA, floc, "Express state machine does not support Activity ARN");
         }
     }
     exclusive(c, st, loc, "TimeoutSeconds", "TimeoutSecondsPath");
@@ -692,38 +696,80 @@ static void check_parallel(vctx *c, const json_t *st, const char *loc, int ql, i
     }
 }
 
-/* Map Label: up to 40 characters, none of whitespace, brackets, wildcards,
+/* Python's repr() of a string, which AWS's Label refusals print: quoted
+ * with ' (or " when only ' occurs), backslash escapes for \, the quote,
+ * \t \n \r, and \xNN for the other C0/C1 controls and DEL. */
+static void py_repr(const char *s, size_t n, char *out, size_t outlen)
+{
+    int sq = memchr(s, '\'', n) != NULL, dq = memchr(s, '"', n) != NULL;
+    char q = sq && !dq ? '"' : '\'';
+    size_t o = 0;
+#define PUT(...) do { int w_ = snprintf(out + o, outlen - o, __VA_ARGS__); \
+                      o = w_ > 0 && o + (size_t)w_ < outlen ? o + (size_t)w_ : outlen - 1; } while (0)
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    PUT("%c", q);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\\' || ch == (unsigned char)q)
+            PUT("\\%c", ch);
+        else if (ch == '\t' || ch == '\n' || ch == '\r')
+            PUT("\\%c", ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r');
+        else if (ch < 0x20 || ch == 0x7F)
+            PUT("\\x%02x", ch);
+        else if (ch == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0xA0)
+            PUT("\\x%02x", (unsigned char)s[++i]);
+        else
+            PUT("%c", ch);
+    }
+    PUT("%c", q);
+#undef PUT
+}
+
+/* A Label refusal: AWS raises these as a ValueError of its own. */
+static void label_error(vctx *c, const char *floc, const char *msg)
+{
+    int before = c->d ? c->d->n : 0;
+    diag(c, SCHEMA, floc, "%s", msg);
+    if (c->d != NULL && c->d->n > before)
+        c->d->d[c->d->n - 1].value_error = 1;
+}
+
+/* Map Label: 1 to 40 characters, none of whitespace, brackets, wildcards,
  * the specials " # % \ ^ | ~ ` $ & , ; : / < > ' ?, or control characters
  * U+0000-001F and U+007F-009F (AWS Map state docs; validation cases). */
 static void check_label(vctx *c, const json_t *label, const char *loc)
 {
-    char floc[512];
+    char floc[512], msg[128], rep[32];
     sub_loc(floc, sizeof floc, loc, "Label");
     if (!json_is_string(label)) {
         diag(c, SCHEMA, floc, "The value for the field 'Label' must be a STRING");
         return;
     }
     const unsigned char *s = (const unsigned char *)json_string_value(label);
-    if (utf8_chars((const char *)s) > MAP_LABEL_MAX) {
-        diag(c, SCHEMA, floc, "Label exceeds the maximum length of %d characters", MAP_LABEL_MAX);
+    size_t n = json_string_length(label), chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += (s[i] & 0xC0) != 0x80;
+    if (n == 0) {
+        label_error(c, floc, "Label cannot be empty");
+        return;
+    }
+    if (chars > MAP_LABEL_MAX) {
+        snprintf(msg, sizeof msg, "Label cannot exceed %d characters", MAP_LABEL_MAX);
+        label_error(c, floc, msg);
         return;
     }
     static const char BAD[] = " {}[]?*\"#%\\^|~`$&,;:/<>'";
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        unsigned cp = s[i];
-        if (cp == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
-            cp = s[i + 1]; /* U+0080..U+009F */
-        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F && s[i] == 0xC2)) {
-            /* Printed the way the recorded messages print it (Python repr). */
-            const char *esc = cp == '\t' ? "\\t" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : NULL;
-            if (esc != NULL)
-                diag(c, SCHEMA, floc, "Label contains invalid character: '%s'", esc);
-            else
-                diag(c, SCHEMA, floc, "Label contains invalid character: '\\x%02x'", cp);
-            return;
-        }
-        if (cp < 0x80 && strchr(BAD, (int)cp) != NULL) {
-            diag(c, SCHEMA, floc, "Label contains invalid character: '%c'", (int)cp);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 1;
+        int bad = s[i] < 0x20 || s[i] == 0x7F || (s[i] < 0x80 && strchr(BAD, (int)s[i]) != NULL);
+        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+            bad = 1, len = 2; /* U+0080..U+009F */
+        if (bad) {
+            py_repr((const char *)s + i, len, rep, sizeof rep);
+            snprintf(msg, sizeof msg, "Label contains invalid character: %s", rep);
+            label_error(c, floc, msg);
             return;
         }
     }
@@ -1183,6 +1229,18 @@ int asl_validate(const json_t *definition, int type, asl_diags *diags)
 /* CreateStateMachine joins every diagnostic as "CODE: message at location"
  * with ", " (recorded in localstack #11978); a diagnostic without location
  * prints "at null". */
+void asl_diags_cause_text(const asl_diags *d, const char *definition, char *buf, size_t len)
+{
+    if (d != NULL && d->n > 0 && d->d[0].value_error && definition != NULL && buf != NULL && len > 0) {
+        const char *m = d->d[0].message;
+        char args[1200];
+        py_repr(m, strlen(m), args, sizeof args);
+        snprintf(buf, len, "Error=ValueError Args=[%s] in definition '%s'.", args, definition);
+        return;
+    }
+    asl_diags_cause(d, buf, len);
+}
+
 void asl_diags_cause(const asl_diags *d, char *buf, size_t len)
 {
     if (buf == NULL || len == 0)
