@@ -514,16 +514,37 @@ static void check_transition(vctx *c, const json_t *st, const char *loc)
         diag(c, SCHEMA, loc, "This object should have only one of the following fields: [Next, End]");
 }
 
+/* The opening every check_<state> shares: the state's required member
+ * `field` (else "These fields are required" at the state), of the JSON type
+ * named (else "must be a/an TYPE" at the field), non-empty when an ARRAY
+ * ("Value cannot be empty"). floc gets the field's location. NULL after a
+ * diagnostic. */
+static const json_t *required_member(vctx *c, const json_t *st, const char *loc, const char *field,
+                                     json_type type, char *floc, size_t flen)
+{
+    const json_t *v = json_object_get(st, field);
+    sub_loc(floc, flen, loc, field);
+    if (v == NULL) {
+        diag(c, SCHEMA, loc, "These fields are required: [%s]", field);
+        return NULL;
+    }
+    if (json_typeof(v) != type) {
+        diag(c, SCHEMA, floc, "The value for the field '%s' must be %s", field,
+             type == JSON_ARRAY ? "an ARRAY" : type == JSON_OBJECT ? "an OBJECT" : "a STRING");
+        return NULL;
+    }
+    if (type == JSON_ARRAY && json_array_size(v) == 0) {
+        diag(c, SCHEMA, floc, "Value cannot be empty");
+        return NULL;
+    }
+    return v;
+}
+
 static void check_task(vctx *c, const json_t *st, const char *loc, int ql)
 {
     char floc[512];
-    const json_t *res = json_object_get(st, "Resource");
-    sub_loc(floc, sizeof floc, loc, "Resource");
-    if (res == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Resource]");
-    } else if (!json_is_string(res)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Resource' must be a STRING");
-    } else {
+    const json_t *res = required_member(c, st, loc, "Resource", JSON_STRING, floc, sizeof floc);
+    if (res != NULL) {
         const char *sfx = "";
         const char *r = json_string_value(res);
         if (!resource_recognized(r, &sfx)) {
@@ -595,20 +616,9 @@ static void check_wait(vctx *c, const json_t *st, const char *loc, int ql)
 static void check_choice(vctx *c, const json_t *st, const char *loc, int ql)
 {
     char floc[512], rloc[600];
-    const json_t *ch = json_object_get(st, "Choices");
-    if (ch == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Choices]");
+    const json_t *ch = required_member(c, st, loc, "Choices", JSON_ARRAY, floc, sizeof floc);
+    if (ch == NULL)
         return;
-    }
-    sub_loc(floc, sizeof floc, loc, "Choices");
-    if (!json_is_array(ch)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Choices' must be an ARRAY");
-        return;
-    }
-    if (json_array_size(ch) == 0) {
-        diag(c, SCHEMA, floc, "Value cannot be empty");
-        return;
-    }
     const json_t *def = json_object_get(st, "Default");
     if (def != NULL && !json_is_string(def))
         diag(c, SCHEMA, loc, "The value for the field 'Default' must be a STRING");
@@ -676,20 +686,9 @@ static void check_fail(vctx *c, const json_t *st, const char *loc, int ql)
 static void check_parallel(vctx *c, const json_t *st, const char *loc, int ql, int depth)
 {
     char floc[512], bloc[600];
-    const json_t *br = json_object_get(st, "Branches");
-    if (br == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Branches]");
+    const json_t *br = required_member(c, st, loc, "Branches", JSON_ARRAY, floc, sizeof floc);
+    if (br == NULL)
         return;
-    }
-    sub_loc(floc, sizeof floc, loc, "Branches");
-    if (!json_is_array(br)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Branches' must be an ARRAY");
-        return;
-    }
-    if (json_array_size(br) == 0) {
-        diag(c, SCHEMA, floc, "Value cannot be empty");
-        return;
-    }
     for (size_t i = 0; i < json_array_size(br); i++) {
         snprintf(bloc, sizeof bloc, "%s[%zu]", floc, i);
         validate_machine(c, json_array_get(br, i), bloc, SCOPE_BRANCH, ql, depth + 1);
