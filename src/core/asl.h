@@ -121,6 +121,10 @@ enum asl_input_kind {
     ASL_IN_REDRIVE,            /* RedriveExecution of a FAILED, TIMED_OUT or
                                   ABORTED execution: it runs again from the
                                   state that failed (ExecutionRedriven) */
+    ASL_IN_TASK_SUBMITTED,     /* id = task id; result = the integration's
+                                  response to the call that submitted a
+                                  .waitForTaskToken (or .sync) task, which then
+                                  goes on waiting (TaskSubmitted); once */
 };
 
 typedef struct asl_input {

@@ -756,6 +756,24 @@ static void task_answered(asl_exec *x, wait *w, const asl_input *in)
     json_decref(wrapped);
 }
 
+/* The call that hands a .waitForTaskToken (or .sync) task over returned:
+ * TaskSubmitted with that response (the Invoke response for lambda:invoke,
+ * as AWS records it); the task goes on waiting for its token. */
+static void task_submitted(asl_exec *x, wait *w, const asl_input *in)
+{
+    thr *t = w->t;
+    const state *st = asl__cur_state(t);
+    if (w->submitted || st == NULL || st->task_kind == TK_LAMBDA_ARN || st->task_kind == TK_ACTIVITY)
+        return;
+    task_started(x, w);
+    w->submitted = 1;
+    json_t *res = in->result ? in->result : json_null();
+    json_t *out = st->task_kind == TK_LAMBDA_INVOKE ? lambda_wrap(x, res) : json_incref(res);
+    ev *e = asl__emit(x, t, E_TaskSubmitted, st);
+    asl__ev_payload(e, out);
+    json_decref(out);
+}
+
 /* TimeoutSeconds or HeartbeatSeconds ran out. */
 static void task_timed_out(asl_exec *x, thr *t, int kind)
 {
@@ -1243,6 +1261,11 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
         if (w->kind != W_TASK)
             return SFN_ENOENT;
         task_answered(x, w, in);
+        break;
+    case ASL_IN_TASK_SUBMITTED:
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        task_submitted(x, w, in);
         break;
     case ASL_IN_HEARTBEAT:
         if (w->kind != W_TASK)

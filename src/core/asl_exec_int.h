@@ -113,6 +113,7 @@ typedef struct wait {
     char *function;    /* owned */
     char *token;       /* owned */
     int started;       /* TaskStarted emitted */
+    int submitted;     /* TaskSubmitted emitted */
 } wait;
 
 struct asl_exec {

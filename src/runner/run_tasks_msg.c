@@ -339,15 +339,14 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
         return run__svc_failf(s, o, "SQS.AmazonSQSException", "AmazonSQS", 500,
                               "InternalError", "We encountered an internal error. Please try "
                               "again.");
-    if (t->wait_for_token)
-        return RUN_SVC_PENDING;
     o->result = json_pack("{s:s,s:s}", "MD5OfMessageBody", bmd5, "MessageId", mid);
     if (amd5[0])
         json_object_set_new(o->result, "MD5OfMessageAttributes", json_string(amd5));
     if (seq[0])
         json_object_set_new(o->result, "SequenceNumber", json_string(seq));
     run__svc_sdk_meta(o->result, rid, "text/xml", 378);
-    return RUN_SVC_DONE;
+    /* .waitForTaskToken: the response is the task's TaskSubmitted */
+    return t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 }
 
 /* ---- events:putEvents ---------------------------------------------------------- */
@@ -509,15 +508,12 @@ static int put_events(run_svc *s, const run_svc_task *t, const json_t *p, run_sv
         free(text);
         return RUN_SVC_FAILED;
     }
-    if (t->wait_for_token) {
-        json_decref(resp);
-        return RUN_SVC_PENDING;
-    }
     char rid[37];
     run__uuid(s->r, rid);
     run__svc_sdk_meta(resp, rid, "application/x-amz-json-1.1", 85);
     o->result = resp;
-    return RUN_SVC_DONE;
+    /* .waitForTaskToken: the response is the task's TaskSubmitted */
+    return t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 }
 
 int run__msg_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,
