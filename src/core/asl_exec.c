@@ -459,6 +459,13 @@ void asl__state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigne
 /* ---- error handling: Retry and Catch ------------------------------------------- */
 static int err_matches(char **errs, int n, const char *err)
 {
+    if (err == NULL) { /* a failure without a name (a Fail state without
+                          Error, from a Map iteration): only States.ALL */
+        for (int i = 0; i < n; i++)
+            if (strcmp(errs[i], "States.ALL") == 0)
+                return 1;
+        return 0;
+    }
     /* States.Runtime is never caught (AWS docs); a task result over the
      * payload limit (States.DataLimitExceeded) is, by States.ALL too, as
      * AWS's recorded executions show */
@@ -545,7 +552,7 @@ void asl__state_error(asl_exec *x, thr *t, const char *err, const char *cause)
         if (t->probe)
             x->probe->catch_index = i;
         json_t *eo = json_object();
-        json_object_set_new(eo, "Error", json_string(err));
+        json_object_set_new(eo, "Error", err ? json_string(err) : json_null());
         json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
         if (json_object_get(eo, "Cause") == NULL)
             json_object_set_new(eo, "Cause", json_string(""));

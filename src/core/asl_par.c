@@ -118,7 +118,9 @@ void asl__kid_done(asl_exec *x, thr *k)
                 t->fail_event = E_MapStateFailed;
                 asl__children_free(t);
                 t->phase = PH_READY;
-                asl__state_error(x, t, err ? err : "States.Runtime", cause);
+                /* the iteration's failure is the Map's, as it was: one
+                 * without a name (a Fail state without Error) stays so */
+                asl__state_error(x, t, err, cause);
                 free(err);
                 free(cause);
                 return;
