@@ -159,6 +159,26 @@ def test_boto_everything():
         assert err_code(sfn.start_execution, stateMachineArn=fail)[0] == "StateMachineDoesNotExist"
         v = sfn.validate_state_machine_definition(definition='{"StartAt": "Nowhere", "States": {}}')
         assert v["result"] == "FAIL" and v["diagnostics"], v
+        # AWS's words for what is not JSON: a definition (no location), an input (Jackson's)
+        v = sfn.validate_state_machine_definition(definition="not json")
+        assert v["diagnostics"] == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                                     "message": "Definition must be a valid JSON object"}], v
+        try:
+            sfn.start_execution(stateMachineArn=arn, input="not some json")
+            raise AssertionError("input accepted")
+        except sfn.exceptions.InvalidExecutionInput as e:
+            assert e.response["Error"]["Message"] == (
+                "Invalid State Machine Execution Input: 'Unrecognized token 'not': was expecting (JSON String, "
+                "Number, Array, Object or token 'null', 'true' or 'false')'"), e.response
+        # a Map Label refusal is AWS's ValueError, quoting the definition
+        bad = ('{"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "a:b", "End": true, '
+               '"ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}')
+        try:
+            sfn.create_state_machine(name="badlabel", definition=bad, roleArn=ROLE)
+            raise AssertionError("label accepted")
+        except sfn.exceptions.InvalidDefinition as e:
+            assert e.response["Error"]["Message"] == (
+                "Error=ValueError Args=[\"Label contains invalid character: ':'\"] in definition '%s'." % bad), e.response
 
 
 def test_redrive_restarts_from_the_failed_state():

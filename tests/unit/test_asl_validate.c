@@ -700,6 +700,13 @@ static void test_json_error_words(void **state)
     assert_string_equal(m, "No content to map due to end-of-input");
     assert_int_equal(asl_json_error_aws("{\"a\":", 5, m, sizeof m), 0);
     assert_int_equal(asl_json_error_aws("true x", 6, m, sizeof m), 0);
+    /* a definition that is not JSON: INVALID_JSON_DESCRIPTION in those words */
+    asl_machine *mc = NULL;
+    asl_diags d;
+    assert_int_equal(asl_machine_compile_text("nope", 4, ASL_STANDARD, &mc, &d), SFN_EINVAL);
+    assert_string_equal(d.d[0].code, "INVALID_JSON_DESCRIPTION");
+    assert_string_equal(d.d[0].message, "Unrecognized token 'nope': was expecting (JSON String, Number, Array, "
+                                        "Object or token 'null', 'true' or 'false')");
 }
 
 int main(int argc, char **argv)
