@@ -35,6 +35,7 @@ typedef struct vctx {
     asl_diags *d;
     int type;   /* enum asl_machine_type */
     int nerr;   /* diagnostics raised, including those not stored */
+    int top_ql; /* the machine's own QueryLanguage (enum qlang) */
 } vctx;
 
 enum scope_kind { SCOPE_TOP, SCOPE_BRANCH, SCOPE_PROCESSOR };
@@ -885,7 +886,9 @@ static int state_language(vctx *c, const json_t *st, const char *loc, int machin
         return QL_JSONATA;
     }
     if (strcmp(json_string_value(q), "JSONPath") == 0) {
-        if (machine_ql == QL_JSONATA)
+        /* only a machine that is JSONata as a whole refuses it: a JSONPath
+         * state inside a JSONata Map of a JSONPath machine is fine (recorded) */
+        if (machine_ql == QL_JSONATA && c->top_ql == QL_JSONATA)
             diag(c, SCHEMA, loc, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
         return QL_JSONPATH;
     }
@@ -1017,7 +1020,7 @@ static void validate_machine(vctx *c, const json_t *m, const char *loc, int kind
         const json_t *q = json_object_get(m, "QueryLanguage");
         if (q != NULL) {
             if (json_is_string(q) && strcmp(json_string_value(q), "JSONata") == 0) {
-                ql = QL_JSONATA;
+                ql = c->top_ql = QL_JSONATA;
             } else if (!(json_is_string(q) && strcmp(json_string_value(q), "JSONPath") == 0)) {
                 diag(c, SCHEMA, "/QueryLanguage", "Value should be one of the following: [JSONPath, JSONata]");
                 ql = QL_JSONATA;
@@ -1212,7 +1215,7 @@ free_all:
 
 int asl_validate(const json_t *definition, int type, asl_diags *diags)
 {
-    vctx c = {diags, type, 0};
+    vctx c = {diags, type, 0, QL_JSONPATH};
     if (diags != NULL)
         diags->n = 0;
     if (!json_is_object(definition)) {

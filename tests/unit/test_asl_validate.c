@@ -688,6 +688,23 @@ static void test_state_openings(void **state)
           ASL_STANDARD, "The value for the field 'ErrorPath' must be a valid JSONPath or a valid intrinsic function call");
 }
 
+/* 'QueryLanguage' back to JSONPath is refused only in a machine that is
+ * JSONata as a whole (recorded: a JSONPath state in a JSONata Map of a
+ * JSONPath machine validates OK). */
+static void test_query_language_downgrade(void **state)
+{
+    (void)state;
+    check("{\"StartAt\":\"M\",\"QueryLanguage\":\"JSONPath\",\"States\":{\"M\":{\"Type\":\"Map\",\"QueryLanguage\":"
+          "\"JSONata\",\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"INLINE\"},\"StartAt\":\"P\",\"States\":{\"P\":"
+          "{\"QueryLanguage\":\"JSONPath\",\"Type\":\"Pass\",\"End\":true}}},\"End\":true}}}",
+          ASL_EXPRESS, NULL);
+    check("{\"StartAt\":\"M\",\"QueryLanguage\":\"JSONata\",\"States\":{\"M\":{\"Type\":\"Map\","
+          "\"ItemProcessor\":{\"StartAt\":\"P\",\"States\":{\"P\":"
+          "{\"QueryLanguage\":\"JSONPath\",\"Type\":\"Pass\",\"End\":true}}},\"End\":true}}}",
+          ASL_STANDARD, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine at "
+                        "/States/M/ItemProcessor/States/P'");
+}
+
 /* Jackson's words for input that is not JSON (asl_json_error_aws). */
 static void test_json_error_words(void **state)
 {
@@ -723,7 +740,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_validation_jsonl),   cmocka_unit_test(test_cases_jsonl_accepted),
         cmocka_unit_test(test_lambda_cases_jsonl_accepted),
         cmocka_unit_test(test_label_value_errors),  cmocka_unit_test(test_state_openings),
-        cmocka_unit_test(test_json_error_words),
+        cmocka_unit_test(test_json_error_words),    cmocka_unit_test(test_query_language_downgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
