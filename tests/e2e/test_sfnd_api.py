@@ -148,6 +148,31 @@ def test_boto_everything():
         token2 = json.loads(sched["taskScheduledEventDetails"]["parameters"])["MessageBody"]["token"]
         sfn.send_task_failure(taskToken=token2, error="Nope", cause="c")
         assert s.wait_done(tx2)["error"] == "Nope"
+        # lambda:invoke.waitForTaskToken: the invocation that hands the token
+        # over is TaskSubmitted (after TaskStarted) with the Invoke response
+        lt_def = json.dumps({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": fn_arn("CancelHotelFunction"),
+                           "Payload": {"tripId": "tok-lambda", "token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 600, "End": True}}})
+        lt_sm = sfn.create_state_machine(name="toklambda", definition=lt_def, roleArn=ROLE)["stateMachineArn"]
+        lx = sfn.start_execution(stateMachineArn=lt_sm)["executionArn"]
+        for _ in range(200):
+            evs = history(sfn, lx)
+            if any(e["type"] == "TaskSubmitted" for e in evs):
+                break
+            time.sleep(0.05)
+        types = [e["type"] for e in evs]
+        assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted"], types
+        assert evs[2]["taskScheduledEventDetails"]["heartbeatInSeconds"] == 600, evs[2]
+        sub = evs[4]["taskSubmittedEventDetails"]
+        assert sub["resourceType"] == "lambda" and sub["resource"] == "invoke.waitForTaskToken", sub
+        out = json.loads(sub["output"])
+        assert out["StatusCode"] == 200 and "Payload" in out and "SdkHttpMetadata" in out, out
+        ltok = json.loads(evs[2]["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
+        sfn.send_task_success(taskToken=ltok, output='{"approved": true}')
+        d = s.wait_done(lx)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"approved": True}, d
 
         # state machine listing and deletion
         names = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
