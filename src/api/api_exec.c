@@ -19,6 +19,7 @@
 #include "arn.h"
 #include "api_int.h"
 #include "run_meta.h"
+#include "asl.h"
 
 #include "jtext.h"
 
@@ -264,7 +265,9 @@ static void op_start(call *c, json_t *req, int sync)
     json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &a->fj);
     if (in == NULL) {
         run_sm_cleanup(&sm);
-        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'", je.text);
+        char aws[400];
+        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+               asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws : je.text);
         return;
     }
     char uuid[37];

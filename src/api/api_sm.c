@@ -112,7 +112,7 @@ static int check_definition(call *c, json_t *req, void (*op)(call *, json_t *), 
         return 1;
     if (rc != SFN_OK) {
         char cause[2048];
-        asl_diags_cause(&d, cause, sizeof cause);
+        asl_diags_cause_text(&d, text, cause, sizeof cause);
         CLIENT(c, "InvalidDefinition", "%s", cause);
         return -1;
     }
@@ -426,9 +426,16 @@ void api__op_validate(call *c, json_t *req)
             truncated = 1;
             continue;
         }
-        json_array_append_new(diags, json_pack("{s:s,s:s,s:s,s:s}", "severity", d.d[i].severity,
-                                               "code", d.d[i].code, "message", d.d[i].message,
-                                               "location", d.d[i].location));
+        const asl_diag *g = &d.d[i];
+        /* AWS: a definition that is no JSON object at all gets this one
+         * diagnostic, without a location (recorded) */
+        int notjson = !strcmp(g->code, "INVALID_JSON_DESCRIPTION");
+        json_t *o = json_pack("{s:s,s:s,s:s}", "severity", g->severity, "code",
+                              notjson ? "SCHEMA_VALIDATION_FAILED" : g->code, "message",
+                              notjson ? "Definition must be a valid JSON object" : g->message);
+        if (o && g->location[0] && !notjson)
+            json_object_set_new(o, "location", json_string(g->location));
+        json_array_append_new(diags, o);
     }
     int fail = rc != SFN_OK || errors > 0;
     api__reply_json(c, json_pack("{s:s,s:o,s:b}", "result", fail ? "FAIL" : "OK", "diagnostics",

@@ -45,6 +45,8 @@ typedef struct asl_diag {
     char code[48];     /* e.g. "SCHEMA_VALIDATION_FAILED" */
     char message[1024];/* AWS's text, e.g. "The field 'RoleArn' is required but was missing" */
     char location[512];/* JSON pointer, e.g. "/States/State0/Credentials" */
+    int value_error;   /* CreateStateMachine words it "Error=ValueError Args=[...]
+                          in definition '...'." (Map Label rules, as recorded) */
 } asl_diag;
 
 #define ASL_MAX_DIAGS 16
@@ -57,6 +59,14 @@ typedef struct asl_diags {
  * first diagnostic, e.g. "'SCHEMA_VALIDATION_FAILED: ... at /States/X'".
  * buf gets the whole cause: "Invalid State Machine Definition: '...'". */
 void asl_diags_cause(const asl_diags *d, char *buf, size_t len);
+
+/* When text is not JSON for a reason AWS words in its own way (Jackson's
+ * "Unrecognized token 'x': ...", "No content to map ..."), that message in
+ * out and 1; else 0. */
+int asl_json_error_aws(const char *text, size_t len, char *out, size_t outlen);
+/* The same with the definition's text, which AWS quotes whole in the
+ * causes of some refusals (asl_diag.value_error). */
+void asl_diags_cause_text(const asl_diags *d, const char *definition, char *buf, size_t len);
 
 /* Check a definition as CreateStateMachine does, without compiling it.
  * Returns 0 when valid, SFN_EINVAL with diagnostics otherwise. */
@@ -124,6 +134,10 @@ enum asl_input_kind {
                                   result = {maxConcurrency,
                                   toleratedFailureCount,
                                   toleratedFailurePercentage}, each optional */
+    ASL_IN_TASK_SUBMITTED = 9, /* id = task id; result = the integration's
+                                  response to the call that submitted a
+                                  .waitForTaskToken (or .sync) task, which then
+                                  goes on waiting (TaskSubmitted); once */
 };
 
 typedef struct asl_input {

@@ -459,6 +459,13 @@ void asl__state_exit(asl_exec *x, thr *t, json_t *out, int next, json_t *assigne
 /* ---- error handling: Retry and Catch ------------------------------------------- */
 static int err_matches(char **errs, int n, const char *err)
 {
+    if (err == NULL) { /* a failure without a name (a Fail state without
+                          Error, from a Map iteration): only States.ALL */
+        for (int i = 0; i < n; i++)
+            if (strcmp(errs[i], "States.ALL") == 0)
+                return 1;
+        return 0;
+    }
     /* States.Runtime is never caught (AWS docs); a task result over the
      * payload limit (States.DataLimitExceeded) is, by States.ALL too, as
      * AWS's recorded executions show */
@@ -545,7 +552,7 @@ void asl__state_error(asl_exec *x, thr *t, const char *err, const char *cause)
         if (t->probe)
             x->probe->catch_index = i;
         json_t *eo = json_object();
-        json_object_set_new(eo, "Error", json_string(err));
+        json_object_set_new(eo, "Error", err ? json_string(err) : json_null());
         json_object_set_new(eo, "Cause", json_string(cause ? cause : ""));
         if (json_object_get(eo, "Cause") == NULL)
             json_object_set_new(eo, "Cause", json_string(""));
@@ -769,6 +776,24 @@ static void task_answered(asl_exec *x, wait *w, const asl_input *in)
     t->phase = PH_READY;
     asl__state_finish(x, t, wrapped, wsz);
     json_decref(wrapped);
+}
+
+/* The call that hands a .waitForTaskToken (or .sync) task over returned:
+ * TaskSubmitted with that response (the Invoke response for lambda:invoke,
+ * as AWS records it); the task goes on waiting for its token. */
+static void task_submitted(asl_exec *x, wait *w, const asl_input *in)
+{
+    thr *t = w->t;
+    const state *st = asl__cur_state(t);
+    if (w->submitted || st == NULL || st->task_kind == TK_LAMBDA_ARN || st->task_kind == TK_ACTIVITY)
+        return;
+    task_started(x, w);
+    w->submitted = 1;
+    json_t *res = in->result ? in->result : json_null();
+    json_t *out = st->task_kind == TK_LAMBDA_INVOKE ? lambda_wrap(x, res) : json_incref(res);
+    ev *e = asl__emit(x, t, E_TaskSubmitted, st);
+    asl__ev_payload(e, out);
+    json_decref(out);
 }
 
 /* TimeoutSeconds or HeartbeatSeconds ran out. */
@@ -1045,7 +1070,7 @@ void asl__abort_thr(asl_exec *x, thr *t)
                 asl__emit(x, t, E_ParallelStateAborted, st);
         } else if (st->type == ST_TASK && t->wait_id) {
             asl__emit(x, t, E_TaskStateAborted, st);
-        } else if (st->type == ST_WAIT && t->wait_id) {
+        } else if (st->type == ST_WAIT && t->wait_id && !x->stopping) {
             asl__emit(x, t, E_WaitStateAborted, st);
         }
     }
@@ -1162,11 +1187,14 @@ asl_exec *asl__exec_start_probe(const asl_machine *m, const asl_exec_info *info,
 
 static void exec_terminate(asl_exec *x, int type, int status, const char *err, const char *cause)
 {
+    x->stopping = type == E_ExecutionAborted;
     asl__abort_thr(x, x->root);
     ev *e = asl__emit(x, NULL, type, NULL);
     if (e) {
         e->err = asl__xstrdup(err);
         e->cause = asl__xstrdup(cause);
+        if (type == E_ExecutionAborted)
+            e->prev = 0; /* as AWS records a stopped execution's last event */
     }
     exec_clear_waits(x);
     exec_end(x, status, NULL, err, cause);
@@ -1273,6 +1301,11 @@ int asl_exec_feed(asl_exec *x, const asl_input *in)
         if (w->kind != W_TASK)
             return SFN_ENOENT;
         task_started_by(x, w, in->cause);
+        break;
+    case ASL_IN_TASK_SUBMITTED:
+        if (w->kind != W_TASK)
+            return SFN_ENOENT;
+        task_submitted(x, w, in);
         break;
     case ASL_IN_HEARTBEAT:
         if (w->kind != W_TASK)

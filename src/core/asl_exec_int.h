@@ -114,6 +114,7 @@ typedef struct wait {
     char *function;    /* owned */
     char *token;       /* owned */
     int started;       /* TaskStarted emitted */
+    int submitted;     /* TaskSubmitted emitted */
 } wait;
 
 struct asl_exec {
@@ -136,6 +137,8 @@ struct asl_exec {
     int status;
     int oom;            /* an event could not be recorded in the normal way:
                            the execution fails (States.Runtime) at once */
+    int stopping;       /* StopExecution is ending it: AWS records no
+                           WaitStateAborted then */
     json_t *output;
     char *error, *cause;
     int64_t stop_ms;

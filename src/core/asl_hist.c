@@ -302,6 +302,7 @@ static const char *const details_key[E__COUNT] = {
     [E_TaskScheduled] = "taskScheduledEventDetails",
     [E_TaskStarted] = "taskStartedEventDetails",
     [E_TaskSucceeded] = "taskSucceededEventDetails",
+    [E_TaskSubmitted] = "taskSubmittedEventDetails",
     [E_TaskFailed] = "taskFailedEventDetails",
     [E_TaskTimedOut] = "taskTimedOutEventDetails",
     [E_LambdaFunctionScheduled] = "lambdaFunctionScheduledEventDetails",
@@ -413,6 +414,7 @@ static void w_details(const asl_exec *x, const ev *e, int include_data, asl_jbuf
         w_kv(b, "resourceType", res_type(st));
         break;
     case E_TaskSucceeded:
+    case E_TaskSubmitted:
         w_payload(b, "output", "outputDetails", e->a, include_data, dd);
         w_kv(b, "resource", res_name(st));
         w_kv(b, "resourceType", res_type(st));

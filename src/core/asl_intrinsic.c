@@ -165,12 +165,18 @@ static int parse_string(iparser *P, iarg *a)
         char c = P->s[P->i++];
         if (c == '\'')
             break;
-        if (c == '\\' && P->i < P->n) {
-            char d = P->s[P->i];
-            if (d == '\'' || d == '{' || d == '}' || d == '\\') {
-                P->i++;
-                c = d;
+        if (c == '\\') {
+            /* ASL: in an intrinsic's string literal only ' { } and \ are
+             * escaped; AWS refuses any other escape sequence */
+            char d = P->i < P->n ? P->s[P->i] : '\0';
+            if (d != '\'' && d != '{' && d != '}' && d != '\\') {
+                free(val);
+                ierr(P, "invalid escape sequence '\\%c' in the string literal at position %zu", d ? d : ' ',
+                     P->i - 1);
+                return -1;
             }
+            P->i++;
+            c = d;
         }
         val[n++] = c;
     }

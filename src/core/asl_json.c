@@ -8,6 +8,7 @@
  * ourselves instead of json_dumps, whose real formatting ("1e+10", "%.17g")
  * differs. Must not do I/O; must not mutate its argument.
  */
+#include "asl.h"
 #include "asl_int.h"
 #include "asl_nomem.h"
 
@@ -443,6 +444,35 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen)
         errno = nomem ? ENOMEM : EINVAL;
     }
     return v;
+}
+
+/* Jackson's words (AWS parses JSON with it) for the commonest faults of a
+ * JSON text: nothing but blanks, or a bare word where a value starts. */
+int asl_json_error_aws(const char *text, size_t len, char *out, size_t outlen)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    if (i == len) {
+        snprintf(out, outlen, "No content to map due to end-of-input");
+        return 1;
+    }
+    size_t j = i;
+    while (j < len && ((text[j] >= 'a' && text[j] <= 'z') || (text[j] >= 'A' && text[j] <= 'Z') ||
+                       (text[j] >= '0' && text[j] <= '9') || text[j] == '_' || text[j] == '$'))
+        j++;
+    int letter = (text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z');
+    if (!letter || j == i)
+        return 0;
+    size_t n = j - i;
+    if ((n == 4 && (memcmp(text + i, "true", 4) == 0 || memcmp(text + i, "null", 4) == 0)) ||
+        (n == 5 && memcmp(text + i, "false", 5) == 0))
+        return 0;
+    snprintf(out, outlen,
+             "Unrecognized token '%.*s': was expecting (JSON String, Number, Array, Object or token "
+             "'null', 'true' or 'false')",
+             (int)(n > 256 ? 256 : n), text + i);
+    return 1;
 }
 
 /* jansson's json_copy ignores a failed insertion and returns what it has:

@@ -818,7 +818,9 @@ int asl_machine_compile_text(const char *text, size_t len, int type, asl_machine
         asl_diag *d = &diags->d[0];
         snprintf(d->severity, sizeof d->severity, "ERROR");
         snprintf(d->code, sizeof d->code, "INVALID_JSON_DESCRIPTION");
-        snprintf(d->message, sizeof d->message, "%s", err);
+        /* in Jackson's words where AWS's are known (asl_json_error_aws) */
+        if (!asl_json_error_aws(text, len, d->message, sizeof d->message))
+            snprintf(d->message, sizeof d->message, "%s", err);
         d->location[0] = 0;
         return SFN_EINVAL;
     }

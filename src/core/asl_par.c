@@ -74,14 +74,27 @@ void asl__abort_kids(asl_exec *x, thr *t, int except)
         thr *k = t->kids[i];
         if (i == except || k->ended)
             continue;
-        asl__abort_thr(x, k);
-        asl__maprun_kid(x, t, MR_ABORTED);
+        /* AWS: MapIterationAborted, then the iteration's own abort event
+         * (TaskStateAborted, ...), iteration by iteration (recorded) */
         if (st->type == ST_MAP && !st->distributed) {
             ev *e = asl__emit(x, t, E_MapIterationAborted, st);
             if (e)
                 e->n = i;
         }
+        asl__abort_thr(x, k);
+        asl__maprun_kid(x, t, MR_ABORTED);
     }
+}
+
+/* A branch or iteration that failed in a Task state: when that failure ends
+ * the Parallel or Map, AWS records the Task as aborted too (TaskFailed or
+ * TaskTimedOut, then TaskStateAborted; recorded in test_parallel_catch_error
+ * and test_service_lambda_map_timeout). */
+static void failed_kid_aborted(asl_exec *x, thr *k)
+{
+    const state *ks = asl__cur_state(k);
+    if (ks != NULL && ks->type == ST_TASK && k->kids == NULL)
+        asl__emit(x, k, E_TaskStateAborted, ks);
 }
 
 void asl__kid_done(asl_exec *x, thr *k)
@@ -118,6 +131,8 @@ void asl__kid_done(asl_exec *x, thr *k)
                 char *err = asl__xstrdup(has_tol ? "States.ExceedToleratedFailureThreshold" : k->err);
                 char *cause = has_tol ? asl__xstrdup("The specified tolerated failure threshold was exceeded")
                                       : asl__xstrdup(k->cause);
+                if (!st->distributed)
+                    failed_kid_aborted(x, k);
                 asl__abort_kids(x, t, k->slot);
                 if (st->distributed) {
                     ev *re = asl__emit(x, t, E_MapRunFailed, st);
@@ -130,7 +145,9 @@ void asl__kid_done(asl_exec *x, thr *k)
                 t->fail_event = E_MapStateFailed;
                 asl__children_free(t);
                 t->phase = PH_READY;
-                asl__state_error(x, t, err ? err : "States.Runtime", cause);
+                /* the iteration's failure is the Map's, as it was: one
+                 * without a name (a Fail state without Error) stays so */
+                asl__state_error(x, t, err, cause);
                 free(err);
                 free(cause);
                 return;
@@ -138,6 +155,7 @@ void asl__kid_done(asl_exec *x, thr *k)
             json_array_set(t->results, (size_t)k->slot, json_null());
         } else {
             char *err = asl__xstrdup(k->err), *cause = asl__xstrdup(k->cause);
+            failed_kid_aborted(x, k);
             asl__abort_kids(x, t, k->slot);
             t->fail_event = E_ParallelStateFailed;
             asl__children_free(t);
@@ -154,6 +172,8 @@ void asl__kid_done(asl_exec *x, thr *k)
                 asl__emit(x, t, E_MapRunSucceeded, st);
             asl__maprun_end(x, t, ASL_SUCCEEDED);
             asl__emit(x, t, E_MapStateSucceeded, st);
+        } else {
+            asl__emit(x, t, E_ParallelStateSucceeded, st);
         }
         json_t *res = json_incref(t->results);
         asl__children_free(t);

@@ -250,6 +250,17 @@ static int ja_fail_fields(ql_env *e, char **err, char **cause)
         json_decref(ev_);
         return -1;
     }
+    /* the error's name and cause are strings (AWS: a Fail state's Error and
+     * Cause expressions must evaluate to one) */
+    if ((st->j_error && !json_is_string(ev_)) || (st->j_cause && !json_is_string(cv))) {
+        int bad_err = st->j_error && !json_is_string(ev_);
+        type_error(e, bad_err ? st->j_error : st->j_cause, bad_err ? "Error" : "Cause", "string",
+                   bad_err ? ev_ : cv, bad_err ? "The Error field must be a string" : "The Cause field must be a string",
+                   0);
+        json_decref(ev_);
+        json_decref(cv);
+        return -1;
+    }
     *err = json_is_string(ev_) ? strdup(json_string_value(ev_)) : NULL;
     *cause = json_is_string(cv) ? strdup(json_string_value(cv)) : NULL;
     json_decref(ev_);

@@ -118,12 +118,21 @@ static int assign(ql_env *e, const asl_tmpl *tm, json_t *v, json_t **assigned)
         json_decref(vals);
         return -1;
     }
-    asl__vars_update(t, vals);
+    /* not yet in effect: the state's other fields (OutputPath, a Choice
+     * rule's Assign) read the variables as they were on entry; commit()
+     * applies the values as the state exits (AWS's variables docs) */
     if (assigned)
         *assigned = vals;
     else
         json_decref(vals);
     return 0;
+}
+
+/* The state's assignments take effect (as it exits). */
+static void commit(ql_env *e, json_t *assigned)
+{
+    if (assigned != NULL)
+        asl__vars_update(e->t, assigned);
 }
 
 /* Parameters. */
@@ -458,6 +467,7 @@ static void jp_leave_result(ql_env *e, json_t *result, size_t res_sz)
         asl__set_data_limit(e->x, t, st);
         goto done;
     }
+    commit(e, assigned);
     asl__state_exit(e->x, t, out2, st->next, assigned, osz);
 done:
     json_decref(res);
@@ -485,8 +495,10 @@ static void jp_leave(ql_env *e, json_t *eff, int rule, int next)
         }
     }
     json_t *out = output_path(e, eff);
-    if (out)
+    if (out) {
+        commit(e, assigned);
         asl__state_exit(e->x, e->t, out, next, assigned, e->t->in_sz);
+    }
     json_decref(out);
     json_decref(assigned);
 }
@@ -505,10 +517,12 @@ static void jp_leave_catch(ql_env *e, const catcher *c, json_t *eo)
         return;
     }
     size_t osz = asl__out_bound(c->result_path, c->result_null, t->in_sz, eo_sz);
-    if (osz > ASL_MAX_PAYLOAD && (osz = asl__msize(out)) > ASL_MAX_PAYLOAD)
+    if (osz > ASL_MAX_PAYLOAD && (osz = asl__msize(out)) > ASL_MAX_PAYLOAD) {
         asl__set_data_limit(e->x, t, e->st);
-    else
+    } else {
+        commit(e, assigned);
         asl__state_exit(e->x, t, out, c->next, assigned, osz);
+    }
     json_decref(out);
     json_decref(assigned);
 }

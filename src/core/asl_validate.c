@@ -36,6 +36,7 @@ typedef struct vctx {
     asl_diags *d;
     int type;   /* enum asl_machine_type */
     int nerr;   /* diagnostics raised, including those not stored */
+    int top_ql; /* the machine's own QueryLanguage (enum qlang) */
 } vctx;
 
 enum scope_kind { SCOPE_TOP, SCOPE_BRANCH, SCOPE_PROCESSOR };
@@ -51,6 +52,7 @@ __attribute__((format(printf, 4, 5))) static void diag(vctx *c, const char *code
     snprintf(g->severity, sizeof g->severity, "ERROR");
     snprintf(g->code, sizeof g->code, "%s", code);
     snprintf(g->location, sizeof g->location, "%s", loc ? loc : "");
+    g->value_error = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g->message, sizeof g->message, fmt, ap);
@@ -514,16 +516,37 @@ static void check_transition(vctx *c, const json_t *st, const char *loc)
         diag(c, SCHEMA, loc, "This object should have only one of the following fields: [Next, End]");
 }
 
+/* The opening every check_<state> shares: the state's required member
+ * `field` (else "These fields are required" at the state), of the JSON type
+ * named (else "must be a/an TYPE" at the field), non-empty when an ARRAY
+ * ("Value cannot be empty"). floc gets the field's location. NULL after a
+ * diagnostic. */
+static const json_t *required_member(vctx *c, const json_t *st, const char *loc, const char *field,
+                                     json_type type, char *floc, size_t flen)
+{
+    const json_t *v = json_object_get(st, field);
+    sub_loc(floc, flen, loc, field);
+    if (v == NULL) {
+        diag(c, SCHEMA, loc, "These fields are required: [%s]", field);
+        return NULL;
+    }
+    if (json_typeof(v) != type) {
+        diag(c, SCHEMA, floc, "The value for the field '%s' must be %s", field,
+             type == JSON_ARRAY ? "an ARRAY" : type == JSON_OBJECT ? "an OBJECT" : "a STRING");
+        return NULL;
+    }
+    if (type == JSON_ARRAY && json_array_size(v) == 0) {
+        diag(c, SCHEMA, floc, "Value cannot be empty");
+        return NULL;
+    }
+    return v;
+}
+
 static void check_task(vctx *c, const json_t *st, const char *loc, int ql)
 {
     char floc[512];
-    const json_t *res = json_object_get(st, "Resource");
-    sub_loc(floc, sizeof floc, loc, "Resource");
-    if (res == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Resource]");
-    } else if (!json_is_string(res)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Resource' must be a STRING");
-    } else {
+    const json_t *res = required_member(c, st, loc, "Resource", JSON_STRING, floc, sizeof floc);
+    if (res != NULL) {
         const char *sfx = "";
         const char *r = json_string_value(res);
         if (!resource_recognized(r, &sfx)) {
@@ -595,20 +618,9 @@ static void check_wait(vctx *c, const json_t *st, const char *loc, int ql)
 static void check_choice(vctx *c, const json_t *st, const char *loc, int ql)
 {
     char floc[512], rloc[600];
-    const json_t *ch = json_object_get(st, "Choices");
-    if (ch == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Choices]");
+    const json_t *ch = required_member(c, st, loc, "Choices", JSON_ARRAY, floc, sizeof floc);
+    if (ch == NULL)
         return;
-    }
-    sub_loc(floc, sizeof floc, loc, "Choices");
-    if (!json_is_array(ch)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Choices' must be an ARRAY");
-        return;
-    }
-    if (json_array_size(ch) == 0) {
-        diag(c, SCHEMA, floc, "Value cannot be empty");
-        return;
-    }
     const json_t *def = json_object_get(st, "Default");
     if (def != NULL && !json_is_string(def))
         diag(c, SCHEMA, loc, "The value for the field 'Default' must be a STRING");
@@ -676,58 +688,89 @@ static void check_fail(vctx *c, const json_t *st, const char *loc, int ql)
 static void check_parallel(vctx *c, const json_t *st, const char *loc, int ql, int depth)
 {
     char floc[512], bloc[600];
-    const json_t *br = json_object_get(st, "Branches");
-    if (br == NULL) {
-        diag(c, SCHEMA, loc, "These fields are required: [Branches]");
+    const json_t *br = required_member(c, st, loc, "Branches", JSON_ARRAY, floc, sizeof floc);
+    if (br == NULL)
         return;
-    }
-    sub_loc(floc, sizeof floc, loc, "Branches");
-    if (!json_is_array(br)) {
-        diag(c, SCHEMA, floc, "The value for the field 'Branches' must be an ARRAY");
-        return;
-    }
-    if (json_array_size(br) == 0) {
-        diag(c, SCHEMA, floc, "Value cannot be empty");
-        return;
-    }
     for (size_t i = 0; i < json_array_size(br); i++) {
         snprintf(bloc, sizeof bloc, "%s[%zu]", floc, i);
         validate_machine(c, json_array_get(br, i), bloc, SCOPE_BRANCH, ql, depth + 1);
     }
 }
 
-/* Map Label: up to 40 characters, none of whitespace, brackets, wildcards,
+/* Python's repr() of a string, which AWS's Label refusals print: quoted
+ * with ' (or " when only ' occurs), backslash escapes for \, the quote,
+ * \t \n \r, and \xNN for the other C0/C1 controls and DEL. */
+static void py_repr(const char *s, size_t n, char *out, size_t outlen)
+{
+    int sq = memchr(s, '\'', n) != NULL, dq = memchr(s, '"', n) != NULL;
+    char q = sq && !dq ? '"' : '\'';
+    size_t o = 0;
+#define PUT(...) do { int w_ = snprintf(out + o, outlen - o, __VA_ARGS__); \
+                      o = w_ > 0 && o + (size_t)w_ < outlen ? o + (size_t)w_ : outlen - 1; } while (0)
+    if (outlen == 0)
+        return;
+    out[0] = '\0';
+    PUT("%c", q);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\\' || ch == (unsigned char)q)
+            PUT("\\%c", ch);
+        else if (ch == '\t' || ch == '\n' || ch == '\r')
+            PUT("\\%c", ch == '\t' ? 't' : ch == '\n' ? 'n' : 'r');
+        else if (ch < 0x20 || ch == 0x7F)
+            PUT("\\x%02x", ch);
+        else if (ch == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0xA0)
+            PUT("\\x%02x", (unsigned char)s[++i]);
+        else
+            PUT("%c", ch);
+    }
+    PUT("%c", q);
+#undef PUT
+}
+
+/* A Label refusal: AWS raises these as a ValueError of its own. */
+static void label_error(vctx *c, const char *floc, const char *msg)
+{
+    int before = c->d ? c->d->n : 0;
+    diag(c, SCHEMA, floc, "%s", msg);
+    if (c->d != NULL && c->d->n > before)
+        c->d->d[c->d->n - 1].value_error = 1;
+}
+
+/* Map Label: 1 to 40 characters, none of whitespace, brackets, wildcards,
  * the specials " # % \ ^ | ~ ` $ & , ; : / < > ' ?, or control characters
  * U+0000-001F and U+007F-009F (AWS Map state docs; validation cases). */
 static void check_label(vctx *c, const json_t *label, const char *loc)
 {
-    char floc[512];
+    char floc[512], msg[128], rep[32];
     sub_loc(floc, sizeof floc, loc, "Label");
     if (!json_is_string(label)) {
         diag(c, SCHEMA, floc, "The value for the field 'Label' must be a STRING");
         return;
     }
     const unsigned char *s = (const unsigned char *)json_string_value(label);
-    if (utf8_chars((const char *)s) > MAP_LABEL_MAX) {
-        diag(c, SCHEMA, floc, "Label exceeds the maximum length of %d characters", MAP_LABEL_MAX);
+    size_t n = json_string_length(label), chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += (s[i] & 0xC0) != 0x80;
+    if (n == 0) {
+        label_error(c, floc, "Label cannot be empty");
+        return;
+    }
+    if (chars > MAP_LABEL_MAX) {
+        snprintf(msg, sizeof msg, "Label cannot exceed %d characters", MAP_LABEL_MAX);
+        label_error(c, floc, msg);
         return;
     }
     static const char BAD[] = " {}[]?*\"#%\\^|~`$&,;:/<>'";
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        unsigned cp = s[i];
-        if (cp == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
-            cp = s[i + 1]; /* U+0080..U+009F */
-        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F && s[i] == 0xC2)) {
-            /* Printed the way the recorded messages print it (Python repr). */
-            const char *esc = cp == '\t' ? "\\t" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : NULL;
-            if (esc != NULL)
-                diag(c, SCHEMA, floc, "Label contains invalid character: '%s'", esc);
-            else
-                diag(c, SCHEMA, floc, "Label contains invalid character: '\\x%02x'", cp);
-            return;
-        }
-        if (cp < 0x80 && strchr(BAD, (int)cp) != NULL) {
-            diag(c, SCHEMA, floc, "Label contains invalid character: '%c'", (int)cp);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 1;
+        int bad = s[i] < 0x20 || s[i] == 0x7F || (s[i] < 0x80 && strchr(BAD, (int)s[i]) != NULL);
+        if (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+            bad = 1, len = 2; /* U+0080..U+009F */
+        if (bad) {
+            py_repr((const char *)s + i, len, rep, sizeof rep);
+            snprintf(msg, sizeof msg, "Label contains invalid character: %s", rep);
+            label_error(c, floc, msg);
             return;
         }
     }
@@ -844,7 +887,9 @@ static int state_language(vctx *c, const json_t *st, const char *loc, int machin
         return QL_JSONATA;
     }
     if (strcmp(json_string_value(q), "JSONPath") == 0) {
-        if (machine_ql == QL_JSONATA)
+        /* only a machine that is JSONata as a whole refuses it: a JSONPath
+         * state inside a JSONata Map of a JSONPath machine is fine (recorded) */
+        if (machine_ql == QL_JSONATA && c->top_ql == QL_JSONATA)
             diag(c, SCHEMA, loc, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
         return QL_JSONPATH;
     }
@@ -976,7 +1021,7 @@ static void validate_machine(vctx *c, const json_t *m, const char *loc, int kind
         const json_t *q = json_object_get(m, "QueryLanguage");
         if (q != NULL) {
             if (json_is_string(q) && strcmp(json_string_value(q), "JSONata") == 0) {
-                ql = QL_JSONATA;
+                ql = c->top_ql = QL_JSONATA;
             } else if (!(json_is_string(q) && strcmp(json_string_value(q), "JSONPath") == 0)) {
                 diag(c, SCHEMA, "/QueryLanguage", "Value should be one of the following: [JSONPath, JSONata]");
                 ql = QL_JSONATA;
@@ -1172,7 +1217,7 @@ free_all:
 int asl_validate(const json_t *definition, int type, asl_diags *diags)
 {
     unsigned long nomem = asl__nomem_count();
-    vctx c = {diags, type, 0};
+    vctx c = {diags, type, 0, QL_JSONPATH};
     if (diags != NULL)
         diags->n = 0;
     if (!json_is_object(definition)) {
@@ -1190,6 +1235,18 @@ int asl_validate(const json_t *definition, int type, asl_diags *diags)
 /* CreateStateMachine joins every diagnostic as "CODE: message at location"
  * with ", " (recorded in localstack #11978); a diagnostic without location
  * prints "at null". */
+void asl_diags_cause_text(const asl_diags *d, const char *definition, char *buf, size_t len)
+{
+    if (d != NULL && d->n > 0 && d->d[0].value_error && definition != NULL && buf != NULL && len > 0) {
+        const char *m = d->d[0].message;
+        char args[1200];
+        py_repr(m, strlen(m), args, sizeof args);
+        snprintf(buf, len, "Error=ValueError Args=[%s] in definition '%s'.", args, definition);
+        return;
+    }
+    asl_diags_cause(d, buf, len);
+}
+
 void asl_diags_cause(const asl_diags *d, char *buf, size_t len)
 {
     if (buf == NULL || len == 0)

@@ -378,7 +378,17 @@ static void on_lambda(void *ud, const lam_result *res)
     run *r = v->r;
     r->inflight--;
     rexec *e = hmap_get(&r->execs, v->arn);
-    if (e != NULL && !e->done && !r->ignore_results && !(res->status == LAM_OK && v->wait_for_token)) {
+    if (e != NULL && !e->done && !r->ignore_results && res->status == LAM_OK && v->wait_for_token) {
+        /* .waitForTaskToken: the invocation hands the token over; what the
+         * function returned is the task's TaskSubmitted */
+        asl_input in = {.kind = ASL_IN_TASK_SUBMITTED, .id = v->task, .now_ms = run__exec_now(e)};
+        const char *text;
+        in.result = run__lambda_answer(r, res, &in.error, &in.cause, &text);
+        if (in.result != NULL) {
+            exec_feed_text(r, e, &in, text);
+            json_decref(in.result);
+        }
+    } else if (e != NULL && !e->done && !r->ignore_results) {
         asl_input in = {.id = v->task, .now_ms = run__exec_now(e)};
         const char *text;
         json_t *out = run__lambda_answer(r, res, &in.error, &in.cause, &text);
@@ -430,6 +440,12 @@ static void invoke_service(run *r, rexec *e, dispatch *d)
         fail_task(r, e, d->id, o.error, o.cause);
         return;
     case RUN_SVC_PENDING:
+        if (o.result != NULL) { /* the submitting call's response */
+            asl_input in = {.kind = ASL_IN_TASK_SUBMITTED, .id = d->id, .now_ms = run__exec_now(e),
+                            .result = o.result};
+            run__exec_feed(r, e, &in);
+            json_decref(o.result);
+        }
         return;
     default:
         break;

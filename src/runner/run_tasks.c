@@ -398,11 +398,11 @@ static int sns_publish(run_svc *s, const run_svc_task *t, const json_t *p, run_s
         return run__svc_failf(s, o, "SNS.InternalErrorException", "Sns", 500, "InternalError",
                      "Internal Error");
     }
-    if (t->wait_for_token)
-        return RUN_SVC_PENDING; /* the message carries the token */
     o->result = json_pack("{s:s}", "MessageId", mid);
     run__svc_sdk_meta(o->result, rid, "text/xml", 294);
-    return RUN_SVC_DONE;
+    /* .waitForTaskToken: the message carries the token; the response is
+     * the task's TaskSubmitted */
+    return t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 }
 
 /* ---- states:startExecution ------------------------------------------------------ */
@@ -670,15 +670,12 @@ static int start_execution(run_svc *s, const run_svc_task *t, const json_t *p, r
             goto out;
         }
     }
-    if (sync || t->wait_for_token) {
-        rc = RUN_SVC_PENDING;
-        goto out;
-    }
     char rid[37];
     run__uuid(s->r, rid);
     o->result = json_pack("{s:s,s:I}", "ExecutionArn", arn, "StartDate", (json_int_t)start_ms);
     run__svc_sdk_meta(o->result, rid, "application/x-amz-json-1.0", 140);
-    rc = RUN_SVC_DONE;
+    /* .sync / .waitForTaskToken: the response is the task's TaskSubmitted */
+    rc = sync || t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 out:
     free(arn);
     json_decref(in);

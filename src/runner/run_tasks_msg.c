@@ -386,11 +386,10 @@ static int sqs_send(run_svc *s, const run_svc_task *t, const json_t *p, run_svc_
                               "again.");
     if (dedup[0] && run__fifo_remember(q, dedup, mid, seq, now_ms) != 0)
         logf_(s, "sqs:sendMessage to %s: out of memory: %s is not deduplicated", q->name, dedup);
-    if (t->wait_for_token)
-        return RUN_SVC_PENDING;
     o->result = send_result(bmd5, amd5, mid, seq);
     run__svc_sdk_meta(o->result, rid, "text/xml", 378);
-    return RUN_SVC_DONE;
+    /* .waitForTaskToken: the response is the task's TaskSubmitted */
+    return t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 }
 
 /* ---- events:putEvents ---------------------------------------------------------- */
@@ -547,15 +546,12 @@ static int put_events(run_svc *s, const run_svc_task *t, const json_t *p, run_sv
         free(text);
         return RUN_SVC_FAILED;
     }
-    if (t->wait_for_token) {
-        json_decref(resp);
-        return RUN_SVC_PENDING;
-    }
     char rid[37];
     run__uuid(s->r, rid);
     run__svc_sdk_meta(resp, rid, "application/x-amz-json-1.1", 85);
     o->result = resp;
-    return RUN_SVC_DONE;
+    /* .waitForTaskToken: the response is the task's TaskSubmitted */
+    return t->wait_for_token ? RUN_SVC_PENDING : RUN_SVC_DONE;
 }
 
 int run__msg_call(run_svc *s, const run_svc_task *t, const char *res, const json_t *p,

@@ -14,7 +14,9 @@
  *                 "replay": true  (feeding the same inputs to a fresh
  *                                  execution must give the same history) } }
  * An answer: {"result": v} | {"error": "E", "cause": "C"} | {"hang": true}
- * (never answers), each optionally with "after_ms": N (virtual delay).
+ * (never answers), each optionally with "after_ms": N (virtual delay) and
+ * "submitted": v (the response that hands a .waitForTaskToken task over,
+ * fed at once: TaskSubmitted).
  * The clock is virtual: time jumps to the next due feed.
  */
 #include "asl.h"
@@ -37,6 +39,7 @@ typedef struct log_entry {
 typedef struct run {
     json_t *tasks;   /* the case's scripted answers: a copy, consumed */
     json_t *last;    /* the answer given last: its strings live until the next */
+    asl_drive *drv;  /* for an answer's "submitted" input */
     log_entry *log;
     size_t nlog, caplog;
 } run;
@@ -59,6 +62,12 @@ static void case_task(void *ctx, const asl_cmd *c, int64_t now_ms, asl_drive_ans
     json_decref(r->last);
     r->last = json_incref(a);
     json_array_remove(q, 0);
+    json_t *sub = json_object_get(a, "submitted");
+    if (sub != NULL && r->drv != NULL) {
+        /* the submitting call's response (.waitForTaskToken), fed at once */
+        asl_input in = {.kind = ASL_IN_TASK_SUBMITTED, .id = c->id, .result = sub};
+        asl_drive_at(r->drv, now_ms, &in);
+    }
     if (!json_is_true(json_object_get(a, "hang"))) {
         ans->after_ms = json_integer_value(json_object_get(a, "after_ms"));
         if (json_object_get(a, "error")) {
@@ -154,6 +163,7 @@ static int run_case(const char *path)
     asl_exec *x = asl_exec_start(m, &INFO, input);
     asl_drive_opts o = {.order = ASL_DRIVE_TIMED, .task = case_task, .fed = case_fed, .ctx = &r};
     asl_drive *drv = asl_drive_new(&o);
+    r.drv = drv;
     json_t *stop = json_object_get(c, "stop_at_ms");
     if (stop) {
         asl_input in = {.kind = ASL_IN_STOP, .error = "Stopped", .cause = "by test"};

@@ -20,8 +20,8 @@ import tempfile
 
 from sfnd_harness import Sfnd
 
-SHAPE_BAR = float(os.environ.get("SFN_API_SHAPE_BAR", "52"))
-ERROR_BAR = float(os.environ.get("SFN_API_ERROR_BAR", "58"))
+SHAPE_BAR = float(os.environ.get("SFN_API_SHAPE_BAR", "95"))
+ERROR_BAR = float(os.environ.get("SFN_API_ERROR_BAR", "95"))
 
 
 def figures(cases_path, verdicts_path):

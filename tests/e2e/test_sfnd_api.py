@@ -148,6 +148,31 @@ def test_boto_everything():
         token2 = json.loads(sched["taskScheduledEventDetails"]["parameters"])["MessageBody"]["token"]
         sfn.send_task_failure(taskToken=token2, error="Nope", cause="c")
         assert s.wait_done(tx2)["error"] == "Nope"
+        # lambda:invoke.waitForTaskToken: the invocation that hands the token
+        # over is TaskSubmitted (after TaskStarted) with the Invoke response
+        lt_def = json.dumps({"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": fn_arn("CancelHotelFunction"),
+                           "Payload": {"tripId": "tok-lambda", "token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 600, "End": True}}})
+        lt_sm = sfn.create_state_machine(name="toklambda", definition=lt_def, roleArn=ROLE)["stateMachineArn"]
+        lx = sfn.start_execution(stateMachineArn=lt_sm)["executionArn"]
+        for _ in range(200):
+            evs = history(sfn, lx)
+            if any(e["type"] == "TaskSubmitted" for e in evs):
+                break
+            time.sleep(0.05)
+        types = [e["type"] for e in evs]
+        assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted"], types
+        assert evs[2]["taskScheduledEventDetails"]["heartbeatInSeconds"] == 600, evs[2]
+        sub = evs[4]["taskSubmittedEventDetails"]
+        assert sub["resourceType"] == "lambda" and sub["resource"] == "invoke.waitForTaskToken", sub
+        out = json.loads(sub["output"])
+        assert out["StatusCode"] == 200 and "Payload" in out and "SdkHttpMetadata" in out, out
+        ltok = json.loads(evs[2]["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
+        sfn.send_task_success(taskToken=ltok, output='{"approved": true}')
+        d = s.wait_done(lx)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"approved": True}, d
 
         # state machine listing and deletion
         names = [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
@@ -159,6 +184,26 @@ def test_boto_everything():
         assert err_code(sfn.start_execution, stateMachineArn=fail)[0] == "StateMachineDoesNotExist"
         v = sfn.validate_state_machine_definition(definition='{"StartAt": "Nowhere", "States": {}}')
         assert v["result"] == "FAIL" and v["diagnostics"], v
+        # AWS's words for what is not JSON: a definition (no location), an input (Jackson's)
+        v = sfn.validate_state_machine_definition(definition="not json")
+        assert v["diagnostics"] == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                                     "message": "Definition must be a valid JSON object"}], v
+        try:
+            sfn.start_execution(stateMachineArn=arn, input="not some json")
+            raise AssertionError("input accepted")
+        except sfn.exceptions.InvalidExecutionInput as e:
+            assert e.response["Error"]["Message"] == (
+                "Invalid State Machine Execution Input: 'Unrecognized token 'not': was expecting (JSON String, "
+                "Number, Array, Object or token 'null', 'true' or 'false')'"), e.response
+        # a Map Label refusal is AWS's ValueError, quoting the definition
+        bad = ('{"StartAt": "M", "States": {"M": {"Type": "Map", "Label": "a:b", "End": true, '
+               '"ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}')
+        try:
+            sfn.create_state_machine(name="badlabel", definition=bad, roleArn=ROLE)
+            raise AssertionError("label accepted")
+        except sfn.exceptions.InvalidDefinition as e:
+            assert e.response["Error"]["Message"] == (
+                "Error=ValueError Args=[\"Label contains invalid character: ':'\"] in definition '%s'." % bad), e.response
 
 
 def test_redrive_restarts_from_the_failed_state():

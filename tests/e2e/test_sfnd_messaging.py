@@ -321,6 +321,17 @@ def test_wait_for_task_token():
             sfn.send_task_success(taskToken=token, output='{"ok": 1}')
             d = s.wait_done(arn)
             assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"ok": 1}, d
+            # AWS: the SendMessage that hands the token over is TaskSubmitted,
+            # with its response, between TaskStarted and the token's answer
+            evs = sfn.get_execution_history(executionArn=arn)["events"]
+            types = [e["type"] for e in evs]
+            assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
+                             "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"], types
+            sub = evs[4]["taskSubmittedEventDetails"]
+            assert sub["resourceType"] == "sqs" and sub["resource"] == "sendMessage.waitForTaskToken", sub
+            out = json.loads(sub["output"])
+            assert out["MessageId"] == ln[0]["MessageId"] and "MD5OfMessageBody" in out, out
+            assert "SdkHttpMetadata" in out and "SdkResponseMetadata" in out, out
             sm2 = one_task(sfn, "tok2", "arn:aws:states:::events:putEvents.waitForTaskToken",
                            {"Entries": [{"Source": "s", "DetailType": "d",
                                          "Detail": {"token.$": "$$.Task.Token"}}]}, catch=False)

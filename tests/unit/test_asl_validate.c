@@ -606,6 +606,126 @@ static void test_lambda_cases_jsonl_accepted(void **state)
     accept_all("lambda_cases.jsonl");
 }
 
+/* CreateStateMachine's cause for a definition text (asl_diags_cause_text). */
+static void create_cause(const char *text, int type, char *cause, size_t n)
+{
+    json_error_t e;
+    json_t *d = json_loads(text, JSON_ALLOW_NUL, &e);
+    if (d == NULL)
+        fail_msg("bad JSON in test: %s (%s)", text, e.text);
+    asl_diags diags;
+    assert_int_equal(asl_validate(d, type, &diags), SFN_EINVAL);
+    asl_diags_cause_text(&diags, text, cause, n);
+    json_decref(d);
+}
+
+/* Map Label refusals: worded as AWS's ValueError with the definition's text
+ * (recorded in test_map_state_label_*), empty and NUL-bearing labels too. */
+static void test_label_value_errors(void **state)
+{
+    (void)state;
+    char cause[4096], want[4096];
+    static const char *const cases[][2] = {
+        {"label_*", "[\"Label contains invalid character: '*'\"]"},
+        {"label_\\\"", "['Label contains invalid character: \\'\"\\'']"},
+        {"label_\\u0001", "[\"Label contains invalid character: '\\\\x01'\"]"},
+        {"label_\\u0000", "[\"Label contains invalid character: '\\\\x00'\"]"},
+        {"label_\\u0085", "[\"Label contains invalid character: '\\\\x85'\"]"},
+        {"label_\\r", "[\"Label contains invalid character: '\\\\r'\"]"},
+        {"", "['Label cannot be empty']"},
+        {"12345678901234567890123456789012345678901", "['Label cannot exceed 40 characters']"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char def[1024];
+        snprintf(def, sizeof def,
+                 "{\"StartAt\": \"M\", \"States\": {\"M\": {\"Type\": \"Map\", \"ItemProcessor\": {\"ProcessorConfig\": "
+                 "{\"Mode\": \"DISTRIBUTED\", \"ExecutionType\": \"STANDARD\"}, \"StartAt\": \"B\", \"States\": "
+                 "{\"B\": {\"Type\": \"Pass\", \"End\": true}}}, \"Label\": \"%s\", \"End\": true}}}",
+                 cases[i][0]);
+        create_cause(def, ASL_STANDARD, cause, sizeof cause);
+        snprintf(want, sizeof want, "Error=ValueError Args=%s in definition '%s'.", cases[i][1], def);
+        assert_string_equal(cause, want);
+    }
+    /* 40 characters (multi-byte ones count once) are fine */
+    check("{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"End\":true,\"Label\":\"\u00e9234567890123456789012345678901234567890\","
+          "\"ItemProcessor\":{\"StartAt\":\"B\",\"States\":{\"B\":{\"Type\":\"Pass\",\"End\":true}}}}}}",
+          ASL_STANDARD, NULL);
+    /* other refusals keep the SCHEMA_VALIDATION_FAILED form */
+    create_cause("{\"StartAt\":\"A\"}", ASL_STANDARD, cause, sizeof cause);
+    assert_string_equal(cause, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are "
+                               "required: [States] at /'");
+}
+
+/* The opening every state check shares (required_member) and the refusals
+ * added with it: Express activity ARNs, escapes in intrinsic strings. */
+static void test_state_openings(void **state)
+{
+    (void)state;
+    check("{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"End\":true}}}", ASL_STANDARD,
+          "'SCHEMA_VALIDATION_FAILED: These fields are required: [Resource] at /States/T'");
+    check("{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":5,\"End\":true}}}", ASL_STANDARD,
+          "The value for the field 'Resource' must be a STRING at /States/T/Resource'");
+    check("{\"StartAt\":\"C\",\"States\":{\"C\":{\"Type\":\"Choice\",\"Choices\":{}}}}", ASL_STANDARD,
+          "The value for the field 'Choices' must be an ARRAY at /States/C/Choices'");
+    check("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Parallel\",\"End\":true}}}", ASL_STANDARD,
+          "These fields are required: [Branches] at /States/P'");
+    const char *act = "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Task\",\"End\":true,"
+                      "\"Resource\":\"arn:aws:states:us-east-1:111111111111:activity:act\"}}}";
+    check(act, ASL_STANDARD, NULL);
+    check(act, ASL_EXPRESS,
+          "'SCHEMA_VALIDATION_FAILED: Express state machine does not support Activity ARN at /States/A/Resource'");
+    /* ASL: only \' \{ \} \\ are escapes in an intrinsic's string literal */
+    check("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true,"
+          "\"Parameters\":{\"v.$\":\"States.Format('it\\\\'s \\\\{{\\\\} \\\\\\\\ {}', $.x)\"}}}}",
+          ASL_STANDARD, NULL);
+    check("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true,"
+          "\"Parameters\":{\"v.$\":\"States.Format('a\\\\nb {}', $.x)\"}}}}",
+          ASL_STANDARD, "at /States/P/Parameters");
+    check("{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true,"
+          "\"Parameters\":{\"v.$\":\"States.StringToJson('{\\\\\\\"a\\\\\\\": 1}')\"}}}}",
+          ASL_STANDARD, "at /States/P/Parameters");
+    check("{\"StartAt\":\"F\",\"States\":{\"F\":{\"Type\":\"Fail\",\"ErrorPath\":\"States.Format('\\\\x{}', $.e)\"}}}",
+          ASL_STANDARD, "The value for the field 'ErrorPath' must be a valid JSONPath or a valid intrinsic function call");
+}
+
+/* 'QueryLanguage' back to JSONPath is refused only in a machine that is
+ * JSONata as a whole (recorded: a JSONPath state in a JSONata Map of a
+ * JSONPath machine validates OK). */
+static void test_query_language_downgrade(void **state)
+{
+    (void)state;
+    check("{\"StartAt\":\"M\",\"QueryLanguage\":\"JSONPath\",\"States\":{\"M\":{\"Type\":\"Map\",\"QueryLanguage\":"
+          "\"JSONata\",\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"INLINE\"},\"StartAt\":\"P\",\"States\":{\"P\":"
+          "{\"QueryLanguage\":\"JSONPath\",\"Type\":\"Pass\",\"End\":true}}},\"End\":true}}}",
+          ASL_EXPRESS, NULL);
+    check("{\"StartAt\":\"M\",\"QueryLanguage\":\"JSONata\",\"States\":{\"M\":{\"Type\":\"Map\","
+          "\"ItemProcessor\":{\"StartAt\":\"P\",\"States\":{\"P\":"
+          "{\"QueryLanguage\":\"JSONPath\",\"Type\":\"Pass\",\"End\":true}}},\"End\":true}}}",
+          ASL_STANDARD, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine at "
+                        "/States/M/ItemProcessor/States/P'");
+}
+
+/* Jackson's words for input that is not JSON (asl_json_error_aws). */
+static void test_json_error_words(void **state)
+{
+    (void)state;
+    char m[400];
+    assert_int_equal(asl_json_error_aws("not some json", 13, m, sizeof m), 1);
+    assert_string_equal(m, "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token "
+                           "'null', 'true' or 'false')");
+    assert_int_equal(asl_json_error_aws("  \n", 3, m, sizeof m), 1);
+    assert_string_equal(m, "No content to map due to end-of-input");
+    assert_int_equal(asl_json_error_aws("{\"a\":", 5, m, sizeof m), 0);
+    assert_int_equal(asl_json_error_aws("true x", 6, m, sizeof m), 0);
+    /* a definition that is not JSON: INVALID_JSON_DESCRIPTION in those words */
+    asl_machine *mc = NULL;
+    asl_diags d;
+    assert_int_equal(asl_machine_compile_text("nope", 4, ASL_STANDARD, &mc, &d), SFN_EINVAL);
+    assert_string_equal(d.d[0].code, "INVALID_JSON_DESCRIPTION");
+    assert_string_equal(d.d[0].message, "Unrecognized token 'nope': was expecting (JSON String, Number, Array, "
+                                        "Object or token 'null', 'true' or 'false')");
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -619,6 +739,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_large_machine_linear),
         cmocka_unit_test(test_validation_jsonl),   cmocka_unit_test(test_cases_jsonl_accepted),
         cmocka_unit_test(test_lambda_cases_jsonl_accepted),
+        cmocka_unit_test(test_label_value_errors),  cmocka_unit_test(test_state_openings),
+        cmocka_unit_test(test_json_error_words),    cmocka_unit_test(test_query_language_downgrade),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
