@@ -4,11 +4,9 @@
  * keeps the rows, the queues and the waiting workers). SendTask* with an
  * activity's token are api_exec.c's, as for .waitForTaskToken.
  *
- * Tags: CreateActivity's are checked as AWS checks them (at most 50, key
- * 1..128, value 0..256 characters) and kept with the activity (the
- * activities table's tags column, JSON text as sent: [{"key","value"}]);
- * ListTagsForResource / TagResource are not this file's: a generic tag
- * store can read them with run_act_get (run_act.tags) or take them over.
+ * Tags: CreateActivity's are checked and kept as CreateStateMachine's
+ * (api_meta.c: the tag store by resource ARN, written in the same
+ * transaction as the activity); DeleteActivity forgets them.
  *
  * Threading: the loop's.
  */
@@ -16,6 +14,7 @@
 #define _GNU_SOURCE
 #endif
 #include "api_int.h"
+#include "run_meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,39 +39,6 @@ static int find_act(call *c, const char *arn, run_act *a)
     else
         api__reply_err(c, 500, "InternalFailure", "%s", run_store_errmsg(c->a->run));
     return -1;
-}
-
-/* tags: [{key, value}], as TagResource takes them. */
-static int check_tags(call *c, const json_t *tags)
-{
-    if (tags == NULL)
-        return 0;
-    if (json_array_size(tags) > 50) {
-        CLIENT(c, "TooManyTags", "Too many tags: the maximum is 50");
-        return -1;
-    }
-    size_t i;
-    json_t *t;
-    json_array_foreach(tags, i, t) {
-        const json_t *k = json_object_get(t, "key"), *v = json_object_get(t, "value");
-        if (!json_is_object(t) || (k && !json_is_string(k)) || (v && !json_is_string(v))) {
-            CLIENT(c, "SerializationException",
-                   "Start of structure or map found where not expected");
-            return -1;
-        }
-        size_t kl = k ? json_string_length(k) : 0, vl = v ? json_string_length(v) : 0;
-        if (kl < 1 || kl > 128 || vl > 256) {
-            CLIENT(c, "ValidationException",
-                   "1 validation error detected: Value at 'tags.%zu.member.%s' failed to "
-                   "satisfy constraint: Member must have length %s",
-                   i + 1, kl < 1 || kl > 128 ? "key" : "value",
-                   kl < 1 ? "greater than or equal to 1"
-                   : kl > 128 ? "less than or equal to 128"
-                              : "less than or equal to 256");
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* InvalidName, with the name as it came (a NUL included). */
@@ -103,7 +69,7 @@ void api__op_create_activity(call *c, json_t *req)
 {
     json_t *nv, *tags, *enc;
     if (api__member(c, req, "name", T_STR, 1, &nv) || api__member(c, req, "tags", T_ARR, 0, &tags) ||
-        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &enc) || check_tags(c, tags))
+        api__member(c, req, "encryptionConfiguration", T_OBJ, 0, &enc) || api__tags_req(c, req))
         return;
     const char *name = json_string_value(nv);
     size_t len = json_string_length(nv);
@@ -111,11 +77,12 @@ void api__op_create_activity(call *c, json_t *req)
         invalid_name(c, name, len);
         return;
     }
-    char *tt = tags && json_array_size(tags) ? jtext_dup(tags) : NULL;
     char *arn = NULL;
     int64_t created = 0;
-    int rc = run_act_create(c->a->run, name, tt, &arn, &created);
-    free(tt);
+    int fresh = 0;
+    int rc = run_act_create(c->a->run, name, &arn, &created, &fresh);
+    if (rc == 0 && fresh && api__tags_save(c, arn, req) != 0)
+        rc = RUN_EUNAVAIL; /* the transaction is rolled back: no activity either */
     if (rc == RUN_EUNAVAIL) {
         api__reply_unavail(c);
     } else if (rc == RUN_EINVAL) {
@@ -177,6 +144,8 @@ void api__op_delete_activity(call *c, json_t *req)
     if (act_arn(c, req, &arn))
         return;
     int rc = run_act_delete(c->a->run, arn);
+    if (rc == 0 && run_meta_forget(c->a->run, arn) != 0)
+        rc = RUN_EUNAVAIL;
     if (rc == RUN_EUNAVAIL)
         api__reply_unavail(c);
     else if (rc != 0)

@@ -209,8 +209,11 @@ typedef struct store_sm_conf run_sm_conf_t;
  * encryptionConfiguration checked, each replacing base_arn's (NULL: the
  * defaults) when given: *out (run_sm_conf_cleanup). 0, or -1 replied. */
 int api__sm_conf_req(call *c, const json_t *req, const char *base_arn, run_sm_conf_t *out);
-/* CreateStateMachine's tags checked. 0, or -1 replied. */
-int api__sm_tags_req(call *c, const json_t *req);
+/* A create request's tags (CreateStateMachine, CreateActivity) checked.
+ * 0, or -1 replied. */
+int api__tags_req(call *c, const json_t *req);
+/* Store req's tags for arn in the current transaction. 0 or RUN_EUNAVAIL. */
+int api__tags_save(call *c, const char *arn, const json_t *req);
 /* Store conf and req's tags (req may be NULL) for arn in the current
  * transaction (fresh: forget what an earlier machine of that ARN had).
  * 0 or RUN_EUNAVAIL. */

@@ -220,7 +220,7 @@ int api__sm_conf_req(call *c, const json_t *req, const char *base_arn, run_sm_co
     return 0;
 }
 
-int api__sm_tags_req(call *c, const json_t *req)
+int api__tags_req(call *c, const json_t *req)
 {
     const json_t *tags = json_object_get(req, "tags");
     meta_err e;
@@ -236,11 +236,16 @@ int api__sm_tags_req(call *c, const json_t *req)
 int api__sm_meta_save(call *c, const char *arn, const run_sm_conf *conf, const json_t *req,
                       int fresh)
 {
-    const json_t *tags = req ? json_object_get(req, "tags") : NULL;
     if (fresh && run_meta_forget(c->a->run, arn) != 0)
         return RUN_EUNAVAIL;
     if (run_sm_conf_put(c->a->run, arn, conf) != 0)
         return RUN_EUNAVAIL;
+    return api__tags_save(c, arn, req);
+}
+
+int api__tags_save(call *c, const char *arn, const json_t *req)
+{
+    const json_t *tags = req ? json_object_get(req, "tags") : NULL;
     size_t n;
     run_tag *t = json_is_array(tags) && json_array_size(tags) ? tag_array(tags, &n) : NULL;
     if (t == NULL)

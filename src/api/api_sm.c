@@ -164,7 +164,7 @@ void api__op_create_sm(call *c, json_t *req)
         return;
     }
     run_sm_conf conf;
-    if (api__sm_tags_req(c, req) || api__sm_conf_req(c, req, NULL, &conf))
+    if (api__tags_req(c, req) || api__sm_conf_req(c, req, NULL, &conf))
         return;
     asl_machine *m = NULL;
     if (check_definition(c, req, api__op_create_sm, def, type, &m) != 0) {

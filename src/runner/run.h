@@ -242,14 +242,14 @@ int run_task_send(run *r, const char *token, int kind, json_t *output, const cha
                   const char *cause);
 
 /* ---- activities (run_act.c) ---------------------------------------------
- * Rows in the store (arn, name, created_ms, tags: JSON text or NULL); the
- * writes join the current transaction like run_sm_save's. */
+ * Rows in the store (arn, name, created_ms); the writes join the current
+ * transaction like run_sm_save's (tags: run_meta.h's tag store). */
 typedef store_act run_act;
 /* CreateActivity: idempotent on the name (an existing one's ARN and date
- * are returned, its tags kept). *arn_out malloc'd. Returns 0, RUN_EINVAL
- * (not a valid name), RUN_EUNAVAIL, RUN_EDB, RUN_ENOMEM. */
-int run_act_create(run *r, const char *name, const char *tags, char **arn_out,
-                   int64_t *created_ms);
+ * are returned, *fresh 0; a new one: *fresh 1). *arn_out malloc'd.
+ * Returns 0, RUN_EINVAL (not a valid name), RUN_EUNAVAIL, RUN_EDB,
+ * RUN_ENOMEM. */
+int run_act_create(run *r, const char *name, char **arn_out, int64_t *created_ms, int *fresh);
 /* The template's activity: created unless it exists. */
 int run_act_ensure(run *r, const char *name, const char *arn);
 /* 0 (*out to run_act_cleanup), RUN_ENOENT, RUN_EDB. */

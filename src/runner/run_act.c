@@ -29,6 +29,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_int.h"
 
 #include <stdio.h>
@@ -172,19 +173,20 @@ void run__act_free(run *r)
 }
 
 /* ---- the rows ------------------------------------------------------------ */
-int run_act_create(run *r, const char *name, const char *tags, char **arn_out,
-                   int64_t *created_ms)
+int run_act_create(run *r, const char *name, char **arn_out, int64_t *created_ms, int *fresh)
 {
     *arn_out = NULL;
+    *fresh = 0;
     if (!run_name_valid(name))
         return RUN_EINVAL;
-    char *arn = NULL;
-    if (asprintf(&arn, "arn:aws:states:%s:%s:activity:%s", r->region, r->account, name) < 0)
+    char buf[512], *arn; /* a name is at most 80 characters */
+    if (sfn_arn_states(buf, sizeof buf, r->region, r->account, "activity", name) < 0 ||
+        (arn = strdup(buf)) == NULL)
         return RUN_ENOMEM;
     store_act old;
     int rc = store_act_get(r->st, arn, &old);
     if (rc == STORE_OK) {
-        /* idempotent on the name: the first one's ARN and date, its tags kept */
+        /* idempotent on the name: the first one's ARN and date (and tags) */
         *created_ms = old.created_ms;
         store_act_cleanup(&old);
         *arn_out = arn;
@@ -198,8 +200,7 @@ int run_act_create(run *r, const char *name, const char *tags, char **arn_out,
         free(arn);
         return RUN_EUNAVAIL;
     }
-    store_act a = {.arn = arn, .name = (char *)name, .created_ms = ev_wall_ms(),
-                   .tags = (char *)tags};
+    store_act a = {.arn = arn, .name = (char *)name, .created_ms = ev_wall_ms()};
     if (store_act_put(r->st, &a) != STORE_OK) {
         run__txn_fail(r, "activity", 0);
         free(arn);
@@ -207,6 +208,7 @@ int run_act_create(run *r, const char *name, const char *tags, char **arn_out,
     }
     *created_ms = a.created_ms;
     *arn_out = arn;
+    *fresh = 1;
     return 0;
 }
 

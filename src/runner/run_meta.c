@@ -42,7 +42,14 @@ int run_resource_exists(run *r, const char *arn)
         store_sm_cleanup(&sm);
         return deleted ? RUN_ENOENT : 0;
     }
-    /* activities: their code adds a case here */
+    if (arn_kind(arn, "activity")) {
+        store_act a;
+        int rc = store_act_get(r->st, arn, &a);
+        if (rc != STORE_OK)
+            return from_store(rc);
+        store_act_cleanup(&a);
+        return 0;
+    }
     return RUN_ENOENT;
 }
 

@@ -99,7 +99,6 @@ typedef struct store_act {
     char *arn;
     char *name;
     int64_t created_ms;
-    char *tags;           /* JSON text of CreateActivity's tags, or NULL */
 } store_act;
 
 /* Insert a new activity: STORE_OK, STORE_EEXIST (that ARN is taken), STORE_EDB. */

@@ -1,9 +1,8 @@
 /*
  * store_act.c - activities (CreateActivity and the template's
  * AWS::StepFunctions::Activity): one row per activity, keyed by ARN, with
- * its name, creation time and the tags it was created with (JSON text, as
- * CreateActivity got them; the generic tag store of TagResource is not
- * this file's).
+ * its name and creation time (its tags are in the tag store of
+ * store_meta.c, as every resource's).
  *
  * The table has its own schema string, run by store_open after the main
  * one (store__act_schema). Activities are created and deleted rarely: the
@@ -21,7 +20,7 @@
 
 static const char act_schema[] =
     "CREATE TABLE IF NOT EXISTS activities("
-    "arn TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms INTEGER NOT NULL, tags TEXT)";
+    "arn TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms INTEGER NOT NULL)";
 
 int store__act_schema(store *s, char **err)
 {
@@ -42,9 +41,7 @@ static int act_from_row(sqlite3_stmt *st, store_act *out)
     out->arn = col_dup(st, 0);
     out->name = col_dup(st, 1);
     out->created_ms = sqlite3_column_int64(st, 2);
-    out->tags = col_dup(st, 3);
-    if (out->arn == NULL || out->name == NULL ||
-        (out->tags == NULL && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
+    if (out->arn == NULL || out->name == NULL) {
         store_act_cleanup(out);
         return STORE_EDB;
     }
@@ -53,17 +50,12 @@ static int act_from_row(sqlite3_stmt *st, store_act *out)
 
 int store_act_put(store *s, const store_act *a)
 {
-    sqlite3_stmt *st = prep(s, "INSERT INTO activities(arn,name,created_ms,tags) "
-                               "VALUES(?,?,?,?)");
+    sqlite3_stmt *st = prep(s, "INSERT INTO activities(arn,name,created_ms) VALUES(?,?,?)");
     if (st == NULL)
         return STORE_EDB;
     sqlite3_bind_text(st, 1, a->arn, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, a->created_ms);
-    if (a->tags)
-        sqlite3_bind_text(st, 4, a->tags, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 4);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc == SQLITE_CONSTRAINT)
@@ -74,7 +66,7 @@ int store_act_put(store *s, const store_act *a)
 int store_act_get(store *s, const char *arn, store_act *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = prep(s, "SELECT arn,name,created_ms,tags FROM activities WHERE arn=?");
+    sqlite3_stmt *st = prep(s, "SELECT arn,name,created_ms FROM activities WHERE arn=?");
     if (st == NULL)
         return STORE_EDB;
     sqlite3_bind_text(st, 1, arn, -1, SQLITE_STATIC);
@@ -101,7 +93,7 @@ int store_act_list(store *s, long skip, long limit, int (*cb)(void *ctx, const s
 {
     *more = 0;
     /* one row past the page tells whether another follows */
-    sqlite3_stmt *st = prep(s, "SELECT arn,name,created_ms,tags FROM activities "
+    sqlite3_stmt *st = prep(s, "SELECT arn,name,created_ms FROM activities "
                                "ORDER BY created_ms, arn LIMIT ? OFFSET ?");
     if (st == NULL)
         return STORE_EDB;
@@ -135,6 +127,5 @@ void store_act_cleanup(store_act *a)
         return;
     free(a->arn);
     free(a->name);
-    free(a->tags);
     memset(a, 0, sizeof *a);
 }

@@ -133,6 +133,14 @@ def test_cli_crud():
         c2 = sfn.create_activity(name="cli-act", tags=[{"key": "team", "value": "b"}])
         assert c1["activityArn"] == ACT + "cli-act" == c2["activityArn"], (c1, c2)
         assert abs(c2["creationDate"].timestamp() - c1["creationDate"]) < 0.002, (c1, c2)
+        # tags: the first create's kept (the second is idempotent), in the
+        # tag store every resource shares
+        tags = sfn.list_tags_for_resource(resourceArn=c2["activityArn"])["tags"]
+        assert tags == [{"key": "team", "value": "a"}], tags
+        sfn.tag_resource(resourceArn=c2["activityArn"], tags=[{"key": "env", "value": "dev"}])
+        s.cli("stepfunctions", "untag-resource", "--resource-arn", c2["activityArn"], "--tag-keys", "team")
+        _, lt, _ = s.cli("stepfunctions", "list-tags-for-resource", "--resource-arn", c2["activityArn"])
+        assert lt["tags"] == [{"key": "env", "value": "dev"}], lt
         for i in range(4):
             sfn.create_activity(name=f"page-{i}")
         seen, kw = [], {}
@@ -152,6 +160,26 @@ def test_cli_crud():
         sfn.delete_activity(activityArn=ACT + "cli-act")  # as AWS: deleting it again is fine
         rc, _, err = s.cli("stepfunctions", "describe-activity", "--activity-arn", ACT + "cli-act", check=False)
         assert rc != 0 and "ActivityDoesNotExist" in err, err
+        # its tags went with it, and a new activity of that name starts bare
+        rc, _, err = s.cli("stepfunctions", "list-tags-for-resource", "--resource-arn", ACT + "cli-act",
+                           check=False)
+        assert rc != 0 and "ResourceNotFound" in err, err
+        sfn.create_activity(name="cli-act")
+        assert sfn.list_tags_for_resource(resourceArn=ACT + "cli-act")["tags"] == []
+        sfn.delete_activity(activityArn=ACT + "cli-act")
+        for bad in ([{"key": "aws:x", "value": "v"}], [{"key": "k" * 129, "value": "v"}],
+                    [{"key": f"k{i}", "value": "v"} for i in range(51)]):
+            try:
+                sfn.create_activity(name="tagged-badly", tags=bad)
+                raise AssertionError("accepted %r" % bad[:1])
+            except sfn.exceptions.ClientError as e:
+                assert e.response["Error"]["Code"] in ("ValidationException", "TooManyTags"), e.response
+        refused_arn = ACT + "tagged-badly"
+        try:
+            sfn.describe_activity(activityArn=refused_arn)
+            raise AssertionError("a refused create made the activity")
+        except sfn.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "ActivityDoesNotExist", e.response
 
         def refused(exc, call, **kw):
             try:

@@ -139,19 +139,22 @@ static void test_create_idempotent(void **state)
     fixture_open(&f);
     char *a1 = NULL, *a2 = NULL;
     int64_t c1 = 0, c2 = 0;
-    assert_int_equal(run_act_create(f.r, "work", "[]", &a1, &c1), 0);
+    int fresh = 0;
+    assert_int_equal(run_act_create(f.r, "work", &a1, &c1, &fresh), 0);
+    assert_int_equal(fresh, 1);
     run_flush(f.r);
-    assert_int_equal(run_act_create(f.r, "work", NULL, &a2, &c2), 0);
+    assert_int_equal(run_act_create(f.r, "work", &a2, &c2, &fresh), 0);
+    assert_int_equal(fresh, 0); /* the existing one */
     assert_string_equal(a1, ACT);
     assert_string_equal(a1, a2);
     assert_int_equal(c1, c2);
     free(a2);
-    assert_int_equal(run_act_create(f.r, "bad name", NULL, &a2, &c2), RUN_EINVAL);
+    assert_int_equal(run_act_create(f.r, "bad name", &a2, &c2, &fresh), RUN_EINVAL);
     assert_null(a2);
     free(a1);
     run_act a;
     assert_int_equal(run_act_get(f.r, ACT, &a), 0);
-    assert_string_equal(a.tags, "[]");
+    assert_string_equal(a.name, "work");
     run_act_cleanup(&a);
     assert_int_equal(run_act_delete(f.r, ACT), 0);
     run_flush(f.r);

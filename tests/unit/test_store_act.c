@@ -33,8 +33,7 @@ static void test_act_rows(void **state)
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof name, "a%d", i);
         snprintf(arn, sizeof arn, "arn:act:%s", name);
-        store_act a = {.arn = arn, .name = name, .created_ms = 100 + i,
-                       .tags = i == 0 ? "[{\"key\":\"k\",\"value\":\"v\"}]" : NULL};
+        store_act a = {.arn = arn, .name = name, .created_ms = 100 + i};
         assert_int_equal(store_act_put(s, &a), STORE_OK);
     }
     store_act dup = {.arn = "arn:act:a0", .name = "a0", .created_ms = 1};
@@ -43,10 +42,8 @@ static void test_act_rows(void **state)
     assert_int_equal(store_act_get(s, "arn:act:a0", &got), STORE_OK);
     assert_string_equal(got.name, "a0");
     assert_int_equal(got.created_ms, 100);
-    assert_string_equal(got.tags, "[{\"key\":\"k\",\"value\":\"v\"}]");
     store_act_cleanup(&got);
     assert_int_equal(store_act_get(s, "arn:act:a1", &got), STORE_OK);
-    assert_null(got.tags);
     store_act_cleanup(&got);
     assert_int_equal(store_act_get(s, "arn:act:zz", &got), STORE_ENOENT);
 
