@@ -8,11 +8,15 @@ running execution seen running, its end seen within a second through the
 Sfnd.WaitExecution long-poll the page uses), a 25,000-event execution
 summarised in well under a second, and the cross-site rules: a same-origin
 browser write without the page's token, with a wrong one, or from a foreign
-Origin is refused and changes nothing. Then, when Debian's chromium is
+Origin is refused and changes nothing; a machine's two published versions
+and its 60/40 alias as the machine page fetches them, and an execution run
+through the alias naming both. Then, when Debian's chromium is
 installed, a headless Chromium loads the pages and the coloured nodes are
 found in the DOM, a state's data opens by click and by keyboard, a running
 execution updates live, start/stop/redrive work through the dialogs and a
-cross-site form post is refused (skipped with a message without chromium,
+cross-site form post is refused, the versions (number, description, date)
+and the alias's routing weights are in the machine page's DOM and the
+alias's execution page names its version and alias (skipped with a message without chromium,
 which scripts/deps.sh installs in CI when it can).
 Must not: depend on the network beyond 127.0.0.1.
 """
