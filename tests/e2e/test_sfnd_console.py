@@ -8,11 +8,15 @@ running execution seen running, its end seen within a second through the
 Sfnd.WaitExecution long-poll the page uses), a 25,000-event execution
 summarised in well under a second, and the cross-site rules: a same-origin
 browser write without the page's token, with a wrong one, or from a foreign
-Origin is refused and changes nothing. Then, when Debian's chromium is
+Origin is refused and changes nothing; a machine's two published versions
+and its 60/40 alias as the machine page fetches them, and an execution run
+through the alias naming both. Then, when Debian's chromium is
 installed, a headless Chromium loads the pages and the coloured nodes are
 found in the DOM, a state's data opens by click and by keyboard, a running
 execution updates live, start/stop/redrive work through the dialogs and a
-cross-site form post is refused (skipped with a message without chromium,
+cross-site form post is refused, the versions (number, description, date)
+and the alias's routing weights are in the machine page's DOM and the
+alias's execution page names its version and alias (skipped with a message without chromium,
 which scripts/deps.sh installs in CI when it can).
 Must not: depend on the network beyond 127.0.0.1.
 """
@@ -324,6 +328,64 @@ def test_template_origin():
         assert get(s, "/console/origin?stateMachineArn=" + enc(sm + "x"))[0] == 400
 
 
+VER_DEF = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+
+
+def publish_versions(s):
+    """A machine with two published versions (different definitions, with
+    descriptions), an alias routing 60/40 over them, and an execution
+    started through the alias: (machine, v1, v2, alias, execution)."""
+    sfn = s.boto()
+    name = "Ver" + uuid.uuid4().hex[:8]
+    r1 = sfn.create_state_machine(name=name, definition=json.dumps(VER_DEF), roleArn="arn:aws:iam::123456789012:role/x",
+                                  publish=True, versionDescription="first cut")
+    d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}}}
+    r2 = sfn.update_state_machine(stateMachineArn=r1["stateMachineArn"], definition=json.dumps(d), publish=True,
+                                  versionDescription="adds B")
+    v1, v2 = r1["stateMachineVersionArn"], r2["stateMachineVersionArn"]
+    alias = sfn.create_state_machine_alias(name="live", description="the canary", routingConfiguration=[
+        {"stateMachineVersionArn": v1, "weight": 60}, {"stateMachineVersionArn": v2, "weight": 40}])["stateMachineAliasArn"]
+    x = sfn.start_execution(stateMachineArn=alias)["executionArn"]
+    assert s.wait_done(x)["status"] == "SUCCEEDED"
+    return r1["stateMachineArn"], v1, v2, alias, x
+
+
+def test_versions_and_aliases():
+    """What the machine page asks for, as the page asks it (same-origin
+    POSTs with the console token): the versions with their descriptions,
+    the alias with its routing; the execution page's summary names the
+    version and the alias an execution ran, and its graph is that version's."""
+    with Sfnd() as s:
+        sm, v1, v2, alias, x = publish_versions(s)
+        tok = token_of(s)
+
+        def page_api(op, body):
+            st, d = browser_post(s, "AWSStepFunctions." + op, body, token=tok)
+            assert st == 200, (op, st, d)
+            return d
+        vs = page_api("ListStateMachineVersions", {"stateMachineArn": sm, "maxResults": 1000})["stateMachineVersions"]
+        assert [v["stateMachineVersionArn"] for v in vs] == [v2, v1], vs  # newest first, as AWS
+        assert all(isinstance(v["creationDate"], (int, float)) for v in vs), vs
+        descs = {v: page_api("DescribeStateMachine", {"stateMachineArn": v}).get("description") for v in (v1, v2)}
+        assert descs == {v1: "first cut", v2: "adds B"}, descs
+        als = page_api("ListStateMachineAliases", {"stateMachineArn": sm, "maxResults": 1000})["stateMachineAliases"]
+        assert [a["stateMachineAliasArn"] for a in als] == [alias], als
+        a = page_api("DescribeStateMachineAlias", {"stateMachineAliasArn": alias})
+        assert a["description"] == "the canary" and sorted(
+            (r["stateMachineVersionArn"], r["weight"]) for r in a["routingConfiguration"]) == [(v1, 60), (v2, 40)], a
+        # the execution page's header data: which version and alias ran
+        st, summ = get_json(s, "/console/summary?executionArn=" + enc(x))
+        ex = summ["execution"]
+        assert st == 200 and ex["stateMachineAliasArn"] == alias and ex["stateMachineVersionArn"] in (v1, v2), ex
+        assert ex["stateMachineArn"] == sm, ex
+        # the graph drawn for it is the version's that ran (v2 has B, v1 has not)
+        st, _, svg = get(s, "/console/graph.svg?executionArn=" + enc(x))
+        assert st == 200 and (state_id("B").replace("-", "&#45;").encode() in svg) == (ex["stateMachineVersionArn"] == v2)
+        # a version's own page draws that version
+        st, _, svg = get(s, "/console/graph.svg?stateMachineArn=" + enc(v1))
+        assert st == 200 and state_id("B").replace("-", "&#45;").encode() not in svg
+
+
 def sse(s, arn, last=None, timeout=20):
     """One answer of /console/events: (seconds taken, headers, parsed fields)."""
     h = {"Accept": "text/event-stream"}
@@ -487,6 +549,46 @@ def readable_colours(b):
     b.call("Emulation.setEmulatedMedia", features=[])
 
 
+def versions_in_browser(s, b):
+    """A machine's two versions (number, description, date) and its alias
+    with the routing weights, in the DOM; a version's own page; the
+    execution started through the alias naming its version and alias."""
+    sfn = s.boto()
+    sm, v1, v2, alias, x = publish_versions(s)
+    ran = sfn.describe_execution(executionArn=x)["stateMachineVersionArn"]
+    b.goto(s.url + "/#/sm/" + enc(sm))
+    b.wait("document.querySelectorAll('#version-list tbody tr').length === 2 && document.querySelector('#alias-list tbody tr')")
+    rows = b.eval("Array.from(document.querySelectorAll('#version-list tbody tr'), (r) => Array.from(r.cells, (c) => c.innerText))")
+    assert [r[:2] for r in rows] == [["2", "adds B"], ["1", "first cut"]], rows
+    created = {v["stateMachineVersionArn"]: v["creationDate"].timestamp()
+               for v in sfn.list_state_machine_versions(stateMachineArn=sm)["stateMachineVersions"]}
+    shown = b.eval("[%s].map((t) => new Date(t * 1000).toLocaleString())" % ", ".join(repr(created[v]) for v in (v2, v1)))
+    assert [r[2] for r in rows] == shown and all(shown), (rows, shown)
+    routes = b.eval("Array.from(document.querySelectorAll('#alias-list .route'), (e) => [e.dataset.version, e.dataset.weight, e.innerText])")
+    assert sorted(routes) == [["1", "60", "version 1: 60%"], ["2", "40", "version 2: 40%"]], routes
+    alias_row = b.eval("document.querySelector('#alias-list tbody tr').innerText")
+    assert "live" in alias_row and "the canary" in alias_row, alias_row
+    b.wait("document.querySelector('table.executions td.ran')")
+    assert b.eval("document.querySelector('table.executions td.ran').innerText") == ran.split(":")[-1] + " (live)"
+    readable_colours(b)
+    # a version's own page: its description, its definition's graph, the way back
+    b.eval("document.querySelector('#version-list tr[data-version=\"1\"] a').click()")
+    b.wait("document.getElementById('version-of') && document.querySelector('.graph svg') && "
+           "document.querySelector('#version-list tr.selected')")
+    assert "first cut" in b.eval("document.getElementById('main').innerText")
+    assert b.eval("document.querySelector('#version-list tr.selected').dataset.version") == "1"
+    assert b.eval("!!document.getElementById(%s) && !document.getElementById(%s)" % (js_str(state_id("A")), js_str(state_id("B"))))
+    assert b.eval("document.getElementById('version-of').getAttribute('href')") == "#/sm/" + enc(sm)
+    # the execution through the alias: which version and alias it ran
+    b.goto(s.url + "/#/exec/" + enc(x))
+    b.wait("document.getElementById('exec-version') && document.getElementById('exec-alias') && document.querySelector('.graph svg')")
+    assert b.eval("document.getElementById('exec-version').innerText") == ran.split(":")[-1]
+    assert b.eval("document.getElementById('exec-version').getAttribute('href')") == "#/sm/" + enc(ran)
+    assert b.eval("document.getElementById('exec-alias').innerText") == "live"
+    assert b.eval(has_class("A", "s-succeeded"))
+    assert b.eval("!!document.getElementById(%s)" % js_str(state_id("B"))) == (ran == v2)
+
+
 def browser_checks(s, b, ok, bad):
     sfn = s.boto()
     shots = os.environ.get("SFN_CONSOLE_SCREENSHOTS")
@@ -581,12 +683,10 @@ def browser_checks(s, b, ok, bad):
     origin = b.eval("document.getElementById('origin').innerText")
     assert "template.yaml" in origin and "TripSagaStateMachine" in origin and "BookHotelFunctionArn" in origin, origin
     assert b.eval("document.querySelector('#origin a.fn').getAttribute('href')").startswith("/2015-03-31/functions/")
-    vs = b.eval("document.getElementById('versions').innerText")
-    try:  # the op may not be there yet: the panel then says none
-        vers = sfn.list_state_machine_versions(stateMachineArn=SAGA_ARN)["stateMachineVersions"]
-    except sfn.exceptions.ClientError:
-        vers = []
-    assert ("none" in vs) if not vers else all(v["stateMachineVersionArn"].split(":")[-1] in vs for v in vers), vs
+    assert sfn.list_state_machine_versions(stateMachineArn=SAGA_ARN)["stateMachineVersions"] == []
+    assert b.eval("document.getElementById('version-list').innerText") == "none"
+    assert b.eval("document.getElementById('alias-list').innerText") == "none"
+    versions_in_browser(s, b)
     # live: a running execution turns green without a reload
     d = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 2, "Next": "B"},
                                     "B": {"Type": "Pass", "End": True}}}
@@ -662,4 +762,4 @@ def browser_checks(s, b, ok, bad):
 if __name__ == "__main__":
     main([test_pages_assets_and_graph, test_saga_execution_views, test_live_updates,
           test_cross_site_writes, test_25000_events_fast, test_drill_down_and_data_flow, test_template_origin,
-          test_sse_updates, test_make_run_prints_console_urls, test_headless_chromium])
+          test_versions_and_aliases, test_sse_updates, test_make_run_prints_console_urls, test_headless_chromium])

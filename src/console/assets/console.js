@@ -61,6 +61,9 @@ const q = (k, v) => k + '=' + encodeURIComponent(v);
 const fmtTime = (t) => (t ? new Date(t * 1000).toLocaleString() : '');
 const badge = (s) => h('span', { class: 'badge b-' + s }, s);
 const nameOf = (arn) => arn.split(':').pop();
+// A state machine's ARN from its own, a version's or an alias's
+// (arn:aws:states:region:account:stateMachine:name[:qualifier]).
+const baseArn = (arn) => arn.split(':').slice(0, 7).join(':');
 
 function stateId(name) {
   return 'st-' + Array.from(new TextEncoder().encode(name), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -171,7 +174,9 @@ async function pageMachine(arn) {
   const origin = h('div', {}, 'Loading...');
   const versions = h('div', {}, 'Loading...');
   main.replaceChildren(h('h1', {}, sm.name),
-    kv([['ARN', sm.stateMachineArn], ['Type', sm.type], ['Status', sm.status], ['Created', fmtTime(sm.creationDate)],
+    kv([['ARN', sm.stateMachineArn],
+      ['Version of', baseArn(arn) !== arn ? h('a', { href: '#/sm/' + encodeURIComponent(baseArn(arn)), id: 'version-of' }, nameOf(baseArn(arn))) : null],
+      ['Description', sm.description], ['Type', sm.type], ['Status', sm.status], ['Created', fmtTime(sm.creationDate)],
       ['Role', sm.roleArn]]),
     h('div', { class: 'toolbar' }, h('button', { class: 'primary', id: 'start', onclick: () => startDialog(arn) }, 'Start execution')),
     h('div', { class: 'row' },
@@ -185,7 +190,7 @@ async function pageMachine(arn) {
   loadGraph(graph, 'stateMachineArn', arn);
   executionsTable(execs, arn);
   renderOrigin(origin, arn).catch((e) => { origin.textContent = e.message; });
-  renderVersions(versions, arn);
+  renderVersions(versions, arn).catch((e) => { versions.textContent = e.message; });
 }
 
 // Where the machine came from: the template, its logical ID, the
@@ -205,20 +210,39 @@ async function renderOrigin(box, arn) {
   rowNav(box.querySelector('table.subs tbody'));
 }
 
-// Versions and aliases, as the SDKs list them; "none" when there are
-// none or this sfnd does not know the operation.
+// Versions and aliases, as the SDKs list them (ListStateMachineVersions,
+// ListStateMachineAliases), each then described (DescribeStateMachine on
+// the version ARN for its description, DescribeStateMachineAlias for its
+// routing); "none" when there are none or this sfnd does not know the
+// operation. arn may be a version's: the lists are the machine's.
 async function renderVersions(box, arn) {
+  const base = baseArn(arn);
   const list = async (op, key) => {
-    try { return (await api(op, { stateMachineArn: arn, maxResults: 1000 }))[key] || []; } catch (e) { return []; }
+    try { return (await api(op, { stateMachineArn: base, maxResults: 1000 }))[key] || []; } catch (e) { return []; }
   };
   const [vs, as] = await Promise.all([list('ListStateMachineVersions', 'stateMachineVersions'),
     list('ListStateMachineAliases', 'stateMachineAliases')]);
+  const described = (p, fallback) => p.catch(() => fallback);
+  const [vds, ads] = await Promise.all([
+    Promise.all(vs.map((v) => described(api('DescribeStateMachine', { stateMachineArn: v.stateMachineVersionArn }), v))),
+    Promise.all(as.map((a) => described(api('DescribeStateMachineAlias', { stateMachineAliasArn: a.stateMachineAliasArn }), a)))]);
+  const th = (cols) => h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c))));
+  const versionLink = (varn) => h('a', { href: '#/sm/' + encodeURIComponent(varn), class: 'version' }, nameOf(varn));
   fill(box, h('h3', {}, 'Versions'),
-    vs.length ? h('ul', { id: 'version-list' }, vs.map((v) => h('li', {}, h('a', { href: '#/sm/' + encodeURIComponent(v.stateMachineVersionArn) },
-      nameOf(v.stateMachineVersionArn)), ' ', h('span', { class: 'muted' }, fmtTime(v.creationDate))))) : h('p', { class: 'muted', id: 'version-list' }, 'none'),
+    vs.length ? h('table', { id: 'version-list', class: 'versions' }, th(['Version', 'Description', 'Created']),
+      h('tbody', {}, vs.map((v, i) => h('tr', { 'data-version': nameOf(v.stateMachineVersionArn), class: v.stateMachineVersionArn === arn ? 'selected' : null },
+        h('td', {}, versionLink(v.stateMachineVersionArn)), h('td', { class: 'desc' }, vds[i].description || ''),
+        h('td', {}, fmtTime(v.creationDate)))))) : h('p', { class: 'muted', id: 'version-list' }, 'none'),
     h('h3', {}, 'Aliases'),
-    as.length ? h('ul', { id: 'alias-list' }, as.map((a) => h('li', {}, nameOf(a.stateMachineAliasArn), ' ',
-      h('span', { class: 'muted' }, fmtTime(a.creationDate))))) : h('p', { class: 'muted', id: 'alias-list' }, 'none'));
+    as.length ? h('table', { id: 'alias-list', class: 'aliases' }, th(['Alias', 'Routing', 'Description', 'Created']),
+      h('tbody', {}, as.map((a, i) => h('tr', { 'data-alias': nameOf(a.stateMachineAliasArn) },
+        h('td', {}, nameOf(a.stateMachineAliasArn)),
+        h('td', { class: 'routing' }, (ads[i].routingConfiguration || []).map((r, j) => [j ? ', ' : '',
+          h('span', { class: 'route', 'data-version': nameOf(r.stateMachineVersionArn), 'data-weight': String(r.weight) },
+            'version ', versionLink(r.stateMachineVersionArn), ': ' + r.weight + '%')])),
+        h('td', { class: 'desc' }, ads[i].description || ''), h('td', {}, fmtTime(a.creationDate)))))) : h('p', { class: 'muted', id: 'alias-list' }, 'none'));
+  rowNav(box.querySelector('table.versions tbody'));
+  rowNav(box.querySelector('table.aliases tbody'));
 }
 
 async function loadGraph(box, key, arn) {
@@ -280,9 +304,11 @@ function executionsTable(box, arn) {
     tokens[at + 1] = r.nextToken || null;
     body.replaceChildren(...r.executions.map((x) => h('tr', {},
       h('td', {}, h('a', { href: '#/exec/' + encodeURIComponent(x.executionArn) }, x.name)),
-      h('td', {}, badge(x.status)), h('td', {}, fmtTime(x.startDate)), h('td', {}, fmtTime(x.stopDate)),
+      h('td', {}, badge(x.status)), h('td', { class: 'ran' }, x.stateMachineVersionArn ? nameOf(x.stateMachineVersionArn) : '',
+        x.stateMachineAliasArn ? ' (' + nameOf(x.stateMachineAliasArn) + ')' : ''),
+      h('td', {}, fmtTime(x.startDate)), h('td', {}, fmtTime(x.stopDate)),
       h('td', { class: 'num' }, x.redriveCount || 0))));
-    if (!r.executions.length) body.append(h('tr', { class: 'empty' }, h('td', { colspan: 5, class: 'muted' }, 'No executions')));
+    if (!r.executions.length) body.append(h('tr', { class: 'empty' }, h('td', { colspan: 6, class: 'muted' }, 'No executions')));
     rowNav(body);
     prev.disabled = at === 0;
     next.disabled = !r.nextToken;
@@ -292,7 +318,7 @@ function executionsTable(box, arn) {
   prev.onclick = () => { at--; load().catch(fail); };
   next.onclick = () => { at++; load().catch(fail); };
   box.replaceChildren(h('div', { class: 'toolbar' }, filter, prev, pos, next),
-    h('table', { class: 'executions' }, h('thead', {}, h('tr', {}, ['Name', 'Status', 'Started', 'Ended', 'Redrives']
+    h('table', { class: 'executions' }, h('thead', {}, h('tr', {}, ['Name', 'Status', 'Version (alias)', 'Started', 'Ended', 'Redrives']
       .map((c) => h('th', { scope: 'col' }, c)))), body));
   return load();
 }
@@ -373,6 +399,9 @@ function renderHead(ctx, via) {
     h('button', { id: 'start-again', onclick: () => startDialog(x.stateMachineArn, x.input) }, 'Start again'),
     x.status === 'RUNNING' ? h('span', { class: 'live', id: 'live', 'data-via': via || '' }, via ? 'live (' + (via === 'sse' ? 'server-sent events' : 'long-poll') + ')' : 'live') : null);
   ctx.head.replaceChildren(kv([['Status', badge(x.status)], ['State machine', h('a', { href: '#/sm/' + encodeURIComponent(x.stateMachineArn) }, nameOf(x.stateMachineArn))],
+    ['Version', x.stateMachineVersionArn ? h('a', { href: '#/sm/' + encodeURIComponent(x.stateMachineVersionArn), id: 'exec-version' },
+      nameOf(x.stateMachineVersionArn)) : null],
+    ['Alias', x.stateMachineAliasArn ? h('span', { id: 'exec-alias', title: x.stateMachineAliasArn }, nameOf(x.stateMachineAliasArn)) : null],
     ['Started', fmtTime(x.startDate)], ['Ended', fmtTime(x.stopDate)], ['Redrives', String(x.redriveCount || 0)],
     ['Events', String(ctx.sum.eventCount)], ['Error', x.error], ['Cause', x.cause]]), acts);
   ctx.io.replaceChildren(h('div', { class: 'col' }, h('h2', {}, 'Execution input'), h('pre', { tabindex: '0', id: 'exec-input' }, pretty(x.input))),
