@@ -413,7 +413,7 @@ static int compile_cmp(asl_choice_rule *r, const json_t *j, int top_level, const
             return fail(err, errlen, loc, op->name, "The value for the field '%s' must be a STRING", op->name);
         if (op->type == T_MATCHES &&
             pattern_compile(json_string_value(opval), &r->pat, &r->n_pat) != 0)
-            return fail(err, errlen, loc, op->name, ASL_NOMEM);
+            return fail(err, errlen, loc, op->name, "%s", ASL_NOMEM);
         break;
     case T_NUMERIC:
         if (!json_is_number(opval))
@@ -451,7 +451,7 @@ static int compile_bool(asl_choice_rule *r, const json_t *j, const char *which, 
         r->kind = R_NOT;
         r->kids = calloc(1, sizeof *r->kids);
         if (r->kids == NULL)
-            return fail(err, errlen, loc, NULL, ASL_NOMEM);
+            return fail(err, errlen, loc, NULL, "%s", ASL_NOMEM);
         r->n_kids = 1;
         snprintf(subloc, sizeof subloc, "%s/Not", loc);
         return compile_rule(sub, 0, subloc, depth + 1, &r->kids[0], err, errlen);
@@ -463,7 +463,7 @@ static int compile_bool(asl_choice_rule *r, const json_t *j, const char *which, 
         return fail(err, errlen, loc, which, "Value cannot be empty");
     r->kids = calloc(json_array_size(sub), sizeof *r->kids);
     if (r->kids == NULL)
-        return fail(err, errlen, loc, NULL, ASL_NOMEM);
+        return fail(err, errlen, loc, NULL, "%s", ASL_NOMEM);
     for (size_t i = 0; i < json_array_size(sub); i++) {
         snprintf(subloc, sizeof subloc, "%s/%s[%zu]", loc, which, i);
         r->n_kids = i + 1;
@@ -503,7 +503,7 @@ static int compile_rule(const json_t *j, int top_level, const char *loc, int dep
 
     asl_choice_rule *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return fail(err, errlen, loc, NULL, ASL_NOMEM);
+        return fail(err, errlen, loc, NULL, "%s", ASL_NOMEM);
     int rc = strcmp(which, "Variable") == 0 ? compile_cmp(r, j, top_level, loc, err, errlen)
                                             : compile_bool(r, j, which, top_level, loc, depth, err, errlen);
     if (rc != 0) {

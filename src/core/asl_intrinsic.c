@@ -154,7 +154,7 @@ static int parse_string(iparser *P, iarg *a)
     char *val = malloc(P->n - st + 1);
     size_t n = 0;
     if (val == NULL) {
-        ierr(P, ASL_NOMEM);
+        ierr(P, "%s", ASL_NOMEM);
         return -1;
     }
     for (;;) {
@@ -225,7 +225,7 @@ static int parse_path_arg(iparser *P, iarg *a)
         end--;
     char *text = strndup(P->s + st, end - st);
     if (text == NULL) {
-        ierr(P, ASL_NOMEM);
+        ierr(P, "%s", ASL_NOMEM);
         return -1;
     }
     char perrbuf[200];
@@ -335,7 +335,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
     P->i++;
     asl_intrinsic *f = calloc(1, sizeof *f);
     if (f == NULL) {
-        ierr(P, ASL_NOMEM);
+        ierr(P, "%s", ASL_NOMEM);
         return NULL;
     }
     f->fi = fi;
@@ -350,7 +350,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
             }
             iarg *na = realloc(f->args, (f->nargs + 1) * sizeof *na);
             if (na == NULL) {
-                ierr(P, ASL_NOMEM);
+                ierr(P, "%s", ASL_NOMEM);
                 goto fail;
             }
             f->args = na;
@@ -384,7 +384,7 @@ static asl_intrinsic *parse_call(iparser *P, int depth)
     }
     f->text = strndup(P->s + st, P->i - st);
     if (f->text == NULL) {
-        ierr(P, ASL_NOMEM);
+        ierr(P, "%s", ASL_NOMEM);
         goto fail;
     }
     return f;
@@ -733,7 +733,7 @@ static int fn_format(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, jso
     }
     if (oom) {
         free(buf);
-        return fail(c, f, ASL_NOMEM);
+        return fail(c, f, "%s", ASL_NOMEM);
     }
     *out = json_stringn(buf, n);
     free(buf);
@@ -750,7 +750,7 @@ static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
     size_t n = json_string_length(a[0]), dn = json_string_length(a[1]);
     json_t *arr = json_array();
     if (arr == NULL)
-        return fail(c, f, ASL_NOMEM);
+        return fail(c, f, "%s", ASL_NOMEM);
     /* Every character of the delimiter string separates; empty pieces
      * are dropped. Characters are whole UTF-8 sequences. */
     size_t st = 0, i = 0;
@@ -778,7 +778,7 @@ static int fn_string_split(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
         }
         if (i > st && json_array_append_new(arr, json_stringn(s + st, i - st)) < 0) {
             json_decref(arr);
-            return fail(c, f, ASL_NOMEM);
+            return fail(c, f, "%s", ASL_NOMEM);
         }
         if (i == n)
             break;
@@ -859,7 +859,7 @@ static int fn_json_to_string(ictx *c, const asl_intrinsic *f, json_t **a, size_t
     char *t = asl_json_text(a[0]);
     *out = t ? json_string(t) : NULL;
     free(t);
-    return *out ? 0 : fail(c, f, ASL_NOMEM);
+    return *out ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 static int fn_array(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -870,7 +870,7 @@ static int fn_array(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json
             json_decref(*out);
             *out = NULL;
         }
-    return *out ? 0 : fail(c, f, ASL_NOMEM);
+    return *out ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -893,7 +893,7 @@ static int fn_array_partition(ictx *c, const asl_intrinsic *f, json_t **a, size_
         json_array_append(chunk, json_array_get(a[0], i));
     }
     *out = res;
-    return res ? 0 : fail(c, f, ASL_NOMEM);
+    return res ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 static int fn_array_contains(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -926,7 +926,7 @@ static int fn_array_range(ictx *c, const asl_intrinsic *f, json_t **a, size_t na
     for (long long k = 0; res && k < count; k++)
         json_array_append_new(res, json_integer(x + k * z));
     *out = res;
-    return res ? 0 : fail(c, f, ASL_NOMEM);
+    return res ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 static int fn_array_get_item(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -968,7 +968,7 @@ static int fn_array_unique(ictx *c, const asl_intrinsic *f, json_t **a, size_t n
             json_array_append(res, v);
     }
     *out = res;
-    return res ? 0 : fail(c, f, ASL_NOMEM);
+    return res ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 /* Base64Encode, Base64Decode and Hash take at most MAX_STR_INPUT characters. */
@@ -997,7 +997,7 @@ static int fn_base64_encode(ictx *c, const asl_intrinsic *f, json_t **a, size_t 
                            json_string_length(a[0]), &ol);
     *out = enc ? json_stringn(enc, ol) : NULL;
     free(enc);
-    return *out ? 0 : fail(c, f, ASL_NOMEM);
+    return *out ? 0 : fail(c, f, "%s", ASL_NOMEM);
 }
 
 static int fn_base64_decode(ictx *c, const asl_intrinsic *f, json_t **a, size_t na, json_t **out)
@@ -1044,7 +1044,7 @@ static int fn_json_merge(ictx *c, const asl_intrinsic *f, json_t **a, size_t na,
     json_t *res = asl_json_copy(a[0]); /* shallow: values shared */
     if (res == NULL || json_object_update(res, a[1]) < 0) {
         json_decref(res);
-        return fail(c, f, ASL_NOMEM);
+        return fail(c, f, "%s", ASL_NOMEM);
     }
     *out = res;
     return 0;
@@ -1126,7 +1126,7 @@ static int call_eval(const asl_intrinsic *f, ictx *c, json_t **out)
     if (na > 8) {
         a = calloc(na, sizeof *a);
         if (a == NULL)
-            return fail(c, f, ASL_NOMEM);
+            return fail(c, f, "%s", ASL_NOMEM);
     }
     size_t got = 0;
     for (; got < na; got++)
@@ -1135,7 +1135,7 @@ static int call_eval(const asl_intrinsic *f, ictx *c, json_t **out)
     json_t *res = NULL;
     rc = call_body(f, c, a, na, &res);
     if (rc == 0 && res == NULL)
-        rc = fail(c, f, ASL_NOMEM);
+        rc = fail(c, f, "%s", ASL_NOMEM);
     if (rc == 0)
         *out = res;
 cleanup_args:

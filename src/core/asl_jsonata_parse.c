@@ -110,7 +110,7 @@ static int tok_add(parser *p, token t)
         if (n == NULL) {
             free(t.s);
             json_decref(t.val);
-            return perr(p, ASL_NOMEM);
+            return perr(p, "%s", ASL_NOMEM);
         }
         p->toks = n;
         p->cap = cap;
@@ -193,7 +193,7 @@ static int lex_regex(parser *p, size_t *i, token *t, int *operand)
     t->slen = j - *i - 1;
     t->s = strndup(s + *i + 1, t->slen);
     if (t->s == NULL)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     j++;
     size_t f = 0;
     while (j < n && (s[j] == 'i' || s[j] == 'm')) {
@@ -204,7 +204,7 @@ static int lex_regex(parser *p, size_t *i, token *t, int *operand)
     *i = j;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     return 0;
 }
 
@@ -226,7 +226,7 @@ static int lex_op(parser *p, size_t *i, token *t, int *operand)
     t->s = strndup(p->src + *i, l);
     *i += l;
     if (t->s == NULL)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     *operand = strcmp(t->s, ")") == 0 || strcmp(t->s, "]") == 0 || strcmp(t->s, "}") == 0;
     return tok_add(p, *t);
 }
@@ -275,7 +275,7 @@ static int lex_string(parser *p, size_t *i, token *t, int *operand)
     char c = s[*i];
     char *o = malloc(n - *i + 1);
     if (o == NULL)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     while (j < n && s[j] != c) {
         if (s[j] == '\\') {
             j++;
@@ -348,7 +348,7 @@ static int lex_quoted_name(parser *p, size_t *i, token *t, int *operand)
     *i = (size_t)(e - s) + 1;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     return 0;
 }
 
@@ -366,7 +366,7 @@ static int lex_var(parser *p, size_t *i, token *t, int *operand)
     *i = j;
     *operand = 1;
     if (t->s == NULL || tok_add(p, *t) < 0)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     return 0;
 }
 
@@ -382,7 +382,7 @@ static int lex_word(parser *p, size_t *i, token *t, int *operand)
     t->slen = j - *i;
     t->s = strndup(s + *i, t->slen);
     if (t->s == NULL)
-        return perr(p, ASL_NOMEM);
+        return perr(p, "%s", ASL_NOMEM);
     *i = j;
     if (*operand && (!strcmp(t->s, "and") || !strcmp(t->s, "or") || !strcmp(t->s, "in"))) {
         t->type = T_OP;
@@ -500,7 +500,7 @@ static node *mk(parser *p, int type, size_t pos)
 {
     node *n = calloc(1, sizeof *n);
     if (n == NULL) {
-        perr(p, ASL_NOMEM);
+        perr(p, "%s", ASL_NOMEM);
         return NULL;
     }
     n->type = type;
@@ -520,7 +520,7 @@ static node *parse_seq(parser *p, node *n, const char *sep, const char *close)
                 node_free(x);
                 node_free(n);
                 if (!p->failed)
-                    perr(p, ASL_NOMEM);
+                    perr(p, "%s", ASL_NOMEM);
                 return NULL;
             }
             if (!is_op(peek(p), sep))
@@ -556,7 +556,7 @@ static node *nud_lambda(parser *p, token *t)
                 if (np)
                     n->params = np;
                 node_free(n);
-                perr(p, ASL_NOMEM);
+                perr(p, "%s", ASL_NOMEM);
                 return NULL;
             }
             n->params = np;
@@ -607,7 +607,7 @@ static node *nud_object(parser *p, token *t)
                 node_free(k);
                 node_free(n);
                 if (!p->failed)
-                    perr(p, ASL_NOMEM);
+                    perr(p, "%s", ASL_NOMEM);
                 return NULL;
             }
             if (expect(p, ":") < 0) {
@@ -619,7 +619,7 @@ static node *nud_object(parser *p, token *t)
                 node_free(v);
                 node_free(n);
                 if (!p->failed)
-                    perr(p, ASL_NOMEM);
+                    perr(p, "%s", ASL_NOMEM);
                 return NULL;
             }
             if (!is_op(peek(p), ","))
@@ -704,7 +704,7 @@ static node *nud(parser *p, token *t)
         if ((n = mk(p, N_VAR, t->pos)) == NULL)
             return NULL;
         if ((n->s = strdup(t->s)) == NULL)
-            perr(p, ASL_NOMEM); /* the parse fails; the tree is freed */
+            perr(p, "%s", ASL_NOMEM); /* the parse fails; the tree is freed */
         return n;
     case T_REGEX:
         return mk(p, N_REGEX, t->pos); /* compiled by the caller (needs flags) */
@@ -715,7 +715,7 @@ static node *nud(parser *p, token *t)
         if ((n = mk(p, N_NAME, t->pos)) == NULL)
             return NULL;
         if ((n->s = strdup(t->s)) == NULL)
-            perr(p, ASL_NOMEM);
+            perr(p, "%s", ASL_NOMEM);
         return n;
     case T_OP:
         break;
@@ -879,7 +879,7 @@ static node *as_path(parser *p, node *n)
         node_free(path);
         node_free(n);
         if (!p->failed)
-            perr(p, ASL_NOMEM);
+            perr(p, "%s", ASL_NOMEM);
         return NULL;
     }
     path->keep_array = n->keep_array;
@@ -907,7 +907,7 @@ static void lit_to_name(parser *p, node *n)
 {
     n->type = N_NAME;
     if ((n->s = strdup(json_string_value(n->lit))) == NULL)
-        perr(p, ASL_NOMEM);
+        perr(p, "%s", ASL_NOMEM);
     json_decref(n->lit);
     n->lit = NULL;
 }
@@ -949,7 +949,7 @@ static node *post_dot(parser *p, node *n)
             if (vec_push(&l->kids, &l->nkids, rt->kids[i]) < 0) {
                 node_free(l);
                 node_free(rt);
-                perr(p, ASL_NOMEM);
+                perr(p, "%s", ASL_NOMEM);
                 return NULL;
             }
             rt->kids[i] = NULL;
@@ -978,7 +978,7 @@ static node *post_dot(parser *p, node *n)
         if (vec_push(&l->kids, &l->nkids, rt) < 0) {
             node_free(l);
             node_free(rt);
-            perr(p, ASL_NOMEM);
+            perr(p, "%s", ASL_NOMEM);
             return NULL;
         }
     }
@@ -1010,7 +1010,7 @@ static node *post_pred(parser *p, node *n)
     if (rc < 0) {
         node_free(l);
         node_free(pr);
-        perr(p, ASL_NOMEM);
+        perr(p, "%s", ASL_NOMEM);
         return NULL;
     }
     if (keep)
@@ -1102,7 +1102,7 @@ int asl_jsonata_compile(const char *text, asl_jsonata **out, char *err, size_t e
     if (e == NULL || (e->text = strndup(text, n)) == NULL) {
         free(e);
         e = NULL;
-        perr(&p, ASL_NOMEM);
+        perr(&p, "%s", ASL_NOMEM);
         goto done;
     }
     e->root = root;

@@ -161,7 +161,7 @@ static step *seq_push(parser *P, seq *s, int kind)
         size_t cap = s->cap ? s->cap * 2 : 4;
         step *v = realloc(s->v, cap * sizeof *v);
         if (v == NULL) {
-            perr(P, ASL_NOMEM);
+            perr(P, "%s", ASL_NOMEM);
             return NULL;
         }
         s->v = v;
@@ -204,7 +204,7 @@ static char *read_dot_name(parser *P, int in_filter)
     }
     char *name = strndup(P->s + st, P->i - st);
     if (name == NULL)
-        perr(P, ASL_NOMEM);
+        perr(P, "%s", ASL_NOMEM);
     return name;
 }
 
@@ -218,7 +218,7 @@ static char *read_quoted(parser *P)
     size_t cap = 16, n = 0;
     char *out = malloc(cap);
     if (out == NULL) {
-        perr(P, ASL_NOMEM);
+        perr(P, "%s", ASL_NOMEM);
         return NULL;
     }
     for (;;) {
@@ -237,7 +237,7 @@ static char *read_quoted(parser *P)
             char *o = realloc(out, cap);
             if (o == NULL) {
                 free(out);
-                perr(P, ASL_NOMEM);
+                perr(P, "%s", ASL_NOMEM);
                 return NULL;
             }
             out = o;
@@ -339,7 +339,7 @@ static int parse_names(parser *P, seq *s)
         char **nn = realloc(names, (count + 1) * sizeof *nn);
         if (nn == NULL) {
             free(nm);
-            perr(P, ASL_NOMEM);
+            perr(P, "%s", ASL_NOMEM);
             goto fail_names;
         }
         names = nn;
@@ -386,7 +386,7 @@ static int parse_indexes(parser *P, seq *s, long long a)
     for (;;) {
         long long *ni = realloc(idx, (count + 1) * sizeof *ni);
         if (ni == NULL) {
-            perr(P, ASL_NOMEM);
+            perr(P, "%s", ASL_NOMEM);
             goto fail_idx;
         }
         idx = ni;
@@ -617,7 +617,7 @@ static fexpr *fnew(parser *P, int op)
 {
     fexpr *f = calloc(1, sizeof *f);
     if (f == NULL)
-        perr(P, ASL_NOMEM);
+        perr(P, "%s", ASL_NOMEM);
     else
         f->op = op;
     return f;
@@ -827,12 +827,12 @@ int asl_path_compile(const char *text, int flags, asl_path **out, char *err, siz
     }
     asl_path *p = calloc(1, sizeof *p);
     if (p == NULL) {
-        perr(&P, ASL_NOMEM);
+        perr(&P, "%s", ASL_NOMEM);
         return -1;
     }
     p->text = strdup(text);
     if (p->text == NULL) {
-        perr(&P, ASL_NOMEM);
+        perr(&P, "%s", ASL_NOMEM);
         goto fail;
     }
     P.i = 1;
@@ -846,7 +846,7 @@ int asl_path_compile(const char *text, int flags, asl_path **out, char *err, siz
         p->root = R_VAR;
         p->var = strndup(text + st, P.i - st);
         if (p->var == NULL) {
-            perr(&P, ASL_NOMEM);
+            perr(&P, "%s", ASL_NOMEM);
             goto fail;
         }
     } else
@@ -870,7 +870,7 @@ int asl_path_compile(const char *text, int flags, asl_path **out, char *err, siz
     }
     p->normal = normalise(p);
     if (p->normal == NULL) {
-        perr(&P, ASL_NOMEM);
+        perr(&P, "%s", ASL_NOMEM);
         goto fail;
     }
     *out = p;

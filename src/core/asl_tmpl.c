@@ -106,7 +106,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
     t->kind = json_is_object(v) ? T_OBJ : T_ARR;
     t->kids = calloc(n, sizeof *t->kids);
     if (t->kids == NULL) {
-        snprintf(err, errlen, ASL_NOMEM);
+        snprintf(err, errlen, "%s", ASL_NOMEM);
         return -1;
     }
     int all_lit = 1;
@@ -120,7 +120,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
                 c->key = strndup(k, kl - 2);
                 c->field = strdup(k);
                 if (c->key == NULL || c->field == NULL) {
-                    snprintf(err, errlen, ASL_NOMEM);
+                    snprintf(err, errlen, "%s", ASL_NOMEM);
                     return -1;
                 }
                 if (compile_dynamic(k, x, c, field, err, errlen) < 0)
@@ -129,7 +129,7 @@ static int compile_node(const json_t *v, tnode *t, const char *field, int depth,
             } else {
                 c->key = strdup(k);
                 if (c->key == NULL) {
-                    snprintf(err, errlen, ASL_NOMEM);
+                    snprintf(err, errlen, "%s", ASL_NOMEM);
                     return -1;
                 }
                 if (compile_node(x, c, field, depth + 1, err, errlen) < 0)
@@ -174,7 +174,7 @@ int asl_tmpl_compile(const json_t *tmpl, const char *field, asl_tmpl **out, char
     }
     asl_tmpl *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        snprintf(err, errlen, ASL_NOMEM);
+        snprintf(err, errlen, "%s", ASL_NOMEM);
         return -1;
     }
     if (compile_node(tmpl, &t->root, field ? field : "template", 0, err, errlen) < 0) {

@@ -1145,7 +1145,7 @@ static void graph_machine(vctx *c, const json_t *m, const char *loc, int depth)
     size_t *queue = calloc(n, sizeof *queue);
     unsigned char *seen = calloc(n, 1);
     if (by_idx == NULL || names == NULL || queue == NULL || seen == NULL || asl__names_init(&set, n) != 0) {
-        diag(c, SCHEMA, loc[0] ? loc : "/", ASL_NOMEM);
+        diag(c, SCHEMA, loc[0] ? loc : "/", "%s", ASL_NOMEM);
         goto free_all;
     }
     size_t i = 0;
