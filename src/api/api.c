@@ -98,17 +98,26 @@ void api__reply_unavail(call *c)
 }
 void api__reply_err(call *c, int status, const char *type, const char *fmt, ...)
 {
-    char msg[2048];
+    /* the message whole (it may quote a long value), or cut at 2 KB when
+     * memory runs out */
+    char small[2048], *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
+    if (msg == NULL) {
+        va_start(ap, fmt);
+        vsnprintf(small, sizeof small, fmt, ap);
+        va_end(ap);
+    }
     jtext b = {0};
     jtext_lit(&b, "{\"__type\":");
     jtext_cstr(&b, type);
     jtext_lit(&b, ",\"message\":");
-    jtext_cstr(&b, msg);
+    jtext_cstr(&b, msg ? msg : small);
     jtext_c(&b, '}');
+    free(msg);
     char *text = jtext_take(&b);
     if (text == NULL)
         text = strdup("{\"__type\":\"InternalFailure\"}");
@@ -182,10 +191,22 @@ int api__str_member(call *c, const json_t *req, const char *name, int required,
         return -1;
     }
     if (maxlen && len > maxlen) {
-        CLIENT(c, "ValidationException",
-               "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-               "Member must have length less than or equal to %zu",
-               name, maxlen);
+        /* AWS shows the value, except for the members its API marks
+         * sensitive (payloads, definitions, errors and causes) */
+        static const char *const hidden[] = {"definition", "input", "output", "error", "cause"};
+        int show = 1;
+        for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++)
+            show &= strcmp(name, hidden[i]) != 0;
+        if (show)
+            CLIENT(c, "ValidationException",
+                   "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                   "constraint: Member must have length less than or equal to %zu",
+                   json_string_value(v), name, maxlen);
+        else
+            CLIENT(c, "ValidationException",
+                   "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                   "Member must have length less than or equal to %zu",
+                   name, maxlen);
         return -1;
     }
     if (strlen(json_string_value(v)) != len) {

@@ -266,8 +266,12 @@ static void op_start(call *c, json_t *req, int sync)
     if (in == NULL) {
         run_sm_cleanup(&sm);
         char aws[400];
+        /* AWS: an empty input is "Invalid execution input."; other faults
+         * in Jackson's words where known */
         CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
-               asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws : je.text);
+               input[0] == '\0' ? "Invalid execution input."
+               : asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws
+                                                                         : je.text);
         return;
     }
     char uuid[37];
@@ -391,7 +395,9 @@ void api__op_describe_exec(call *c, json_t *req)
 {
     const char *arn;
     run_exec_info x;
-    if (api__str_member(c, req, "executionArn", 1, 2048, &arn) || api__find_exec(c, arn, &x))
+    /* AWS: not for Express executions (InvalidArn, "... context: express") */
+    if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
+        api__check_arn(c, arn, "execution", NULL) || api__find_exec(c, arn, &x))
         return;
     reply_exec(c, &x);
     run_exec_info_cleanup(&x);
@@ -469,8 +475,8 @@ void api__op_list_execs(call *c, json_t *req)
     if (filter && (status = status_from_name(filter)) < 0) {
         CLIENT(c, "ValidationException",
                "1 validation error detected: Value '%s' at 'statusFilter' failed to satisfy "
-               "constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, "
-               "TIMED_OUT, ABORTED, PENDING_REDRIVE]",
+               "constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, "
+               "PENDING_REDRIVE, ABORTED, FAILED, RUNNING]",
                filter);
         return;
     }
@@ -515,7 +521,7 @@ void api__op_stop(call *c, json_t *req)
     if (api__str_member(c, req, "executionArn", 1, 2048, &arn) ||
         api__str_member(c, req, "error", 0, 256, &error) ||
         api__str_member(c, req, "cause", 0, 32768, &cause) ||
-        api__find_exec(c, arn, &x))
+        api__check_arn(c, arn, "execution", NULL) || api__find_exec(c, arn, &x))
         return;
     int64_t stop_ms = x.stop_ms;
     int rc = x.status == RUN_RUNNING ? run_exec_stop(c->a->run, arn, error, cause, &stop_ms) : 0;

@@ -446,16 +446,34 @@ json_t *asl_json_parse(const char *text, size_t len, char *err, size_t errlen)
     return v;
 }
 
-/* Jackson's words (AWS parses JSON with it) for the commonest faults of a
- * JSON text: nothing but blanks, or a bare word where a value starts. */
-int asl_json_error_aws(const char *text, size_t len, char *out, size_t outlen)
+static size_t skip_blanks(const char *text, size_t len, size_t i)
 {
-    size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
         i++;
+    return i;
+}
+
+/* Jackson's words (AWS parses JSON with it) for the commonest faults of a
+ * JSON text: nothing but blanks, a bare word where a value starts, an
+ * object whose first field name is not quoted. */
+int asl_json_error_aws(const char *text, size_t len, char *out, size_t outlen)
+{
+    size_t i = skip_blanks(text, len, 0);
     if (i == len) {
         snprintf(out, outlen, "No content to map due to end-of-input");
         return 1;
+    }
+    if (text[i] == '{') {
+        size_t k = skip_blanks(text, len, i + 1);
+        unsigned char ch = k < len ? (unsigned char)text[k] : 0;
+        if (k < len && ch != '"' && ch != '}' && ch >= 0x20 && ch < 0x7f) {
+            snprintf(out, outlen,
+                     "Unexpected character ('%c' (code %d)): was expecting double-quote to start "
+                     "field name",
+                     ch, ch);
+            return 1;
+        }
+        return 0;
     }
     size_t j = i;
     while (j < len && ((text[j] >= 'a' && text[j] <= 'z') || (text[j] >= 'A' && text[j] <= 'Z') ||

@@ -311,6 +311,35 @@ def test_raw_errors():
             st, r = s.raw(target, body)
             assert st == 400 and r["__type"] == code, (target, body, st, r)
             assert isinstance(r.get("message"), str)
+        # messages as AWS words them: an Express execution is not for
+        # DescribeExecution/StopExecution; a long value is shown unless the
+        # member is sensitive; Jackson's words for a bad input; AWS's order of
+        # the status enum
+        xp = "arn:aws:states:us-east-1:123456789012:express:TripSagaStateMachine:n:0f0e"
+        words = [
+            ("AWSStepFunctions.DescribeExecution", {"executionArn": xp},
+             "Invalid Arn: 'Resource type not valid in this context: express'"),
+            ("AWSStepFunctions.StopExecution", {"executionArn": xp},
+             "Invalid Arn: 'Resource type not valid in this context: express'"),
+            ("AWSStepFunctions.ListExecutions", {"stateMachineArn": SAGA_ARN, "nextToken": "x" * 3097},
+             "1 validation error detected: Value '%s' at 'nextToken' failed to satisfy constraint: "
+             "Member must have length less than or equal to 3096" % ("x" * 3097)),
+            ("AWSStepFunctions.ListExecutions", {"stateMachineArn": SAGA_ARN, "statusFilter": "succeeded"},
+             "1 validation error detected: Value 'succeeded' at 'statusFilter' failed to satisfy constraint: "
+             "Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, "
+             "RUNNING]"),
+            ("AWSStepFunctions.StartExecution", {"stateMachineArn": SAGA_ARN, "input": ""},
+             "Invalid State Machine Execution Input: 'Invalid execution input.'"),
+            ("AWSStepFunctions.StartExecution", {"stateMachineArn": SAGA_ARN, "input": "{'not': 'json'"},
+             "Invalid State Machine Execution Input: 'Unexpected character (''' (code 39)): was expecting "
+             "double-quote to start field name'"),
+        ]
+        for target, body, msg in words:
+            st, r = s.raw(target, body)
+            assert st == 400 and r["message"] == msg, (target, r)
+        st, r = s.raw("AWSStepFunctions.CreateStateMachine",
+                      {"name": "big", "roleArn": "arn:aws:iam::1:role/r", "definition": "x" * 1048577})
+        assert st == 400 and r["message"].startswith("1 validation error detected: Value at 'definition'"), r
         # oversized execution input (> 256 KiB)
         big = json.dumps({"x": "y" * 270000})
         st, r = s.raw("AWSStepFunctions.StartExecution", {"stateMachineArn": SAGA_ARN, "input": big})
