@@ -225,6 +225,23 @@ static int find_sm_case(call *c, const char **smarn, char *buf, size_t n, run_sm
     return 0;
 }
 
+/* The execution input parsed, or NULL after replying InvalidExecutionInput:
+ * an empty input is AWS's "Invalid execution input."; other faults in
+ * Jackson's words where known. */
+static json_t *parse_input(call *c, const char *input)
+{
+    json_error_t je;
+    json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &c->a->fj);
+    if (in == NULL) {
+        char aws[400];
+        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+               input[0] == '\0' ? "Invalid execution input."
+               : asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws
+                                                                         : je.text);
+    }
+    return in;
+}
+
 static void op_start(call *c, json_t *req, int sync)
 {
     api *a = c->a;
@@ -261,17 +278,9 @@ static void op_start(call *c, json_t *req, int sync)
     }
     if (input == NULL)
         input = "{}";
-    json_error_t je;
-    json_t *in = fjson_loadb(input, strlen(input), JSON_DECODE_ANY, &je, &a->fj);
+    json_t *in = parse_input(c, input);
     if (in == NULL) {
         run_sm_cleanup(&sm);
-        char aws[400];
-        /* AWS: an empty input is "Invalid execution input."; other faults
-         * in Jackson's words where known */
-        CLIENT(c, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
-               input[0] == '\0' ? "Invalid execution input."
-               : asl_json_error_aws(input, strlen(input), aws, sizeof aws) ? aws
-                                                                         : je.text);
         return;
     }
     char uuid[37];
