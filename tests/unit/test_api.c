@@ -17,97 +17,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "api_env.h"
 #include "jtext.h"
-
-typedef struct env {
-    ev_loop *loop;
-    store *st;
-    run *run;
-    api *api;
-} env;
-
-typedef struct reply {
-    int done;
-    int status;
-    json_t *body;
-} reply;
-
-static void on_reply(void *ud, int status, const char *body, size_t len)
-{
-    reply *r = ud;
-    json_error_t je;
-    r->done = 1;
-    r->status = status;
-    r->body = json_loadb(body, len, 0, &je);
-}
-
-static void env_open(env *e, const char *path)
-{
-    char err[256];
-    memset(e, 0, sizeof *e);
-    e->loop = ev_create();
-    assert_non_null(e->loop);
-    assert_int_equal(store_open(path, 0, &e->st, err, sizeof err), 0);
-    run_opts ro = {.loop = e->loop, .st = e->st, .quiet = 1, .time_scale = 1000};
-    e->run = run_create(&ro);
-    api_opts ao = {.run = e->run, .loop = e->loop};
-    e->api = api_create(&ao);
-    assert_non_null(e->api);
-}
-
-static void env_close(env *e)
-{
-    run_flush(e->run);
-    run_free(e->run);
-    api_free(e->api);
-    store_close(e->st);
-    ev_free(e->loop);
-}
-
-/* One call; pump the loop until the reply (bounded). Returns the body
- * (owned by the caller) and the status. */
-static json_t *call_(env *e, const char *op, const char *body, int *status)
-{
-    char target[128];
-    snprintf(target, sizeof target, "%s%s", strchr(op, '.') ? "" : "AWSStepFunctions.", op);
-    reply r = {0};
-    api_call(e->api, target, body, strlen(body), on_reply, &r);
-    assert_int_equal(r.done, 0); /* never answered before the commit */
-    for (int i = 0; i < 2000 && !r.done; i++)
-        ev_run_once(e->loop, 5);
-    assert_true(r.done);
-    *status = r.status;
-    return r.body;
-}
-
-static json_t *ok(env *e, const char *op, const char *body)
-{
-    int status;
-    json_t *j = call_(e, op, body, &status);
-    if (status != 200)
-        fail_msg("%s %s -> %d %s", op, body, status, json_dumps(j, 0));
-    return j;
-}
-
-static void expect_err(env *e, const char *op, const char *body, const char *type)
-{
-    int status;
-    json_t *j = call_(e, op, body, &status);
-    assert_int_equal(status, 400);
-    const char *t = json_string_value(json_object_get(j, "__type"));
-    if (t == NULL || strcmp(t, type) != 0)
-        fail_msg("%s %s: want %s, got %s", op, body, type, t ? t : "(none)");
-    assert_non_null(json_string_value(json_object_get(j, "message")));
-    json_decref(j);
-}
 
 static char *create_sm(env *e, const char *name, const char *def, const char *type)
 {
     json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "definition", def, "roleArn",
                             "arn:aws:iam::123456789012:role/r", "type", type);
     char *text = json_dumps(req, 0);
-    json_t *j = ok(e, "CreateStateMachine", text);
+    json_t *j = env_ok(e, "CreateStateMachine", text);
     char *arn = strdup(json_string_value(json_object_get(j, "stateMachineArn")));
     assert_true(json_is_number(json_object_get(j, "creationDate")));
     json_decref(j);
@@ -128,7 +46,7 @@ static char *start(env *e, const char *sm, const char *name, const char *input)
     if (input)
         json_object_set_new(req, "input", json_string(input));
     char *text = json_dumps(req, 0);
-    json_t *j = ok(e, "StartExecution", text);
+    json_t *j = env_ok(e, "StartExecution", text);
     char *arn = strdup(json_string_value(json_object_get(j, "executionArn")));
     json_decref(j);
     json_decref(req);
@@ -140,7 +58,7 @@ static json_t *describe(env *e, const char *arn)
 {
     char body[1024];
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", arn);
-    return ok(e, "DescribeExecution", body);
+    return env_ok(e, "DescribeExecution", body);
 }
 
 static void test_request_errors(void **state)
@@ -148,34 +66,35 @@ static void test_request_errors(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
-    expect_err(&e, "NoSuchOp", "{}", "UnknownOperationException");
-    expect_err(&e, "ListExecutions", "{not json", "SerializationException");
-    expect_err(&e, "ListExecutions", "[1,2]", "SerializationException");
-    expect_err(&e, "DescribeExecution", "{\"executionArn\":5}", "SerializationException");
-    expect_err(&e, "DescribeExecution", "{}", "ValidationException");
-    expect_err(&e, "DescribeExecution", "{\"executionArn\":\"nope\"}", "InvalidArn");
-    expect_err(&e, "DescribeExecution",
+    e.deferred = 1;
+    env_expect_err(&e, "NoSuchOp", "{}", "UnknownOperationException");
+    env_expect_err(&e, "ListExecutions", "{not json", "SerializationException");
+    env_expect_err(&e, "ListExecutions", "[1,2]", "SerializationException");
+    env_expect_err(&e, "DescribeExecution", "{\"executionArn\":5}", "SerializationException");
+    env_expect_err(&e, "DescribeExecution", "{}", "ValidationException");
+    env_expect_err(&e, "DescribeExecution", "{\"executionArn\":\"nope\"}", "InvalidArn");
+    env_expect_err(&e, "DescribeExecution",
                "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
                "InvalidArn");
-    expect_err(&e, "DescribeExecution",
+    env_expect_err(&e, "DescribeExecution",
                "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:x:y\"}",
                "ExecutionDoesNotExist");
-    expect_err(&e, "StartExecution",
+    env_expect_err(&e, "StartExecution",
                "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
                "StateMachineDoesNotExist");
-    expect_err(&e, "CreateStateMachine",
+    env_expect_err(&e, "CreateStateMachine",
                "{\"name\":\"a\",\"definition\":\"{}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
                "InvalidDefinition");
-    expect_err(&e, "CreateStateMachine",
+    env_expect_err(&e, "CreateStateMachine",
                "{\"name\":\"a b\",\"definition\":\"{}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
                "InvalidName");
-    expect_err(&e, "ListStateMachines", "{\"nextToken\":\"garbage\"}", "InvalidToken");
-    expect_err(&e, "ListStateMachines", "{\"maxResults\":5000}", "ValidationException");
-    expect_err(&e, "SendTaskSuccess", "{\"taskToken\":\"x\",\"output\":\"{}\"}", "InvalidToken");
-    expect_err(&e, "SendTaskSuccess",
+    env_expect_err(&e, "ListStateMachines", "{\"nextToken\":\"garbage\"}", "InvalidToken");
+    env_expect_err(&e, "ListStateMachines", "{\"maxResults\":5000}", "ValidationException");
+    env_expect_err(&e, "SendTaskSuccess", "{\"taskToken\":\"x\",\"output\":\"{}\"}", "InvalidToken");
+    env_expect_err(&e, "SendTaskSuccess",
                "{\"taskToken\":\"0123456789abcdef0123456789abcdef-7\",\"output\":\"{}\"}",
                "TaskDoesNotExist");
-    expect_err(&e, "UpdateStateMachine",
+    env_expect_err(&e, "UpdateStateMachine",
                "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:x\"}",
                "MissingRequiredParameter");
     env_close(&e);
@@ -186,18 +105,19 @@ static void test_lifecycle(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     char *sm = create_sm(&e, "pass", pass_def, "STANDARD");
     assert_string_equal(sm, "arn:aws:states:us-east-1:123456789012:stateMachine:pass");
     /* identical create is idempotent; a different one is refused */
     free(create_sm(&e, "pass", pass_def, "STANDARD"));
-    expect_err(&e, "CreateStateMachine",
+    env_expect_err(&e, "CreateStateMachine",
                "{\"name\":\"pass\",\"definition\":\"{\\\"StartAt\\\":\\\"Q\\\",\\\"States\\\":"
                "{\\\"Q\\\":{\\\"Type\\\":\\\"Succeed\\\"}}}\",\"roleArn\":\"arn:aws:iam::1:role/r\"}",
                "StateMachineAlreadyExists");
 
     char body[2048];
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
-    json_t *d = ok(&e, "DescribeStateMachine", body);
+    json_t *d = env_ok(&e, "DescribeStateMachine", body);
     assert_string_equal(json_string_value(json_object_get(d, "definition")), pass_def);
     assert_string_equal(json_string_value(json_object_get(d, "type")), "STANDARD");
     json_decref(d);
@@ -214,9 +134,9 @@ static void test_lifecycle(void **state)
 
     /* a name already used by an ended execution */
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"name\":\"one\",\"input\":\"{\\\"a\\\":1}\"}", sm);
-    expect_err(&e, "StartExecution", body, "ExecutionAlreadyExists");
+    env_expect_err(&e, "StartExecution", body, "ExecutionAlreadyExists");
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"input\":\"{bad\"}", sm);
-    expect_err(&e, "StartExecution", body, "InvalidExecutionInput");
+    env_expect_err(&e, "StartExecution", body, "InvalidExecutionInput");
     char *big = malloc(300000);
     memset(big, ' ', 299999);
     big[0] = '"';
@@ -224,14 +144,14 @@ static void test_lifecycle(void **state)
     big[299999] = '\0';
     json_t *req = json_pack("{s:s,s:s}", "stateMachineArn", sm, "input", big);
     char *text = json_dumps(req, 0);
-    expect_err(&e, "StartExecution", text, "ValidationException");
+    env_expect_err(&e, "StartExecution", text, "ValidationException");
     free(text);
     json_decref(req);
     free(big);
 
     /* history: ids 1..n, pagination both ways, data stripped on request */
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
-    json_t *h = ok(&e, "GetExecutionHistory", body);
+    json_t *h = env_ok(&e, "GetExecutionHistory", body);
     json_t *evs = json_object_get(h, "events");
     size_t n = json_array_size(evs);
     assert_true(n >= 4);
@@ -244,7 +164,7 @@ static void test_lifecycle(void **state)
     json_decref(h);
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":2,\"reverseOrder\":true,"
                                 "\"includeExecutionData\":false}", x);
-    h = ok(&e, "GetExecutionHistory", body);
+    h = env_ok(&e, "GetExecutionHistory", body);
     evs = json_object_get(h, "events");
     assert_int_equal(json_array_size(evs), 2);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(evs, 0), "id")), (long long)n);
@@ -255,7 +175,7 @@ static void test_lifecycle(void **state)
     char body2[2048];
     snprintf(body2, sizeof body2, "{\"executionArn\":\"%s\",\"maxResults\":100,\"reverseOrder\":true,"
                                   "\"nextToken\":\"%s\"}", x, tok);
-    json_t *h2 = ok(&e, "GetExecutionHistory", body2);
+    json_t *h2 = env_ok(&e, "GetExecutionHistory", body2);
     assert_int_equal(json_array_size(json_object_get(h2, "events")), n - 2);
     assert_null(json_object_get(h2, "nextToken"));
     json_decref(h2);
@@ -265,29 +185,29 @@ static void test_lifecycle(void **state)
     free(start(&e, sm, "two", NULL));
     free(start(&e, sm, "three", NULL));
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"maxResults\":2,\"statusFilter\":\"SUCCEEDED\"}", sm);
-    json_t *l = ok(&e, "ListExecutions", body);
+    json_t *l = env_ok(&e, "ListExecutions", body);
     assert_int_equal(json_array_size(json_object_get(l, "executions")), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(l, "executions"), 0), "name")), "three");
     assert_non_null(json_object_get(l, "nextToken"));
     json_decref(l);
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"statusFilter\":\"RUNNING\"}", sm);
-    l = ok(&e, "ListExecutions", body);
+    l = env_ok(&e, "ListExecutions", body);
     assert_int_equal(json_array_size(json_object_get(l, "executions")), 0);
     json_decref(l);
 
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
-    json_t *f = ok(&e, "DescribeStateMachineForExecution", body);
+    json_t *f = env_ok(&e, "DescribeStateMachineForExecution", body);
     assert_string_equal(json_string_value(json_object_get(f, "definition")), pass_def);
     json_decref(f);
 
-    json_t *v = ok(&e, "ValidateStateMachineDefinition", "{\"definition\":\"{\\\"StartAt\\\":1}\"}");
+    json_t *v = env_ok(&e, "ValidateStateMachineDefinition", "{\"definition\":\"{\\\"StartAt\\\":1}\"}");
     assert_string_equal(json_string_value(json_object_get(v, "result")), "FAIL");
     assert_true(json_array_size(json_object_get(v, "diagnostics")) > 0);
     json_decref(v);
 
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
-    json_decref(ok(&e, "DeleteStateMachine", body));
-    expect_err(&e, "DescribeStateMachine", body, "StateMachineDoesNotExist");
+    json_decref(env_ok(&e, "DeleteStateMachine", body));
+    env_expect_err(&e, "DescribeStateMachine", body, "StateMachineDoesNotExist");
     free(x);
     free(sm);
     env_close(&e);
@@ -303,7 +223,7 @@ static char *token_of(env *e, const char *x)
 {
     char body[1024];
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
-    json_t *h = ok(e, "GetExecutionHistory", body);
+    json_t *h = env_ok(e, "GetExecutionHistory", body);
     json_t *ev;
     size_t i;
     char *tok = NULL;
@@ -325,6 +245,7 @@ static void test_task_token_and_stop(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     char *sm = create_sm(&e, "tok", token_def, "STANDARD");
     char *x = start(&e, sm, "t1", NULL);
     json_t *d = describe(&e, x);
@@ -334,21 +255,21 @@ static void test_task_token_and_stop(void **state)
     char *tok = token_of(&e, x);
     char body[1024];
     snprintf(body, sizeof body, "{\"taskToken\":\"%s\"}", tok);
-    json_decref(ok(&e, "SendTaskHeartbeat", body));
+    json_decref(env_ok(&e, "SendTaskHeartbeat", body));
     snprintf(body, sizeof body, "{\"taskToken\":\"%s\",\"output\":\"{\\\"ok\\\":true}\"}", tok);
-    json_decref(ok(&e, "SendTaskSuccess", body));
+    json_decref(env_ok(&e, "SendTaskSuccess", body));
     d = describe(&e, x);
     assert_string_equal(json_string_value(json_object_get(d, "status")), "SUCCEEDED");
     assert_string_equal(json_string_value(json_object_get(d, "output")), "{\"ok\":true}");
     json_decref(d);
     /* the token is spent */
-    expect_err(&e, "SendTaskSuccess", body, "TaskDoesNotExist");
+    env_expect_err(&e, "SendTaskSuccess", body, "TaskDoesNotExist");
 
     /* failure through the token */
     char *x2 = start(&e, sm, "t2", NULL);
     char *tok2 = token_of(&e, x2);
     snprintf(body, sizeof body, "{\"taskToken\":\"%s\",\"error\":\"Boom\",\"cause\":\"why\"}", tok2);
-    json_decref(ok(&e, "SendTaskFailure", body));
+    json_decref(env_ok(&e, "SendTaskFailure", body));
     d = describe(&e, x2);
     assert_string_equal(json_string_value(json_object_get(d, "status")), "FAILED");
     assert_string_equal(json_string_value(json_object_get(d, "error")), "Boom");
@@ -357,7 +278,7 @@ static void test_task_token_and_stop(void **state)
     /* stop a waiting execution */
     char *x3 = start(&e, sm, "t3", NULL);
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"error\":\"E\",\"cause\":\"C\"}", x3);
-    json_t *s = ok(&e, "StopExecution", body);
+    json_t *s = env_ok(&e, "StopExecution", body);
     assert_true(json_is_number(json_object_get(s, "stopDate")));
     json_decref(s);
     d = describe(&e, x3);
@@ -367,7 +288,7 @@ static void test_task_token_and_stop(void **state)
     /* an ABORTED Standard execution can be redriven (AWS: failed, timed out
      * or aborted); it runs again from the state it was stopped in */
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x3);
-    json_t *rd = ok(&e, "RedriveExecution", body);
+    json_t *rd = env_ok(&e, "RedriveExecution", body);
     assert_true(json_is_number(json_object_get(rd, "redriveDate")));
     json_decref(rd);
     d = describe(&e, x3);
@@ -375,7 +296,7 @@ static void test_task_token_and_stop(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "redriveCount")), 1);
     json_decref(d);
     /* a RUNNING one cannot */
-    expect_err(&e, "RedriveExecution", body, "ExecutionNotRedrivable");
+    env_expect_err(&e, "RedriveExecution", body, "ExecutionNotRedrivable");
     free(tok);
     free(tok2);
     free(x);
@@ -390,6 +311,7 @@ static void test_lambda_missing_and_sync(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     char *sm = create_sm(&e, "lam",
                          "{\"StartAt\":\"L\",\"States\":{\"L\":{\"Type\":\"Task\",\"Resource\":"
                          "\"arn:aws:lambda:us-east-1:123456789012:function:Nope\",\"End\":true}}}",
@@ -407,14 +329,14 @@ static void test_lambda_missing_and_sync(void **state)
                          "EXPRESS");
     char body[1024];
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\",\"input\":\"{\\\"k\\\":2}\"}", ex);
-    json_t *r = ok(&e, "StartSyncExecution", body);
+    json_t *r = env_ok(&e, "StartSyncExecution", body);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "SUCCEEDED");
     assert_string_equal(json_string_value(json_object_get(r, "output")), "{\"k\":2}");
     assert_non_null(strstr(json_string_value(json_object_get(r, "executionArn")), ":express:fast:"));
     assert_non_null(json_object_get(r, "billingDetails"));
     json_decref(r);
     snprintf(body, sizeof body, "{\"stateMachineArn\":\"%s\"}", sm);
-    expect_err(&e, "StartSyncExecution", body, "StateMachineTypeNotSupported");
+    env_expect_err(&e, "StartSyncExecution", body, "StateMachineTypeNotSupported");
     free(x);
     free(sm);
     free(ex);
@@ -433,6 +355,7 @@ static void test_recovery(void **state)
     close(fd);
     env e;
     env_open(&e, path);
+    e.deferred = 1;
     char *sm = create_sm(&e, "waity",
                          "{\"StartAt\":\"W\",\"States\":{\"W\":{\"Type\":\"Wait\",\"Seconds\":3600000,"
                          "\"Next\":\"P\"},\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
@@ -449,6 +372,8 @@ static void test_recovery(void **state)
     env_close(&e);
 
     env_open(&e, path);
+
+    e.deferred = 1;
     char err[256];
     assert_int_equal(run_recover(e.run, err, sizeof err), 1);
     json_t *d = describe(&e, x);
@@ -456,8 +381,8 @@ static void test_recovery(void **state)
     json_decref(d);
     char body[1024];
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\"}", x);
-    json_decref(ok(&e, "StopExecution", body));
-    json_t *h = ok(&e, "GetExecutionHistory", body);
+    json_decref(env_ok(&e, "StopExecution", body));
+    json_t *h = env_ok(&e, "GetExecutionHistory", body);
     json_t *evs = json_object_get(h, "events"), *ev;
     size_t i;
     int terminal = 0;
@@ -471,6 +396,7 @@ static void test_recovery(void **state)
     json_decref(h);
     env_close(&e);
     env_open(&e, path);
+    e.deferred = 1;
     assert_int_equal(run_recover(e.run, err, sizeof err), 0);
     env_close(&e);
     free(x);
@@ -576,21 +502,22 @@ static void test_arn_control_characters(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     char *sm = create_sm(&e, "ctl", pass_def, "STANDARD");
-    expect_err(&e, "DescribeExecution",
+    env_expect_err(&e, "DescribeExecution",
                "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:a\\u0001b\"}",
                "InvalidArn");
-    expect_err(&e, "DescribeStateMachine",
+    env_expect_err(&e, "DescribeStateMachine",
                "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:ctl\\n\"}",
                "InvalidArn");
-    expect_err(&e, "StartExecution",
+    env_expect_err(&e, "StartExecution",
                "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:c\\u007ftl\"}",
                "InvalidArn");
-    expect_err(&e, "GetExecutionHistory",
+    env_expect_err(&e, "GetExecutionHistory",
                "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:\\t\"}",
                "InvalidArn");
     int status;
-    json_t *j = call_(&e, "DescribeExecution",
+    json_t *j = env_call(&e, "DescribeExecution",
                       "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:ctl:a\\u0001b\"}",
                       &status);
     const char *m = json_string_value(json_object_get(j, "message"));
@@ -621,18 +548,19 @@ static void test_history_token_bound(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     char *sm = create_sm(&e, "tok", pass_def, "STANDARD");
     char *x1 = start(&e, sm, "one", "{}"), *x2 = start(&e, sm, "two", "{}");
     wait_status(&e, x1, "SUCCEEDED");
     wait_status(&e, x2, "SUCCEEDED");
     char body[2048];
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1}", x1);
-    json_t *h = ok(&e, "GetExecutionHistory", body);
+    json_t *h = env_ok(&e, "GetExecutionHistory", body);
     const char *tok = json_string_value(json_object_get(h, "nextToken"));
     assert_non_null(tok);
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1,\"nextToken\":\"%s\"}",
              x1, tok);
-    json_t *h1 = ok(&e, "GetExecutionHistory", body);
+    json_t *h1 = env_ok(&e, "GetExecutionHistory", body);
     assert_int_equal(json_integer_value(json_object_get(
                          json_array_get(json_object_get(h1, "events"), 0), "id")),
                      2);
@@ -640,16 +568,16 @@ static void test_history_token_bound(void **state)
     /* another execution */
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"maxResults\":1,\"nextToken\":\"%s\"}",
              x2, tok);
-    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    env_expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
     /* the other direction */
     snprintf(body, sizeof body,
              "{\"executionArn\":\"%s\",\"maxResults\":1,\"reverseOrder\":true,\"nextToken\":\"%s\"}",
              x1, tok);
-    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    env_expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
     json_decref(h);
     /* and a token of the old, unbound shape */
     snprintf(body, sizeof body, "{\"executionArn\":\"%s\",\"nextToken\":\"EV2\"}", x1);
-    expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
+    env_expect_err(&e, "GetExecutionHistory", body, "InvalidToken");
     free(x1);
     free(x2);
     free(sm);
@@ -706,6 +634,7 @@ static void history_pages(int compress /* enum store_compress */)
 {
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     store_set_compress(e.st, compress);
     char *sm = create_sm(&e, "loop", loop_def, "STANDARD");
     char *x = start(&e, sm, "l", "{\"max\":150}");
@@ -758,7 +687,7 @@ static void history_pages(int compress /* enum store_compress */)
                              x, size, reverse ? ",\"reverseOrder\":true" : "");
             snprintf(body + m, sizeof body - (size_t)m, tok[0] ? ",\"nextToken\":\"%s\"}" : "}",
                      tok);
-            json_t *h = ok(&e, "GetExecutionHistory", body);
+            json_t *h = env_ok(&e, "GetExecutionHistory", body);
             json_t *evs = json_object_get(h, "events"), *ev;
             size_t i;
             json_array_foreach(evs, i, ev) {
@@ -804,6 +733,7 @@ static void test_http_check(void **state)
     (void)state;
     env e;
     env_open(&e, ":memory:");
+    e.deferred = 1;
     api_set_port(e.api, 8083);
     char msg[512];
     const char *sig = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/states/aws4_request, "

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "api_env.h"
 #include "api_meta_check.h"
 #include "store_meta.h"
 #include "test_tmpdb.h"
@@ -239,88 +239,13 @@ static void test_store_meta(void **state)
 }
 
 /* ---- the operations over the runner -------------------------------------------- */
-typedef struct env {
-    ev_loop *loop;
-    store *st;
-    run *run;
-    api *api;
-} env;
-
-typedef struct reply {
-    int done, status;
-    json_t *body;
-} reply;
-
-static void on_reply(void *ud, int status, const char *body, size_t len)
-{
-    reply *r = ud;
-    r->done = 1;
-    r->status = status;
-    r->body = json_loadb(body, len, 0, NULL);
-}
-
-static void env_open(env *e, const char *path)
-{
-    char err[256];
-    memset(e, 0, sizeof *e);
-    e->loop = ev_create();
-    assert_int_equal(store_open(path, 0, &e->st, err, sizeof err), 0);
-    run_opts ro = {.loop = e->loop, .st = e->st, .quiet = 1, .time_scale = 1000};
-    e->run = run_create(&ro);
-    api_opts ao = {.run = e->run, .loop = e->loop};
-    e->api = api_create(&ao);
-    assert_non_null(e->api);
-}
-
-static void env_close(env *e)
-{
-    run_flush(e->run);
-    run_free(e->run);
-    api_free(e->api);
-    store_close(e->st);
-    ev_free(e->loop);
-}
-
-/* One call (body: JSON text); the reply's status in *status, its body. */
-static json_t *call_(env *e, const char *op, const char *body, int *status)
-{
-    char target[128];
-    snprintf(target, sizeof target, "AWSStepFunctions.%s", op);
-    reply r = {0};
-    api_call(e->api, target, body, strlen(body), on_reply, &r);
-    for (int i = 0; i < 2000 && !r.done; i++)
-        ev_run_once(e->loop, 5);
-    assert_true(r.done);
-    *status = r.status;
-    return r.body;
-}
-
-static json_t *ok(env *e, const char *op, const char *body)
-{
-    int status;
-    json_t *j = call_(e, op, body, &status);
-    if (status != 200)
-        fail_msg("%s %s -> %d %s", op, body, status, json_dumps(j, 0));
-    return j;
-}
-
-static void expect_err(env *e, const char *op, const char *body, const char *type)
-{
-    int status;
-    json_t *j = call_(e, op, body, &status);
-    const char *t = json_string_value(json_object_get(j, "__type"));
-    if (status != 400 || t == NULL || strcmp(t, type) != 0)
-        fail_msg("%s %s: want %s, got %d %s", op, body, type, status, t ? t : "(none)");
-    json_decref(j);
-}
-
 #define SM "arn:aws:states:us-east-1:123456789012:stateMachine:m"
 #define DEF "{\\\"StartAt\\\":\\\"P\\\",\\\"States\\\":{\\\"P\\\":{\\\"Type\\\":\\\"Pass\\\",\\\"End\\\":true}}}"
 #define ROLE "arn:aws:iam::123456789012:role/r"
 
 static char *tags_text(env *e)
 {
-    json_t *j = ok(e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}");
+    json_t *j = env_ok(e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}");
     char *t = json_dumps(json_object_get(j, "tags"), JSON_COMPACT);
     json_decref(j);
     return t;
@@ -328,7 +253,7 @@ static char *tags_text(env *e)
 
 static char *describe_member(env *e, const char *member)
 {
-    json_t *j = ok(e, "DescribeStateMachine", "{\"stateMachineArn\":\"" SM "\"}");
+    json_t *j = env_ok(e, "DescribeStateMachine", "{\"stateMachineArn\":\"" SM "\"}");
     char *t = json_dumps(json_object_get(j, member), JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     return t;
@@ -350,18 +275,18 @@ static void test_ops_durable(void **state)
     env e;
     env_open(&e, path);
     /* refused: nothing is created */
-    expect_err(&e, "CreateStateMachine",
+    env_expect_err(&e, "CreateStateMachine",
                "{\"name\":\"m\",\"definition\":\"" DEF "\",\"roleArn\":\"" ROLE "\","
                "\"loggingConfiguration\":{\"level\":\"ALL\"}}",
                "InvalidLoggingConfiguration");
-    expect_err(&e, "CreateStateMachine",
+    env_expect_err(&e, "CreateStateMachine",
                "{\"name\":\"m\",\"definition\":\"" DEF "\",\"roleArn\":\"" ROLE "\","
                "\"tags\":[{\"key\":\"\",\"value\":\"v\"}]}",
                "ValidationException");
-    expect_err(&e, "DescribeStateMachine", "{\"stateMachineArn\":\"" SM "\"}",
+    env_expect_err(&e, "DescribeStateMachine", "{\"stateMachineArn\":\"" SM "\"}",
                "StateMachineDoesNotExist");
-    expect_err(&e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}", "ResourceNotFound");
-    json_decref(ok(&e, "CreateStateMachine",
+    env_expect_err(&e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}", "ResourceNotFound");
+    json_decref(env_ok(&e, "CreateStateMachine",
                    "{\"name\":\"m\",\"definition\":\"" DEF "\",\"roleArn\":\"" ROLE "\","
                    "\"tracingConfiguration\":{\"enabled\":true},"
                    "\"tags\":[{\"key\":\"k1\",\"value\":\"v1\"},{\"key\":\"k2\",\"value\":\"v2\"}]}"));
@@ -371,21 +296,21 @@ static void test_ops_durable(void **state)
     EXPECT_TEXT(describe_member(&e, "loggingConfiguration"),
                 "{\"includeExecutionData\":false,\"level\":\"OFF\"}");
 
-    json_decref(ok(&e, "TagResource",
+    json_decref(env_ok(&e, "TagResource",
                    "{\"resourceArn\":\"" SM "\",\"tags\":[{\"key\":\"k1\",\"value\":\"new\"},"
                    "{\"key\":\"k3\",\"value\":\"\"}]}"));
-    json_decref(ok(&e, "UntagResource", "{\"resourceArn\":\"" SM "\",\"tagKeys\":[\"k2\",\"zz\"]}"));
-    expect_err(&e, "TagResource", "{\"resourceArn\":\"" SM ":1\",\"tags\":[]}", "ResourceNotFound");
-    expect_err(&e, "TagResource", "{\"resourceArn\":\"nope\",\"tags\":[]}", "InvalidArn");
-    expect_err(&e, "TagResource", "{\"resourceArn\":\"" SM "\"}", "ValidationException");
+    json_decref(env_ok(&e, "UntagResource", "{\"resourceArn\":\"" SM "\",\"tagKeys\":[\"k2\",\"zz\"]}"));
+    env_expect_err(&e, "TagResource", "{\"resourceArn\":\"" SM ":1\",\"tags\":[]}", "ResourceNotFound");
+    env_expect_err(&e, "TagResource", "{\"resourceArn\":\"nope\",\"tags\":[]}", "InvalidArn");
+    env_expect_err(&e, "TagResource", "{\"resourceArn\":\"" SM "\"}", "ValidationException");
 
     /* an update with one bad configuration changes none of them */
-    expect_err(&e, "UpdateStateMachine",
+    env_expect_err(&e, "UpdateStateMachine",
                "{\"stateMachineArn\":\"" SM "\",\"tracingConfiguration\":{\"enabled\":false},"
                "\"encryptionConfiguration\":{\"type\":\"CUSTOMER_MANAGED_KMS_KEY\"}}",
                "InvalidEncryptionConfiguration");
     EXPECT_TEXT(describe_member(&e, "tracingConfiguration"), "{\"enabled\":true}");
-    json_decref(ok(&e, "UpdateStateMachine",
+    json_decref(env_ok(&e, "UpdateStateMachine",
                    "{\"stateMachineArn\":\"" SM "\",\"loggingConfiguration\":{\"level\":\"ERROR\","
                    "\"destinations\":[" LG "]},\"encryptionConfiguration\":{\"type\":"
                    "\"CUSTOMER_MANAGED_KMS_KEY\",\"kmsKeyId\":\"alias/k\"}}"));
@@ -402,9 +327,9 @@ static void test_ops_durable(void **state)
                 "\"type\":\"CUSTOMER_MANAGED_KMS_KEY\"}");
 
     /* deleted, created again: nothing of the first one's */
-    json_decref(ok(&e, "DeleteStateMachine", "{\"stateMachineArn\":\"" SM "\"}"));
-    expect_err(&e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}", "ResourceNotFound");
-    json_decref(ok(&e, "CreateStateMachine",
+    json_decref(env_ok(&e, "DeleteStateMachine", "{\"stateMachineArn\":\"" SM "\"}"));
+    env_expect_err(&e, "ListTagsForResource", "{\"resourceArn\":\"" SM "\"}", "ResourceNotFound");
+    json_decref(env_ok(&e, "CreateStateMachine",
                    "{\"name\":\"m\",\"definition\":\"" DEF "\",\"roleArn\":\"" ROLE "\"}"));
     EXPECT_TEXT(tags_text(&e), "[]");
     EXPECT_TEXT(describe_member(&e, "tracingConfiguration"), "{\"enabled\":false}");
