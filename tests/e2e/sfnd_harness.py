@@ -208,6 +208,17 @@ class Sfnd:
         return out
 
 
+def wait_for(pred, timeout=20):
+    """pred()'s first true value, asked every 50 ms; AssertionError after timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
 def event(name):
     with open(os.path.join(SRC, "events", name)) as f:
         return f.read()

@@ -15,7 +15,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from sfnd_harness import Sfnd, main
+from sfnd_harness import Sfnd, main, wait_for
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -188,16 +188,6 @@ class Env:
 
 def executions(sfn, name):
     return sfn.list_executions(stateMachineArn=SM + name)["executions"]
-
-
-def wait_for(pred, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def sns_lines(s):

@@ -16,7 +16,7 @@ import struct
 import tempfile
 import time
 
-from sfnd_harness import Sfnd, main
+from sfnd_harness import Sfnd, main, wait_for
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -154,16 +154,6 @@ def lines(s, sub, name):
 
 def executions(sfn, name):
     return sfn.list_executions(stateMachineArn=SM + name)["executions"]
-
-
-def wait_for(pred, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def attrs_md5(attrs):
