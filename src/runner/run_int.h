@@ -49,6 +49,7 @@ typedef struct rexec {
     int done;                 /* terminal; finishing is queued */
     int64_t next_seq;         /* next input seq */
     size_t nev_saved;         /* events already in the store */
+    uint64_t mr_final;        /* map run i (< 64) stored in its final state */
     int64_t last_now;         /* keeps fed times monotonic (time_scale) */
     char *out_text;           /* output as JSON text once it ended (NULL if none) */
     tslot *timers;

@@ -163,10 +163,15 @@ void run__map_runs_save(run *r, rexec *e)
     if (n == 0 || e->express || run__begin(r, e) != 0)
         return;
     for (size_t i = 0; i < n; i++) {
+        uint64_t bit = i < 64 ? (uint64_t)1 << i : 0;
+        if (e->mr_final & bit)
+            continue; /* ended, and stored so: nothing changes any more */
         if (save_one(r, e, &mr[i]) != STORE_OK) {
             run__txn_fail(r, "map run", 0);
             return;
         }
+        if (mr[i].status != ASL_RUNNING)
+            e->mr_final |= bit;
     }
 }
 
