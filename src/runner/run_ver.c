@@ -9,6 +9,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "arn.h"
 #include "run_int.h"
 #include "run_ver.h"
 
@@ -254,20 +255,9 @@ void run__ver_exec_ended(run *r, const char *exec_arn)
 {
     if (r->ver_deleting <= 0)
         return;
-    /* arn:aws:states:R:A:execution:NAME:EXEC -> arn:aws:states:R:A:stateMachine:NAME */
-    const char *p = strstr(exec_arn, ":execution:");
-    if (p == NULL)
-        return;
-    const char *name = p + strlen(":execution:");
-    const char *end = strrchr(name, ':');
-    if (end == NULL)
-        return;
-    char *sm_arn = NULL;
-    if (asprintf(&sm_arn, "%.*s:stateMachine:%.*s", (int)(p - exec_arn), exec_arn,
-                 (int)(end - name), name) < 0)
-        return;
-    finish_deleting(r, sm_arn);
-    free(sm_arn);
+    char sm_arn[2200];
+    if (sfn_arn_machine_of(exec_arn, sm_arn, sizeof sm_arn) >= 0)
+        finish_deleting(r, sm_arn);
 }
 
 static int count_deleting(void *ctx, const char *sm_arn)
